@@ -1,0 +1,662 @@
+"""The mission aggregate (stream `mission#<mission_id>`): one server session's lifecycle.
+
+    booked ──RequestLaunch──▶ launching ──RecordLaunched, RecordReady──▶ running
+      │                          │                                         │
+    Cancel                 RequestTermination / RecordLaunchFailed   RequestTermination
+      ▼                          ▼                                         ▼
+    cancelled                terminating ◀─────────────────────────────────┘
+                                 │ RecordEnded
+                                 ▼
+                               ended
+
+- `RequestLaunch` may be repeated while no instance is recorded (a retry after a crash); each
+  request is a new attempt with its own client token `<mission_id>-<attempt>`. Launch results
+  for an older attempt are refused as stale.
+- `RecordLaunchFailed` is final: the mission moves to terminating with reason "launch_failed"
+  and the service ends it with `RecordEnded` (billed 0). To retry instead, request a new attempt.
+- `RecordLaunched` is also accepted while terminating (a stop raced the launch), so the
+  instance is known, terminated and billed.
+- `RecordEnded` needs a termination request first and records the bill the service computed
+  with `bill()`; the service appends it with the squadron's `Charge` in one `append_many`.
+- Extending adds minutes to the booked end; the total may not exceed the maximum duration and
+  is allowed while booked, launching or running. Only the booking member, a squadron manager
+  or an operator may cancel, launch, extend or stop; nobody but an operator acts on another
+  guild's mission.
+- Credit and the concurrency limit are the squadron's rules: the service appends
+  `MissionBooked` (or `MissionExtended`) together with the squadron's `Reserve` in one
+  `append_many`, reserving `booking_reservation_cents(...)` for a booking and
+  `cost_at_rate(rate, minutes)` for an extension.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from bot.domain.actor import Actor
+from bot.domain.errors import Conflict, InvalidRequest, NotAllowed, NotFound
+from bot.domain.events import (
+    TERMINATION_REASONS,
+    DomainEvent,
+    InstanceLaunched,
+    InstanceLaunchFailed,
+    InstanceLaunchRequested,
+    InstanceReady,
+    MissionBooked,
+    MissionCancelled,
+    MissionEnded,
+    MissionExtended,
+    ReminderSent,
+    TerminationReason,
+    TerminationRequested,
+    from_stored,
+    to_new_event,
+)
+from bot.domain.pricing import Limits, cost_at_rate
+from eventstore import NewEvent, StoredEvent
+
+STREAM_PREFIX = "mission#"
+MAX_MISSION_ID_LENGTH = 48
+"""Leaves room for "-<attempt>" in a 64-character cloud client token."""
+MAX_REMINDER_KEY_LENGTH = 64
+NOW_TOLERANCE = timedelta(minutes=1)
+"""A start this far in the past still counts as now (the member took a moment to submit)."""
+_MINUTE = timedelta(minutes=1)
+
+
+def mission_stream(mission_id: str) -> str:
+    return f"{STREAM_PREFIX}{mission_id}"
+
+
+class MissionStatus(StrEnum):
+    BOOKED = "booked"
+    LAUNCHING = "launching"
+    RUNNING = "running"
+    TERMINATING = "terminating"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATUSES = frozenset(
+    {
+        MissionStatus.BOOKED,
+        MissionStatus.LAUNCHING,
+        MissionStatus.RUNNING,
+        MissionStatus.TERMINATING,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MissionState:
+    mission_id: str
+    guild_id: str
+    booked_by: str
+    status: MissionStatus
+    size: str
+    region: str
+    start_at: datetime
+    end_at: datetime
+    duration_minutes: int
+    rate_cents_per_hour: int
+    immediate: bool
+    mission_name: str | None
+    attempt: int = 0
+    client_token: str | None = None
+    login_ref: str | None = None
+    instance_id: str | None = None
+    provider: str | None = None
+    launched_at: datetime | None = None
+    launch_failure: str | None = None
+    address: str | None = None
+    port: int | None = None
+    ready_at: datetime | None = None
+    reminders_sent: frozenset[str] = frozenset()
+    termination_reason: TerminationReason | None = None
+    ended_at: datetime | None = None
+    billed_minutes: int | None = None
+    charged_cents: int | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Booked or under way: not yet ended or cancelled."""
+        return self.status in ACTIVE_STATUSES
+
+
+initial_mission: MissionState | None = None
+"""A mission stream with no events; `MissionBooked` creates the state."""
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Book:
+    """Book a mission; `start_at=None` starts it now (an immediate mission)."""
+
+    mission_id: str
+    guild_id: str
+    actor: Actor
+    start_at: datetime | None
+    duration_minutes: int
+    size: str
+    region: str
+    rate: int
+    mission_name: str | None
+    limits: Limits
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Cancel:
+    actor: Actor
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestLaunch:
+    actor: Actor
+    now: datetime
+    login_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordLaunched:
+    actor: Actor
+    now: datetime
+    attempt: int
+    instance_id: str
+    provider: str
+    launched_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordLaunchFailed:
+    actor: Actor
+    now: datetime
+    attempt: int
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordReady:
+    actor: Actor
+    now: datetime
+    address: str
+    port: int
+    ready_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extend:
+    actor: Actor
+    now: datetime
+    minutes: int
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestTermination:
+    """ "stopped_by_user" is for the booking member or a manager; other reasons are operator's."""
+
+    actor: Actor
+    now: datetime
+    reason: TerminationReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordEnded:
+    """The instance is gone; the bill comes from `bill()`."""
+
+    actor: Actor
+    now: datetime
+    ended_at: datetime
+    billed_minutes: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordReminder:
+    actor: Actor
+    now: datetime
+    key: str
+
+
+MissionCommand = (
+    Book
+    | Cancel
+    | RequestLaunch
+    | RecordLaunched
+    | RecordLaunchFailed
+    | RecordReady
+    | Extend
+    | RequestTermination
+    | RecordEnded
+    | RecordReminder
+)
+
+
+# --- pure helpers the services call -------------------------------------------------------------
+
+
+def booking_reservation_cents(
+    rate_cents_per_hour: int, duration_minutes: int, immediate: bool, limits: Limits
+) -> int:
+    """Credit to reserve for a booking: its duration, plus the boot lead when booked for later."""
+    cost = cost_at_rate(rate_cents_per_hour, duration_minutes)
+    if immediate:
+        return cost
+    return cost + cost_at_rate(rate_cents_per_hour, limits.boot_lead_minutes)
+
+
+def bill(state: MissionState, ended_at: datetime, reason: str) -> tuple[int, int]:
+    """(minutes, cents) to charge for a mission ending at `ended_at` for `reason`.
+
+    Minutes run from the instance's launch, rounded up to whole minutes; nothing if it never
+    launched or the reason is "not_ready" or "launch_failed" (the squadron got no server). For
+    "instance_lost", pass the last time the instance was known running as `ended_at`.
+    """
+    if state.launched_at is None or reason in ("not_ready", "launch_failed"):
+        return 0, 0
+    ran = ended_at - state.launched_at
+    if ran <= timedelta(0):
+        return 0, 0
+    minutes = -(-ran // _MINUTE)
+    return minutes, cost_at_rate(state.rate_cents_per_hour, minutes)
+
+
+def describe_minutes(minutes: int) -> str:
+    """90 → "1 hour 30 minutes", 720 → "12 hours", 1 → "1 minute"."""
+    hours, rest = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour" + ("s" if hours != 1 else ""))
+    if rest or not hours:
+        parts.append(f"{rest} minute" + ("s" if rest != 1 else ""))
+    return " ".join(parts)
+
+
+# --- decide -------------------------------------------------------------------------------------
+
+
+def decide(command: MissionCommand, state: MissionState | None) -> list[NewEvent]:
+    """The events `command` causes; raises a `DomainError` when a rule refuses it."""
+    events = _decide(command, state)
+    metadata = command.actor.metadata()
+    return [to_new_event(event, metadata) for event in events]
+
+
+def _decide(command: MissionCommand, state: MissionState | None) -> list[DomainEvent]:
+    if isinstance(command, Book):
+        return _book(command, state)
+    if state is None:
+        raise NotFound("There is no such mission; check the mission id with /status.")
+    _require_same_guild(command.actor, state)
+    match command:
+        case Cancel():
+            return _cancel(command, state)
+        case RequestLaunch():
+            return _request_launch(command, state)
+        case RecordLaunched():
+            return _record_launched(command, state)
+        case RecordLaunchFailed():
+            return _record_launch_failed(command, state)
+        case RecordReady():
+            return _record_ready(command, state)
+        case Extend():
+            return _extend(command, state)
+        case RequestTermination():
+            return _request_termination(command, state)
+        case RecordEnded():
+            return _record_ended(command, state)
+        case RecordReminder():
+            return _record_reminder(command, state)
+    raise TypeError(f"Not a mission command: {command!r}")
+
+
+def _require_same_guild(actor: Actor, state: MissionState) -> None:
+    if not actor.is_operator and actor.guild_id != state.guild_id:
+        raise NotAllowed("That mission belongs to another squadron; you can only act on your own.")
+
+
+def _is_booker_or_manager(actor: Actor, state: MissionState) -> bool:
+    """The booking member or a manager, in the mission's own guild."""
+    return actor.guild_id == state.guild_id and (
+        actor.is_manager or actor.user_id == state.booked_by
+    )
+
+
+def _require_manager_of(actor: Actor, state: MissionState, verb: str) -> None:
+    if not (actor.is_operator or _is_booker_or_manager(actor, state)):
+        raise NotAllowed(
+            f"Only the member who booked this mission or a squadron manager can {verb} it."
+        )
+
+
+def _require_aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRequest(f"Give the {what} with its time zone.")
+    return value.astimezone(UTC)
+
+
+def _whole_minutes(value: int | float, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InvalidRequest(f"Give the {what} as a whole number of minutes.")
+    return int(value)
+
+
+def _ended_conflict(state: MissionState) -> Conflict:
+    if state.status is MissionStatus.CANCELLED:
+        return Conflict("This mission was cancelled; book a new one.")
+    return Conflict("This mission has already ended; book a new one.")
+
+
+def _book(command: Book, state: MissionState | None) -> list[DomainEvent]:
+    actor, limits = command.actor, command.limits
+    if not actor.is_operator and actor.guild_id != command.guild_id:
+        raise NotAllowed("You can only book missions for your own squadron.")
+    if state is not None:
+        raise Conflict("That mission is already booked; check it with /status.")
+    if not 0 < len(command.mission_id) <= MAX_MISSION_ID_LENGTH:
+        raise InvalidRequest(f"A mission id must be 1 to {MAX_MISSION_ID_LENGTH} characters.")
+    if command.rate < 0:
+        raise InvalidRequest("The hourly rate cannot be negative; check the pricing.")
+    duration = _whole_minutes(command.duration_minutes, "duration")
+    if not limits.min_duration_minutes <= duration <= limits.max_duration_minutes:
+        raise InvalidRequest(
+            f"A mission lasts from {describe_minutes(limits.min_duration_minutes)} to "
+            f"{describe_minutes(limits.max_duration_minutes)}; pick a duration in that range."
+        )
+    now = _require_aware(command.now, "current time")
+    immediate = command.start_at is None
+    start_at = now if command.start_at is None else _require_aware(command.start_at, "start time")
+    if start_at < now - NOW_TOLERANCE:
+        raise InvalidRequest("That start time is in the past; pick a time from now on.")
+    if start_at > now + timedelta(days=limits.booking_horizon_days):
+        raise InvalidRequest(
+            f"You can book at most {limits.booking_horizon_days} days ahead; pick an earlier start."
+        )
+    return [
+        MissionBooked(
+            mission_id=command.mission_id,
+            guild_id=command.guild_id,
+            booked_by=actor.user_id,
+            size=command.size,
+            region=command.region,
+            start_at=start_at,
+            duration_minutes=duration,
+            rate_cents_per_hour=command.rate,
+            immediate=immediate,
+            mission_name=command.mission_name,
+        )
+    ]
+
+
+def _cancel(command: Cancel, state: MissionState) -> list[DomainEvent]:
+    _require_manager_of(command.actor, state, "cancel")
+    match state.status:
+        case MissionStatus.BOOKED:
+            by_member = _is_booker_or_manager(command.actor, state)
+            return [MissionCancelled(reason="cancelled" if by_member else "admin")]
+        case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+            raise Conflict("This mission has already started; stop it instead.")
+        case MissionStatus.TERMINATING:
+            raise Conflict("This mission is already stopping.")
+    raise _ended_conflict(state)
+
+
+def _request_launch(command: RequestLaunch, state: MissionState) -> list[DomainEvent]:
+    _require_manager_of(command.actor, state, "launch")
+    match state.status:
+        case MissionStatus.BOOKED:
+            pass
+        case MissionStatus.LAUNCHING if state.instance_id is None:
+            pass
+        case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+            raise Conflict("This mission's server has already been launched.")
+        case MissionStatus.TERMINATING:
+            raise Conflict("This mission is stopping; it will not be launched.")
+        case _:
+            raise _ended_conflict(state)
+    if _require_aware(command.now, "current time") >= state.end_at:
+        raise Conflict("This mission's booked time is already over; book a new one.")
+    attempt = state.attempt + 1
+    return [
+        InstanceLaunchRequested(
+            attempt=attempt,
+            client_token=f"{state.mission_id}-{attempt}",
+            size=state.size,
+            region=state.region,
+            login_ref=command.login_ref,
+        )
+    ]
+
+
+def _require_current_attempt(attempt: int, state: MissionState) -> None:
+    if attempt != state.attempt:
+        raise Conflict(
+            f"Launch attempt {attempt} is stale; the mission is on attempt {state.attempt}."
+        )
+
+
+def _record_launched(command: RecordLaunched, state: MissionState) -> list[DomainEvent]:
+    if state.status not in (MissionStatus.LAUNCHING, MissionStatus.TERMINATING):
+        raise Conflict(f"This mission is {state.status}, so no launch can be recorded for it.")
+    _require_current_attempt(command.attempt, state)
+    if state.instance_id is not None:
+        if state.instance_id == command.instance_id:
+            return []
+        raise Conflict(
+            f"This attempt already launched instance {state.instance_id}, "
+            f"not {command.instance_id}."
+        )
+    if state.launch_failure is not None:
+        raise Conflict("This launch attempt was already recorded as failed.")
+    return [
+        InstanceLaunched(
+            attempt=command.attempt,
+            instance_id=command.instance_id,
+            provider=command.provider,
+            launched_at=_require_aware(command.launched_at, "launch time"),
+        )
+    ]
+
+
+def _record_launch_failed(command: RecordLaunchFailed, state: MissionState) -> list[DomainEvent]:
+    if state.status not in (MissionStatus.LAUNCHING, MissionStatus.TERMINATING):
+        raise Conflict(f"This mission is {state.status}, so no launch failure can be recorded.")
+    _require_current_attempt(command.attempt, state)
+    if state.instance_id is not None:
+        raise Conflict("This attempt's instance was launched, so it cannot have failed to launch.")
+    if state.launch_failure is not None:
+        return []
+    return [
+        InstanceLaunchFailed(
+            attempt=command.attempt, reason=command.reason, message=command.message
+        )
+    ]
+
+
+def _record_ready(command: RecordReady, state: MissionState) -> list[DomainEvent]:
+    if not 0 < command.port < 65536:
+        raise InvalidRequest(f"Port {command.port} is not a TCP port; give one from 1 to 65535.")
+    match state.status:
+        case MissionStatus.RUNNING if (state.address, state.port) == (
+            command.address,
+            command.port,
+        ):
+            return []
+        case MissionStatus.RUNNING:
+            raise Conflict("This mission is already running at another address.")
+        case MissionStatus.TERMINATING:
+            return []
+        case MissionStatus.LAUNCHING if state.instance_id is not None:
+            ready_at = _require_aware(command.ready_at, "ready time")
+            return [InstanceReady(address=command.address, port=command.port, ready_at=ready_at)]
+        case MissionStatus.LAUNCHING:
+            raise Conflict("This mission has no launched instance that could be ready.")
+    raise Conflict(f"This mission is {state.status}, so it cannot become ready.")
+
+
+def _extend(command: Extend, state: MissionState) -> list[DomainEvent]:
+    _require_manager_of(command.actor, state, "extend")
+    match state.status:
+        case MissionStatus.BOOKED | MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+            pass
+        case MissionStatus.TERMINATING:
+            raise Conflict("This mission is stopping, so it can no longer be extended.")
+        case _:
+            raise _ended_conflict(state)
+    limits = command.limits
+    minutes = _whole_minutes(command.minutes, "extension")
+    if minutes < limits.min_extension_minutes:
+        raise InvalidRequest(
+            f"Extend by at least {describe_minutes(limits.min_extension_minutes)}."
+        )
+    room = limits.max_duration_minutes - state.duration_minutes
+    if minutes > room:
+        longest = describe_minutes(limits.max_duration_minutes)
+        if room < limits.min_extension_minutes:
+            raise InvalidRequest(
+                f"A mission can last at most {longest} and this one cannot be extended further."
+            )
+        raise InvalidRequest(
+            f"A mission can last at most {longest}; extend this one by at most "
+            f"{describe_minutes(room)}."
+        )
+    return [
+        MissionExtended(added_minutes=minutes, end_at=state.end_at + timedelta(minutes=minutes))
+    ]
+
+
+def _request_termination(command: RequestTermination, state: MissionState) -> list[DomainEvent]:
+    reason = command.reason
+    if reason not in TERMINATION_REASONS or reason == "cancelled":
+        raise InvalidRequest(f"{reason!r} is not a reason to stop a mission.")
+    if reason == "stopped_by_user":
+        _require_manager_of(command.actor, state, "stop")
+    elif not command.actor.is_operator:
+        raise NotAllowed(
+            "Only an rr operator or the bot itself can stop a mission for that reason."
+        )
+    match state.status:
+        case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+            return [TerminationRequested(reason=reason)]
+        case MissionStatus.TERMINATING:
+            return []
+        case MissionStatus.BOOKED:
+            raise Conflict("This mission has not started yet; cancel it instead.")
+    raise _ended_conflict(state)
+
+
+def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent]:
+    if state.status is MissionStatus.ENDED or state.status is MissionStatus.CANCELLED:
+        raise _ended_conflict(state)
+    if state.status is not MissionStatus.TERMINATING or state.termination_reason is None:
+        raise Conflict("This mission's termination has not been requested; request it first.")
+    if command.billed_minutes < 0 or command.amount < 0:
+        raise InvalidRequest("Billed minutes and amount cannot be negative.")
+    ended_at = _require_aware(command.ended_at, "end time")
+    if state.launched_at is None and (command.billed_minutes or command.amount):
+        raise InvalidRequest("This mission's instance never launched, so it cannot be billed.")
+    if state.launched_at is not None and ended_at < state.launched_at:
+        raise InvalidRequest("The end time is before the instance was launched; check the clock.")
+    return [
+        MissionEnded(
+            reason=state.termination_reason,
+            ended_at=ended_at,
+            billed_minutes=command.billed_minutes,
+            amount_cents=command.amount,
+            instance_id=state.instance_id,
+        )
+    ]
+
+
+def _record_reminder(command: RecordReminder, state: MissionState) -> list[DomainEvent]:
+    if not 0 < len(command.key) <= MAX_REMINDER_KEY_LENGTH:
+        raise InvalidRequest(f"A reminder key must be 1 to {MAX_REMINDER_KEY_LENGTH} characters.")
+    if command.key in state.reminders_sent:
+        return []
+    return [ReminderSent(key=command.key)]
+
+
+# --- evolve -------------------------------------------------------------------------------------
+
+
+def evolve(state: MissionState | None, stored: StoredEvent) -> MissionState | None:
+    """The state after one stored event of the mission's stream."""
+    return apply(state, from_stored(stored))
+
+
+def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
+    """The state after one typed mission event."""
+    if isinstance(event, MissionBooked):
+        return MissionState(
+            mission_id=event.mission_id,
+            guild_id=event.guild_id,
+            booked_by=event.booked_by,
+            status=MissionStatus.BOOKED,
+            size=event.size,
+            region=event.region,
+            start_at=event.start_at,
+            end_at=event.start_at + timedelta(minutes=event.duration_minutes),
+            duration_minutes=event.duration_minutes,
+            rate_cents_per_hour=event.rate_cents_per_hour,
+            immediate=event.immediate,
+            mission_name=event.mission_name,
+        )
+    if state is None:
+        raise ValueError(f"{event.TYPE} arrived before the mission was booked.")
+    match event:
+        case MissionCancelled():
+            return replace(state, status=MissionStatus.CANCELLED, termination_reason=event.reason)
+        case ReminderSent():
+            return replace(state, reminders_sent=state.reminders_sent | {event.key})
+        case InstanceLaunchRequested():
+            return replace(
+                state,
+                status=MissionStatus.LAUNCHING,
+                attempt=event.attempt,
+                client_token=event.client_token,
+                login_ref=event.login_ref,
+            )
+        case InstanceLaunched():
+            return replace(
+                state,
+                instance_id=event.instance_id,
+                provider=event.provider,
+                launched_at=event.launched_at,
+            )
+        case InstanceLaunchFailed():
+            return replace(
+                state,
+                status=MissionStatus.TERMINATING,
+                launch_failure=event.message,
+                termination_reason=state.termination_reason or "launch_failed",
+            )
+        case InstanceReady():
+            return replace(
+                state,
+                status=MissionStatus.RUNNING,
+                address=event.address,
+                port=event.port,
+                ready_at=event.ready_at,
+            )
+        case MissionExtended():
+            return replace(
+                state,
+                duration_minutes=state.duration_minutes + event.added_minutes,
+                end_at=event.end_at,
+            )
+        case TerminationRequested():
+            return replace(state, status=MissionStatus.TERMINATING, termination_reason=event.reason)
+        case MissionEnded():
+            return replace(
+                state,
+                status=MissionStatus.ENDED,
+                termination_reason=event.reason,
+                ended_at=event.ended_at,
+                billed_minutes=event.billed_minutes,
+                charged_cents=event.amount_cents,
+            )
+    raise TypeError(f"{event.TYPE} does not belong to a mission stream.")

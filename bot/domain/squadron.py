@@ -1,0 +1,503 @@
+"""The squadron aggregate (stream `squadron#<guild_id>`): settings and the credit ledger.
+
+Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
+`reservations` holds what each active mission has set aside (in the order reserved), and
+`available_cents = balance - reserved` is what new reservations may take. Rules:
+
+- No decision takes the balance below zero, except an admin refund with `allow_negative=True`.
+  A `Charge` is a fact (the minutes ran) and is always recorded, even beyond the reservation.
+- A reservation needs `available >= amount`; at most `limits.max_concurrent_per_guild`
+  missions hold reservations at once (a mission holds one from booking until charged/released).
+- A Stripe refund reverses at most what is left of the purchase and at most the balance; the
+  rest is recorded as `shortfall_cents` (already spent). When available credit does not cover
+  it, reservations are cut, newest first (`ReservationReduced`).
+- An admin refund may only take available credit, so it never eats into reservations;
+  beyond that it needs `allow_negative=True` and then takes the balance below what is reserved.
+- Purchases are idempotent per checkout session: recording one already credited decides nothing.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from bot.domain.actor import Actor
+from bot.domain.errors import Conflict, InsufficientCredit, InvalidRequest, NotAllowed, NotFound
+from bot.domain.events import (
+    CreditsGranted,
+    CreditsPurchased,
+    CreditsRefunded,
+    CreditsReserved,
+    DomainEvent,
+    MissionCharged,
+    PurchaseClosed,
+    PurchaseStarted,
+    ReservationReduced,
+    ReservationReleased,
+    SquadronSettingsChanged,
+    from_stored,
+    to_new_event,
+)
+from bot.domain.money import format_cents
+from bot.domain.pricing import Limits
+from bot.domain.settings import SettingsError, SquadronSettings, parse_setting
+from eventstore import NewEvent, StoredEvent
+
+STREAM_PREFIX = "squadron#"
+
+PurchaseStatus = Literal["started", "credited", "closed"]
+
+
+def squadron_stream(guild_id: str) -> str:
+    return f"{STREAM_PREFIX}{guild_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One checkout: `refunded_cents` counts what Stripe refunded, reversed or not."""
+
+    purchase_id: str
+    amount_cents: int
+    buyer_id: str
+    checkout_session_id: str
+    status: PurchaseStatus
+    intent: Mapping[str, object] | None = None
+    credited_cents: int = 0
+    refunded_cents: int = 0
+
+    @property
+    def refundable_cents(self) -> int:
+        return self.credited_cents - self.refunded_cents
+
+
+@dataclass(frozen=True, slots=True)
+class SquadronState:
+    guild_id: str
+    settings: SquadronSettings
+    balance_cents: int = 0
+    reservations: Mapping[str, int] = field(default_factory=dict)
+    purchases: Mapping[str, Purchase] = field(default_factory=dict)
+    purchase_ids_by_session: Mapping[str, str] = field(default_factory=dict)
+    credited_session_ids: frozenset[str] = frozenset()
+
+    @property
+    def reserved_cents(self) -> int:
+        return sum(self.reservations.values())
+
+    @property
+    def available_cents(self) -> int:
+        return self.balance_cents - self.reserved_cents
+
+    @property
+    def active_missions(self) -> tuple[str, ...]:
+        """Missions holding a reservation, oldest first."""
+        return tuple(self.reservations)
+
+    def purchase_for_session(self, checkout_session_id: str) -> Purchase | None:
+        purchase_id = self.purchase_ids_by_session.get(checkout_session_id)
+        return None if purchase_id is None else self.purchases[purchase_id]
+
+
+initial_squadron = SquadronState(guild_id="", settings=SquadronSettings())
+"""A squadron with no events; `evolve` fills `guild_id` in from the stream id."""
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChangeSettings:
+    """`changes` maps catalogue keys to the text a user typed ("yes", "42674", "Europe/Oslo")."""
+
+    actor: Actor
+    changes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartPurchase:
+    actor: Actor
+    purchase_id: str
+    amount_cents: int
+    buyer_id: str
+    checkout_session_id: str
+    intent: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordPurchase:
+    actor: Actor
+    purchase_id: str
+    amount_cents: int
+    buyer_id: str
+    checkout_session_id: str
+    payment_event_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosePurchase:
+    actor: Actor
+    purchase_id: str
+    reason: Literal["expired", "payment_failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GrantCredits:
+    actor: Actor
+    amount: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundCredits:
+    """`allow_negative` lets an admin refund go beyond available credit (even below zero)."""
+
+    actor: Actor
+    amount: int
+    reason: str
+    purchase_id: str | None = None
+    source: Literal["admin", "stripe"] = "admin"
+    allow_negative: bool = False
+    currency: str = "usd"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reserve:
+    """Set credit aside for a mission: its booking, or an extension of one already reserved."""
+
+    actor: Actor
+    mission_id: str
+    amount: int
+    limits: Limits
+    currency: str = "usd"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseReservation:
+    actor: Actor
+    mission_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Charge:
+    actor: Actor
+    mission_id: str
+    minutes: int
+    amount: int
+
+
+SquadronCommand = (
+    ChangeSettings
+    | StartPurchase
+    | RecordPurchase
+    | ClosePurchase
+    | GrantCredits
+    | RefundCredits
+    | Reserve
+    | ReleaseReservation
+    | Charge
+)
+
+
+# --- decide -------------------------------------------------------------------------------------
+
+
+def decide(command: SquadronCommand, state: SquadronState) -> list[NewEvent]:
+    """The events `command` causes; raises a `DomainError` when a rule refuses it."""
+    events = _decide(command, state)
+    metadata = command.actor.metadata()
+    return [to_new_event(event, metadata) for event in events]
+
+
+def _decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]:
+    match command:
+        case ChangeSettings():
+            return _change_settings(command, state)
+        case StartPurchase():
+            return _start_purchase(command, state)
+        case RecordPurchase():
+            return _record_purchase(command, state)
+        case ClosePurchase():
+            return _close_purchase(command, state)
+        case GrantCredits():
+            return _grant(command)
+        case RefundCredits():
+            return _refund(command, state)
+        case Reserve():
+            return _reserve(command, state)
+        case ReleaseReservation():
+            held = state.reservations.get(command.mission_id)
+            if held is None:
+                return []
+            return [ReservationReleased(mission_id=command.mission_id, amount_cents=held)]
+        case Charge():
+            _require_not_negative(command.minutes, "The billed minutes")
+            _require_not_negative(command.amount, "The charge")
+            return [
+                MissionCharged(
+                    mission_id=command.mission_id,
+                    minutes=command.minutes,
+                    amount_cents=command.amount,
+                )
+            ]
+    raise TypeError(f"Not a squadron command: {command!r}")
+
+
+def _require_operator(actor: Actor, what: str) -> None:
+    if not actor.is_operator:
+        raise NotAllowed(f"Only an rr operator can {what}.")
+
+
+def _require_not_negative(amount: int, what: str) -> None:
+    if amount < 0:
+        raise InvalidRequest(f"{what} cannot be negative; give zero or more.")
+
+
+def _require_positive(amount: int, what: str) -> None:
+    if amount <= 0:
+        raise InvalidRequest(f"{what} must be more than zero; give a positive amount.")
+
+
+def _change_settings(command: ChangeSettings, state: SquadronState) -> list[DomainEvent]:
+    if not (command.actor.is_manager or command.actor.is_operator):
+        raise NotAllowed("Only a squadron manager can change the settings; ask one to do it.")
+    if not command.changes:
+        raise InvalidRequest("Name at least one setting to change.")
+    try:
+        typed = {key: parse_setting(key, text) for key, text in command.changes.items()}
+        settings = state.settings.apply_changes(typed)
+    except SettingsError as error:
+        raise InvalidRequest(str(error)) from None
+    changed = tuple(key for key in typed if settings.value(key) != state.settings.value(key))
+    if not changed:
+        return []
+    return [SquadronSettingsChanged(settings=settings, changed=changed)]
+
+
+def _start_purchase(command: StartPurchase, state: SquadronState) -> list[DomainEvent]:
+    _require_positive(command.amount_cents, "A purchase")
+    existing = state.purchases.get(command.purchase_id)
+    if existing is not None:
+        if existing.checkout_session_id == command.checkout_session_id:
+            return []
+        raise Conflict("That purchase was already started with another checkout; start a new one.")
+    if command.checkout_session_id in state.purchase_ids_by_session:
+        raise Conflict(
+            "That checkout session already belongs to another purchase; start a new one."
+        )
+    return [
+        PurchaseStarted(
+            purchase_id=command.purchase_id,
+            amount_cents=command.amount_cents,
+            buyer_id=command.buyer_id,
+            checkout_session_id=command.checkout_session_id,
+            intent=command.intent,
+        )
+    ]
+
+
+def _record_purchase(command: RecordPurchase, state: SquadronState) -> list[DomainEvent]:
+    _require_operator(command.actor, "record a payment")
+    _require_not_negative(command.amount_cents, "A purchase")
+    if command.checkout_session_id in state.credited_session_ids:
+        return []
+    existing = state.purchases.get(command.purchase_id)
+    if existing is not None and existing.status == "credited":
+        return []
+    return [
+        CreditsPurchased(
+            purchase_id=command.purchase_id,
+            amount_cents=command.amount_cents,
+            buyer_id=command.buyer_id,
+            checkout_session_id=command.checkout_session_id,
+            payment_event_id=command.payment_event_id,
+        )
+    ]
+
+
+def _close_purchase(command: ClosePurchase, state: SquadronState) -> list[DomainEvent]:
+    _require_operator(command.actor, "close a purchase")
+    purchase = state.purchases.get(command.purchase_id)
+    if purchase is None:
+        raise NotFound("There is no such purchase for this squadron; check the purchase id.")
+    if purchase.status != "started":
+        return []
+    return [PurchaseClosed(purchase_id=command.purchase_id, reason=command.reason)]
+
+
+def _grant(command: GrantCredits) -> list[DomainEvent]:
+    _require_operator(command.actor, "grant credit")
+    _require_positive(command.amount, "A grant")
+    if not command.reason.strip():
+        raise InvalidRequest("Give a reason for the grant; it is kept in the ledger.")
+    return [CreditsGranted(amount_cents=command.amount, reason=command.reason)]
+
+
+def _refund(command: RefundCredits, state: SquadronState) -> list[DomainEvent]:
+    _require_operator(command.actor, "refund credit")
+    _require_positive(command.amount, "A refund")
+    purchase = None
+    if command.purchase_id is not None:
+        purchase = state.purchases.get(command.purchase_id)
+        if purchase is None or purchase.status != "credited":
+            raise NotFound("No credited purchase has that id in this squadron; check the id.")
+    if command.source == "stripe":
+        if purchase is None:
+            raise InvalidRequest("A Stripe refund must name the purchase it refunds.")
+        return _stripe_refund(command, state, purchase)
+    if purchase is not None and command.amount > purchase.refundable_cents:
+        left = format_cents(purchase.refundable_cents, command.currency)
+        raise InvalidRequest(
+            f"Only {left} of that purchase is left to refund; refund at most that."
+        )
+    if command.amount > state.available_cents and not command.allow_negative:
+        available = format_cents(max(state.available_cents, 0), command.currency)
+        raise InvalidRequest(
+            f"The squadron has only {available} of unreserved credit; refund at most that "
+            "or allow a negative balance."
+        )
+    return [
+        CreditsRefunded(
+            amount_cents=command.amount,
+            reason=command.reason,
+            purchase_id=command.purchase_id,
+            shortfall_cents=0,
+            source="admin",
+        )
+    ]
+
+
+def _stripe_refund(
+    command: RefundCredits, state: SquadronState, purchase: Purchase
+) -> list[DomainEvent]:
+    refunded = min(command.amount, purchase.refundable_cents)
+    if refunded == 0:
+        return []
+    reversed_cents = min(refunded, max(state.balance_cents, 0))
+    events: list[DomainEvent] = []
+    to_cut = reversed_cents - max(state.available_cents, 0)
+    for mission_id, held in reversed(list(state.reservations.items())):
+        if to_cut <= 0:
+            break
+        cut = min(to_cut, held)
+        if cut > 0:
+            events.append(ReservationReduced(mission_id=mission_id, amount_cents=cut))
+            to_cut -= cut
+    events.append(
+        CreditsRefunded(
+            amount_cents=reversed_cents,
+            reason=command.reason,
+            purchase_id=purchase.purchase_id,
+            shortfall_cents=refunded - reversed_cents,
+            source="stripe",
+        )
+    )
+    return events
+
+
+def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
+    _require_not_negative(command.amount, "A reservation")
+    is_new = command.mission_id not in state.reservations
+    active = len(state.reservations)
+    if is_new and active >= command.limits.max_concurrent_per_guild:
+        raise Conflict(
+            f"The squadron already has {active} servers running or booked, the most allowed at "
+            "once; stop or cancel one first."
+        )
+    available = state.available_cents
+    if command.amount > available:
+        raise InsufficientCredit(
+            command.amount - available, command.amount, available, command.currency
+        )
+    return [CreditsReserved(mission_id=command.mission_id, amount_cents=command.amount)]
+
+
+# --- evolve -------------------------------------------------------------------------------------
+
+
+def evolve(state: SquadronState, stored: StoredEvent) -> SquadronState:
+    """The state after one stored event of the squadron's stream."""
+    if not state.guild_id:
+        state = replace(state, guild_id=stored.stream_id.removeprefix(STREAM_PREFIX))
+    return apply(state, from_stored(stored))
+
+
+def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
+    """The state after one typed squadron event."""
+    match event:
+        case SquadronSettingsChanged():
+            return replace(state, settings=event.settings)
+        case PurchaseStarted():
+            purchase = Purchase(
+                purchase_id=event.purchase_id,
+                amount_cents=event.amount_cents,
+                buyer_id=event.buyer_id,
+                checkout_session_id=event.checkout_session_id,
+                status="started",
+                intent=event.intent,
+            )
+            return _with_purchase(state, purchase)
+        case CreditsPurchased():
+            started = state.purchases.get(event.purchase_id)
+            purchase = Purchase(
+                purchase_id=event.purchase_id,
+                amount_cents=event.amount_cents,
+                buyer_id=event.buyer_id,
+                checkout_session_id=event.checkout_session_id,
+                status="credited",
+                intent=None if started is None else started.intent,
+                credited_cents=event.amount_cents,
+            )
+            state = _with_purchase(state, purchase)
+            return replace(
+                state,
+                balance_cents=state.balance_cents + event.amount_cents,
+                credited_session_ids=state.credited_session_ids | {event.checkout_session_id},
+            )
+        case PurchaseClosed():
+            closed = replace(state.purchases[event.purchase_id], status="closed")
+            return _with_purchase(state, closed)
+        case CreditsGranted():
+            return replace(state, balance_cents=state.balance_cents + event.amount_cents)
+        case CreditsRefunded():
+            if event.purchase_id is not None and event.purchase_id in state.purchases:
+                refunded = state.purchases[event.purchase_id]
+                taken = event.amount_cents + event.shortfall_cents
+                state = _with_purchase(
+                    state, replace(refunded, refunded_cents=refunded.refunded_cents + taken)
+                )
+            return replace(state, balance_cents=state.balance_cents - event.amount_cents)
+        case CreditsReserved():
+            held = state.reservations.get(event.mission_id, 0)
+            return replace(
+                state,
+                reservations={**state.reservations, event.mission_id: held + event.amount_cents},
+            )
+        case ReservationReduced():
+            held = state.reservations[event.mission_id]
+            return replace(
+                state,
+                reservations={**state.reservations, event.mission_id: held - event.amount_cents},
+            )
+        case ReservationReleased():
+            return replace(state, reservations=_without(state.reservations, event.mission_id))
+        case MissionCharged():
+            return replace(
+                state,
+                balance_cents=state.balance_cents - event.amount_cents,
+                reservations=_without(state.reservations, event.mission_id),
+            )
+    raise TypeError(f"{event.TYPE} does not belong to a squadron stream.")
+
+
+def _with_purchase(state: SquadronState, purchase: Purchase) -> SquadronState:
+    return replace(
+        state,
+        purchases={**state.purchases, purchase.purchase_id: purchase},
+        purchase_ids_by_session={
+            **state.purchase_ids_by_session,
+            purchase.checkout_session_id: purchase.purchase_id,
+        },
+    )
+
+
+def _without(reservations: Mapping[str, int], mission_id: str) -> dict[str, int]:
+    return {key: held for key, held in reservations.items() if key != mission_id}
