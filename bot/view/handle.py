@@ -1,0 +1,60 @@
+"""The typed way for the rest of the bot to use the view, which lives inside its actor."""
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+
+from bot.actor import Actor
+from bot.domain.mission import MissionState
+from bot.domain.squadron import SquadronState
+from bot.view.model import Balance, View, ViewStats
+from bot.view.schedule import DueAction
+from eventstore import StoredEvent
+
+
+class ViewHandle:
+    """Each query is one ``ask`` of the view's actor; ``publish`` is a ``tell``."""
+
+    def __init__(self, actor: Actor[View]) -> None:
+        self.actor = actor
+
+    def publish(self, events: Iterable[StoredEvent]) -> None:
+        """Hand newly stored events to the view (it drops any it has already applied)."""
+        batch = list(events)
+        if batch:
+            self.actor.tell(lambda view: view.apply_all(batch))
+
+    async def mission(self, mission_id: str) -> MissionState | None:
+        return await self.actor.ask(lambda view: view.mission(mission_id))
+
+    async def missions_for_guild(self, guild_id: str) -> list[MissionState]:
+        return await self.actor.ask(lambda view: view.missions_for_guild(guild_id))
+
+    async def active_missions(self) -> list[MissionState]:
+        return await self.actor.ask(lambda view: view.active_missions())
+
+    async def running_instances(self) -> list[MissionState]:
+        return await self.actor.ask(lambda view: view.running_instances())
+
+    async def logins_in_use(self) -> set[str]:
+        return await self.actor.ask(lambda view: view.logins_in_use())
+
+    async def overdue_for_termination(self, now: datetime) -> list[MissionState]:
+        return await self.actor.ask(lambda view: view.overdue_for_termination(now))
+
+    async def squadron(self, guild_id: str) -> SquadronState | None:
+        return await self.actor.ask(lambda view: view.squadron(guild_id))
+
+    async def balance(self, guild_id: str) -> Balance:
+        return await self.actor.ask(lambda view: view.balance(guild_id))
+
+    async def reservations(self, guild_id: str) -> Mapping[str, int]:
+        return await self.actor.ask(lambda view: view.reservations(guild_id))
+
+    async def due_actions(self, now: datetime) -> list[DueAction]:
+        return await self.actor.ask(lambda view: view.due_actions(now))
+
+    async def next_due_at(self, excluding: Collection[str] = ()) -> datetime | None:
+        return await self.actor.ask(lambda view: view.next_due_at(excluding))
+
+    async def stats(self) -> ViewStats:
+        return await self.actor.ask(lambda view: view.stats())

@@ -1,0 +1,369 @@
+"""The read model: every mission and squadron folded from the events, indexed for the queries.
+
+Only the view's actor touches a ``View``. It is fed the whole feed at start-up and afterwards
+every event this process appends and every event the feeder brings from other processes, so
+it sees some events twice and, from DynamoDB, a stream's events possibly out of order: it
+applies each (stream, version) once and in version order, holding back an event until the
+versions before it have arrived.
+
+Due actions are indexed by a heap of each mission's earliest due time, so the scheduler's
+``next_due_at`` and ``due_actions`` cost what is due, not what is stored.
+"""
+
+import heapq
+import itertools
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.domain import mission as missions
+from bot.domain import squadron as squadrons
+from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.squadron import SquadronState
+from bot.view.schedule import (
+    TERMINATIONS,
+    DueAction,
+    PlannedAction,
+    ScheduleConfig,
+    Timeline,
+    due_now,
+    next_opening,
+    plan,
+)
+from eventstore import Position, StoredEvent
+
+log = logging.getLogger("rr.view")
+
+_HEAP_SLACK = 1024
+"""Stale heap entries (missions re-keyed since) are dropped lazily; past this many beyond the
+live ones the heap is rebuilt, so it stays proportional to the missions with something due."""
+
+_UNDER_WAY = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING, MissionStatus.TERMINATING})
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """A squadron's credit: all it holds, what active missions set aside, what is left to use."""
+
+    balance_cents: int
+    reserved_cents: int
+    available_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class ViewStats:
+    """Cheap numbers for /healthz and logs."""
+
+    events_applied: int
+    duplicates_dropped: int
+    events_unreadable: int
+    """Events this code could not fold (logged); their streams may be out of date."""
+    events_waiting: int
+    """Events held back until an earlier version of their stream arrives."""
+    position: Position | None
+    caught_up_at: datetime | None
+    missions_tracked: int
+    active_missions: int
+
+
+@dataclass(slots=True)
+class _Mission:
+    state: MissionState
+    timeline: Timeline
+    planned: list[PlannedAction] = field(default_factory=list)
+    holds: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    """Slots the scheduler asked not to be offered again before a time (probe cadence, backoff)."""
+
+
+class View:
+    def __init__(self, config: ScheduleConfig) -> None:
+        self._config = config
+        self._versions: dict[str, int] = {}
+        self._waiting: dict[str, dict[int, StoredEvent]] = {}
+        self._missions: dict[str, _Mission] = {}
+        self._by_guild: dict[str, list[str]] = {}
+        self._active: set[str] = set()
+        self._squadrons: dict[str, SquadronState] = {}
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._keys: dict[str, tuple[datetime, int]] = {}
+        self._order = itertools.count()
+        self._announced: datetime | None = None
+        self._on_earlier_due: Callable[[], None] | None = None
+        self._dirty: dict[str, None] = {}
+        """Missions changed by the events being applied, in order, to re-plan after the batch."""
+        self._applied = 0
+        self._duplicates = 0
+        self._unreadable = 0
+        self.caught_up_position: Position | None = None
+        """The feed position the view has applied everything up to (set by the feeder)."""
+        self.caught_up_at: datetime | None = None
+
+    # --- feeding ------------------------------------------------------------------------------
+
+    def apply_all(self, events: Iterable[StoredEvent]) -> None:
+        """Apply each event once, in version order per stream; missions touched are re-planned
+        once at the end rather than after each of their events."""
+        try:
+            for event in events:
+                self._accept(event)
+        finally:
+            for mission_id in self._dirty:
+                self._replan(mission_id, self._missions[mission_id])
+            self._dirty.clear()
+
+    def apply(self, event: StoredEvent) -> None:
+        self.apply_all((event,))
+
+    def _accept(self, event: StoredEvent) -> None:
+        stream = event.stream_id
+        last = self._versions.get(stream, 0)
+        if event.version <= last:
+            self._duplicates += 1
+            return
+        if event.version > last + 1:
+            early = self._waiting.setdefault(stream, {})
+            if event.version in early:
+                self._duplicates += 1
+            early[event.version] = event
+            return
+        self._apply_in_order(event)
+        waiting = self._waiting.get(stream)
+        if waiting is None:
+            return
+        while (next_event := waiting.pop(event.version + 1, None)) is not None:
+            event = next_event
+            self._apply_in_order(event)
+        if not waiting:
+            del self._waiting[stream]
+
+    def mark_caught_up(self, position: Position | None, at: datetime) -> None:
+        """The feeder has delivered everything up to ``position`` (read at ``at``)."""
+        self.caught_up_position = position
+        self.caught_up_at = at
+
+    def set_due_listener(self, listener: Callable[[], None] | None) -> None:
+        """``listener()`` runs whenever an applied event makes something due earlier than the
+        time ``next_due_at`` last returned (the scheduler's ``wake``)."""
+        self._on_earlier_due = listener
+
+    def postpone(self, action: DueAction, until: datetime) -> None:
+        """Do not offer ``action`` (its kind and key) again before ``until``.
+
+        Process-local scheduler bookkeeping, not a fact: the readiness probe's cadence and the
+        back-off of failing actions. It lapses with the mission, and a restart forgets it.
+        """
+        tracked = self._missions.get(action.mission_id)
+        if tracked is None or not tracked.planned:
+            return
+        tracked.holds[(action.kind, action.key_or_reason)] = until
+        self._index(action.mission_id, tracked, announce=False)
+
+    # --- queries ------------------------------------------------------------------------------
+
+    def mission(self, mission_id: str) -> MissionState | None:
+        tracked = self._missions.get(mission_id)
+        return None if tracked is None else tracked.state
+
+    def missions_for_guild(self, guild_id: str) -> list[MissionState]:
+        """Every mission of the guild, ended ones too, by start time."""
+        found = [
+            self._missions[mission_id].state for mission_id in self._by_guild.get(guild_id, ())
+        ]
+        return sorted(found, key=lambda state: state.start_at)
+
+    def active_missions(self) -> list[MissionState]:
+        """Booked or under way, across guilds, by start time."""
+        found = [self._missions[mission_id].state for mission_id in self._active]
+        return sorted(found, key=lambda state: state.start_at)
+
+    def running_instances(self) -> list[MissionState]:
+        """Missions with a launched instance not yet ended, across guilds, by launch time."""
+        found = [
+            state
+            for state in (self._missions[mission_id].state for mission_id in self._active)
+            if state.status in _UNDER_WAY and state.instance_id is not None
+        ]
+        return sorted(found, key=lambda state: (state.launched_at, state.mission_id))
+
+    def logins_in_use(self) -> set[str]:
+        """Login references held by missions launching, running or terminating."""
+        return {
+            state.login_ref
+            for state in (self._missions[mission_id].state for mission_id in self._active)
+            if state.status in _UNDER_WAY and state.login_ref is not None
+        }
+
+    def overdue_for_termination(self, now: datetime) -> list[MissionState]:
+        """Missions whose time is over (booked end, credit, readiness) or whose termination is
+        taking longer than the retry interval, ignoring any scheduler back-off."""
+        overdue = []
+        for mission_id in self._active:
+            tracked = self._missions[mission_id]
+            if any(
+                p.action.kind in TERMINATIONS and p.action.due_at <= now for p in tracked.planned
+            ):
+                overdue.append(tracked.state)
+        return sorted(overdue, key=lambda state: state.end_at)
+
+    def squadron(self, guild_id: str) -> SquadronState | None:
+        return self._squadrons.get(guild_id)
+
+    def balance(self, guild_id: str) -> Balance:
+        state = self._squadrons.get(guild_id)
+        if state is None:
+            return Balance(0, 0, 0)
+        return Balance(state.balance_cents, state.reserved_cents, state.available_cents)
+
+    def reservations(self, guild_id: str) -> Mapping[str, int]:
+        """Credit set aside per mission id, oldest reservation first."""
+        state = self._squadrons.get(guild_id)
+        return {} if state is None else dict(state.reservations)
+
+    def next_due_at(self, excluding: Collection[str] = ()) -> datetime | None:
+        """The earliest time anything is due, ignoring missions in ``excluding`` (those the
+        scheduler is already acting on); in the past when something is overdue."""
+        skipped = []
+        earliest = None
+        while self._heap:
+            due_at, order, mission_id = self._heap[0]
+            if self._keys.get(mission_id) != (due_at, order):
+                heapq.heappop(self._heap)
+            elif mission_id in excluding:
+                skipped.append(heapq.heappop(self._heap))
+            else:
+                earliest = due_at
+                break
+        for entry in skipped:
+            heapq.heappush(self._heap, entry)
+        self._announced = earliest
+        return earliest
+
+    def due_actions(self, now: datetime) -> list[DueAction]:
+        """What to do at ``now``: per mission its due actions, most urgent first; missions in
+        order of their earliest due time. Actions that lapsed unperformed are dropped."""
+        due_missions = []
+        while self._heap and self._heap[0][0] <= now:
+            due_at, order, mission_id = heapq.heappop(self._heap)
+            if self._keys.get(mission_id) == (due_at, order):
+                del self._keys[mission_id]
+                due_missions.append(mission_id)
+        actions = []
+        for mission_id in due_missions:
+            tracked = self._missions[mission_id]
+            tracked.planned = [p for p in tracked.planned if not p.lapsed(now)]
+            actions.extend(due_now(tracked.planned, now, tracked.holds))
+            self._index(mission_id, tracked, announce=False)
+        return actions
+
+    def stats(self) -> ViewStats:
+        return ViewStats(
+            events_applied=self._applied,
+            duplicates_dropped=self._duplicates,
+            events_unreadable=self._unreadable,
+            events_waiting=sum(len(waiting) for waiting in self._waiting.values()),
+            position=self.caught_up_position,
+            caught_up_at=self.caught_up_at,
+            missions_tracked=len(self._missions),
+            active_missions=len(self._active),
+        )
+
+    # --- folding ------------------------------------------------------------------------------
+
+    def _apply_in_order(self, event: StoredEvent) -> None:
+        """Fold one event; one this code cannot read is logged and skipped so that the rest of
+        the history still reaches the view (an event from a newer rr, a corrupt record)."""
+        self._versions[event.stream_id] = event.version
+        self._applied += 1
+        try:
+            if event.stream_id.startswith(missions.STREAM_PREFIX):
+                self._apply_mission(event)
+            elif event.stream_id.startswith(squadrons.STREAM_PREFIX):
+                self._apply_squadron(event)
+        except (ValueError, TypeError, KeyError) as error:
+            self._unreadable += 1
+            log.error(
+                "view skipped an event it cannot apply stream=%s version=%d type=%s error=%s",
+                event.stream_id,
+                event.version,
+                event.type,
+                error,
+            )
+
+    def _apply_mission(self, event: StoredEvent) -> None:
+        mission_id = event.stream_id.removeprefix(missions.STREAM_PREFIX)
+        tracked = self._missions.get(mission_id)
+        before = None if tracked is None else tracked.state
+        after = missions.evolve(before, event)
+        if after is None:
+            return
+        if tracked is None:
+            tracked = _Mission(after, Timeline(booked_at=event.recorded_at))
+            self._missions[mission_id] = tracked
+            self._by_guild.setdefault(after.guild_id, []).append(mission_id)
+        else:
+            tracked.state = after
+            tracked.timeline = _advance_timeline(tracked.timeline, before, after, event)
+        if after.is_active:
+            self._active.add(mission_id)
+        else:
+            self._active.discard(mission_id)
+            tracked.holds.clear()
+        self._dirty[mission_id] = None
+
+    def _apply_squadron(self, event: StoredEvent) -> None:
+        guild_id = event.stream_id.removeprefix(squadrons.STREAM_PREFIX)
+        before = self._squadrons.get(guild_id, squadrons.initial_squadron)
+        after = squadrons.evolve(before, event)
+        self._squadrons[guild_id] = after
+        held_before, held_after = before.reservations, after.reservations
+        if held_after is held_before:
+            return
+        changed = [m for m, cents in held_after.items() if held_before.get(m) != cents]
+        changed.extend(m for m in held_before if m not in held_after)
+        for mission_id in changed:
+            if mission_id in self._missions:
+                self._dirty[mission_id] = None
+
+    def _replan(self, mission_id: str, tracked: _Mission) -> None:
+        squadron = self._squadrons.get(tracked.state.guild_id)
+        reserved = None if squadron is None else squadron.reservations.get(mission_id)
+        tracked.planned = plan(tracked.state, tracked.timeline, reserved, self._config)
+        self._index(mission_id, tracked, announce=True)
+
+    def _index(self, mission_id: str, tracked: _Mission, *, announce: bool) -> None:
+        """Re-key the mission in the due-time heap; the stale entry is skipped when popped."""
+        due_at = next_opening(tracked.planned, tracked.holds)
+        if due_at is None:
+            self._keys.pop(mission_id, None)
+            return
+        current = self._keys.get(mission_id)
+        if current is not None and current[0] == due_at:
+            return
+        key = (due_at, next(self._order))
+        self._keys[mission_id] = key
+        heapq.heappush(self._heap, (*key, mission_id))
+        if len(self._heap) > 2 * len(self._keys) + _HEAP_SLACK:
+            self._heap = [(*key, mission_id) for mission_id, key in self._keys.items()]
+            heapq.heapify(self._heap)
+        listener = self._on_earlier_due
+        if announce and listener and (self._announced is None or due_at < self._announced):
+            self._announced = due_at
+            listener()
+
+
+def _advance_timeline(
+    timeline: Timeline, before: MissionState | None, after: MissionState, event: StoredEvent
+) -> Timeline:
+    """Note when the mission entered the states whose time its state does not record."""
+    if after.status is MissionStatus.LAUNCHING and (
+        before is None
+        or before.status is not MissionStatus.LAUNCHING
+        or before.attempt != after.attempt
+    ):
+        return Timeline(timeline.booked_at, event.recorded_at, timeline.terminating_since)
+    if after.status is MissionStatus.TERMINATING and (
+        before is None or before.status is not MissionStatus.TERMINATING
+    ):
+        return Timeline(timeline.booked_at, timeline.launch_requested_at, event.recorded_at)
+    return timeline

@@ -1,0 +1,283 @@
+"""What the scheduler must do for one mission, and when: pure functions of the mission's state.
+
+A mission's *plan* lists every action still ahead of it, each with the time it falls due and,
+for actions that only make sense before some moment (a "starts in 15 minutes" reminder after
+the start), the time it lapses. The plan depends only on recorded facts, never on the current
+time, so the view computes it once per change and indexes the mission by its earliest due time.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.domain.mission import MissionState, MissionStatus
+
+ActionKind = Literal["remind", "launch", "check_ready", "terminate", "retry_terminate"]
+
+_PRIORITY: dict[ActionKind, int] = {
+    "terminate": 0,
+    "retry_terminate": 0,
+    "launch": 1,
+    "check_ready": 2,
+    "remind": 3,
+}
+"""Order of one mission's due actions; the scheduler performs one at a time per mission."""
+
+TERMINATIONS = frozenset({"terminate", "retry_terminate"})
+_LIVE = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+_UP = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When the scheduler acts; offsets before a start or an end are in minutes."""
+
+    reminder_offsets_minutes: Sequence[int] = (1440, 60, 15)
+    boot_lead: timedelta = timedelta(minutes=20)
+    end_warning_offsets_minutes: Sequence[int] = (15, 5)
+    low_credit_warning: timedelta = timedelta(minutes=10)
+    readiness_timeout: timedelta = timedelta(minutes=40)
+    readiness_probe_interval: timedelta = timedelta(seconds=30)
+    terminate_retry: timedelta = timedelta(minutes=1)
+    immediate_launch_grace: timedelta = timedelta(minutes=1)
+    """The service launches a "start now" mission itself; the scheduler launches one only if it
+    is still booked this long after its start (the process died between booking and launch)."""
+    failure_backoff: timedelta = timedelta(seconds=15)
+    """Wait after an action's first failure; it doubles with each further failure..."""
+    max_failure_backoff: timedelta = timedelta(minutes=10)
+    """...up to this."""
+    heartbeat: timedelta = timedelta(minutes=1)
+    """The scheduler ticks at least this often, so its health shows even when nothing is due."""
+
+
+@dataclass(frozen=True, slots=True)
+class DueAction:
+    """One thing the scheduler should do for a mission: ``key_or_reason`` is the reminder key
+    for "remind", the termination reason for "terminate"/"retry_terminate", else ""."""
+
+    kind: ActionKind
+    mission_id: str
+    key_or_reason: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAction:
+    """An action and the window in which performing it makes sense.
+
+    The window opens at ``action.due_at`` (or later, while the scheduler holds the action back)
+    and closes at ``lapses_at``: the action's own deadline (a start reminder after the start),
+    a termination falling due (which makes everything else moot), or the next reminder of the
+    same family falling due (only the latest of several overdue reminders is worth sending).
+    """
+
+    action: DueAction
+    lapses_at: datetime | None = None
+
+    @property
+    def slot(self) -> tuple[str, str]:
+        return (self.action.kind, self.action.key_or_reason)
+
+    def opens_at(self, holds: Mapping[tuple[str, str], datetime]) -> datetime:
+        hold = holds.get(self.slot)
+        due = self.action.due_at
+        return due if hold is None or hold <= due else hold
+
+    def is_open(self, now: datetime, holds: Mapping[tuple[str, str], datetime]) -> bool:
+        return self.opens_at(holds) <= now and not self.lapsed(now)
+
+    def lapsed(self, now: datetime) -> bool:
+        return self.lapses_at is not None and self.lapses_at <= now
+
+
+def next_opening(
+    planned: Iterable[PlannedAction], holds: Mapping[tuple[str, str], datetime]
+) -> datetime | None:
+    """When the first window of the plan opens; a window that closes before it opens never
+    does."""
+    first = None
+    for item in planned:
+        opens = item.opens_at(holds)
+        if not item.lapsed(opens) and (first is None or opens < first):
+            first = opens
+    return first
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Moments the mission's state does not carry, taken from when its events were recorded."""
+
+    booked_at: datetime | None = None
+    launch_requested_at: datetime | None = None
+    terminating_since: datetime | None = None
+
+
+def plan(
+    mission: MissionState,
+    timeline: Timeline,
+    reserved_cents: int | None,
+    config: ScheduleConfig,
+) -> list[PlannedAction]:
+    """Every action still ahead of ``mission``; ``reserved_cents`` is its credit reservation
+    (None when the view has not seen the squadron's ledger for it)."""
+    if mission.status is MissionStatus.TERMINATING:
+        since = timeline.terminating_since or mission.end_at
+        reason = mission.termination_reason or "booked_time_over"
+        return [_planned("retry_terminate", mission, reason, since + config.terminate_retry)]
+    if mission.status not in _LIVE:
+        return []
+    planned = [
+        *_start_reminders(mission, timeline, config),
+        *_launch(mission, config),
+        *_readiness(mission, timeline, config),
+        *_end_warnings(mission, config),
+        _planned("terminate", mission, "booked_time_over", mission.end_at),
+        *_credit(mission, reserved_cents, config),
+    ]
+    return _close_moot_windows(planned)
+
+
+def due_now(
+    planned: Iterable[PlannedAction],
+    now: datetime,
+    holds: Mapping[tuple[str, str], datetime],
+) -> list[DueAction]:
+    """The actions of one mission's plan whose window is open at ``now``, most urgent first;
+    of several terminations only the earliest. ``holds`` keeps a (kind, key) back until then."""
+    open_now = [p.action for p in planned if p.is_open(now, holds)]
+    terminations = [a for a in open_now if a.kind in TERMINATIONS]
+    if terminations:
+        return [min(terminations, key=lambda a: a.due_at)]
+    return sorted(open_now, key=lambda a: (_PRIORITY[a.kind], a.due_at))
+
+
+def _close_moot_windows(planned: list[PlannedAction]) -> list[PlannedAction]:
+    first_termination = min(
+        (p.action.due_at for p in planned if p.action.kind in TERMINATIONS), default=None
+    )
+    superseded_at: dict[tuple[str, str], datetime] = {}
+    latest_in_family: dict[str, datetime] = {}
+    reminders = [p for p in planned if p.action.kind == "remind"]
+    for item in sorted(reminders, key=lambda p: p.action.due_at, reverse=True):
+        family = _family(item.action.key_or_reason)
+        if family in latest_in_family:
+            superseded_at[item.slot] = latest_in_family[family]
+        latest_in_family[family] = item.action.due_at
+    closed = []
+    for item in planned:
+        if item.action.kind in TERMINATIONS:
+            closed.append(item)
+            continue
+        ends = (item.lapses_at, first_termination, superseded_at.get(item.slot))
+        lapses_at = min((end for end in ends if end is not None), default=None)
+        closed.append(PlannedAction(item.action, lapses_at))
+    return closed
+
+
+def _family(key: str) -> str:
+    """ "start-60" → "start": reminders of one family stand for each other."""
+    return key.split("-", 1)[0]
+
+
+def funded_until(launched_at: datetime, reserved_cents: int, rate_cents_per_hour: int) -> datetime:
+    """When a mission's reservation runs out: the most whole minutes it pays for at the rate
+    (``ceil(minutes × rate / 60) ≤ reserved``), counted from the launch."""
+    minutes = max(reserved_cents, 0) * 60 // rate_cents_per_hour
+    return launched_at + timedelta(minutes=minutes)
+
+
+def _planned(
+    kind: ActionKind,
+    mission: MissionState,
+    key_or_reason: str,
+    due_at: datetime,
+    lapses_at: datetime | None = None,
+) -> PlannedAction:
+    return PlannedAction(DueAction(kind, mission.mission_id, key_or_reason, due_at), lapses_at)
+
+
+def _reminders(
+    mission: MissionState,
+    prefix: str,
+    offsets: Sequence[int],
+    anchor: datetime,
+    not_before: datetime | None,
+) -> list[PlannedAction]:
+    """One reminder per offset before ``anchor`` not yet sent, none superseded by a later one
+    already sent, none already due at ``not_before`` (when it was booked, or for end warnings
+    when it launched)."""
+    sent = mission.reminders_sent
+    planned = []
+    for offset in offsets:
+        key = f"{prefix}-{offset}"
+        due_at = anchor - timedelta(minutes=offset)
+        if key in sent or any(f"{prefix}-{o}" in sent for o in offsets if o < offset):
+            continue
+        if not_before is not None and due_at <= not_before:
+            continue
+        planned.append(_planned("remind", mission, key, due_at, lapses_at=anchor))
+    return planned
+
+
+def _start_reminders(
+    mission: MissionState, timeline: Timeline, config: ScheduleConfig
+) -> list[PlannedAction]:
+    if mission.immediate:
+        return []
+    return _reminders(
+        mission, "start", config.reminder_offsets_minutes, mission.start_at, timeline.booked_at
+    )
+
+
+def _launch(mission: MissionState, config: ScheduleConfig) -> list[PlannedAction]:
+    if mission.status is not MissionStatus.BOOKED:
+        return []
+    if mission.immediate:
+        due_at = mission.start_at + config.immediate_launch_grace
+    else:
+        due_at = mission.start_at - config.boot_lead
+    return [_planned("launch", mission, "", due_at, lapses_at=mission.end_at)]
+
+
+def _readiness(
+    mission: MissionState, timeline: Timeline, config: ScheduleConfig
+) -> list[PlannedAction]:
+    if mission.status not in _UP or mission.ready_at is not None:
+        return []
+    started = (
+        mission.launched_at
+        or timeline.launch_requested_at
+        or (mission.start_at if mission.immediate else mission.start_at - config.boot_lead)
+    )
+    return [
+        _planned("check_ready", mission, "", started + config.readiness_probe_interval),
+        _planned("terminate", mission, "not_ready", started + config.readiness_timeout),
+    ]
+
+
+def _end_warnings(mission: MissionState, config: ScheduleConfig) -> list[PlannedAction]:
+    if mission.status is not MissionStatus.RUNNING:
+        return []
+    offsets = config.end_warning_offsets_minutes
+    return _reminders(mission, "end", offsets, mission.end_at, mission.launched_at)
+
+
+def _credit(
+    mission: MissionState, reserved_cents: int | None, config: ScheduleConfig
+) -> list[PlannedAction]:
+    if (
+        mission.status not in _UP
+        or mission.launched_at is None
+        or reserved_cents is None
+        or mission.rate_cents_per_hour <= 0
+    ):
+        return []
+    runs_out = funded_until(mission.launched_at, reserved_cents, mission.rate_cents_per_hour)
+    if runs_out >= mission.end_at:
+        return []
+    planned = [_planned("terminate", mission, "out_of_credit", runs_out)]
+    if "credit-low" not in mission.reminders_sent:
+        warn_at = runs_out - config.low_credit_warning
+        planned.append(_planned("remind", mission, "credit-low", warn_at, lapses_at=runs_out))
+    return planned

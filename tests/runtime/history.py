@@ -1,0 +1,241 @@
+"""Building real event histories for the runtime tests: the domain's deciders and event classes,
+appended to a memory store whose recorded times come from the fake clock."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import eventstore
+from bot.actor import Actor as ViewActor
+from bot.domain import mission as missions
+from bot.domain import squadron as squadrons
+from bot.domain.actor import Actor
+from bot.domain.events import (
+    TERMINATION_REASONS,
+    CreditsGranted,
+    CreditsReserved,
+    DomainEvent,
+    MissionCharged,
+    ReservationReleased,
+    TerminationReason,
+    to_new_event,
+)
+from bot.domain.mission import (
+    Book,
+    Cancel,
+    MissionState,
+    MissionStatus,
+    RecordEnded,
+    RecordLaunched,
+    RecordReady,
+    RecordReminder,
+    RequestLaunch,
+    RequestTermination,
+    bill,
+    booking_reservation_cents,
+    mission_stream,
+)
+from bot.domain.pricing import Limits
+from bot.domain.squadron import squadron_stream
+from bot.view import ScheduleConfig, View
+from eventstore import NewEvent, StoredEvent
+from tests.fakes.clock import FakeClock
+
+START = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+GUILD = "g1"
+MEMBER = Actor(user_id="u1", guild_id=GUILD)
+SYSTEM = Actor.system("test")
+RATE = 600
+"""Cents per hour: 10 cents a minute keeps the arithmetic readable."""
+LIMITS = Limits()
+
+
+class History:
+    """Every event appended, in the store and in order (``events``)."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.store = eventstore.open("memory://", clock=clock.now)
+        self.events: list[StoredEvent] = []
+
+    async def append(self, stream_id: str, new_events: Sequence[NewEvent]) -> list[StoredEvent]:
+        if not new_events:
+            return []
+        stored = await self.store.append_many(
+            [(stream_id, await self._version(stream_id), new_events)]
+        )
+        self.events.extend(stored)
+        return stored
+
+    async def record(self, stream_id: str, *events: DomainEvent) -> list[StoredEvent]:
+        return await self.append(stream_id, [to_new_event(event, {}) for event in events])
+
+    async def state(self, mission_id: str) -> MissionState:
+        state = missions.initial_mission
+        async for event in self.store.read(mission_stream(mission_id)):
+            state = missions.evolve(state, event)
+        assert state is not None
+        return state
+
+    async def decide(self, mission_id: str, command: missions.MissionCommand) -> list[StoredEvent]:
+        state = None
+        if not isinstance(command, Book):
+            state = await self.state(mission_id)
+        return await self.append(mission_stream(mission_id), missions.decide(command, state))
+
+    async def grant(self, cents: int, guild_id: str = GUILD) -> list[StoredEvent]:
+        return await self.record(
+            squadron_stream(guild_id), CreditsGranted(amount_cents=cents, reason="test")
+        )
+
+    async def book(
+        self,
+        mission_id: str,
+        *,
+        start_in: timedelta | None,
+        minutes: int = 120,
+        guild_id: str = GUILD,
+    ) -> list[StoredEvent]:
+        """Book (``start_in=None``: start now) and reserve its credit, as the service does."""
+        now = self.clock.now()
+        booked = await self.decide(
+            mission_id,
+            Book(
+                mission_id=mission_id,
+                guild_id=guild_id,
+                actor=Actor(user_id="u1", guild_id=guild_id),
+                start_at=None if start_in is None else now + start_in,
+                duration_minutes=minutes,
+                size="small",
+                region="eu",
+                rate=RATE,
+                mission_name=None,
+                limits=LIMITS,
+                now=now,
+            ),
+        )
+        cents = booking_reservation_cents(RATE, minutes, start_in is None, LIMITS)
+        reserved = await self.record(
+            squadron_stream(guild_id), CreditsReserved(mission_id=mission_id, amount_cents=cents)
+        )
+        return booked + reserved
+
+    async def launch(self, mission_id: str, login_ref: str | None = None) -> list[StoredEvent]:
+        now = self.clock.now()
+        requested = await self.decide(
+            mission_id, RequestLaunch(actor=SYSTEM, now=now, login_ref=login_ref)
+        )
+        state = await self.state(mission_id)
+        launched = await self.decide(
+            mission_id,
+            RecordLaunched(
+                actor=SYSTEM,
+                now=now,
+                attempt=state.attempt,
+                instance_id=f"i-{mission_id}",
+                provider="fake",
+                launched_at=now,
+            ),
+        )
+        return requested + launched
+
+    async def ready(self, mission_id: str) -> list[StoredEvent]:
+        now = self.clock.now()
+        command = RecordReady(actor=SYSTEM, now=now, address="127.0.0.1", port=10308, ready_at=now)
+        return await self.decide(mission_id, command)
+
+    async def remind(self, mission_id: str, key: str) -> list[StoredEvent]:
+        return await self.decide(
+            mission_id, RecordReminder(actor=SYSTEM, now=self.clock.now(), key=key)
+        )
+
+    async def request_termination(
+        self, mission_id: str, reason: TerminationReason
+    ) -> list[StoredEvent]:
+        command = RequestTermination(actor=SYSTEM, now=self.clock.now(), reason=reason)
+        return await self.decide(mission_id, command)
+
+    async def end(self, mission_id: str) -> list[StoredEvent]:
+        """Record the end and the charge in one append, as the service does."""
+        now = self.clock.now()
+        state = await self.state(mission_id)
+        minutes, cents = bill(state, now, state.termination_reason or "")
+        ended = missions.decide(
+            RecordEnded(actor=SYSTEM, now=now, ended_at=now, billed_minutes=minutes, amount=cents),
+            state,
+        )
+        charged = MissionCharged(mission_id=mission_id, minutes=minutes, amount_cents=cents)
+        return await self._append_both(state, ended, charged)
+
+    async def cancel(self, mission_id: str) -> list[StoredEvent]:
+        """Cancel a booking and release its credit in one append."""
+        state = await self.state(mission_id)
+        cancelled = missions.decide(Cancel(actor=MEMBER, now=self.clock.now()), state)
+        held = await self._reserved(state)
+        released = ReservationReleased(mission_id=mission_id, amount_cents=held)
+        return await self._append_both(state, cancelled, released)
+
+    async def _append_both(
+        self, state: MissionState, mission_events: list[NewEvent], squadron_event: DomainEvent
+    ) -> list[StoredEvent]:
+        mission_id, squadron_id = mission_stream(state.mission_id), squadron_stream(state.guild_id)
+        stored = await self.store.append_many(
+            [
+                (mission_id, await self._version(mission_id), mission_events),
+                (squadron_id, await self._version(squadron_id), [to_new_event(squadron_event, {})]),
+            ]
+        )
+        self.events.extend(stored)
+        return stored
+
+    async def _reserved(self, state: MissionState) -> int:
+        squadron = squadrons.initial_squadron
+        async for event in self.store.read(squadron_stream(state.guild_id)):
+            squadron = squadrons.evolve(squadron, event)
+        return squadron.reservations.get(state.mission_id, 0)
+
+    async def _version(self, stream_id: str) -> int:
+        return sum([1 async for _ in self.store.read(stream_id)])
+
+
+def view_of(events: Sequence[StoredEvent], config: ScheduleConfig | None = None) -> View:
+    """A fresh view fed ``events``, as at start-up."""
+    view = View(config or ScheduleConfig())
+    view.apply_all(events)
+    return view
+
+
+class RecordingMissions:
+    """A stand-in for ``services.missions``: records each call and appends the events the real
+    service would, publishing them to the view before returning."""
+
+    def __init__(self, history: History, view: ViewActor[View]) -> None:
+        self.history = history
+        self.view = view
+        self.calls: list[tuple[str, str, str]] = []
+
+    async def send_reminder(self, mission_id: str, key: str) -> None:
+        self.calls.append(("remind", mission_id, key))
+        self._publish(await self.history.remind(mission_id, key))
+
+    async def launch(self, mission_id: str) -> None:
+        self.calls.append(("launch", mission_id, ""))
+        self._publish(await self.history.launch(mission_id))
+
+    async def check_ready(self, mission_id: str) -> None:
+        self.calls.append(("check_ready", mission_id, ""))
+        self._publish(await self.history.ready(mission_id))
+
+    async def terminate(self, mission_id: str, reason: str) -> None:
+        self.calls.append(("terminate", mission_id, reason))
+        assert reason in TERMINATION_REASONS, reason
+        state = await self.history.state(mission_id)
+        if state.status is MissionStatus.BOOKED:
+            self._publish(await self.history.cancel(mission_id))
+            return
+        known = cast(TerminationReason, reason)
+        self._publish(await self.history.request_termination(mission_id, known))
+        self._publish(await self.history.end(mission_id))
+
+    def _publish(self, events: list[StoredEvent]) -> None:
+        self.view.tell(lambda view: view.apply_all(events))
