@@ -1,0 +1,66 @@
+"""rr's event store: streams of typed events with optimistic concurrency and a global feed.
+
+Contract (every backend):
+
+- A stream's versions start at 1 and have no gaps. ``append(stream, expected_version, events)``
+  writes only if the stream is at ``expected_version`` (0: it must not exist yet), else raises
+  ``ConcurrencyError``; ``append_many`` does the same for several streams, all or nothing. An
+  ``idempotency_key`` makes an append happen at most once: a repeat writes nothing and raises
+  ``AlreadyAppended``. One append holds at most 100 items (events, plus one for the key).
+- An append without a key whose events (by id) are already stored at exactly those versions is
+  recognised as a repeat of a write that landed (say, a retry after a timeout): it writes
+  nothing and returns the stored events.
+- On DynamoDB a single conditional write cannot see a *missing* previous version, so an
+  ``expected_version`` ahead of the stream is not detected there; ``Repository`` never
+  produces one.
+- ``data`` and ``metadata`` are JSON maps stored as JSON text and come back equal and of the
+  same types (bool stays bool, ints of any size, finite floats, None, unicode, nesting).
+  NaN, infinities, non-string keys, tuples and other non-JSON values are refused with
+  ``ValueError``; an event whose stored item would exceed 400 KB with ``EventTooLarge``.
+  Everything is checked before anything is sent.
+- ``read(stream, after_version)`` yields the stream's events in version order; it sees every
+  append that completed before it started.
+
+The global feed, ``read_all(after=position)``; each event carries the ``position`` to resume
+from (an ``int`` for memory and SQLite, a ``str`` for DynamoDB; opaque and JSON-friendly):
+
+- memory and SQLite: a true global order. Every event is delivered exactly once, after every
+  event committed before it, resuming strictly after ``position``.
+- DynamoDB: a global secondary index keyed by an hour bucket (``gpk``) and ``ts#id`` (``gsk``).
+  ``read_all()`` scans the index once; ``read_all(after=position)`` queries bucket by bucket
+  from ``position`` up to the present, re-reading an overlap window (10 s by default) before
+  ``position``. An event is delivered at least once provided it becomes visible in the index
+  within the overlap window of the time it was stamped with (writer clock skew + write latency
+  including retries + index propagation); positions from the scan are capped at the time the
+  scan began, so resuming from one re-reads what the scan may have missed. Within a pass,
+  events come in order of their millisecond time stamp, ties in (stream, version) order: that
+  is version order within a stream as long as writers' clocks agree.
+
+Consumers should read the feed through ``FeedReader``: it drops (stream, version) pairs it
+has delivered and fills any gap from the stream itself (a consistent read), so whatever the
+feed delivers reaches the consumer exactly once and in version order within its stream, on
+every backend.
+
+``Repository`` is the cached command path: a warm command is one conditional write.
+"""
+
+from eventstore.errors import AlreadyAppended, ConcurrencyError, EventStoreError, EventTooLarge
+from eventstore.events import NewEvent, Position, StoredEvent
+from eventstore.feed import FeedReader
+from eventstore.repository import Repository
+from eventstore.store import EventStore
+from eventstore.urls import open_store as open
+
+__all__ = [
+    "AlreadyAppended",
+    "ConcurrencyError",
+    "EventStore",
+    "EventStoreError",
+    "EventTooLarge",
+    "FeedReader",
+    "NewEvent",
+    "Position",
+    "Repository",
+    "StoredEvent",
+    "open",
+]
