@@ -1,0 +1,204 @@
+"""Payments under test: the real services over ``memory://``, the stripe SDK against the fake
+Stripe API, webhooks signed like Stripe's and posted over HTTP to the bot's web app."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+import eventstore
+from bot.actor import Actor
+from bot.cloud.local import LocalProvider
+from bot.domain.actor import Actor as Member
+from bot.domain.pricing import Limits, Pricing
+from bot.notify import Notice
+from bot.payments import PaymentsConfig, PaymentService, build_payment_service, payment_routes
+from bot.services import ComputeSettings, Services, SquadronService
+from bot.view import ScheduleConfig, View
+from bot.view.feeder import ViewFeeder
+from bot.view.handle import ViewHandle
+from bot.web import create_web_app
+from tests.fakes.clock import FakeClock
+from tests.fakes.stripe_api import FakeStripeApi, signed_delivery, webhook_event
+
+GUILD = "111111111111111111"
+BUYER = "222222222222222222"
+START = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps every notice; ``wait_for`` returns once a notice of a type has arrived."""
+
+    notices: list[Notice] = field(default_factory=list)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def notify(self, notice: Notice) -> None:
+        async with self._arrived:
+            self.notices.append(notice)
+            self._arrived.notify_all()
+
+    async def wait_for(self, kind: type) -> Any:
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: any(isinstance(n, kind) for n in self.notices)), 5
+            )
+        return next(n for n in self.notices if isinstance(n, kind))
+
+    def of(self, kind: type) -> list[Any]:
+        return [n for n in self.notices if isinstance(n, kind)]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def buyer() -> Member:
+    return Member(user_id=BUYER, guild_id=GUILD, source="discord", source_id="interaction-1")
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[eventstore.EventStore]:
+    opened = eventstore.open("memory://")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+async def view_actor() -> AsyncIterator[Actor[View]]:
+    actor: Actor[View] = Actor(View(ScheduleConfig()), name="view")
+    actor.start()
+    yield actor
+    await actor.stop()
+
+
+@pytest.fixture
+def feeder(store: eventstore.EventStore, view_actor: Actor[View], clock: FakeClock) -> ViewFeeder:
+    """Brings other processes' writes into the view; tests run its passes themselves."""
+    return ViewFeeder(store, view_actor, clock)
+
+
+@pytest.fixture
+async def services(
+    store: eventstore.EventStore,
+    view_actor: Actor[View],
+    notifier: RecordingNotifier,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> AsyncIterator[Services]:
+    built = Services(
+        store=store,
+        view=ViewHandle(view_actor),
+        provider=LocalProvider(tmp_path, "test", now=clock.now),
+        notifier=notifier,
+        clock=clock,
+        pricing=Pricing({"small": 100, "medium": 200, "large": 400}),
+        limits=Limits(),
+        compute=ComputeSettings(deployment="test"),
+    )
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+def ledger(services: Services) -> SquadronService:
+    return services.squadrons
+
+
+@pytest.fixture
+async def stripe_api(clock: FakeClock) -> AsyncIterator[tuple[FakeStripeApi, str]]:
+    fake = FakeStripeApi(now=lambda: clock.now().timestamp())
+    server = TestServer(fake.app(), host="127.0.0.1")
+    await server.start_server()
+    yield fake, str(server.make_url("")).rstrip("/")
+    await server.close()
+
+
+@dataclass
+class Running:
+    """A PaymentService behind the bot's web app on a free loopback port."""
+
+    payments: PaymentService
+    base_url: str
+    http: ClientSession
+    clock: FakeClock
+
+    async def deliver(
+        self, event: dict[str, Any], *, secret: str | None = None, signed_at: int | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """POST ``event`` to the webhook signed like Stripe; returns status and JSON answer."""
+        timestamp = int(self.clock.now().timestamp()) if signed_at is None else signed_at
+        body, headers = signed_delivery(
+            event, secret or self.payments.provider.webhook_secret, timestamp
+        )
+        return await self.post_webhook(body, headers)
+
+    async def post_webhook(
+        self, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        async with self.http.post(
+            f"{self.base_url}/stripe/webhook", data=body, headers=headers
+        ) as reply:
+            return reply.status, await reply.json()
+
+    def event(self, event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """A Stripe event about ``obj``, created now."""
+        return webhook_event(event_type, obj, created=int(self.clock.now().timestamp()))
+
+
+@pytest.fixture
+async def running(
+    services: Services, notifier: RecordingNotifier, clock: FakeClock
+) -> AsyncIterator[Callable[[PaymentsConfig], Any]]:
+    """Starts the web app with payments configured by the test; cleans everything up after."""
+    started: list[tuple[TestServer, ClientSession]] = []
+
+    async def start(config: PaymentsConfig) -> Running:
+        payments = build_payment_service(
+            config,
+            ledger=services.squadrons,
+            notifier=notifier,
+            clock=clock,
+        )
+        services.attach_payments(payments)
+        app = create_web_app(health={}, routes=[payment_routes(payments)])
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        http = ClientSession()
+        started.append((server, http))
+        return Running(payments, str(server.make_url("")).rstrip("/"), http, clock)
+
+    yield start
+    for server, http in started:
+        await http.close()
+        await server.close()
+
+
+def stripe_config(api_base: str) -> PaymentsConfig:
+    """Stripe through the fake API; no SDK retries, whose back-off would sleep for real."""
+    return PaymentsConfig(
+        provider="stripe",
+        public_url="https://rr.example.test",
+        stripe_api_key="sk_test_fake_key",
+        stripe_webhook_secret="whsec_test_secret",
+        stripe_api_base=api_base,
+        stripe_network_retries=0,
+    )
+
+
+def sandbox_config() -> PaymentsConfig:
+    """The sandbox; its links name RR_PUBLIC_URL, tests follow their path on the test server."""
+    return PaymentsConfig(provider="sandbox", public_url="https://rr.example.test")
