@@ -1,0 +1,237 @@
+"""What the bot tells people, as typed notices, and the notifiers that carry them out.
+
+Services decide *that* something is worth telling and build a notice; a notifier decides *how*
+and *where* (a Discord channel, a DM, a log line). Every notice says which guild, mission and
+member it concerns (``guild_id``, ``mission_id``, ``user_id``; the last two may be None).
+A server password only ever travels in ``ReadyNotice.password``; the Discord notifier decides
+where it may be shown, and no notifier writes it to a log.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from typing import Literal, Protocol
+
+from bot.domain.mission import MissionState
+from bot.view import Balance
+
+log = logging.getLogger("rr.notify")
+
+ProgressStage = Literal["launching", "booting", "starting_dcs", "ready"]
+
+
+class _AboutMission:
+    """Derives the guild, mission and member a notice concerns from the mission it is about."""
+
+    mission: MissionState
+
+    @property
+    def guild_id(self) -> str:
+        return self.mission.guild_id
+
+    @property
+    def mission_id(self) -> str | None:
+        return self.mission.mission_id
+
+    @property
+    def user_id(self) -> str | None:
+        return self.mission.booked_by
+
+
+class _AboutBuyer:
+    """A notice about a member's purchase: no mission, and the member is the buyer."""
+
+    buyer_id: str
+
+    @property
+    def mission_id(self) -> None:
+        return None
+
+    @property
+    def user_id(self) -> str | None:
+        return self.buyer_id
+
+
+@dataclass(frozen=True)
+class ReminderNotice(_AboutMission):
+    """A reminder before a booked session starts; ``key`` is e.g. "start-60"."""
+
+    key: str
+    mission: MissionState
+
+
+@dataclass(frozen=True)
+class ProgressNotice(_AboutMission):
+    """A server moved one step closer to being playable."""
+
+    mission: MissionState
+    stage: ProgressStage
+
+
+@dataclass(frozen=True)
+class ReadyNotice(_AboutMission):
+    """The server answers on its game port. ``password`` is for managers or a DM only."""
+
+    mission: MissionState
+    address: str
+    port: int
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class EndWarningNotice(_AboutMission):
+    """The booked time runs out in ``minutes_left`` minutes."""
+
+    mission: MissionState
+    minutes_left: int
+
+
+@dataclass(frozen=True)
+class LowCreditNotice(_AboutMission):
+    """The squadron's credit for this server runs out in ``minutes_left`` minutes."""
+
+    mission: MissionState
+    minutes_left: int
+
+
+@dataclass(frozen=True)
+class MissionEndedNotice(_AboutMission):
+    """The server is gone and its minutes are billed."""
+
+    mission: MissionState
+    reason: str
+    billed_minutes: int
+    amount_cents: int
+
+
+@dataclass(frozen=True)
+class LaunchFailedNotice(_AboutMission):
+    """The server could not be started; ``message`` is one plain sentence for the members."""
+
+    mission: MissionState
+    message: str
+
+
+@dataclass(frozen=True)
+class BookingConfirmedNotice(_AboutMission):
+    """A start or booking that waited for a payment was carried out once the payment landed."""
+
+    mission: MissionState
+    purchase_id: str
+
+
+@dataclass(frozen=True)
+class IntentFailedNotice(_AboutBuyer):
+    """A start or booking that waited for a payment could not be carried out; says why."""
+
+    guild_id: str
+    buyer_id: str
+    purchase_id: str
+    action: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CreditsLandedNotice(_AboutBuyer):
+    """A payment was recorded; ``balance`` is the squadron's balance afterwards."""
+
+    guild_id: str
+    buyer_id: str
+    amount_cents: int
+    balance: Balance
+
+
+@dataclass(frozen=True)
+class PurchaseClosedNotice(_AboutBuyer):
+    """A checkout ended without payment ("expired" or "payment_failed")."""
+
+    guild_id: str
+    buyer_id: str
+    purchase_id: str
+    amount_cents: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AdminAlertNotice:
+    """Something the squadron's admins (or the operators, when guild_id is None) must know."""
+
+    guild_id: str | None
+    message: str
+
+    @property
+    def mission_id(self) -> None:
+        return None
+
+    @property
+    def user_id(self) -> None:
+        return None
+
+
+Notice = (
+    ReminderNotice
+    | ProgressNotice
+    | ReadyNotice
+    | EndWarningNotice
+    | LowCreditNotice
+    | MissionEndedNotice
+    | LaunchFailedNotice
+    | BookingConfirmedNotice
+    | IntentFailedNotice
+    | CreditsLandedNotice
+    | PurchaseClosedNotice
+    | AdminAlertNotice
+)
+
+_NOT_LOGGED = frozenset({"mission", "password", "guild_id", "buyer_id"})
+_RENAMED = {"message": "text"}
+"""Fields whose names ``logging`` keeps for itself."""
+
+
+def details(notice: Notice) -> dict[str, object]:
+    """The notice as log fields (``extra=``), without its password."""
+    found: dict[str, object] = {
+        "guild_id": notice.guild_id,
+        "mission_id": notice.mission_id,
+        "user_id": notice.user_id,
+    }
+    for item in fields(notice):
+        if item.name in _NOT_LOGGED:
+            continue
+        value = getattr(notice, item.name)
+        name = _RENAMED.get(item.name, item.name)
+        if is_dataclass(value) and not isinstance(value, type):
+            found.update({f"{name}_{key}": inner for key, inner in asdict(value).items()})
+        else:
+            found[name] = value
+    return found
+
+
+class Notifier(Protocol):
+    async def notify(self, notice: Notice) -> None:
+        """Deliver ``notice``. Must not raise for delivery failures: log them instead."""
+        ...
+
+
+class LoggingNotifier:
+    """Writes one log line per notice; serves when Discord is not connected."""
+
+    async def notify(self, notice: Notice) -> None:
+        log.info(type(notice).__name__, extra=details(notice))
+
+
+class FanoutNotifier:
+    """Hands every notice to each notifier in turn; one failing notifier does not stop the rest."""
+
+    def __init__(self, notifiers: Sequence[Notifier]) -> None:
+        self._notifiers = tuple(notifiers)
+
+    async def notify(self, notice: Notice) -> None:
+        for notifier in self._notifiers:
+            try:
+                await notifier.notify(notice)
+            except Exception:
+                log.exception(
+                    "notifier failed",
+                    extra={"notifier": type(notifier).__name__, "notice": type(notice).__name__},
+                )

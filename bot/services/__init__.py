@@ -1,0 +1,117 @@
+"""rr's application services: the one object cogs, the web app, the scheduler and admin tools use.
+
+A command loads its aggregates through the cached repositories, decides, appends (deciding
+again on a conflict) and publishes the stored events to the view, which wakes the scheduler
+when they move its plan. Slow side effects (a launch) run after the decision is recorded.
+Several ``Services`` over one store (several bot processes) are safe: every append is
+conditional on the version it decided on.
+"""
+
+from bot.clock import Clock
+from bot.cloud.base import ComputeProvider
+from bot.domain.pricing import Limits, Pricing
+from bot.notify import Notifier
+from bot.payments.service import PaymentService
+from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
+from bot.services.background import BackgroundTasks
+from bot.services.intents import Intent, IntentRunner
+from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
+from bot.services.missions import MissionService, Quote
+from bot.services.squadrons import LedgerEntry, Page, SquadronService
+from bot.services.streams import Streams
+from bot.view.handle import ViewHandle
+from eventstore import EventStore
+
+__all__ = [
+    "AdminService",
+    "ComputeSettings",
+    "Health",
+    "Intent",
+    "LedgerEntry",
+    "LoginPool",
+    "MissionService",
+    "Page",
+    "Quote",
+    "Reconciler",
+    "SchedulerStatus",
+    "Services",
+    "SquadronService",
+]
+
+
+class Services:
+    """Builds and holds the services over one store, view, provider and notifier.
+
+    The wiring attaches what needs the services to exist first: ``payments`` (its ledger is
+    ``squadrons``), ``admin.reconciler`` and ``admin.scheduler``.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: EventStore,
+        view: ViewHandle,
+        provider: ComputeProvider,
+        notifier: Notifier,
+        clock: Clock,
+        pricing: Pricing,
+        limits: Limits,
+        compute: ComputeSettings,
+        login_pool: LoginPool | None = None,
+    ) -> None:
+        self.store = store
+        self.view = view
+        self.provider = provider
+        self.notifier = notifier
+        self.clock = clock
+        self.pricing = pricing
+        self.limits = limits
+        self.background = BackgroundTasks()
+        streams = Streams(store, view)
+        lifecycle = Lifecycle(
+            streams=streams,
+            provider=provider,
+            notifier=notifier,
+            clock=clock,
+            compute=compute,
+            login_pool=login_pool,
+        )
+        self.missions = MissionService(
+            streams=streams,
+            lifecycle=lifecycle,
+            view=view,
+            clock=clock,
+            pricing=pricing,
+            limits=limits,
+            background=self.background,
+        )
+        self.squadrons = SquadronService(
+            streams=streams,
+            store=store,
+            pricing=pricing,
+            intents=IntentRunner(self.missions, notifier),
+            background=self.background,
+        )
+        self.admin = AdminService(
+            store=store,
+            view=view,
+            lifecycle=lifecycle,
+            pricing=pricing,
+            background=self.background,
+        )
+        self._payments: PaymentService | None = None
+
+    @property
+    def payments(self) -> PaymentService:
+        if self._payments is None:
+            raise RuntimeError("Payments are not attached to these services.")
+        return self._payments
+
+    def attach_payments(self, payments: PaymentService) -> None:
+        self._payments = payments
+
+    async def aclose(self) -> None:
+        """Let background work (launches under way, paid requests) finish, then close payments."""
+        await self.background.drain()
+        if self._payments is not None:
+            await self._payments.aclose()

@@ -1,0 +1,632 @@
+"""A mission's server, from launch to termination: record the intent, act, record the result.
+
+Every step is safe to repeat, because the scheduler repeats what it finds undone after a crash
+or a failure: a launch repeats its attempt with the same client token (the provider starts
+nothing new), a termination that was requested but not finished terminates (idempotently) and
+bills, and whatever another process already recorded makes the step decide nothing.
+"""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.cloud.base import ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
+from bot.dcs import MissionOptions, render_server_files
+from bot.domain import mission as missions
+from bot.domain import squadron as squadrons
+from bot.domain.actor import Actor
+from bot.domain.errors import Conflict
+from bot.domain.events import TerminationReason
+from bot.domain.mission import MissionState, MissionStatus, bill
+from bot.domain.settings import SettingsError, SquadronSettings
+from bot.domain.squadron import SquadronState
+from bot.notify import (
+    EndWarningNotice,
+    LaunchFailedNotice,
+    LowCreditNotice,
+    MissionEndedNotice,
+    Notice,
+    Notifier,
+    ProgressNotice,
+    ReadyNotice,
+    ReminderNotice,
+)
+from bot.services.logged import logged
+from bot.services.streams import Streams
+from bot.view.schedule import funded_until
+from eventstore import AlreadyAppended, NewEvent, StoredEvent
+
+log = logging.getLogger("rr.services")
+
+SCHEDULER = Actor.system("scheduler")
+NO_LOGIN_MESSAGE = "Every DCS server login is in use; try again once another server has stopped."
+
+
+class LoginPool(Protocol):
+    """The ED server logins a deployment owns: one per running server (EC2 only)."""
+
+    async def acquire(self, mission_id: str) -> str | None:
+        """A login reference for the mission's server, or None when every login is in use."""
+        ...
+
+    async def release(self, mission_id: str) -> None:
+        """Give the mission's login back; releasing twice is not an error."""
+        ...
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """``deployment`` tags every server; the backstop stops it ``backstop_grace`` after its end."""
+
+    deployment: str
+    backstop_grace: timedelta = timedelta(minutes=15)
+
+
+def mission_options(
+    mission_id: str, mission_name: str | None, settings: SquadronSettings
+) -> MissionOptions:
+    """The run's DCS options (``SettingsError`` if they do not fit): the chosen mission first
+    when it is in the squadron's list, else that mission alone."""
+    if mission_name is None:
+        return MissionOptions(mission_id=mission_id)
+    if mission_name in settings.missions:
+        index = settings.missions.index(mission_name) + 1
+        return MissionOptions(mission_id=mission_id, start_index=index)
+    return MissionOptions(mission_id=mission_id, missions=(mission_name,))
+
+
+def _first_id(stored: list[StoredEvent], fallback: str | None) -> str | None:
+    return stored[0].id if stored else fallback
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        *,
+        streams: Streams,
+        provider: ComputeProvider,
+        notifier: Notifier,
+        clock: Clock,
+        compute: ComputeSettings,
+        login_pool: LoginPool | None = None,
+    ) -> None:
+        self._streams = streams
+        self._provider = provider
+        self._notifier = notifier
+        self._clock = clock
+        self._compute = compute
+        self._logins = login_pool
+        self._launching: set[str] = set()
+        """Missions this process is launching right now; a second launch of one waits its turn
+        by doing nothing (the first records the result)."""
+        self._told_starting_dcs: set[str] = set()
+        """Missions whose "starting DCS" progress was told; the probe repeats every 30 s."""
+
+    # --- launch -----------------------------------------------------------------------------
+
+    async def launch(
+        self, mission_id: str, *, actor: Actor = SCHEDULER, causation_id: str | None = None
+    ) -> MissionState:
+        """Launch the mission's server if it is booked, or finish a launch left half done."""
+        if mission_id in self._launching:
+            return await self._streams.mission(mission_id)
+        self._launching.add(mission_id)
+        try:
+            with logged("launch", mission_id=mission_id) as fields:
+                return await self._launch(mission_id, actor, causation_id, fields)
+        finally:
+            self._launching.discard(mission_id)
+
+    async def _launch(
+        self,
+        mission_id: str,
+        actor: Actor,
+        causation_id: str | None,
+        fields: dict[str, object],
+    ) -> MissionState:
+        state = await self._streams.mission(mission_id)
+        fields["guild_id"] = state.guild_id
+        if state.status is MissionStatus.BOOKED:
+            state, stored = await self._request_launch(state, actor, causation_id)
+            if not stored:
+                fields["outcome"] = "launched elsewhere"
+                return state
+            causation_id = stored[0].id
+            if self._logins is not None and state.login_ref is None:
+                fields["outcome"] = "no login free"
+                return await self._fail_launch(
+                    state, LaunchError("limit", NO_LOGIN_MESSAGE), actor, causation_id
+                )
+        elif not _launch_unfinished(state):
+            fields["outcome"] = f"nothing to do ({state.status})"
+            return state
+        fields["attempt"] = state.attempt
+        settings = (await self._streams.squadron(state.guild_id)).settings
+        try:
+            files = render_server_files(
+                settings, mission_options(state.mission_id, state.mission_name, settings)
+            )
+        except SettingsError as error:
+            fields["outcome"] = "bad settings"
+            return await self._fail_launch(
+                state, LaunchError("config", str(error)), actor, causation_id
+            )
+        assert state.client_token is not None
+        request = LaunchRequest(
+            mission_id=state.mission_id,
+            guild_id=state.guild_id,
+            attempt=state.attempt,
+            client_token=state.client_token,
+            size=state.size,
+            region=state.region,
+            files=files,
+            game_port=settings.game_port,
+            terminate_at=self._backstop(state),
+            login_ref=state.login_ref,
+            deployment=self._compute.deployment,
+        )
+        try:
+            info = await self._provider.launch(request)
+        except LaunchError as error:
+            fields["outcome"] = f"launch error ({error.reason})"
+            return await self._fail_launch(state, error, actor, causation_id)
+        fields["instance_id"] = info.instance_id
+        return await self._record_launched(state, info, request, actor, causation_id)
+
+    async def _request_launch(
+        self, state: MissionState, actor: Actor, causation_id: str | None
+    ) -> tuple[MissionState, list[StoredEvent]]:
+        """Record the launch request; nothing when another process requested it first (it
+        launches, or a later readiness check finishes its launch if it died)."""
+        login_ref = None if self._logins is None else await self._logins.acquire(state.mission_id)
+
+        def decide(current: MissionState | None) -> list[NewEvent]:
+            if current is None or current.status is not MissionStatus.BOOKED:
+                return []
+            request = missions.RequestLaunch(
+                actor=actor, now=self._clock.now(), login_ref=login_ref
+            )
+            return missions.decide(request, current)
+
+        try:
+            launching, stored = await self._streams.write_mission(
+                state.mission_id, decide, causation_id=causation_id
+            )
+        except BaseException:
+            await self._release_login(state.mission_id)
+            raise
+        assert launching is not None
+        if stored:
+            await self._tell(ProgressNotice(launching, "launching"))
+        return launching, stored
+
+    async def _record_launched(
+        self,
+        state: MissionState,
+        info: InstanceInfo,
+        request: LaunchRequest,
+        actor: Actor,
+        causation_id: str | None,
+    ) -> MissionState:
+        launched_at = info.launched_at or self._clock.now()
+        try:
+            launched, stored = await self._streams.write_mission(
+                state.mission_id,
+                lambda current: missions.decide(
+                    missions.RecordLaunched(
+                        actor=actor,
+                        now=self._clock.now(),
+                        attempt=request.attempt,
+                        instance_id=info.instance_id,
+                        provider=self._provider.name,
+                        launched_at=launched_at,
+                    ),
+                    current,
+                ),
+                causation_id=causation_id,
+            )
+        except Conflict:
+            log.warning(
+                "launched server no longer wanted; terminating it",
+                extra={"mission_id": state.mission_id, "instance_id": info.instance_id},
+            )
+            await self._provider.terminate(info.instance_id)
+            return await self._streams.reload_mission(state.mission_id)
+        assert launched is not None
+        if stored:
+            await self._tell(ProgressNotice(launched, "booting"))
+        if self._backstop(launched) != request.terminate_at:
+            await self._move_backstop(launched)
+        if launched.status is MissionStatus.TERMINATING:
+            reason = launched.termination_reason or "stopped_by_user"
+            return await self.terminate(launched.mission_id, reason, actor=actor)
+        return await self.check_ready(launched.mission_id, actor=actor)
+
+    async def _fail_launch(
+        self, state: MissionState, error: LaunchError, actor: Actor, causation_id: str | None
+    ) -> MissionState:
+        """Record the failed attempt and release the credit in one write, end the mission
+        (nothing billed) and tell the squadron in plain words."""
+        now = self._clock.now()
+        try:
+            failed, stored = await self._write_launch_failure(
+                state, error, actor, now, causation_id
+            )
+        except Conflict:
+            # A stop adopted and ended this attempt's server while the launch was under way.
+            log.info("launch failure moot", extra={"mission_id": state.mission_id})
+            return await self._streams.reload_mission(state.mission_id)
+        assert failed is not None
+        ended, _ = await self._end(failed, actor, None, _first_id(stored, causation_id))
+        if stored:
+            await self._tell(LaunchFailedNotice(ended, error.message))
+        return ended
+
+    async def _write_launch_failure(
+        self,
+        state: MissionState,
+        error: LaunchError,
+        actor: Actor,
+        now: datetime,
+        causation_id: str | None,
+    ) -> tuple[MissionState | None, list[StoredEvent]]:
+        return await self._streams.write_both(
+            state.mission_id,
+            state.guild_id,
+            lambda mission, squadron: (
+                missions.decide(
+                    missions.RecordLaunchFailed(
+                        actor=actor,
+                        now=now,
+                        attempt=state.attempt,
+                        reason=error.reason,
+                        message=error.message,
+                    ),
+                    mission,
+                ),
+                squadrons.decide(
+                    squadrons.ReleaseReservation(actor=actor, mission_id=state.mission_id),
+                    squadron,
+                ),
+            ),
+            causation_id=causation_id,
+        )
+
+    # --- readiness --------------------------------------------------------------------------
+
+    async def check_ready(self, mission_id: str, *, actor: Actor = SCHEDULER) -> MissionState:
+        """Probe a launching server: record it ready once its game port answers, record it
+        lost if the provider no longer has it, or finish a launch a crash interrupted."""
+        with logged("check ready", mission_id=mission_id) as fields:
+            state = await self._streams.mission(mission_id)
+            fields["guild_id"] = state.guild_id
+            if state.status is not MissionStatus.LAUNCHING:
+                fields["outcome"] = f"nothing to do ({state.status})"
+                return state
+            if state.instance_id is None:
+                fields["outcome"] = "launch unfinished"
+                return await self.launch(mission_id, actor=actor)
+            info = await self._provider.describe(state.instance_id)
+            fields["instance_state"] = info.state
+            if info.state in ("gone", "terminated"):
+                fields["outcome"] = "lost"
+                # It never served a game, so nothing is billed (as for "not_ready").
+                return await self.terminate(
+                    mission_id, "instance_lost", actor=actor, ended_at=state.launched_at
+                )
+            if info.state != "running" or info.address is None:
+                fields["outcome"] = "booting"
+                return state
+            settings = (await self._streams.squadron(state.guild_id)).settings
+            port = info.game_port or settings.game_port
+            if not await self._provider.game_port_open(info.address, port):
+                fields["outcome"] = "starting dcs"
+                if mission_id not in self._told_starting_dcs:
+                    self._told_starting_dcs.add(mission_id)
+                    await self._tell(ProgressNotice(state, "starting_dcs"))
+                return state
+            return await self._record_ready(state, info.address, port, settings, actor)
+
+    async def _record_ready(
+        self,
+        state: MissionState,
+        address: str,
+        port: int,
+        settings: SquadronSettings,
+        actor: Actor,
+    ) -> MissionState:
+        ready, stored = await self._streams.write_mission(
+            state.mission_id,
+            lambda current: missions.decide(
+                missions.RecordReady(
+                    actor=actor,
+                    now=self._clock.now(),
+                    address=address,
+                    port=port,
+                    ready_at=self._clock.now(),
+                ),
+                current,
+            ),
+        )
+        assert ready is not None
+        self._told_starting_dcs.discard(state.mission_id)
+        if stored:
+            await self._tell(ProgressNotice(ready, "ready"))
+            await self._tell(ReadyNotice(ready, address, port, settings.password or None))
+        return ready
+
+    # --- extension --------------------------------------------------------------------------
+
+    async def follow_extension(self, state: MissionState) -> None:
+        """Move the server's backstop to the mission's new end (after an extension)."""
+        if state.instance_id is not None:
+            await self._move_backstop(state)
+
+    async def _move_backstop(self, state: MissionState) -> None:
+        assert state.instance_id is not None
+        try:
+            await self._provider.move_backstop(state.instance_id, self._backstop(state))
+        except Exception:
+            log.exception(
+                "backstop not moved; the server may stop at its old end",
+                extra={"mission_id": state.mission_id, "instance_id": state.instance_id},
+            )
+
+    def _backstop(self, state: MissionState) -> datetime:
+        return state.end_at + self._compute.backstop_grace
+
+    # --- termination ------------------------------------------------------------------------
+
+    async def terminate(
+        self,
+        mission_id: str,
+        reason: TerminationReason,
+        *,
+        actor: Actor = SCHEDULER,
+        ended_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> MissionState:
+        """Stop the mission's server and bill it: request the termination (unless already
+        requested), terminate the instance, then record the end and the charge in one write.
+
+        ``ended_at`` is when the server stopped running if that is known better than now (an
+        instance found gone: the last time it was known running). A mission that never
+        launched and is still booked is cancelled instead, its credit released.
+        """
+        with logged("terminate", mission_id=mission_id, reason=reason) as fields:
+            state = await self._streams.mission(mission_id)
+            fields["guild_id"] = state.guild_id
+            if not state.is_active:
+                fields["outcome"] = f"nothing to do ({state.status})"
+                return state
+            if state.status is MissionStatus.BOOKED and reason != "stopped_by_user":
+                fields["outcome"] = "cancelled before launch"
+                return await self._cancel_unlaunched(state, reason, actor)
+            causation_id = None
+            if state.status is not MissionStatus.TERMINATING:
+                state, causation_id = await self._request_termination(
+                    state, reason, actor, idempotency_key
+                )
+                if not state.is_active:
+                    fields["outcome"] = "ended elsewhere"
+                    return state
+            if state.instance_id is None and state.launch_failure is None and state.attempt:
+                state = await self._adopt(state, actor)
+            if state.instance_id is not None:
+                fields["instance_id"] = state.instance_id
+                await self._provider.terminate(state.instance_id)
+            ended, stored = await self._end(state, actor, ended_at, causation_id)
+            if not stored:
+                fields["outcome"] = "ended elsewhere"
+                return ended
+            fields["billed_minutes"] = ended.billed_minutes
+            fields["amount_cents"] = ended.charged_cents
+            await self._tell(
+                MissionEndedNotice(
+                    ended,
+                    ended.termination_reason or reason,
+                    ended.billed_minutes or 0,
+                    ended.charged_cents or 0,
+                )
+            )
+            return ended
+
+    async def _request_termination(
+        self,
+        state: MissionState,
+        reason: TerminationReason,
+        actor: Actor,
+        idempotency_key: str | None,
+    ) -> tuple[MissionState, str | None]:
+        try:
+            requested, stored = await self._streams.write_mission(
+                state.mission_id,
+                lambda current: missions.decide(
+                    missions.RequestTermination(actor=actor, now=self._clock.now(), reason=reason),
+                    current,
+                ),
+                idempotency_key=idempotency_key,
+            )
+        except AlreadyAppended:
+            return await self._streams.reload_mission(state.mission_id), None
+        except Conflict:
+            current = await self._streams.reload_mission(state.mission_id)
+            if current.is_active:
+                raise
+            return current, None
+        assert requested is not None
+        return requested, _first_id(stored, None)
+
+    async def _adopt(self, state: MissionState, actor: Actor) -> MissionState:
+        """Record the server a launch attempt started but did not record (a crash or a stop
+        raced it), so it is terminated and billed."""
+        info = await self._provider.find_launch(state.mission_id, state.attempt)
+        if info is None:
+            return state
+        log.info(
+            "adopting unrecorded server",
+            extra={"mission_id": state.mission_id, "instance_id": info.instance_id},
+        )
+        adopted, _ = await self._streams.write_mission(
+            state.mission_id,
+            lambda current: missions.decide(
+                missions.RecordLaunched(
+                    actor=actor,
+                    now=self._clock.now(),
+                    attempt=state.attempt,
+                    instance_id=info.instance_id,
+                    provider=self._provider.name,
+                    launched_at=info.launched_at or self._clock.now(),
+                ),
+                current,
+            ),
+        )
+        assert adopted is not None
+        return adopted
+
+    async def _end(
+        self,
+        state: MissionState,
+        actor: Actor,
+        ended_at: datetime | None,
+        causation_id: str | None,
+    ) -> tuple[MissionState, list[StoredEvent]]:
+        """Record the end with its bill and the squadron's charge in one write; returns the
+        ended mission and the events stored (none when another process recorded it first)."""
+
+        def decide(
+            mission: MissionState | None, squadron: SquadronState
+        ) -> tuple[list[NewEvent], list[NewEvent]]:
+            if mission is None or mission.status is not MissionStatus.TERMINATING:
+                return [], []
+            now = self._clock.now()
+            stopped_at = ended_at or self._billing_end(mission, squadron, now)
+            if mission.launched_at is not None:
+                stopped_at = max(stopped_at, mission.launched_at)
+            minutes, amount = bill(mission, stopped_at, mission.termination_reason or "")
+            ending = missions.RecordEnded(
+                actor=actor, now=now, ended_at=stopped_at, billed_minutes=minutes, amount=amount
+            )
+            settle: squadrons.SquadronCommand = (
+                squadrons.Charge(
+                    actor=actor, mission_id=mission.mission_id, minutes=minutes, amount=amount
+                )
+                if minutes or amount
+                else squadrons.ReleaseReservation(actor=actor, mission_id=mission.mission_id)
+            )
+            return missions.decide(ending, mission), squadrons.decide(settle, squadron)
+
+        ended, stored = await self._streams.write_both(
+            state.mission_id, state.guild_id, decide, causation_id=causation_id
+        )
+        assert ended is not None
+        self._told_starting_dcs.discard(state.mission_id)
+        if stored:
+            await self._release_login(state.mission_id)
+        return ended, stored
+
+    @staticmethod
+    def _billing_end(mission: MissionState, squadron: SquadronState, now: datetime) -> datetime:
+        """Until when a terminated server is billed: now, but never past the booked end (or
+        the end of its credit) when that is why it stopped — a bot that was down does not
+        bill the squadron for its own lateness."""
+        reason = mission.termination_reason
+        if reason == "booked_time_over":
+            return min(now, mission.end_at)
+        reserved = squadron.reservations.get(mission.mission_id)
+        if (
+            reason == "out_of_credit"
+            and mission.launched_at is not None
+            and reserved is not None
+            and mission.rate_cents_per_hour > 0
+        ):
+            return min(
+                now, funded_until(mission.launched_at, reserved, mission.rate_cents_per_hour)
+            )
+        return now
+
+    async def _cancel_unlaunched(
+        self, state: MissionState, reason: TerminationReason, actor: Actor
+    ) -> MissionState:
+        now = self._clock.now()
+        cancelled, stored = await self._streams.write_both(
+            state.mission_id,
+            state.guild_id,
+            lambda mission, squadron: (
+                missions.decide(missions.Cancel(actor=actor, now=now), mission)
+                if mission is not None and mission.status is MissionStatus.BOOKED
+                else [],
+                squadrons.decide(
+                    squadrons.ReleaseReservation(actor=actor, mission_id=state.mission_id),
+                    squadron,
+                ),
+            ),
+        )
+        assert cancelled is not None
+        if stored:
+            await self._tell(MissionEndedNotice(cancelled, reason, 0, 0))
+        return cancelled
+
+    # --- reminders --------------------------------------------------------------------------
+
+    async def send_reminder(
+        self, mission_id: str, key: str, *, actor: Actor = SCHEDULER
+    ) -> MissionState:
+        """Record the reminder, then send it: once per key, ever, across processes."""
+        with logged("reminder", mission_id=mission_id, key=key) as fields:
+            state, stored = await self._streams.write_mission(
+                mission_id,
+                lambda current: missions.decide(
+                    missions.RecordReminder(actor=actor, now=self._clock.now(), key=key), current
+                ),
+            )
+            assert state is not None
+            fields["guild_id"] = state.guild_id
+            if not stored:
+                fields["outcome"] = "already sent"
+                return state
+            await self._tell(await self._reminder(state, key))
+            return state
+
+    async def _reminder(self, state: MissionState, key: str) -> Notice:
+        now = self._clock.now()
+        if key.startswith("end-"):
+            return EndWarningNotice(state, _minutes_until(state.end_at, now))
+        if key == "credit-low" and state.launched_at is not None:
+            squadron = await self._streams.squadron(state.guild_id)
+            reserved = squadron.reservations.get(state.mission_id, 0)
+            runs_out = funded_until(state.launched_at, reserved, state.rate_cents_per_hour)
+            return LowCreditNotice(state, _minutes_until(runs_out, now))
+        return ReminderNotice(key, state)
+
+    # --- shared -----------------------------------------------------------------------------
+
+    async def _release_login(self, mission_id: str) -> None:
+        if self._logins is not None:
+            await self._logins.release(mission_id)
+
+    async def _tell(self, notice: Notice) -> None:
+        """Notify; the event is recorded already, so a notifier's failure only gets logged."""
+        try:
+            await self._notifier.notify(notice)
+        except Exception:
+            log.exception(
+                "notifier failed",
+                extra={"notice": type(notice).__name__, "mission_id": notice.mission_id},
+            )
+
+
+def _launch_unfinished(state: MissionState) -> bool:
+    """A launch was requested but neither its server nor its failure is recorded."""
+    return (
+        state.status is MissionStatus.LAUNCHING
+        and state.instance_id is None
+        and state.launch_failure is None
+    )
+
+
+def _minutes_until(when: datetime, now: datetime) -> int:
+    return max(0, math.ceil((when - now) / timedelta(minutes=1)))

@@ -1,0 +1,358 @@
+"""What members do with servers: quote, start, book, extend, stop, cancel, look.
+
+A booking and its credit reservation are one atomic write across the mission's and the
+squadron's streams, as are an extension and its reservation, and a cancellation and the
+release of its credit. ``start`` books for now and launches in the background, so a Discord
+command answers within its three seconds; progress reaches the members through the notifier.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from bot.clock import Clock
+from bot.domain import mission as missions
+from bot.domain import squadron as squadrons
+from bot.domain.actor import Actor
+from bot.domain.errors import InvalidRequest, NotFound
+from bot.domain.events import TERMINATION_REASONS, TerminationReason
+from bot.domain.mission import MissionState, booking_reservation_cents
+from bot.domain.pricing import Limits, Pricing, cost_at_rate
+from bot.services.background import BackgroundTasks
+from bot.services.lifecycle import Lifecycle, mission_options
+from bot.services.logged import logged
+from bot.services.streams import NO_SUCH_MISSION, Streams
+from bot.view.handle import ViewHandle
+from eventstore import AlreadyAppended, NewEvent, StoredEvent
+
+_MISSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
+"""Namespace of mission ids derived from the command that booked them."""
+QUOTE_MISSION_ID = "quote"
+"""The id of the booking a quote tries out (and never records)."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a start or booking would reserve, against what the squadron has available."""
+
+    cost_cents: int
+    available_cents: int
+    shortfall_cents: int
+    start_at: datetime
+    end_at: datetime
+    rate_cents_per_hour: int
+    currency: str
+
+
+def command_key(actor: Actor, command: str) -> str | None:
+    """The idempotency key of a member's command: one write per interaction and command."""
+    if actor.source_id is None:
+        return None
+    return f"{actor.source}:{actor.source_id}:{command}"
+
+
+def mission_id_for(actor: Actor) -> str:
+    """The id of the mission a command books: the same for a repeat of one interaction (so
+    it books once), a new random one when the command has no source id."""
+    if actor.source_id is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_MISSION_IDS, f"{actor.source}:{actor.source_id}"))
+
+
+def termination_reason(text: str) -> TerminationReason:
+    """``text`` as a termination reason, or ``InvalidRequest`` naming the reasons there are."""
+    if text not in TERMINATION_REASONS:
+        raise InvalidRequest(
+            f"{text[:40]!r} is not a reason to end a mission; use one of "
+            f"{', '.join(sorted(TERMINATION_REASONS))}."
+        )
+    return cast(TerminationReason, text)
+
+
+class MissionService:
+    def __init__(
+        self,
+        *,
+        streams: Streams,
+        lifecycle: Lifecycle,
+        view: ViewHandle,
+        clock: Clock,
+        pricing: Pricing,
+        limits: Limits,
+        background: BackgroundTasks,
+    ) -> None:
+        self._streams = streams
+        self._lifecycle = lifecycle
+        self._view = view
+        self._clock = clock
+        self._pricing = pricing
+        self._limits = limits
+        self._background = background
+
+    # --- looking ----------------------------------------------------------------------------
+
+    async def get(self, mission_id: str) -> MissionState:
+        """The mission as the view knows it (this process's changes at once)."""
+        state = await self._view.mission(mission_id)
+        if state is None:
+            raise NotFound(NO_SUCH_MISSION)
+        return state
+
+    async def for_guild(self, guild_id: str) -> list[MissionState]:
+        """Every mission of the guild, ended ones too, by start time."""
+        return await self._view.missions_for_guild(guild_id)
+
+    async def quote(
+        self,
+        guild_id: str,
+        size: str | None,
+        duration_minutes: int,
+        start_at: datetime | None = None,
+    ) -> Quote:
+        """The credit a start (``start_at`` None) or booking would reserve, and any shortfall.
+
+        The booking rules are checked as for the booking itself, so a duration or a start time
+        that would be refused is refused here, before the member confirms anything.
+        """
+        squadron = await self._streams.squadron(guild_id)
+        size = size or squadron.settings.instance_size
+        rate = self._pricing.rate(size)
+        now = self._clock.now()
+        missions.decide(
+            missions.Book(
+                mission_id=QUOTE_MISSION_ID,
+                guild_id=guild_id,
+                actor=Actor.system("quote"),
+                start_at=start_at,
+                duration_minutes=duration_minutes,
+                size=size,
+                region=squadron.settings.region,
+                rate=rate,
+                mission_name=None,
+                limits=self._limits,
+                now=now,
+            ),
+            None,
+        )
+        cost = booking_reservation_cents(rate, duration_minutes, start_at is None, self._limits)
+        available = squadron.available_cents
+        begins = start_at or now
+        return Quote(
+            cost_cents=cost,
+            available_cents=available,
+            shortfall_cents=max(0, cost - available),
+            start_at=begins,
+            end_at=begins + timedelta(minutes=duration_minutes),
+            rate_cents_per_hour=rate,
+            currency=self._pricing.currency,
+        )
+
+    # --- booking ----------------------------------------------------------------------------
+
+    async def start(
+        self,
+        actor: Actor,
+        *,
+        size: str | None = None,
+        duration_minutes: int,
+        mission_name: str | None = None,
+        causation_id: str | None = None,
+    ) -> MissionState:
+        """Book a server for now and launch it in the background."""
+        with logged("start", guild_id=actor.guild_id, user_id=actor.user_id) as fields:
+            state, stored = await self._book(
+                actor, None, duration_minutes, size, mission_name, causation_id
+            )
+            fields["mission_id"] = state.mission_id
+            if stored:
+                self._background.spawn(
+                    self._lifecycle.launch(
+                        state.mission_id,
+                        actor=Actor.system(actor.source, actor.source_id),
+                        causation_id=stored[0].id,
+                    ),
+                    name=f"launch:{state.mission_id}",
+                )
+            return state
+
+    async def book(
+        self,
+        actor: Actor,
+        *,
+        start_at: datetime,
+        duration_minutes: int,
+        size: str | None = None,
+        mission_name: str | None = None,
+        causation_id: str | None = None,
+    ) -> MissionState:
+        """Book a server for later; the scheduler launches it ahead of its start."""
+        with logged("book", guild_id=actor.guild_id, user_id=actor.user_id) as fields:
+            state, _ = await self._book(
+                actor, start_at, duration_minutes, size, mission_name, causation_id
+            )
+            fields["mission_id"] = state.mission_id
+            return state
+
+    async def _book(
+        self,
+        actor: Actor,
+        start_at: datetime | None,
+        duration_minutes: int,
+        size: str | None,
+        mission_name: str | None,
+        causation_id: str | None,
+    ) -> tuple[MissionState, list[StoredEvent]]:
+        guild_id = actor.guild_id
+        if guild_id is None:
+            raise InvalidRequest("Book servers from inside your squadron's Discord server.")
+        settings = (await self._streams.squadron(guild_id)).settings
+        size = size or settings.instance_size
+        rate = self._pricing.rate(size)
+        mission_id = mission_id_for(actor)
+        mission_options(mission_id, mission_name, settings)
+        amount = booking_reservation_cents(rate, duration_minutes, start_at is None, self._limits)
+        now = self._clock.now()
+        book = missions.Book(
+            mission_id=mission_id,
+            guild_id=guild_id,
+            actor=actor,
+            start_at=start_at,
+            duration_minutes=duration_minutes,
+            size=size,
+            region=settings.region,
+            rate=rate,
+            mission_name=mission_name,
+            limits=self._limits,
+            now=now,
+        )
+        reserve = squadrons.Reserve(
+            actor=actor,
+            mission_id=mission_id,
+            amount=amount,
+            limits=self._limits,
+            currency=self._pricing.currency,
+        )
+        try:
+            state, stored = await self._streams.write_both(
+                mission_id,
+                guild_id,
+                lambda mission, squadron: (
+                    ([], [])
+                    if mission is not None  # a repeat of this command: it is booked already
+                    else (missions.decide(book, mission), squadrons.decide(reserve, squadron))
+                ),
+                new_mission=True,
+                idempotency_key=command_key(actor, "book"),
+                causation_id=causation_id,
+            )
+        except AlreadyAppended:
+            return await self._streams.reload_mission(mission_id), []
+        assert state is not None
+        return state, stored
+
+    # --- changing ---------------------------------------------------------------------------
+
+    async def extend(self, actor: Actor, mission_id: str, minutes: int) -> MissionState:
+        """Add time, reserving its cost; a running server's backstop moves with its end."""
+        with logged("extend", mission_id=mission_id, user_id=actor.user_id, minutes=minutes) as f:
+            state = await self._streams.mission(mission_id)
+            f["guild_id"] = state.guild_id
+            try:
+                extended, _ = await self._streams.write_both(
+                    mission_id,
+                    state.guild_id,
+                    lambda mission, squadron: self._decide_extension(
+                        actor, minutes, mission, squadron
+                    ),
+                    idempotency_key=command_key(actor, "extend"),
+                )
+            except AlreadyAppended:
+                return await self._streams.reload_mission(mission_id)
+            assert extended is not None
+            await self._lifecycle.follow_extension(extended)
+            return extended
+
+    def _decide_extension(
+        self,
+        actor: Actor,
+        minutes: int,
+        mission: MissionState | None,
+        squadron: squadrons.SquadronState,
+    ) -> tuple[list[NewEvent], list[NewEvent]]:
+        extension = missions.decide(
+            missions.Extend(
+                actor=actor, now=self._clock.now(), minutes=minutes, limits=self._limits
+            ),
+            mission,
+        )
+        assert mission is not None
+        reserve = squadrons.Reserve(
+            actor=actor,
+            mission_id=mission.mission_id,
+            amount=cost_at_rate(mission.rate_cents_per_hour, minutes),
+            limits=self._limits,
+            currency=self._pricing.currency,
+        )
+        return extension, squadrons.decide(reserve, squadron)
+
+    async def stop(self, actor: Actor, mission_id: str) -> MissionState:
+        """Terminate the server now and bill the minutes it ran."""
+        return await self._lifecycle.terminate(
+            mission_id,
+            "stopped_by_user",
+            actor=actor,
+            idempotency_key=command_key(actor, "stop"),
+        )
+
+    async def cancel(self, actor: Actor, mission_id: str) -> MissionState:
+        """Cancel a booking that has not started, releasing its credit."""
+        with logged("cancel", mission_id=mission_id, user_id=actor.user_id) as fields:
+            state = await self._streams.mission(mission_id)
+            fields["guild_id"] = state.guild_id
+            try:
+                cancelled, _ = await self._streams.write_both(
+                    mission_id,
+                    state.guild_id,
+                    lambda mission, squadron: (
+                        missions.decide(
+                            missions.Cancel(actor=actor, now=self._clock.now()), mission
+                        ),
+                        squadrons.decide(
+                            squadrons.ReleaseReservation(actor=actor, mission_id=mission_id),
+                            squadron,
+                        ),
+                    ),
+                    idempotency_key=command_key(actor, "cancel"),
+                )
+            except AlreadyAppended:
+                return await self._streams.reload_mission(mission_id)
+            assert cancelled is not None
+            return cancelled
+
+    # --- what the scheduler and the reconciler call -----------------------------------------
+
+    async def launch(self, mission_id: str) -> MissionState:
+        return await self._lifecycle.launch(mission_id)
+
+    async def check_ready(self, mission_id: str) -> MissionState:
+        return await self._lifecycle.check_ready(mission_id)
+
+    async def terminate(
+        self,
+        mission_id: str,
+        reason: str,
+        *,
+        actor: Actor | None = None,
+        ended_at: datetime | None = None,
+    ) -> MissionState:
+        """Terminate and bill; ``ended_at`` when the server is known to have stopped earlier."""
+        return await self._lifecycle.terminate(
+            mission_id,
+            termination_reason(reason),
+            actor=actor or Actor.system("scheduler"),
+            ended_at=ended_at,
+        )
+
+    async def send_reminder(self, mission_id: str, key: str) -> MissionState:
+        return await self._lifecycle.send_reminder(mission_id, key)

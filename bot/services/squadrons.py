@@ -1,0 +1,336 @@
+"""A squadron's settings and credit: what members see and change, and what payments record.
+
+Payments are recorded exactly once: the domain credits a checkout session once, and the
+append carries the session id as its idempotency key, so a redelivered webhook and a second
+event for the same session both find nothing to do.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from bot.domain import squadron as squadrons
+from bot.domain.actor import Actor
+from bot.domain.errors import InvalidRequest
+from bot.domain.events import (
+    CreditsGranted,
+    CreditsPurchased,
+    CreditsRefunded,
+    DomainEvent,
+    MissionCharged,
+    from_stored,
+)
+from bot.domain.mission import describe_minutes
+from bot.domain.pricing import Pricing
+from bot.domain.settings import SquadronSettings
+from bot.domain.squadron import SquadronState, squadron_stream
+from bot.services.background import BackgroundTasks
+from bot.services.intents import Intent, IntentRunner
+from bot.services.logged import logged
+from bot.services.missions import command_key
+from bot.services.streams import Streams
+from bot.view import Balance
+from eventstore import AlreadyAppended, EventStore, NewEvent, StoredEvent
+
+T = TypeVar("T")
+
+LedgerKind = Literal["purchase", "grant", "refund", "charge"]
+CloseReason = Literal["expired", "payment_failed"]
+CLOSE_REASONS: dict[str, CloseReason] = {"expired": "expired", "payment_failed": "payment_failed"}
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One change of a squadron's balance; ``amount_cents`` is negative when credit left."""
+
+    recorded_at: datetime
+    kind: LedgerKind
+    amount_cents: int
+    balance_cents: int
+    """The balance right after this entry."""
+    description: str
+    mission_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list; ``page`` counts from 0."""
+
+    items: tuple[T, ...]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.page_size)
+
+
+def balance_of(state: SquadronState) -> Balance:
+    return Balance(state.balance_cents, state.reserved_cents, state.available_cents)
+
+
+class SquadronService:
+    def __init__(
+        self,
+        *,
+        streams: Streams,
+        store: EventStore,
+        pricing: Pricing,
+        intents: IntentRunner,
+        background: BackgroundTasks,
+    ) -> None:
+        self._streams = streams
+        self._store = store
+        self._pricing = pricing
+        self._intents = intents
+        self._background = background
+
+    # --- looking ----------------------------------------------------------------------------
+
+    async def get(self, guild_id: str) -> SquadronState:
+        return await self._streams.squadron(guild_id)
+
+    async def squadron_name(self, guild_id: str) -> str:
+        return (await self._streams.squadron(guild_id)).settings.server_name
+
+    async def balance(self, guild_id: str) -> Balance:
+        return balance_of(await self._streams.squadron(guild_id))
+
+    async def history(
+        self, guild_id: str, *, page: int = 0, page_size: int = 10
+    ) -> Page[LedgerEntry]:
+        """The squadron's credit movements, newest first."""
+        if page < 0 or page_size < 1:
+            raise InvalidRequest("Ask for page 1 or later, with at least one entry a page.")
+        entries: list[LedgerEntry] = []
+        state = squadrons.initial_squadron
+        async for stored in self._store.read(squadron_stream(guild_id)):
+            event = from_stored(stored)
+            state = squadrons.apply(state, event)
+            entry = _ledger_entry(event, stored.recorded_at, state.balance_cents)
+            if entry is not None:
+                entries.append(entry)
+        entries.reverse()
+        first = page * page_size
+        return Page(tuple(entries[first : first + page_size]), page, page_size, len(entries))
+
+    # --- changing ---------------------------------------------------------------------------
+
+    async def change_settings(self, actor: Actor, changes: Mapping[str, str]) -> SquadronSettings:
+        """Apply settings typed as text (parsed and checked by the rules); managers only."""
+        guild_id = _guild_of(actor)
+        with logged("change settings", guild_id=guild_id, user_id=actor.user_id) as fields:
+            fields["keys"] = ",".join(sorted(changes))
+            state, _ = await self._streams.write_squadron(
+                guild_id,
+                lambda current: squadrons.decide(
+                    squadrons.ChangeSettings(actor=actor, changes=changes), current
+                ),
+                idempotency_key=command_key(actor, "settings"),
+            )
+            return state.settings
+
+    async def grant(self, actor: Actor, guild_id: str, amount_cents: int, reason: str) -> Balance:
+        """Give credit (operators only)."""
+        with logged("grant", guild_id=guild_id, user_id=actor.user_id, amount_cents=amount_cents):
+            state, _ = await self._streams.write_squadron(
+                guild_id,
+                lambda current: squadrons.decide(
+                    squadrons.GrantCredits(actor=actor, amount=amount_cents, reason=reason), current
+                ),
+                idempotency_key=command_key(actor, "grant"),
+            )
+            return balance_of(state)
+
+    async def refund(
+        self,
+        actor: Actor,
+        guild_id: str,
+        amount_cents: int,
+        reason: str,
+        *,
+        allow_negative: bool = False,
+    ) -> Balance:
+        """Take credit back (operators only); beyond what is available only with
+        ``allow_negative``."""
+        with logged("refund", guild_id=guild_id, user_id=actor.user_id, amount_cents=amount_cents):
+            refund = squadrons.RefundCredits(
+                actor=actor,
+                amount=amount_cents,
+                reason=reason,
+                allow_negative=allow_negative,
+                currency=self._pricing.currency,
+            )
+            state, _ = await self._streams.write_squadron(
+                guild_id,
+                lambda current: squadrons.decide(refund, current),
+                idempotency_key=command_key(actor, "refund"),
+            )
+            return balance_of(state)
+
+    # --- payments ---------------------------------------------------------------------------
+
+    async def record_purchase_started(
+        self,
+        actor: Actor,
+        guild_id: str,
+        purchase_id: str,
+        amount_cents: int,
+        checkout_session_id: str,
+        intent: Mapping[str, Any] | None,
+    ) -> None:
+        """Record an opened checkout and what to do once it is paid (checked now, not later)."""
+        if intent is not None:
+            Intent.from_data(intent)
+        with logged("purchase started", guild_id=guild_id, purchase_id=purchase_id):
+            await self._streams.write_squadron(
+                guild_id,
+                lambda current: squadrons.decide(
+                    squadrons.StartPurchase(
+                        actor=actor,
+                        purchase_id=purchase_id,
+                        amount_cents=amount_cents,
+                        buyer_id=actor.user_id,
+                        checkout_session_id=checkout_session_id,
+                        intent=intent,
+                    ),
+                    current,
+                ),
+            )
+
+    async def record_purchase(
+        self,
+        guild_id: str,
+        purchase_id: str,
+        amount_cents: int,
+        buyer_id: str,
+        checkout_session_id: str,
+        payment_event_id: str,
+    ) -> bool:
+        """Credit a paid checkout; False when that session was already credited. A purchase
+        made for a start or booking then carries it out in the background."""
+        actor = Actor.system("stripe", payment_event_id)
+        with logged("purchase", guild_id=guild_id, purchase_id=purchase_id) as fields:
+            try:
+                state, stored = await self._streams.write_squadron(
+                    guild_id,
+                    lambda current: squadrons.decide(
+                        squadrons.RecordPurchase(
+                            actor=actor,
+                            purchase_id=purchase_id,
+                            amount_cents=amount_cents,
+                            buyer_id=buyer_id,
+                            checkout_session_id=checkout_session_id,
+                            payment_event_id=payment_event_id,
+                        ),
+                        current,
+                    ),
+                    idempotency_key=f"checkout:{checkout_session_id}",
+                )
+            except AlreadyAppended:
+                stored = []
+            if not stored:
+                fields["outcome"] = "duplicate"
+                return False
+            purchase = state.purchases[purchase_id]
+            if purchase.intent is not None:
+                fields["intent"] = purchase.intent.get("action")
+                self._background.spawn(
+                    self._intents.carry_out(guild_id, purchase, stored[0].id),
+                    name=f"intent:{purchase_id}",
+                )
+            return True
+
+    async def close_purchase(
+        self, guild_id: str, purchase_id: str, reason: str, event_id: str
+    ) -> bool:
+        """Close an unpaid checkout; False when it was already credited or closed."""
+        close_reason = CLOSE_REASONS.get(reason)
+        if close_reason is None:
+            raise InvalidRequest(f"A purchase closes as {' or '.join(CLOSE_REASONS)}.")
+        actor = Actor.system("stripe", event_id)
+        with logged("purchase closed", guild_id=guild_id, purchase_id=purchase_id) as fields:
+            try:
+                _, stored = await self._streams.write_squadron(
+                    guild_id,
+                    lambda current: squadrons.decide(
+                        squadrons.ClosePurchase(
+                            actor=actor,
+                            purchase_id=purchase_id,
+                            reason=close_reason,
+                        ),
+                        current,
+                    ),
+                    idempotency_key=f"stripe:{event_id}",
+                )
+            except AlreadyAppended:
+                stored = []
+            fields["outcome"] = "closed" if stored else "duplicate"
+            return bool(stored)
+
+    async def record_stripe_refund(
+        self, guild_id: str, purchase_id: str, refunded_total_cents: int, event_id: str
+    ) -> int:
+        """Bring what was reversed of the purchase up to Stripe's refunded total; returns the
+        shortfall (credit already spent, which could not be taken back)."""
+        actor = Actor.system("stripe", event_id)
+
+        def decide(current: SquadronState) -> list[NewEvent]:
+            purchase = current.purchases.get(purchase_id)
+            already = 0 if purchase is None else purchase.refunded_cents
+            if refunded_total_cents <= already:
+                return []
+            refund = squadrons.RefundCredits(
+                actor=actor,
+                amount=refunded_total_cents - already,
+                reason="Refunded through Stripe",
+                purchase_id=purchase_id,
+                source="stripe",
+                currency=self._pricing.currency,
+            )
+            return squadrons.decide(refund, current)
+
+        with logged("stripe refund", guild_id=guild_id, purchase_id=purchase_id) as fields:
+            try:
+                _, stored = await self._streams.write_squadron(
+                    guild_id, decide, idempotency_key=f"stripe:{event_id}"
+                )
+            except AlreadyAppended:
+                stored = []
+            shortfall = sum(_shortfall(event) for event in stored)
+            fields["shortfall_cents"] = shortfall
+            return shortfall
+
+
+def _guild_of(actor: Actor) -> str:
+    if actor.guild_id is None:
+        raise InvalidRequest("Change settings from inside your squadron's Discord server.")
+    return actor.guild_id
+
+
+def _shortfall(stored: StoredEvent) -> int:
+    event = from_stored(stored)
+    return event.shortfall_cents if isinstance(event, CreditsRefunded) else 0
+
+
+def _ledger_entry(event: DomainEvent, at: datetime, balance_cents: int) -> LedgerEntry | None:
+    match event:
+        case CreditsPurchased():
+            return LedgerEntry(at, "purchase", event.amount_cents, balance_cents, "Credit bought")
+        case CreditsGranted():
+            text = f"Granted: {event.reason}"
+            return LedgerEntry(at, "grant", event.amount_cents, balance_cents, text)
+        case CreditsRefunded():
+            text = f"Refunded: {event.reason}"
+            if event.shortfall_cents:
+                text += f" ({event.shortfall_cents} cents already spent)"
+            return LedgerEntry(at, "refund", -event.amount_cents, balance_cents, text)
+        case MissionCharged():
+            text = f"Server time: {describe_minutes(event.minutes)}"
+            return LedgerEntry(
+                at, "charge", -event.amount_cents, balance_cents, text, event.mission_id
+            )
+    return None

@@ -1,0 +1,175 @@
+"""The services' one way to read and write the two aggregates' streams.
+
+Every write goes through here, so every write is published to the view. A write to one stream
+uses the cached repository (one conditional append when warm). A write across a mission and its
+squadron (a booking with its reservation, an ending with its charge) is one ``append_many`` at
+both streams' versions; on a conflict the stale stream is read again and the decision is made
+again, a few times at most.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from bot.actor import ActorStopped
+from bot.domain import mission as missions
+from bot.domain import squadron as squadrons
+from bot.domain.errors import NotFound
+from bot.domain.mission import MissionState, mission_stream
+from bot.domain.squadron import SquadronState, squadron_stream
+from bot.view.handle import ViewHandle
+from eventstore import ConcurrencyError, EventStore, NewEvent, Repository, StoredEvent
+
+log = logging.getLogger("rr.services")
+
+NO_SUCH_MISSION = "There is no mission with that id; check it with /server list."
+CROSS_STREAM_ATTEMPTS = 4
+"""Tries of a two-stream write before a ``ConcurrencyError`` reaches the caller."""
+
+MissionDecision = Callable[[MissionState | None], Sequence[NewEvent]]
+SquadronDecision = Callable[[SquadronState], Sequence[NewEvent]]
+JointDecision = Callable[
+    [MissionState | None, SquadronState], tuple[Sequence[NewEvent], Sequence[NewEvent]]
+]
+
+
+def caused_by(events: Sequence[NewEvent], causation_id: str | None) -> list[NewEvent]:
+    """``events`` with ``causation_id`` (the id of the event that led to them) in their metadata."""
+    if causation_id is None:
+        return list(events)
+    return [
+        replace(event, metadata={**event.metadata, "causation_id": causation_id})
+        for event in events
+    ]
+
+
+class Streams:
+    def __init__(self, store: EventStore, view: ViewHandle) -> None:
+        self.store = store
+        self._view = view
+        self.missions: Repository[MissionState | None] = Repository(
+            store, missions.evolve, missions.initial_mission
+        )
+        self.squadrons: Repository[SquadronState] = Repository(
+            store, squadrons.evolve, squadrons.initial_squadron
+        )
+
+    async def mission(self, mission_id: str) -> MissionState:
+        """The mission as this process's cache knows it, to decide a step on (a stale cache
+        is caught by the append's version check); ``NotFound`` when it was never booked."""
+        state, _ = await self.missions.load(mission_stream(mission_id))
+        if state is None:
+            raise NotFound(NO_SUCH_MISSION)
+        return state
+
+    async def squadron(self, guild_id: str) -> SquadronState:
+        """The squadron as the view knows it, for reading settings and credit: this process's
+        writes at once, other processes' once the feeder brings them (the repository's cache
+        of a stream this process does not write would never see them)."""
+        state = await self._view.squadron(guild_id)
+        if state is None:
+            return replace(squadrons.initial_squadron, guild_id=guild_id)
+        return state
+
+    async def reload_mission(self, mission_id: str) -> MissionState:
+        """The mission read afresh from the store (after another writer won a race)."""
+        self.missions.forget(mission_stream(mission_id))
+        return await self.mission(mission_id)
+
+    async def write_mission(
+        self,
+        mission_id: str,
+        decide: MissionDecision,
+        *,
+        idempotency_key: str | None = None,
+        causation_id: str | None = None,
+    ) -> tuple[MissionState | None, list[StoredEvent]]:
+        """Decide on the mission and append; returns its new state and the events stored."""
+        state, stored = await self.missions.execute(
+            mission_stream(mission_id),
+            lambda current: caused_by(decide(current), causation_id),
+            idempotency_key=idempotency_key,
+        )
+        self.publish(stored)
+        return state, stored
+
+    async def write_squadron(
+        self,
+        guild_id: str,
+        decide: SquadronDecision,
+        *,
+        idempotency_key: str | None = None,
+        causation_id: str | None = None,
+    ) -> tuple[SquadronState, list[StoredEvent]]:
+        state, stored = await self.squadrons.execute(
+            squadron_stream(guild_id),
+            lambda current: caused_by(decide(current), causation_id),
+            idempotency_key=idempotency_key,
+        )
+        self.publish(stored)
+        return state, stored
+
+    async def write_both(
+        self,
+        mission_id: str,
+        guild_id: str,
+        decide: JointDecision,
+        *,
+        new_mission: bool = False,
+        idempotency_key: str | None = None,
+        causation_id: str | None = None,
+    ) -> tuple[MissionState | None, list[StoredEvent]]:
+        """Decide on a mission and its squadron together and append both atomically.
+
+        ``new_mission`` skips reading a mission stream that cannot exist yet (a booking): the
+        append expects version 0, and only a conflict makes it read. Returns the mission's new
+        state and every event stored (none when the decision was empty). ``AlreadyAppended``
+        passes through: the caller knows what a repeat means.
+        """
+        mission_key, squadron_key = mission_stream(mission_id), squadron_stream(guild_id)
+        attempts_left = CROSS_STREAM_ATTEMPTS
+        while True:
+            if new_mission:
+                mission_state, mission_version = missions.initial_mission, 0
+            else:
+                mission_state, mission_version = await self.missions.load(mission_key)
+            squadron_state, squadron_version = await self.squadrons.load(squadron_key)
+            mission_events, squadron_events = decide(mission_state, squadron_state)
+            batches = [
+                (stream, version, caused_by(events, causation_id))
+                for stream, version, events in (
+                    (mission_key, mission_version, mission_events),
+                    (squadron_key, squadron_version, squadron_events),
+                )
+                if events
+            ]
+            if not batches:
+                return mission_state, []
+            try:
+                stored = await self.store.append_many(batches, idempotency_key=idempotency_key)
+            except ConcurrencyError as conflict:
+                attempts_left -= 1
+                if attempts_left == 0:
+                    raise
+                log.info("write conflict, deciding again", extra={"stream": conflict.stream_id})
+                self.missions.forget(conflict.stream_id)
+                self.squadrons.forget(conflict.stream_id)
+                new_mission = False
+                continue
+            self.missions.remember(mission_key, stored)
+            self.squadrons.remember(squadron_key, stored)
+            self.publish(stored)
+            for event in stored:
+                if event.stream_id == mission_key:
+                    mission_state = missions.evolve(mission_state, event)
+            return mission_state, stored
+
+    def publish(self, stored: Sequence[StoredEvent]) -> None:
+        """Hand stored events to the view; the view wakes the scheduler if they move its plan."""
+        try:
+            self._view.publish(stored)
+        except ActorStopped:
+            log.warning(
+                "view stopped; events reach it from the feed at the next start",
+                extra={"events": len(stored)},
+            )

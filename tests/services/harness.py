@@ -1,0 +1,110 @@
+"""One rr process for tests: a store, its view in an actor, the services and (when asked) the
+scheduler, on a fake clock. Two of them over one store are two bot processes."""
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from bot.actor import Actor as ViewActor
+from bot.cloud.base import ComputeProvider
+from bot.domain import squadron as squadrons
+from bot.domain.actor import Actor
+from bot.domain.pricing import Limits, Pricing
+from bot.domain.squadron import SquadronState, squadron_stream
+from bot.scheduler import Scheduler
+from bot.services import ComputeSettings, Services
+from bot.services.lifecycle import LoginPool
+from bot.view import ScheduleConfig, View
+from bot.view.feeder import ViewFeeder
+from bot.view.handle import ViewHandle
+from eventstore import EventStore, StoredEvent
+from tests.fakes.clock import FakeClock, settle
+from tests.fakes.notifier import RecordingNotifier
+
+START = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+GUILD = "100000000000000001"
+OTHER_GUILD = "100000000000000002"
+BOOKER = "200000000000000001"
+MEMBER = "200000000000000002"
+OPERATOR_ID = "300000000000000001"
+PRICING = Pricing({"small": 120, "medium": 240, "large": 480})
+"""A medium server costs 4 cents a minute: 60 minutes are 240 cents, the boot lead 80."""
+LIMITS = Limits()
+SCHEDULE = ScheduleConfig(heartbeat=timedelta(days=30))
+GRACE = timedelta(minutes=15)
+DEPLOYMENT = "test"
+
+_interactions = itertools.count(900_000_000_000_000_001)
+
+
+def member(user_id: str = BOOKER, *, guild_id: str = GUILD, manager: bool = False) -> Actor:
+    """A member acting through a new Discord interaction."""
+    return Actor(
+        user_id=user_id, guild_id=guild_id, is_manager=manager, source_id=str(next(_interactions))
+    )
+
+
+def operator() -> Actor:
+    return Actor(
+        user_id=OPERATOR_ID, guild_id=None, is_operator=True, source_id=str(next(_interactions))
+    )
+
+
+class BotProcess:
+    def __init__(
+        self,
+        store: EventStore,
+        clock: FakeClock,
+        provider: ComputeProvider,
+        *,
+        login_pool: LoginPool | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.provider = provider
+        self.notifier = RecordingNotifier()
+        self.view_actor: ViewActor[View] = ViewActor(View(SCHEDULE), name="view")
+        self.view = ViewHandle(self.view_actor)
+        self.services = Services(
+            store=store,
+            view=self.view,
+            provider=provider,
+            notifier=self.notifier,
+            clock=clock,
+            pricing=PRICING,
+            limits=LIMITS,
+            compute=ComputeSettings(deployment=DEPLOYMENT, backstop_grace=GRACE),
+            login_pool=login_pool,
+        )
+        self.feeder = ViewFeeder(store, self.view_actor, clock)
+        self.scheduler = Scheduler(self.view_actor, self.services.missions, clock, SCHEDULE)
+
+    async def start(self, *, scheduler: bool = False) -> None:
+        """Start as the app does: rebuild the view from the feed, then run the scheduler."""
+        self.view_actor.start()
+        await self.feeder.catch_up()
+        if scheduler:
+            self.scheduler.start()
+        await settle()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+        await self.services.aclose()
+        await self.view_actor.stop()
+
+    async def fund(self, cents: int, guild_id: str = GUILD) -> None:
+        await self.services.squadrons.grant(operator(), guild_id, cents, "test credit")
+
+    async def stream(self, stream_id: str) -> list[StoredEvent]:
+        return [event async for event in self.store.read(stream_id)]
+
+    async def squadron_in_store(self, guild_id: str = GUILD) -> SquadronState:
+        """The squadron folded from the store itself, whatever any process has cached."""
+        state = squadrons.initial_squadron
+        for event in await self.stream(squadron_stream(guild_id)):
+            state = squadrons.evolve(state, event)
+        return state
+
+    async def types(self, stream_id: str) -> list[str]:
+        return [event.type for event in await self.stream(stream_id)]
