@@ -1,0 +1,322 @@
+"""DCS servers on AWS EC2: one instance per launch attempt, tagged, idempotent, with a backstop.
+
+Every boto3 call runs in a worker thread; the clients use botocore's standard retry mode, so
+what reaches this module has already been retried.
+
+A launch is idempotent twice over: EC2 honours the ``ClientToken`` (the mission's attempt
+token), and before launching the provider looks for an instance already tagged with the same
+mission and attempt — the one mechanism that also works where the token is not honoured
+(moto), and the way a restarted bot adopts an instance it launched just before a crash.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.cloud.base import InstanceInfo, InstanceState, LaunchError, LaunchRequest
+from bot.cloud.ec2.backstop import Backstop
+from bot.cloud.ec2.errors import NOT_FOUND_CODES, error_code, launch_error
+from bot.cloud.userdata import ServerBoot, ServerLayout, build_user_data
+from bot.config import Ec2Settings
+
+log = logging.getLogger("rr.cloud.ec2")
+
+TAG_DEPLOYMENT = "rr:deployment"
+TAG_MISSION = "rr:mission"
+TAG_GUILD = "rr:guild"
+TAG_ATTEMPT = "rr:attempt"
+LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
+_STATES: dict[str, InstanceState] = {
+    "pending": "pending",
+    "running": "running",
+    "stopping": "stopping",
+    "stopped": "stopping",
+    "shutting-down": "stopping",
+    "terminated": "terminated",
+}
+PROBE_TIMEOUT_SECONDS = 3.0
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+class Ec2Provider:
+    """Launches and manages one deployment's DCS servers in one region."""
+
+    name = "ec2"
+
+    def __init__(
+        self,
+        ec2: Any,
+        backstop: Backstop,
+        settings: Ec2Settings,
+        *,
+        deployment: str,
+        region: str,
+    ) -> None:
+        self._ec2 = ec2
+        self._backstop = backstop
+        self._settings = settings
+        self._deployment = deployment
+        self._region = region
+        self._layout = ServerLayout(
+            write_folder=settings.write_folder,
+            dcs_install_dir=settings.dcs_install_dir,
+            srs_server_exe=settings.srs_server_exe,
+            login_helper=settings.login_helper,
+        )
+
+    async def launch(self, request: LaunchRequest) -> InstanceInfo:
+        instance_type = self._instance_type(request)
+        user_data = build_user_data(
+            ServerBoot(
+                mission_id=request.mission_id,
+                attempt=request.attempt,
+                files=request.files,
+                login_parameter=request.login_ref,
+                region=self._region,
+            ),
+            self._layout,
+        )
+        try:
+            info = await self._find(request.mission_id, request.attempt, live_only=True)
+            if info is None:
+                info = await self._run(request, instance_type, user_data)
+            else:
+                log.info(
+                    "ec2 launch adopted",
+                    extra={
+                        "mission_id": request.mission_id,
+                        "attempt": request.attempt,
+                        "instance_id": info.instance_id,
+                    },
+                )
+        except (ClientError, BotoCoreError) as error:
+            raise self._refusal(error, request, instance_type) from error
+        await self._arm_backstop(info.instance_id, request, instance_type)
+        return info
+
+    async def describe(self, instance_id: str) -> InstanceInfo:
+        try:
+            reply = await asyncio.to_thread(self._ec2.describe_instances, InstanceIds=[instance_id])
+        except ClientError as error:
+            if error_code(error) in NOT_FOUND_CODES:
+                return _gone(instance_id)
+            raise
+        instances = list(_instances(reply))
+        return _info(instances[0]) if instances else _gone(instance_id)
+
+    async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
+        return await self._find(mission_id, attempt, live_only=False)
+
+    async def list_managed(self) -> list[InstanceInfo]:
+        found = await self._describe_tagged({TAG_DEPLOYMENT: self._deployment}, states=LIVE_STATES)
+        return sorted(found, key=lambda info: info.launched_at or _NEVER)
+
+    async def terminate(self, instance_id: str) -> None:
+        try:
+            await asyncio.to_thread(self._ec2.terminate_instances, InstanceIds=[instance_id])
+        except ClientError as error:
+            if error_code(error) not in NOT_FOUND_CODES:
+                raise
+        await self._backstop.delete(instance_id)
+        log.info("ec2 terminated", extra={"instance_id": instance_id})
+
+    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
+        await self._backstop.move(instance_id, terminate_at)
+        log.info(
+            "ec2 backstop moved",
+            extra={"instance_id": instance_id, "terminate_at": terminate_at.isoformat()},
+        )
+
+    async def game_port_open(self, address: str, port: int) -> bool:
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(address, port), timeout=PROBE_TIMEOUT_SECONDS
+            )
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        await writer.wait_closed()
+        return True
+
+    def _instance_type(self, request: LaunchRequest) -> str:
+        if request.region != self._region:
+            raise LaunchError(
+                "config",
+                f"rr runs servers only in {self._region}; have a squadron manager set the "
+                f"squadron's region to {self._region}, then start again.",
+            )
+        instance_type = self._settings.instance_types.get(request.size)
+        if instance_type is None:
+            sizes = ", ".join(self._settings.instance_types)
+            raise LaunchError(
+                "config", f"There is no {request.size!r} server size; pick one of {sizes}."
+            )
+        return instance_type
+
+    async def _run(
+        self, request: LaunchRequest, instance_type: str, user_data: str
+    ) -> InstanceInfo:
+        reply = await asyncio.to_thread(
+            self._ec2.run_instances, **self._run_parameters(request, instance_type, user_data)
+        )
+        info = _info(reply["Instances"][0])
+        log.info(
+            "ec2 launched",
+            extra={
+                "mission_id": request.mission_id,
+                "guild_id": request.guild_id,
+                "attempt": request.attempt,
+                "instance_id": info.instance_id,
+                "instance_type": instance_type,
+            },
+        )
+        return info
+
+    def _run_parameters(
+        self, request: LaunchRequest, instance_type: str, user_data: str
+    ) -> dict[str, Any]:
+        settings = self._settings
+        tags = [
+            {"Key": "Name", "Value": f"rr-{self._deployment}-{request.mission_id}"},
+            {"Key": TAG_DEPLOYMENT, "Value": self._deployment},
+            {"Key": TAG_MISSION, "Value": request.mission_id},
+            {"Key": TAG_GUILD, "Value": request.guild_id},
+            {"Key": TAG_ATTEMPT, "Value": str(request.attempt)},
+        ]
+        parameters: dict[str, Any] = {
+            "MinCount": 1,
+            "MaxCount": 1,
+            "ClientToken": request.client_token,
+            "InstanceType": instance_type,
+            "UserData": user_data,
+            "InstanceInitiatedShutdownBehavior": "terminate",
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": tags},
+                {"ResourceType": "volume", "Tags": tags},
+            ],
+        }
+        if settings.launch_template_id is not None:
+            parameters["LaunchTemplate"] = {
+                "LaunchTemplateId": settings.launch_template_id,
+                "Version": settings.launch_template_version,
+            }
+        elif settings.launch_template_name is not None:
+            parameters["LaunchTemplate"] = {
+                "LaunchTemplateName": settings.launch_template_name,
+                "Version": settings.launch_template_version,
+            }
+        if settings.image_id is not None:
+            parameters["ImageId"] = settings.image_id
+        if settings.subnet_id is not None:
+            parameters["SubnetId"] = settings.subnet_id
+        if settings.security_group_ids:
+            parameters["SecurityGroupIds"] = list(settings.security_group_ids)
+        if settings.key_name is not None:
+            parameters["KeyName"] = settings.key_name
+        if settings.instance_profile is not None:
+            key = "Arn" if settings.instance_profile.startswith("arn:") else "Name"
+            parameters["IamInstanceProfile"] = {key: settings.instance_profile}
+        if settings.spot:
+            parameters["InstanceMarketOptions"] = {
+                "MarketType": "spot",
+                "SpotOptions": {
+                    "SpotInstanceType": "one-time",
+                    "InstanceInterruptionBehavior": "terminate",
+                },
+            }
+        return parameters
+
+    async def _arm_backstop(
+        self, instance_id: str, request: LaunchRequest, instance_type: str
+    ) -> None:
+        """Set the backstop; without one the server may not run, so a failure terminates it."""
+        try:
+            await self._backstop.set(instance_id, request.terminate_at)
+        except (ClientError, BotoCoreError) as error:
+            log.error(
+                "ec2 backstop not set; terminating the server",
+                extra={
+                    "mission_id": request.mission_id,
+                    "instance_id": instance_id,
+                    "error": str(error),
+                },
+            )
+            await asyncio.to_thread(self._ec2.terminate_instances, InstanceIds=[instance_id])
+            raise self._refusal(error, request, instance_type) from error
+
+    def _refusal(
+        self, error: ClientError | BotoCoreError, request: LaunchRequest, instance_type: str
+    ) -> LaunchError:
+        refusal = launch_error(error, instance_type, self._region)
+        log.warning(
+            "ec2 launch refused",
+            extra={
+                "mission_id": request.mission_id,
+                "guild_id": request.guild_id,
+                "attempt": request.attempt,
+                "reason": refusal.reason,
+                "error": str(error),
+            },
+        )
+        return refusal
+
+    async def _find(self, mission_id: str, attempt: int, *, live_only: bool) -> InstanceInfo | None:
+        tags = {
+            TAG_DEPLOYMENT: self._deployment,
+            TAG_MISSION: mission_id,
+            TAG_ATTEMPT: str(attempt),
+        }
+        found = await self._describe_tagged(tags, states=LIVE_STATES if live_only else None)
+        if not found:
+            return None
+        live = [info for info in found if info.state != "terminated"]
+        return _latest(live or found)
+
+    async def _describe_tagged(
+        self, tags: Mapping[str, str], *, states: Iterable[str] | None
+    ) -> list[InstanceInfo]:
+        filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
+        if states is not None:
+            filters.append({"Name": "instance-state-name", "Values": list(states)})
+
+        def describe() -> list[dict[str, Any]]:
+            paginator = self._ec2.get_paginator("describe_instances")
+            return [
+                instance
+                for page in paginator.paginate(Filters=filters)
+                for instance in _instances(page)
+            ]
+
+        return [_info(instance) for instance in await asyncio.to_thread(describe)]
+
+
+def _instances(reply: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
+    for reservation in reply.get("Reservations", []):
+        yield from reservation.get("Instances", [])
+
+
+def _gone(instance_id: str) -> InstanceInfo:
+    return InstanceInfo(instance_id, None, None, "gone", None, None)
+
+
+def _latest(found: list[InstanceInfo]) -> InstanceInfo:
+    return max(found, key=lambda info: info.launched_at or _NEVER)
+
+
+def _info(instance: Mapping[str, Any]) -> InstanceInfo:
+    tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+    state = _STATES.get(instance["State"]["Name"], "stopping")
+    attempt = tags.get(TAG_ATTEMPT, "")
+    launched_at = instance.get("LaunchTime")
+    return InstanceInfo(
+        instance_id=instance["InstanceId"],
+        mission_id=tags.get(TAG_MISSION),
+        attempt=int(attempt) if attempt.isdigit() else None,
+        state=state,
+        address=instance.get("PublicIpAddress") if state == "running" else None,
+        launched_at=launched_at.astimezone(UTC) if launched_at is not None else None,
+    )

@@ -1,0 +1,329 @@
+"""Reconciliation: the provider's servers against the missions' records, repaired both ways.
+
+Run at start-up, every few minutes (so a reclaimed spot server or a server that vanished is
+noticed while its mission runs), and on an operator's demand. Each repair goes through the
+mission services, which record it and make it safe to repeat, so passes in several processes
+may overlap.
+
+- A server whose mission ended, or that belongs to no mission, or to an attempt its mission did
+  not keep: terminated, and the operators alerted.
+- A server its mission launched but never recorded (a crash between the launch request and its
+  result): the launch is resumed, which adopts the server through its tags and client token and
+  records it; a launch with no server behind it is repeated with the same client token, or
+  recorded as failed (credit released) when the provider refuses it. Past its booked end the
+  mission is ended instead, and whatever ran is billed.
+- A mission recorded as under way whose server is gone: ended as "instance_lost", billed up to
+  the last time its server was known running (never past that; nothing if it never became
+  ready), the unused reservation released.
+- A login held by a mission that is over: released.
+"""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, get_args
+
+from bot.clock import Clock
+from bot.cloud.base import ComputeProvider, InstanceInfo
+from bot.domain.actor import Actor
+from bot.domain.errors import NotFound
+from bot.domain.events import TerminationReason
+from bot.domain.mission import MissionState, MissionStatus
+from bot.notify import AdminAlertNotice, Notifier
+from bot.view.handle import ViewHandle
+
+log = logging.getLogger("rr.reconcile")
+
+RECONCILER = Actor.system("reconciler")
+DEFAULT_INTERVAL = timedelta(minutes=5)
+RepairKind = Literal[
+    "terminated", "adopted", "resumed", "launch_failed", "ended", "lost", "released", "failed"
+]
+REPAIR_KINDS: tuple[RepairKind, ...] = get_args(RepairKind)
+_UP = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+
+
+class MissionOperations(Protocol):
+    """What reconciliation asks of the mission services (``services.missions``)."""
+
+    async def get(self, mission_id: str) -> MissionState: ...
+
+    async def launch(self, mission_id: str) -> MissionState: ...
+
+    async def terminate(
+        self,
+        mission_id: str,
+        reason: TerminationReason,
+        *,
+        actor: Actor | None = None,
+        ended_at: datetime | None = None,
+    ) -> MissionState: ...
+
+
+class LoginHolders(Protocol):
+    async def holders(self) -> dict[str, str]: ...
+
+    async def release(self, mission_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Repair:
+    kind: RepairKind
+    mission_id: str | None
+    instance_id: str | None
+    detail: str
+
+    def __str__(self) -> str:
+        subject = " ".join(
+            part
+            for part in (
+                self.instance_id,
+                f"mission {self.mission_id}" if self.mission_id else None,
+            )
+            if part
+        )
+        return f"{self.kind} {subject}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """What one pass found and did; ``str()`` is the text the admin command shows."""
+
+    servers_seen: int
+    missions_checked: int
+    repairs: tuple[Repair, ...] = field(default=())
+
+    def count(self, kind: RepairKind) -> int:
+        return sum(1 for repair in self.repairs if repair.kind == kind)
+
+    def __str__(self) -> str:
+        head = f"Checked {self.servers_seen} servers against {self.missions_checked} missions"
+        if not self.repairs:
+            return f"{head}: everything matches."
+        counts = ", ".join(
+            f"{self.count(kind)} {kind.replace('_', ' ')}"
+            for kind in REPAIR_KINDS
+            if self.count(kind)
+        )
+        return "\n".join([f"{head}: {counts}.", *(f"- {repair}" for repair in self.repairs)])
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        provider: ComputeProvider,
+        view: ViewHandle,
+        missions: MissionOperations,
+        notifier: Notifier,
+        clock: Clock,
+        logins: LoginHolders | None = None,
+    ) -> None:
+        self._provider = provider
+        self._view = view
+        self._missions = missions
+        self._notifier = notifier
+        self._clock = clock
+        self._logins = logins
+        self._last_seen_running: dict[str, datetime] = {}
+        """Instance id → the last time a pass saw it running: how far a lost one is billed."""
+        self._pass = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def reconcile(self) -> ReconcileReport:
+        """One pass; passes in this process never overlap."""
+        async with self._pass:
+            report = await self._reconcile()
+        log.info(
+            "reconciled",
+            extra={
+                "servers": report.servers_seen,
+                "missions": report.missions_checked,
+                "repairs": len(report.repairs),
+            },
+        )
+        return report
+
+    def start(self, interval: timedelta = DEFAULT_INTERVAL) -> None:
+        """Reconcile every ``interval`` of the clock from now on (the first pass is the
+        caller's, at start-up)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(interval), name="reconciler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self, interval: timedelta) -> None:
+        while True:
+            await self._clock.sleep_until(self._clock.now() + interval)
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("reconciliation failed; trying again next time")
+
+    async def _reconcile(self) -> ReconcileReport:
+        servers = await self._provider.list_managed()
+        recorded = await self._view.running_instances()
+        active = await self._view.active_missions()
+        now = self._clock.now()
+        repairs: list[Repair | None] = []
+        for info in servers:
+            if info.state == "running":
+                self._last_seen_running[info.instance_id] = now
+            repairs.append(
+                await self._guarded(self._server(info), info.mission_id, info.instance_id)
+            )
+        listed = {info.instance_id for info in servers}
+        with_server = {info.mission_id for info in servers}
+        for mission in recorded:
+            if mission.status in _UP and mission.instance_id not in listed:
+                repairs.append(await self._guarded(self._maybe_lost(mission), mission.mission_id))
+        for mission in active:
+            if _launch_unrecorded(mission) and mission.mission_id not in with_server:
+                repairs.append(await self._guarded(self._resume(mission), mission.mission_id))
+        if self._logins is not None:
+            repairs += await self._release_logins(self._logins)
+        known = listed | {mission.instance_id for mission in recorded}
+        self._last_seen_running = {
+            instance_id: seen
+            for instance_id, seen in self._last_seen_running.items()
+            if instance_id in known
+        }
+        return ReconcileReport(
+            servers_seen=len(servers),
+            missions_checked=len({m.mission_id for m in (*recorded, *active)}),
+            repairs=tuple(repair for repair in repairs if repair is not None),
+        )
+
+    async def _server(self, info: InstanceInfo) -> Repair | None:
+        """Keep a server its mission owns; adopt one its mission launched; stop the rest."""
+        if info.mission_id is None:
+            return await self._stop_stray(info, "it belongs to no mission")
+        try:
+            mission = await self._missions.get(info.mission_id)
+        except NotFound:
+            return await self._stop_stray(info, "its mission is unknown")
+        if not mission.is_active:
+            return await self._stop_stray(info, f"its mission is {mission.status}")
+        if mission.instance_id == info.instance_id:
+            return None
+        if mission.instance_id is not None or (info.attempt or 0) < mission.attempt:
+            return await self._stop_stray(info, "its mission runs another server")
+        if _launch_unrecorded(mission) and info.attempt == mission.attempt:
+            return await self._resume(mission, adopting=info.instance_id)
+        return None
+
+    async def _stop_stray(self, info: InstanceInfo, why: str) -> Repair:
+        await self._provider.terminate(info.instance_id)
+        message = f"Terminated server {info.instance_id}: {why}."
+        log.warning(
+            "stray server terminated",
+            extra={"mission_id": info.mission_id, "instance_id": info.instance_id, "why": why},
+        )
+        await self._alert(message)
+        return Repair("terminated", info.mission_id, info.instance_id, why)
+
+    async def _resume(self, mission: MissionState, adopting: str | None = None) -> Repair | None:
+        """Finish a launch whose result was never recorded (``adopting`` the server found for
+        it, if any), or end the mission if its booked time is over."""
+        if self._clock.now() >= mission.end_at:
+            ended = await self._missions.terminate(
+                mission.mission_id, "booked_time_over", actor=RECONCILER
+            )
+            detail = (
+                "its launch was never recorded and its booked time is over; "
+                f"billed {ended.billed_minutes or 0} minutes"
+            )
+            return Repair("ended", mission.mission_id, ended.instance_id, detail)
+        resumed = await self._missions.launch(mission.mission_id)
+        if resumed.instance_id is not None:
+            kind: RepairKind = "adopted" if resumed.instance_id == adopting else "resumed"
+            return Repair(kind, mission.mission_id, resumed.instance_id, "its launch is recorded")
+        if resumed.launch_failure is not None:
+            detail = f"its launch failed: {resumed.launch_failure}"
+            return Repair("launch_failed", mission.mission_id, None, detail)
+        return None
+
+    async def _maybe_lost(self, mission: MissionState) -> Repair | None:
+        """End a mission whose recorded server the provider no longer has."""
+        assert mission.instance_id is not None
+        info = await self._provider.describe(mission.instance_id)
+        if info.state not in ("gone", "terminated"):
+            return None
+        ended = await self._missions.terminate(
+            mission.mission_id,
+            "instance_lost",
+            actor=RECONCILER,
+            ended_at=self._last_known(mission),
+        )
+        detail = f"its server is {info.state}; billed {ended.billed_minutes or 0} minutes"
+        log.warning(
+            "server lost",
+            extra={"mission_id": mission.mission_id, "instance_id": mission.instance_id},
+        )
+        return Repair("lost", mission.mission_id, mission.instance_id, detail)
+
+    def _last_known(self, mission: MissionState) -> datetime | None:
+        """When the lost server was last known running: a server that never became ready is
+        billed nothing (its launch time), a ready one up to the latest sighting."""
+        if mission.ready_at is None:
+            return mission.launched_at
+        assert mission.instance_id is not None
+        seen = self._last_seen_running.get(mission.instance_id)
+        return mission.ready_at if seen is None else max(seen, mission.ready_at)
+
+    async def _release_logins(self, logins: LoginHolders) -> list[Repair | None]:
+        repairs: list[Repair | None] = []
+        for login, mission_id in (await logins.holders()).items():
+            repairs.append(
+                await self._guarded(self._release_login(logins, login, mission_id), mission_id)
+            )
+        return repairs
+
+    async def _release_login(
+        self, logins: LoginHolders, login: str, mission_id: str
+    ) -> Repair | None:
+        try:
+            mission = await self._missions.get(mission_id)
+        except NotFound:
+            mission = None
+        if mission is not None and mission.is_active:
+            return None
+        await logins.release(mission_id)
+        return Repair("released", mission_id, None, f"login {login} was held after the mission")
+
+    async def _guarded(
+        self,
+        repair: Coroutine[Any, Any, Repair | None],
+        mission_id: str | None,
+        instance_id: str | None = None,
+    ) -> Repair | None:
+        """Run one repair; a failure is reported and logged, and the pass goes on."""
+        try:
+            return await repair
+        except Exception as error:
+            log.exception(
+                "reconciliation repair failed",
+                extra={"mission_id": mission_id, "instance_id": instance_id},
+            )
+            return Repair("failed", mission_id, instance_id, f"{type(error).__name__}: {error}")
+
+    async def _alert(self, message: str) -> None:
+        try:
+            await self._notifier.notify(AdminAlertNotice(None, message))
+        except Exception:
+            log.exception("admin alert not delivered")
+
+
+def _launch_unrecorded(mission: MissionState) -> bool:
+    """Launch requested, but neither its server nor its failure recorded."""
+    return (
+        mission.status is MissionStatus.LAUNCHING
+        and mission.instance_id is None
+        and mission.launch_failure is None
+    )
