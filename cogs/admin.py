@@ -1,0 +1,153 @@
+"""``/admin …``: the operators' tools, registered only in the operators' guild.
+
+Every command checks that the member is an operator (``RR_OPERATOR_IDS``); ``sync`` and ``reload``
+are the owner-level housekeeping of the Discord side itself.
+"""
+
+import json
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.actor import Actor
+from bot.domain.money import format_cents
+from cogs.auth import actor_for
+from cogs.client import EXTENSIONS, RRBot
+from cogs.errors import NotPermitted
+from cogs.parsing import parse_money
+from cogs.render import mission_line, short_id
+
+log = logging.getLogger("rr.discord.admin")
+
+HISTORY_LIMIT = 15
+
+
+class AdminCog(commands.Cog):
+    admin = app_commands.Group(name="admin", description="Operator tools for rr.", guild_only=True)
+
+    def __init__(self, bot: RRBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        if not self.bot.is_operator(interaction.user.id):
+            raise NotPermitted("Only rr's operators can use /admin.")
+        return True
+
+    async def _operator(self, interaction: discord.Interaction) -> Actor:
+        return await actor_for(interaction, self.services, self.bot.options.operator_ids)
+
+    @admin.command(name="instances", description="Every running server across all guilds.")
+    async def instances(self, interaction: discord.Interaction) -> None:
+        missions = await self.services.admin.running_instances()
+        lines = [
+            f"`{short_id(m.mission_id)}` guild `{m.guild_id}` {m.instance_id or '—'} "
+            f"{mission_line(m)}"
+            for m in missions
+        ]
+        text = "\n".join(lines) or "No servers are running."
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    @admin.command(name="terminate", description="Stop a server now, in any guild.")
+    @app_commands.describe(mission="The mission id.")
+    async def terminate(self, interaction: discord.Interaction, mission: str) -> None:
+        actor = await self._operator(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        ended = await self.services.admin.terminate(actor, mission.strip())
+        await interaction.followup.send(
+            f"Mission `{short_id(ended.mission_id)}` is {ended.status.value}.", ephemeral=True
+        )
+
+    @admin.command(name="grant", description="Give a squadron credit.")
+    @app_commands.describe(guild="The guild id.", amount="e.g. 25 or 12.50", reason="Why.")
+    async def grant(
+        self, interaction: discord.Interaction, guild: str, amount: str, reason: str
+    ) -> None:
+        actor = await self._operator(interaction)
+        cents = parse_money(amount)
+        await self.services.squadrons.grant(actor, guild.strip(), cents, reason)
+        money = format_cents(cents, self.services.pricing.currency)
+        await interaction.response.send_message(
+            f"Granted {money} to guild `{guild.strip()}`.", ephemeral=True
+        )
+
+    @admin.command(name="refund", description="Take credit back from a squadron.")
+    @app_commands.describe(
+        guild="The guild id.",
+        amount="e.g. 25 or 12.50",
+        reason="Why.",
+        allow_negative="Allow the balance to go below zero.",
+    )
+    async def refund(
+        self,
+        interaction: discord.Interaction,
+        guild: str,
+        amount: str,
+        reason: str,
+        allow_negative: bool = False,
+    ) -> None:
+        actor = await self._operator(interaction)
+        cents = parse_money(amount)
+        await self.services.squadrons.refund(
+            actor, guild.strip(), cents, reason, allow_negative=allow_negative
+        )
+        money = format_cents(cents, self.services.pricing.currency)
+        await interaction.response.send_message(
+            f"Refunded {money} from guild `{guild.strip()}`.", ephemeral=True
+        )
+
+    @admin.command(name="prices", description="The hourly price of each server size.")
+    async def prices(self, interaction: discord.Interaction) -> None:
+        pricing = self.services.pricing
+        lines = [
+            f"**{size}**: {format_cents(rate, pricing.currency)} an hour"
+            for size, rate in pricing.rates_cents_per_hour.items()
+        ]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    @admin.command(name="history", description="The events of one stream.")
+    @app_commands.describe(stream="e.g. squadron#123 or mission#<id>")
+    async def history(self, interaction: discord.Interaction, stream: str) -> None:
+        events = await self.services.admin.stream_history(stream.strip(), HISTORY_LIMIT)
+        lines = [
+            f"`{e.version}` {e.recorded_at:%Y-%m-%d %H:%M:%S} **{e.type}** "
+            f"{json.dumps(e.data, sort_keys=True)[:150]}"
+            for e in events
+        ]
+        text = "\n".join(lines) or "That stream has no events."
+        await interaction.response.send_message(text[:2000], ephemeral=True)
+
+    @admin.command(name="reconcile", description="Compare the cloud with the records and repair.")
+    async def reconcile(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        report = await self.services.admin.reconcile()
+        await interaction.followup.send(str(report)[:2000], ephemeral=True)
+
+    @admin.command(name="health", description="Store, view and scheduler health.")
+    async def health(self, interaction: discord.Interaction) -> None:
+        health = await self.services.admin.health()
+        await interaction.response.send_message(str(health)[:2000], ephemeral=True)
+
+    @admin.command(name="sync", description="Register the bot's commands with Discord again.")
+    async def sync(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        count = await self.bot.sync_commands()
+        await interaction.followup.send(f"Synced {count} commands.", ephemeral=True)
+
+    @admin.command(name="reload", description="Reload one of the bot's cogs.")
+    @app_commands.describe(cog="Which cog.")
+    @app_commands.choices(cog=[app_commands.Choice(name=n, value=n) for n in EXTENSIONS])
+    async def reload(self, interaction: discord.Interaction, cog: str) -> None:
+        await self.bot.reload_extension(cog)
+        log.info("cog reloaded name=%s by=%s", cog, interaction.user.id)
+        await interaction.response.send_message(f"Reloaded `{cog}`.", ephemeral=True)
+
+
+async def setup(bot: RRBot) -> None:
+    guild_id = bot.options.operator_guild_id
+    if guild_id is None:
+        log.info("no operator guild configured; /admin is not registered")
+        return
+    await bot.add_cog(AdminCog(bot), guild=discord.Object(int(guild_id)))

@@ -1,0 +1,144 @@
+"""Embeds and one-line texts for what rr shows in Discord: missions, quotes, balances, settings.
+
+Times are Discord timestamps (``<t:…:R>``), so every member sees them in their own zone. Nothing
+rendered here contains a password: the ready message's password goes out by DM only.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import discord
+
+from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.money import format_cents
+from cogs.parsing import format_duration
+
+STATUS_LABELS = {
+    MissionStatus.BOOKED: "Booked",
+    MissionStatus.LAUNCHING: "Launching",
+    MissionStatus.RUNNING: "Running",
+    MissionStatus.TERMINATING: "Shutting down",
+    MissionStatus.ENDED: "Ended",
+    MissionStatus.CANCELLED: "Cancelled",
+}
+STATUS_COLOURS = {
+    MissionStatus.BOOKED: discord.Colour.blurple(),
+    MissionStatus.LAUNCHING: discord.Colour.gold(),
+    MissionStatus.RUNNING: discord.Colour.green(),
+    MissionStatus.TERMINATING: discord.Colour.orange(),
+    MissionStatus.ENDED: discord.Colour.dark_grey(),
+    MissionStatus.CANCELLED: discord.Colour.dark_grey(),
+}
+STAGE_LABELS = {
+    "launching": "Launching the cloud machine",
+    "booting": "Machine booting",
+    "starting_dcs": "Starting DCS",
+    "ready": "Ready",
+}
+REASON_LABELS = {
+    "stopped_by_user": "stopped by a member",
+    "booked_time_over": "booked time over",
+    "out_of_credit": "out of credit",
+    "admin": "stopped by an operator",
+    "instance_lost": "the server was lost",
+    "launch_failed": "the launch failed",
+    "not_ready": "the server did not become ready in time",
+    "cancelled": "cancelled",
+}
+
+
+def when(moment: datetime) -> str:
+    """``<t:…:f> (<t:…:R>)``: the full date and how far away it is, in each reader's zone."""
+    return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"
+
+
+def short_id(mission_id: str) -> str:
+    return mission_id[:8]
+
+
+def mission_label(mission: MissionState) -> str:
+    """One line naming a mission, for autocomplete and lists (plain text: no markdown)."""
+    start = mission.start_at.strftime("%a %d %b %H:%M UTC")
+    name = f" · {mission.mission_name}" if mission.mission_name else ""
+    return (
+        f"{STATUS_LABELS[mission.status]} · {start} · {mission.size} · "
+        f"{format_duration(mission.duration_minutes)}{name} ({short_id(mission.mission_id)})"
+    )[:100]
+
+
+def mission_embed(
+    mission: MissionState, *, currency: str, stage: str | None = None
+) -> discord.Embed:
+    """A mission's status as anyone in the guild may see it (no password)."""
+    title = f"Server {short_id(mission.mission_id)} · {STATUS_LABELS[mission.status]}"
+    embed = discord.Embed(title=title, colour=STATUS_COLOURS[mission.status])
+    if stage and mission.status in (MissionStatus.LAUNCHING, MissionStatus.RUNNING):
+        embed.description = f"**{STAGE_LABELS.get(stage, stage)}**"
+    embed.add_field(name="Booked by", value=f"<@{mission.booked_by}>")
+    embed.add_field(name="Size", value=f"{mission.size} in {mission.region}")
+    if mission.mission_name:
+        embed.add_field(name="Mission", value=mission.mission_name, inline=False)
+    embed.add_field(name="Starts", value=when(mission.start_at), inline=False)
+    embed.add_field(name="Ends", value=when(mission.end_at), inline=False)
+    if mission.address and mission.status is MissionStatus.RUNNING:
+        embed.add_field(name="Address", value=f"`{mission.address}:{mission.port}`", inline=False)
+    if mission.status is MissionStatus.ENDED:
+        reason = REASON_LABELS.get(mission.termination_reason or "", "ended")
+        billed = format_cents(mission.charged_cents or 0, currency)
+        embed.add_field(
+            name="Ended",
+            value=f"{reason}; {mission.billed_minutes or 0} minutes billed, {billed}",
+            inline=False,
+        )
+    embed.set_footer(text=f"Mission {mission.mission_id}")
+    return embed
+
+
+def missions_embed(missions: Iterable[MissionState], *, title: str) -> discord.Embed:
+    lines = [f"`{short_id(m.mission_id)}` {mission_line(m)}" for m in missions]
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    embed.description = "\n".join(lines[:20]) or "No servers."
+    if len(lines) > 20:
+        embed.set_footer(text=f"and {len(lines) - 20} more")
+    return embed
+
+
+def mission_line(mission: MissionState) -> str:
+    size = f"{mission.size}, {format_duration(mission.duration_minutes)}"
+    return f"**{STATUS_LABELS[mission.status]}** {size}, {when(mission.start_at)}"
+
+
+def quote_embed(
+    *,
+    title: str,
+    cost_cents: int,
+    available_cents: int,
+    currency: str,
+    start_at: datetime,
+    end_at: datetime,
+    size: str,
+) -> discord.Embed:
+    """What a start or booking will cost, shown before the member confirms it."""
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    embed.add_field(name="Size", value=size)
+    embed.add_field(name="Cost", value=format_cents(cost_cents, currency))
+    embed.add_field(name="Credit available", value=format_cents(available_cents, currency))
+    embed.add_field(name="Starts", value=when(start_at), inline=False)
+    embed.add_field(name="Ends", value=when(end_at), inline=False)
+    after = format_cents(available_cents - cost_cents, currency)
+    embed.set_footer(text=f"Credit left after reserving: {after}. Unused minutes are returned.")
+    return embed
+
+
+def settings_embed(public_view: Mapping[str, object]) -> discord.Embed:
+    """The squadron's settings with secrets masked, grouped the way the catalogue names them."""
+    embed = discord.Embed(title="Squadron settings", colour=discord.Colour.blurple())
+    groups: dict[str, list[str]] = {}
+    for key, value in public_view.items():
+        group, _, name = key.rpartition(".")
+        shown = "—" if value in (None, "", [], ()) else value
+        groups.setdefault(group or "server", []).append(f"`{name}`: {shown}")
+    for group, lines in groups.items():
+        text = "\n".join(lines)
+        embed.add_field(name=group, value=text[:1024], inline=False)
+    return embed

@@ -1,0 +1,498 @@
+"""``/server …``: start, book, extend, stop, cancel and inspect the squadron's DCS servers, and set
+the squadron's defaults. Thin: parse, authorise, call ``bot.services``, render."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.domain.actor import Actor
+from bot.domain.errors import InsufficientCredit, InvalidRequest
+from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.money import format_cents
+from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
+from bot.domain.squadron import SquadronState
+from cogs.auth import actor_for, require_admin, require_guild, require_manager
+from cogs.checkout import purchase_amount, send_checkout
+from cogs.client import RRBot
+from cogs.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
+from cogs.render import mission_embed, mission_label, missions_embed, quote_embed, settings_embed
+from cogs.views import BuyView, ConfirmView, shortfall_text
+
+log = logging.getLogger("rr.discord.servers")
+
+SIZE_CHOICES = [app_commands.Choice(name=size, value=size) for size in INSTANCE_SIZES]
+SETTING_KEYS = tuple(spec.key for spec in SETTINGS_CATALOGUE)
+
+
+class ServersCog(commands.Cog):
+    server = app_commands.Group(
+        name="server",
+        description="Start, book and manage your squadron's DCS servers.",
+        guild_only=True,
+    )
+    config = app_commands.Group(
+        name="config", description="The squadron's server defaults.", parent=server
+    )
+
+    def __init__(self, bot: RRBot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self.notifier = bot.notifier
+
+    async def _actor(self, interaction: discord.Interaction) -> Actor:
+        return await actor_for(interaction, self.services, self.bot.options.operator_ids)
+
+    async def _manager(self, interaction: discord.Interaction) -> tuple[str, Actor]:
+        guild_id = require_guild(interaction)
+        actor = await self._actor(interaction)
+        require_manager(actor)
+        return guild_id, actor
+
+    # --- starting and booking -------------------------------------------------------------------
+
+    @server.command(name="start", description="Start a server now.")
+    @app_commands.describe(
+        duration="How long to run it, e.g. 2h or 90m.",
+        size="Machine size (default: the squadron's setting).",
+        mission="Mission to load (default: the squadron's first mission).",
+    )
+    @app_commands.choices(size=SIZE_CHOICES)
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        duration: str,
+        size: str | None = None,
+        mission: str | None = None,
+    ) -> None:
+        guild_id, actor = await self._manager(interaction)
+        minutes = parse_duration(duration)
+        squadron = await self.services.squadrons.get(guild_id)
+        chosen = size or squadron.settings.instance_size
+        mission_name = _mission_choice(squadron, mission)
+        quote = await self.services.missions.quote(guild_id, chosen, minutes)
+        intent = {"action": "start", "size": chosen, "duration_minutes": minutes}
+        if mission_name:
+            intent["mission_name"] = mission_name
+
+        async def confirmed(button: discord.Interaction) -> None:
+            started = await self.services.missions.start(
+                actor, size=chosen, duration_minutes=minutes, mission_name=mission_name
+            )
+            await self._show_booked(button, started, "Server starting")
+
+        await self._offer(
+            interaction,
+            actor,
+            quote,
+            title="Start a server now",
+            size=chosen,
+            intent=intent,
+            confirm_label="Start server",
+            on_confirm=confirmed,
+        )
+
+    @server.command(name="schedule", description="Book a server for a later time.")
+    @app_commands.describe(
+        start="When, e.g. 19:30, tomorrow 20:00, sat 19:00 or 2026-12-05 19:30.",
+        duration="How long to run it, e.g. 2h or 90m.",
+        timezone="Time zone of the start time (default: the squadron's).",
+        size="Machine size (default: the squadron's setting).",
+        mission="Mission to load (default: the squadron's first mission).",
+    )
+    @app_commands.choices(size=SIZE_CHOICES)
+    async def schedule(
+        self,
+        interaction: discord.Interaction,
+        start: str,
+        duration: str,
+        timezone: str | None = None,
+        size: str | None = None,
+        mission: str | None = None,
+    ) -> None:
+        guild_id, actor = await self._manager(interaction)
+        squadron = await self.services.squadrons.get(guild_id)
+        tz = zone(timezone or squadron.settings.timezone)
+        start_at = parse_start(start, now=self.bot.clock.now(), tz=tz)
+        minutes = parse_duration(duration)
+        chosen = size or squadron.settings.instance_size
+        mission_name = _mission_choice(squadron, mission)
+        quote = await self.services.missions.quote(guild_id, chosen, minutes, start_at=start_at)
+        intent = {
+            "action": "book",
+            "size": chosen,
+            "duration_minutes": minutes,
+            "start_at": start_at.isoformat(),
+        }
+        if mission_name:
+            intent["mission_name"] = mission_name
+
+        async def confirmed(button: discord.Interaction) -> None:
+            booked = await self.services.missions.book(
+                actor,
+                start_at=start_at,
+                duration_minutes=minutes,
+                size=chosen,
+                mission_name=mission_name,
+            )
+            await self._show_booked(button, booked, "Server booked")
+
+        await self._offer(
+            interaction,
+            actor,
+            quote,
+            title="Book a server",
+            size=chosen,
+            intent=intent,
+            confirm_label="Book server",
+            on_confirm=confirmed,
+        )
+
+    async def _offer(
+        self,
+        interaction: discord.Interaction,
+        actor: Actor,
+        quote: Any,
+        *,
+        title: str,
+        size: str,
+        intent: dict[str, Any],
+        confirm_label: str,
+        on_confirm: Callable[[discord.Interaction], Awaitable[None]],
+    ) -> None:
+        """Show the quote with a confirm button, or the shortfall with a buy button."""
+        currency = self.services.pricing.currency
+        if quote.shortfall_cents > 0:
+            shortfall = InsufficientCredit(
+                quote.shortfall_cents, quote.cost_cents, quote.available_cents, currency
+            )
+            await self._offer_purchase(interaction, actor, shortfall, intent)
+            return
+        embed = quote_embed(
+            title=title,
+            cost_cents=quote.cost_cents,
+            available_cents=quote.available_cents,
+            currency=currency,
+            start_at=quote.start_at,
+            end_at=quote.end_at,
+            size=size,
+        )
+
+        async def confirmed(button: discord.Interaction) -> None:
+            try:
+                await on_confirm(button)
+            except InsufficientCredit as error:
+                await self._offer_purchase(button, actor, error, intent)
+
+        view = ConfirmView(interaction.user.id, confirmed, confirm_label=confirm_label)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+
+    async def _offer_purchase(
+        self,
+        interaction: discord.Interaction,
+        actor: Actor,
+        shortfall: InsufficientCredit,
+        intent: dict[str, Any] | None,
+    ) -> None:
+        amount = purchase_amount(self.services, shortfall.shortfall_cents)
+
+        async def buy(button: discord.Interaction) -> None:
+            await send_checkout(button, self.services, actor, amount, intent)
+
+        label = f"Buy {format_cents(amount, shortfall.currency)}"
+        view = BuyView(interaction.user.id, buy, label=label)
+        text = shortfall_text(shortfall, amount)
+        if interaction.response.is_done():
+            await interaction.followup.send(text, view=view, ephemeral=True)
+        elif interaction.type is discord.InteractionType.component:
+            await interaction.response.edit_message(content=text, embed=None, view=view)
+        else:
+            await interaction.response.send_message(text, view=view, ephemeral=True)
+
+    async def _show_booked(
+        self, interaction: discord.Interaction, mission: MissionState, heading: str
+    ) -> None:
+        currency = self.services.pricing.currency
+        await interaction.response.edit_message(
+            content=f"{heading}: `{mission.mission_id[:8]}`.", embed=None, view=None
+        )
+        public = await interaction.followup.send(
+            content=f"<@{mission.booked_by}> {heading.lower()}.",
+            embed=mission_embed(mission, currency=currency, stage="launching")
+            if mission.status is not MissionStatus.BOOKED
+            else mission_embed(mission, currency=currency),
+            wait=True,
+        )
+        self.notifier.track(mission.mission_id, public, interaction.channel_id)
+
+    # --- changing a server ----------------------------------------------------------------------
+
+    @server.command(name="extend", description="Add time to a server.")
+    @app_commands.describe(duration="How much longer, e.g. 30m or 1h.", mission="Which server.")
+    async def extend(
+        self, interaction: discord.Interaction, duration: str, mission: str | None = None
+    ) -> None:
+        guild_id, actor = await self._manager(interaction)
+        minutes = parse_duration(duration)
+        target = await self._pick(guild_id, mission, _EXTENDABLE, "extend")
+        await self._extend(interaction, actor, target.mission_id, minutes)
+
+    async def extend_from_button(
+        self, interaction: discord.Interaction, mission_id: str, minutes: int
+    ) -> None:
+        guild_id, actor = await self._manager(interaction)
+        await self._owned_mission(guild_id, mission_id)
+        await self._extend(interaction, actor, mission_id, minutes)
+
+    async def _extend(
+        self, interaction: discord.Interaction, actor: Actor, mission_id: str, minutes: int
+    ) -> None:
+        try:
+            extended = await self.services.missions.extend(actor, mission_id, minutes)
+        except InsufficientCredit as error:
+            await self._offer_purchase(interaction, actor, error, None)
+            return
+        await interaction.response.send_message(
+            f"Extended by {minutes} minutes; the server now ends "
+            f"{discord.utils.format_dt(extended.end_at, 'R')}.",
+            ephemeral=True,
+        )
+
+    @server.command(name="stop", description="Stop a running server now.")
+    @app_commands.describe(mission="Which server.")
+    async def stop(self, interaction: discord.Interaction, mission: str | None = None) -> None:
+        guild_id, _ = await self._manager(interaction)
+        target = await self._pick(guild_id, mission, _STOPPABLE, "stop")
+        await self.ask_to_stop(interaction, target.mission_id)
+
+    async def ask_to_stop(self, interaction: discord.Interaction, mission_id: str) -> None:
+        guild_id, actor = await self._manager(interaction)
+        target = await self._owned_mission(guild_id, mission_id)
+
+        async def confirmed(button: discord.Interaction) -> None:
+            await button.response.edit_message(
+                content="Stopping the server…", embed=None, view=None
+            )
+            await self.services.missions.stop(actor, target.mission_id)
+
+        view = ConfirmView(interaction.user.id, confirmed, confirm_label="Stop server")
+        await interaction.response.send_message(
+            "Stop this server now? Players on it will be disconnected.",
+            embed=mission_embed(target, currency=self.services.pricing.currency),
+            view=view,
+            ephemeral=True,
+        )
+
+    @server.command(name="cancel", description="Cancel a booked server before it starts.")
+    @app_commands.describe(mission="Which booking.")
+    async def cancel(self, interaction: discord.Interaction, mission: str | None = None) -> None:
+        guild_id, actor = await self._manager(interaction)
+        target = await self._pick(guild_id, mission, {MissionStatus.BOOKED}, "cancel")
+
+        async def confirmed(button: discord.Interaction) -> None:
+            await self.services.missions.cancel(actor, target.mission_id)
+            await button.response.edit_message(
+                content="Booking cancelled; its credit is available again.", embed=None, view=None
+            )
+
+        view = ConfirmView(interaction.user.id, confirmed, confirm_label="Cancel booking")
+        await interaction.response.send_message(
+            "Cancel this booking?",
+            embed=mission_embed(target, currency=self.services.pricing.currency),
+            view=view,
+            ephemeral=True,
+        )
+
+    # --- looking ----------------------------------------------------------------------------------
+
+    @server.command(name="status", description="How a server is doing.")
+    @app_commands.describe(mission="Which server (default: every active one).")
+    async def status(self, interaction: discord.Interaction, mission: str | None = None) -> None:
+        guild_id = require_guild(interaction)
+        currency = self.services.pricing.currency
+        if mission:
+            target = await self._owned_mission(guild_id, mission)
+            await interaction.response.send_message(embed=mission_embed(target, currency=currency))
+            return
+        active = [m for m in await self.services.missions.for_guild(guild_id) if m.is_active]
+        if len(active) == 1:
+            await interaction.response.send_message(
+                embed=mission_embed(active[0], currency=currency)
+            )
+            return
+        await interaction.response.send_message(
+            embed=missions_embed(active, title="Active servers")
+        )
+
+    @server.command(name="list", description="The squadron's servers, booked and recent.")
+    async def list_servers(self, interaction: discord.Interaction) -> None:
+        guild_id = require_guild(interaction)
+        missions = await self.services.missions.for_guild(guild_id)
+        ordered = sorted(missions, key=lambda m: m.start_at, reverse=True)
+        await interaction.response.send_message(embed=missions_embed(ordered, title="Servers"))
+
+    # --- squadron defaults ----------------------------------------------------------------------
+
+    @config.command(name="show", description="Show the squadron's server settings.")
+    async def config_show(self, interaction: discord.Interaction) -> None:
+        guild_id = require_guild(interaction)
+        actor = await self._actor(interaction)
+        require_admin(interaction, actor)
+        squadron = await self.services.squadrons.get(guild_id)
+        embed = settings_embed(squadron.settings.public_view())
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @config.command(name="set", description="Change one of the squadron's server settings.")
+    @app_commands.describe(setting="Which setting.", value="The new value.")
+    async def config_set(self, interaction: discord.Interaction, setting: str, value: str) -> None:
+        await self._change(interaction, {setting: value})
+
+    @config.command(name="channel", description="Where reminders and ready messages are posted.")
+    @app_commands.describe(channel="The reminder channel.")
+    async def config_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        await self._change(interaction, {"reminder_channel_id": str(channel.id)})
+
+    @config.command(name="role", description="The role allowed to start and stop servers.")
+    @app_commands.describe(role="The manager role.")
+    async def config_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        await self._change(interaction, {"manager_role_id": str(role.id)})
+
+    @config.command(name="timezone", description="The squadron's time zone for bookings.")
+    @app_commands.describe(timezone="e.g. Europe/London")
+    async def config_timezone(self, interaction: discord.Interaction, timezone: str) -> None:
+        await self._change(interaction, {"timezone": timezone})
+
+    async def _change(self, interaction: discord.Interaction, changes: dict[str, str]) -> None:
+        require_guild(interaction)
+        actor = await self._actor(interaction)
+        require_admin(interaction, actor)
+        settings = await self.services.squadrons.change_settings(actor, changes)
+        shown = settings.public_view()
+        lines = [
+            f"`{key}` is now {shown[key] if shown[key] not in ('', None) else '—'}"
+            for key in changes
+        ]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+    # --- autocomplete -----------------------------------------------------------------------------
+
+    @config_set.autocomplete("setting")
+    async def _setting_keys(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip().lower()
+        keys = [key for key in SETTING_KEYS if typed in key][:25]
+        return [
+            app_commands.Choice(name=f"{key} — {setting_spec(key).help}"[:100], value=key)
+            for key in keys
+        ]
+
+    @config_set.autocomplete("value")
+    async def _setting_values(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        key = getattr(interaction.namespace, "setting", None)
+        if not isinstance(key, str) or key not in SETTING_KEYS:
+            return []
+        spec = setting_spec(key)
+        if spec.kind == "timezone":
+            return _choices(timezone_choices(current))
+        choices = [choice for choice in spec.choices() if current.lower() in choice.lower()]
+        return _choices(choices[:25])
+
+    @schedule.autocomplete("timezone")
+    @config_timezone.autocomplete("timezone")
+    async def _timezones(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return _choices(timezone_choices(current))
+
+    @start.autocomplete("mission")
+    @schedule.autocomplete("mission")
+    async def _mission_files(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        squadron = await self.services.squadrons.get(str(interaction.guild_id))
+        names = [_file_name(path) for path in squadron.settings.missions]
+        return _choices([name for name in names if current.lower() in name.lower()][:25])
+
+    @extend.autocomplete("mission")
+    @stop.autocomplete("mission")
+    @cancel.autocomplete("mission")
+    @status.autocomplete("mission")
+    async def _guild_missions(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        if interaction.guild_id is None:
+            return []
+        missions = await self.services.missions.for_guild(str(interaction.guild_id))
+        typed = current.lower()
+        found = [
+            app_commands.Choice(name=mission_label(m), value=m.mission_id)
+            for m in sorted(missions, key=lambda m: m.start_at)
+            if m.is_active and typed in mission_label(m).lower()
+        ]
+        return found[:25]
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    async def _owned_mission(self, guild_id: str, mission_id: str) -> MissionState:
+        missions = {m.mission_id: m for m in await self.services.missions.for_guild(guild_id)}
+        matches = [m for key, m in missions.items() if key.startswith(mission_id.strip().lower())]
+        if len(mission_id.strip()) < 4 or len(matches) != 1:
+            raise InputError("I can't find that server in this squadron; pick one from the list.")
+        return matches[0]
+
+    async def _pick(
+        self, guild_id: str, mission: str | None, statuses: set[MissionStatus], verb: str
+    ) -> MissionState:
+        if mission:
+            target = await self._owned_mission(guild_id, mission)
+            if target.status not in statuses:
+                raise InvalidRequest(
+                    f"That server is {target.status.value}, so you can't {verb} it."
+                )
+            return target
+        candidates = [
+            m for m in await self.services.missions.for_guild(guild_id) if m.status in statuses
+        ]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise InvalidRequest(f"There is no server to {verb} right now.")
+        raise InputError(f"Several servers could be meant; pick the one to {verb} from the list.")
+
+
+_EXTENDABLE = {MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING}
+_STOPPABLE = {MissionStatus.LAUNCHING, MissionStatus.RUNNING}
+
+
+def _file_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _mission_choice(squadron: SquadronState, typed: str | None) -> str | None:
+    if typed is None:
+        return None
+    for path in squadron.settings.missions:
+        if typed in (path, _file_name(path)):
+            return path
+    raise InputError(
+        "That mission is not in the squadron's mission list; pick one from the list "
+        "or add it with /server config set missions."
+    )
+
+
+def _choices(values: list[str]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=value[:100], value=value[:100]) for value in values]
+
+
+async def setup(bot: RRBot) -> None:
+    await bot.add_cog(ServersCog(bot))

@@ -1,0 +1,156 @@
+"""Buttons: confirm or cancel a request, buy exactly the credit that is missing, and the persistent
+extend / end buttons on end-of-time warnings.
+
+Confirm and buy buttons live on private replies and only need to work while the bot runs, so they
+are ordinary views with a timeout. Extend and end sit on channel messages that must keep working
+after a restart, so they are ``DynamicItem``s whose custom id carries the mission and the minutes.
+"""
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.domain.errors import InsufficientCredit
+from bot.domain.money import format_cents
+from cogs.errors import send_error
+
+Action = Callable[[discord.Interaction], Awaitable[None]]
+Button = discord.ui.Button[Any]
+CONFIRM_TIMEOUT = 300.0
+MISSION_ID = r"[0-9a-f-]{36}"
+
+
+class OwnedView(discord.ui.View):
+    """A view only the member who asked for it may press; errors reach them as one sentence."""
+
+    def __init__(self, owner_id: int, *, timeout: float = CONFIRM_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if interaction.user.id == self.owner_id:
+            return True
+        await interaction.response.send_message(
+            "Only the member who asked can press these buttons.", ephemeral=True
+        )
+        return False
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        await send_error(interaction, error)
+
+
+class ConfirmView(OwnedView):
+    """Confirm / Cancel under a quote or a destructive request."""
+
+    def __init__(self, owner_id: int, on_confirm: Action, *, confirm_label: str) -> None:
+        super().__init__(owner_id)
+        self._on_confirm = on_confirm
+        self.confirm.label = confirm_label
+
+    @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id="confirm")
+    async def confirm(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        self.stop()
+        await self._on_confirm(interaction)
+
+    @discord.ui.button(label="Never mind", style=discord.ButtonStyle.secondary, custom_id="dismiss")
+    async def dismiss(
+        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
+    ) -> None:
+        self.stop()
+        await interaction.response.edit_message(
+            content="Nothing was changed.", embed=None, view=None
+        )
+
+
+class BuyView(OwnedView):
+    """One button that DMs a checkout link for exactly the missing credit."""
+
+    def __init__(self, owner_id: int, on_buy: Action, *, label: str) -> None:
+        super().__init__(owner_id)
+        self._on_buy = on_buy
+        self.buy.label = label
+
+    @discord.ui.button(label="Buy credit", style=discord.ButtonStyle.primary, custom_id="buy")
+    async def buy(self, interaction: discord.Interaction, button: Button) -> None:
+        self.stop()
+        await self._on_buy(interaction)
+
+
+def shortfall_text(error: InsufficientCredit, amount_cents: int) -> str:
+    amount = format_cents(amount_cents, error.currency)
+    return f"{error} Press the button to get a payment link for {amount} by DM."
+
+
+class ExtendButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"rr:extend:(?P<mission>{MISSION_ID}):(?P<minutes>\d{{1,4}})",
+):
+    """Adds minutes to a running server; lives on end warnings, survives restarts."""
+
+    def __init__(self, mission_id: str, minutes: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Extend {minutes} min",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"rr:extend:{mission_id}:{minutes}",
+            )
+        )
+        self.mission_id = mission_id
+        self.minutes = minutes
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> "ExtendButton":
+        return cls(match["mission"], int(match["minutes"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("ServersCog")  # type: ignore[attr-defined]
+        try:
+            await cog.extend_from_button(interaction, self.mission_id, self.minutes)
+        except Exception as error:
+            await send_error(interaction, error)
+
+
+class EndButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"rr:end:(?P<mission>{MISSION_ID})",
+):
+    """Ends a server now instead of waiting for its booked end; asks to confirm first."""
+
+    def __init__(self, mission_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="End now",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"rr:end:{mission_id}",
+            )
+        )
+        self.mission_id = mission_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> "EndButton":
+        return cls(match["mission"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        cog = interaction.client.get_cog("ServersCog")  # type: ignore[attr-defined]
+        try:
+            await cog.ask_to_stop(interaction, self.mission_id)
+        except Exception as error:
+            await send_error(interaction, error)
+
+
+def end_warning_view(mission_id: str, extensions: tuple[int, ...] = (30, 60)) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for minutes in extensions:
+        view.add_item(ExtendButton(mission_id, minutes))
+    view.add_item(EndButton(mission_id))
+    return view

@@ -1,0 +1,155 @@
+"""The journeys squadrons make, end to end through discord.py and the emulator."""
+
+from datetime import timedelta
+
+from bot.domain.mission import MissionStatus
+from discord_emulator import Message
+from tests.cogs.conftest import World
+
+MINUTE = timedelta(minutes=1)
+
+
+def mentions(message: Message, who: object) -> bool:
+    return f"<@{who.id}>" in message.content  # type: ignore[attr-defined]
+
+
+async def buy_credit(w: World, amount: str) -> None:
+    """A manager buys credit and pays on the sandbox checkout page."""
+    dm = w.emu.next_message(w.manager)
+    handle = await w.emu.invoke(w.guild, w.manager, "credits buy", {"amount": amount})
+    reply = await handle.message()
+    assert reply.ephemeral
+    assert "sent you a DM" in reply.content
+    link = await dm
+    assert link.content.startswith(f"Pay ${amount}.00 of server credit here: http")
+    receipt = w.emu.next_message(w.manager)
+    await w.pay(link)
+    assert f"Receipt: ${amount}.00 of server credit added" in (await receipt).content
+
+
+async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None:
+    w = world
+    landed = w.emu.next_message(w.reminders)
+    await buy_credit(w, "20")
+    assert "added $20.00 of server credit" in (await landed).content
+
+    start = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    quote = await start.message()
+    assert quote.ephemeral
+    assert quote.embeds[0]["title"] == "Start a server now"
+    fields = {field["name"]: field["value"] for field in quote.embeds[0]["fields"]}
+    assert fields["Cost"] == "$2.00"
+    assert fields["Credit available"] == "$20.00"
+
+    announced = w.emu.next_message(w.general)
+    ready = w.emu.next_message(w.reminders)
+    confirm = await start.click("confirm")
+    await confirm.response()
+    announcement = await announced
+    assert mentions(announcement, w.manager)
+    assert "server starting" in announcement.content
+    await w.app.services.background.drain()
+    await w.advance(timedelta(seconds=30))
+    ready_message = await ready
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.status is MissionStatus.RUNNING
+    assert mission.instance_id is not None
+    assert mentions(ready_message, w.manager)
+    assert "your DCS server is ready at `127.0.0.1:" in ready_message.content
+
+    warning = w.emu.next_message(w.reminders)
+    await w.advance(45 * MINUTE)
+    warned = await warning
+    assert "ends in 15 minutes" in warned.content
+    assert f"rr:extend:{mission.mission_id}:30" in warned.custom_ids()
+
+    extend = await w.emu.click(warned, f"rr:extend:{mission.mission_id}:30", w.manager)
+    extended = await extend.message()
+    assert extended.ephemeral
+    assert "Extended by 30 minutes" in extended.content
+
+    ended = w.emu.until(
+        lambda: next(
+            (m for m in w.emu.channel_messages(w.reminders) if "has stopped" in m.content), None
+        ),
+        "the end notice",
+    )
+    await w.advance(46 * MINUTE)
+    notice = await ended
+    assert "booked time over" in notice.content
+    assert "90 minutes billed, $3.00" in notice.content
+    final = await w.app.services.missions.get(mission.mission_id)
+    assert final.status is MissionStatus.ENDED
+    instance = await w.app.services.provider.describe(mission.instance_id)
+    assert instance.state in ("terminated", "gone")
+    balance = await w.app.services.squadrons.balance(w.guild_id)
+    assert balance.available_cents == 2000 - 300
+
+
+async def test_a_booking_short_of_credit_is_confirmed_once_the_payment_lands(world: World) -> None:
+    w = world
+    handle = await w.emu.invoke(
+        w.guild, w.manager, "server schedule", {"start": "tomorrow 20:00", "duration": "2h"}
+    )
+    reply = await handle.message()
+    assert reply.ephemeral
+    assert "That needs $4.67 of credit" in reply.content
+    assert "payment link for $5.00" in reply.content
+    assert "buy" in reply.custom_ids()
+    assert await w.app.services.missions.for_guild(w.guild_id) == []
+
+    dm = w.emu.next_message(w.manager)
+    await (await handle.click("buy")).response()
+    link = await dm
+    assert "Your server will be booked as soon as the payment lands" in link.content
+    await w.pay(link)
+    confirmed = await w.emu.until(
+        lambda: next(
+            (m for m in w.emu.dm_messages(w.manager) if "your server is booked for" in m.content),
+            None,
+        ),
+        "the booking confirmation DM",
+    )
+    assert "Your payment landed" in confirmed.content
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.status is MissionStatus.BOOKED
+    assert mission.start_at.hour == 20 and mission.duration_minutes == 120
+
+
+async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock(
+    world: World,
+) -> None:
+    w = world
+    await w.fund(5000)
+    start_at = (w.clock.now() + timedelta(hours=26)).replace(second=0)
+    handle = await w.emu.invoke(
+        w.guild,
+        w.manager,
+        "server schedule",
+        {"start": start_at.strftime("%Y-%m-%d %H:%M"), "duration": "1h"},
+    )
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    await w.emu.until(
+        lambda: next((m for m in handle.messages if "Server booked" in m.content), None),
+        "the booking",
+    )
+
+    def reminders() -> list[Message]:
+        return [m for m in w.emu.channel_messages(w.reminders) if "your server starts" in m.content]
+
+    await w.advance(start_at - w.clock.now() - timedelta(hours=23, minutes=59))
+    await w.emu.until(lambda: reminders() or None, "the day-before reminder")
+    await w.advance(timedelta(hours=23))
+    await w.emu.until(lambda: len(reminders()) >= 2 or None, "the hour-before reminder")
+    await w.advance(timedelta(minutes=40))
+    await w.app.services.background.drain()
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.status is MissionStatus.LAUNCHING
+    ready = w.emu.next_message(w.reminders)
+    await w.advance(timedelta(minutes=5))
+    assert "is ready at" in (await ready).content
+    await w.emu.until(lambda: len(reminders()) == 3 or None, "the quarter-hour reminder")
+    await w.advance(timedelta(minutes=30))
+    assert len(reminders()) == 3
+    assert all(mentions(message, w.manager) for message in reminders())

@@ -1,0 +1,185 @@
+"""Who may do what, and what bad input gets: one private sentence and nothing recorded."""
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from discord_emulator import InvalidInvocation, User
+from tests.cogs.conftest import World
+
+
+async def refused(w: World, user: User, command: str, options: dict[str, Any]) -> str:
+    """Run a command that must be refused; return the reply after checking nothing was recorded."""
+    before = len(await w.events())
+    handle = await w.emu.invoke(w.guild, user, command, options)
+    reply = await handle.message()
+    assert reply.ephemeral, reply.content
+    assert len(await w.events()) == before
+    return reply.content
+
+
+async def test_plain_members_may_look_but_not_start_stop_or_configure(world: World) -> None:
+    w = world
+    await w.fund(5000)
+    for command, options in [
+        ("server start", {"duration": "1h"}),
+        ("server schedule", {"start": "tomorrow 20:00", "duration": "1h"}),
+        ("server extend", {"duration": "30m"}),
+        ("server stop", {}),
+        ("server cancel", {}),
+    ]:
+        assert "Only squadron managers" in await refused(w, w.pilot, command, options)
+    assert "Manage Server" in await refused(w, w.pilot, "server config show", {})
+    status = await (await w.emu.invoke(w.guild, w.pilot, "server status")).message()
+    assert not status.ephemeral
+    balance = await (await w.emu.invoke(w.guild, w.pilot, "credits balance")).message()
+    assert balance.embeds[0]["title"] == "Server credit"
+
+
+async def test_the_manager_role_may_start_but_only_manage_server_may_configure(
+    world: World,
+) -> None:
+    w = world
+    await w.fund(5000)
+    text = await refused(
+        w, w.manager, "server config set", {"setting": "max_players", "value": "8"}
+    )
+    assert "Manage Server" in text
+    for starter in (w.manager, w.admin):
+        quote = await (
+            await w.emu.invoke(w.guild, starter, "server start", {"duration": "1h"})
+        ).message()
+        assert quote.embeds[0]["title"] == "Start a server now"
+    changed = await (
+        await w.emu.invoke(
+            w.guild, w.admin, "server config set", {"setting": "max_players", "value": "8"}
+        )
+    ).message()
+    assert changed.ephemeral
+    assert "`max_players` is now 8" in changed.content
+    squadron = await w.app.services.squadrons.get(w.guild_id)
+    assert squadron.settings.max_players == 8
+
+
+async def test_nobody_acts_on_another_guilds_server(world: World) -> None:
+    w = world
+    await w.fund(5000)
+    start = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    await start.message()
+    await (await start.click("confirm")).response()
+    await w.app.services.background.drain()
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+
+    other = w.emu.add_guild("Other squadron")
+    rival = w.emu.add_user("iceman")
+    other.add_member(rival, roles=[other.add_role("boss", permissions=1 << 5)])
+    handle = await w.emu.invoke(other, rival, "server stop", {"mission": mission.mission_id})
+    reply = await handle.message()
+    assert reply.ephemeral
+    assert "can't find that server" in reply.content
+    choices = await w.emu.autocomplete(
+        other, rival, "server stop", {"mission": ""}, focused="mission"
+    )
+    assert choices == []
+
+
+async def test_admin_commands_are_only_in_the_operators_guild_and_only_for_operators(
+    world: World,
+) -> None:
+    w = world
+    with pytest.raises(InvalidInvocation):
+        await w.emu.invoke(w.guild, w.admin, "admin instances")
+    outsider = w.emu.add_user("outsider")
+    w.ops_guild.add_member(outsider)
+    denied = await (await w.emu.invoke(w.ops_guild, outsider, "admin instances")).message()
+    assert "Only rr's operators" in denied.content
+    granted = await (
+        await w.emu.invoke(
+            w.ops_guild,
+            w.operator,
+            "admin grant",
+            {"guild": w.guild_id, "amount": "12.50", "reason": "goodwill"},
+        )
+    ).message()
+    assert "Granted $12.50" in granted.content
+    balance = await w.app.services.squadrons.balance(w.guild_id)
+    assert balance.available_cents == 1250
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "expected"),
+    [
+        ("server start", {"duration": "abc"}, "is not a duration"),
+        ("server start", {"duration": "5m"}, "minutes"),
+        ("server start", {"duration": "1h", "mission": "nope.miz"}, "mission list"),
+        ("server schedule", {"start": "soon", "duration": "1h"}, "is not a time I can read"),
+        ("server schedule", {"start": "2020-01-01 10:00", "duration": "1h"}, "past"),
+        (
+            "server schedule",
+            {"start": "19:30", "duration": "1h", "timezone": "Mars/Base"},
+            "not a time zone",
+        ),
+        ("server extend", {"duration": "x"}, "is not a duration"),
+        ("server stop", {"mission": "zzzz"}, "can't find that server"),
+        ("server cancel", {}, "no server to cancel"),
+        ("credits buy", {"amount": "abc"}, "is not an amount"),
+        ("credits buy", {"amount": "1"}, "smallest purchase"),
+        ("credits buy", {"amount": "100000"}, "largest single purchase"),
+        ("server config set", {"setting": "nope", "value": "1"}, "no setting called"),
+        ("server config set", {"setting": "max_players", "value": "500"}, "max_players"),
+        ("server config timezone", {"timezone": "Nowhere/Land"}, "timezone"),
+    ],
+)
+async def test_bad_input_gets_one_plain_sentence_and_records_nothing(
+    world: World, command: str, options: dict[str, Any], expected: str
+) -> None:
+    w = world
+    await w.fund(5000)
+    user = w.admin
+    text = await refused(w, user, command, options)
+    assert expected in text
+    assert "error id" not in text
+    assert text.count(". ") <= 1
+
+
+async def test_closed_dms_get_the_checkout_link_privately(world: World) -> None:
+    w = world
+    w.emu.close_dms(w.manager)
+    reply = await (
+        await w.emu.invoke(w.guild, w.manager, "credits buy", {"amount": "10"})
+    ).message()
+    assert reply.ephemeral
+    assert "couldn't DM you" in reply.content
+    assert "/sandbox/checkout/" in reply.content
+
+
+async def test_a_deleted_reminder_channel_is_reported_to_the_owner_once(world: World) -> None:
+    w = world
+    w.emu.delete_channel(w.reminders)
+    owner = w.guild.owner
+    for _ in range(2):
+        await w.fund(1000)
+        dm = w.emu.next_message(w.manager)
+        handle = await w.emu.invoke(w.guild, w.manager, "credits buy", {"amount": "10"})
+        await handle.message()
+        await w.pay(await dm)
+        await w.emu.until(
+            lambda: next((m for m in w.emu.dm_messages(w.manager) if "Receipt" in m.content), None),
+            "the receipt",
+        )
+    await w.app.services.background.drain()
+    reports = [m for m in w.emu.dm_messages(owner) if "no longer exists" in m.content]
+    assert len(reports) == 1
+
+
+async def test_fifty_members_at_once_are_each_acknowledged(world: World) -> None:
+    w = world
+    members = [w.emu.add_user(f"pilot{n}") for n in range(50)]
+    for member in members:
+        w.guild.add_member(member)
+    handles = await asyncio.gather(
+        *(w.emu.invoke(w.guild, member, "credits balance") for member in members)
+    )
+    answers = await asyncio.gather(*(handle.response() for handle in handles))
+    assert [answer.type for answer in answers] == [4] * 50
