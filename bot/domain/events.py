@@ -43,6 +43,7 @@ __all__ = [
     "MissionCharged",
     "MissionEnded",
     "MissionExtended",
+    "PaidRequestSettled",
     "PurchaseClosed",
     "PurchaseStarted",
     "ReminderSent",
@@ -120,6 +121,19 @@ class PurchaseClosed(DomainEvent):
     TYPE: ClassVar[str] = "PurchaseClosed"
     purchase_id: str
     reason: Literal["expired", "payment_failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaidRequestSettled(DomainEvent):
+    """How the start or booking a credited purchase paid for ended: ``carried_out`` (booked as
+    ``mission_id``) or ``refused`` (``message`` says why, as the buyer was told). Written with
+    the booking itself, so a paid request without one is still to be carried out."""
+
+    TYPE: ClassVar[str] = "PaidRequestSettled"
+    purchase_id: str
+    outcome: Literal["carried_out", "refused"]
+    mission_id: str | None
+    message: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,6 +286,7 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     PurchaseStarted,
     CreditsPurchased,
     PurchaseClosed,
+    PaidRequestSettled,
     CreditsGranted,
     CreditsRefunded,
     CreditsReserved,

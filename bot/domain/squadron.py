@@ -14,6 +14,9 @@ Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
 - An admin refund may only take available credit, so it never eats into reservations;
   beyond that it needs `allow_negative=True` and then takes the balance below what is reserved.
 - Purchases are idempotent per checkout session: recording one already credited decides nothing.
+- A credited purchase made for a start or booking (its intent) is settled once: carried out
+  with its booking, or refused. Refusing it again decides nothing; carrying out one already
+  settled is refused, so a request refused elsewhere is not booked after all.
 """
 
 from collections.abc import Mapping
@@ -29,6 +32,7 @@ from bot.domain.events import (
     CreditsReserved,
     DomainEvent,
     MissionCharged,
+    PaidRequestSettled,
     PurchaseClosed,
     PurchaseStarted,
     ReservationReduced,
@@ -43,6 +47,8 @@ from bot.domain.settings import SettingsError, SquadronSettings, parse_setting
 from eventstore import NewEvent, StoredEvent
 
 STREAM_PREFIX = "squadron#"
+PURCHASE_SOURCE = "purchase"
+"""The source of a command carried out for a paid request; its source id is the purchase id."""
 
 PurchaseStatus = Literal["started", "credited", "closed"]
 
@@ -53,7 +59,8 @@ def squadron_stream(guild_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """One checkout: `refunded_cents` counts what Stripe refunded, reversed or not."""
+    """One checkout: `refunded_cents` counts what Stripe refunded, reversed or not; `settled`
+    says that the request it paid for (its intent) was carried out or refused."""
 
     purchase_id: str
     amount_cents: int
@@ -63,6 +70,7 @@ class Purchase:
     intent: Mapping[str, object] | None = None
     credited_cents: int = 0
     refunded_cents: int = 0
+    settled: bool = False
 
     @property
     def refundable_cents(self) -> int:
@@ -91,6 +99,17 @@ class SquadronState:
     def active_missions(self) -> tuple[str, ...]:
         """Missions holding a reservation, oldest first."""
         return tuple(self.reservations)
+
+    @property
+    def unsettled_paid_requests(self) -> tuple[Purchase, ...]:
+        """Credited purchases whose start or booking was neither carried out nor refused."""
+        return tuple(
+            purchase
+            for purchase in self.purchases.values()
+            if purchase.status == "credited"
+            and purchase.intent is not None
+            and not purchase.settled
+        )
 
     def purchase_for_session(self, checkout_session_id: str) -> Purchase | None:
         purchase_id = self.purchase_ids_by_session.get(checkout_session_id)
@@ -137,6 +156,17 @@ class ClosePurchase:
     actor: Actor
     purchase_id: str
     reason: Literal["expired", "payment_failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettlePaidRequest:
+    """Record how a paid request ended: carried out as `mission_id`, or refused with `message`."""
+
+    actor: Actor
+    purchase_id: str
+    outcome: Literal["carried_out", "refused"]
+    mission_id: str | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -189,6 +219,7 @@ SquadronCommand = (
     | StartPurchase
     | RecordPurchase
     | ClosePurchase
+    | SettlePaidRequest
     | GrantCredits
     | RefundCredits
     | Reserve
@@ -217,6 +248,8 @@ def _decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]
             return _record_purchase(command, state)
         case ClosePurchase():
             return _close_purchase(command, state)
+        case SettlePaidRequest():
+            return _settle_paid_request(command, state)
         case GrantCredits():
             return _grant(command)
         case RefundCredits():
@@ -321,6 +354,32 @@ def _close_purchase(command: ClosePurchase, state: SquadronState) -> list[Domain
     if purchase.status != "started":
         return []
     return [PurchaseClosed(purchase_id=command.purchase_id, reason=command.reason)]
+
+
+def _settle_paid_request(command: SettlePaidRequest, state: SquadronState) -> list[DomainEvent]:
+    actor = command.actor
+    acts_for_it = actor.source == PURCHASE_SOURCE and actor.source_id == command.purchase_id
+    if not (acts_for_it or actor.is_operator):
+        raise NotAllowed("Only the paid request itself or an rr operator can settle it.")
+    purchase = state.purchases.get(command.purchase_id)
+    if purchase is None or purchase.status != "credited" or purchase.intent is None:
+        raise NotFound("No paid request has that purchase id in this squadron; check the id.")
+    if (command.outcome == "carried_out") != (command.mission_id is not None):
+        raise InvalidRequest("A paid request carried out names its mission, and only then.")
+    if (command.outcome == "refused") != (command.message is not None):
+        raise InvalidRequest("A refused paid request says why, and only then.")
+    if purchase.settled:
+        if command.outcome == "refused":
+            return []
+        raise Conflict("That paid request was already settled; it is not carried out again.")
+    return [
+        PaidRequestSettled(
+            purchase_id=command.purchase_id,
+            outcome=command.outcome,
+            mission_id=command.mission_id,
+            message=command.message,
+        )
+    ]
 
 
 def _grant(command: GrantCredits) -> list[DomainEvent]:
@@ -455,6 +514,9 @@ def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
         case PurchaseClosed():
             closed = replace(state.purchases[event.purchase_id], status="closed")
             return _with_purchase(state, closed)
+        case PaidRequestSettled():
+            settled = replace(state.purchases[event.purchase_id], settled=True)
+            return _with_purchase(state, settled)
         case CreditsGranted():
             return replace(state, balance_cents=state.balance_cents + event.amount_cents)
         case CreditsRefunded():

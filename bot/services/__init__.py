@@ -16,7 +16,7 @@ from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
-from bot.services.missions import MissionService, Quote
+from bot.services.missions import Booking, MissionService, Quote
 from bot.services.squadrons import LedgerEntry, Page, SquadronService
 from bot.services.streams import Streams
 from bot.view.handle import ViewHandle
@@ -24,6 +24,7 @@ from eventstore import EventStore
 
 __all__ = [
     "AdminService",
+    "Booking",
     "ComputeSettings",
     "Health",
     "Intent",
@@ -89,7 +90,7 @@ class Services:
             streams=streams,
             store=store,
             pricing=pricing,
-            intents=IntentRunner(self.missions, notifier),
+            intents=IntentRunner(self.missions, streams, notifier, clock),
             background=self.background,
         )
         self.admin = AdminService(

@@ -4,25 +4,38 @@ When a member is short of credit, the cog opens a checkout carrying an *intent*,
 carry out once paid. ``PurchaseStarted`` records it; when the payment is recorded, the intent
 is carried out with the buyer as the actor, once: the mission's id is derived from the
 purchase, so a second attempt finds it booked already.
+
+Its outcome is recorded on the squadron's stream as ``PaidRequestSettled``: in the booking's own
+write when carried out, alone when refused. The buyer is told only by the attempt that
+recorded it, so two processes, or a retry at start-up, never tell them twice; a request
+credited but never settled (the bot stopped in between) is carried out at the next start-up.
 """
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.clock import Clock
+from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.errors import DomainError, InvalidRequest
 from bot.domain.mission import MissionState
 from bot.domain.settings import SettingsError
-from bot.domain.squadron import Purchase
+from bot.domain.squadron import PURCHASE_SOURCE, Purchase
 from bot.notify import BookingConfirmedNotice, IntentFailedNotice, Notifier
-from bot.services.missions import MissionService
+from bot.services.missions import MissionService, command_key
+from bot.services.streams import Streams
+from eventstore import AlreadyAppended
 
 log = logging.getLogger("rr.services")
 
-PURCHASE_SOURCE = "purchase"
+LATE_START = timedelta(minutes=30)
+TOO_LATE_TO_START = (
+    "Your payment landed while rr was unavailable, so the server was not started late; the "
+    "credit is yours to use: start it with /server start when you are ready."
+)
 UNEXPECTED_FAILURE = (
     "Your payment was recorded, but the server could not be booked because of an error on our "
     "side; book it again with /server start or /server schedule."
@@ -66,15 +79,29 @@ class Intent:
 
 
 class IntentRunner:
-    def __init__(self, missions: MissionService, notifier: Notifier) -> None:
+    def __init__(
+        self, missions: MissionService, streams: Streams, notifier: Notifier, clock: Clock
+    ) -> None:
         self._missions = missions
+        self._streams = streams
         self._notifier = notifier
+        self._clock = clock
 
     async def carry_out(
-        self, guild_id: str, purchase: Purchase, causation_id: str | None
+        self,
+        guild_id: str,
+        purchase: Purchase,
+        causation_id: str | None,
+        *,
+        paid_at: datetime | None = None,
     ) -> MissionState | None:
-        """Do what the paid purchase was for and tell the buyer how it went; returns the
-        mission, or None when the request could not be carried out."""
+        """Do what the paid purchase was for, once, and tell the buyer how it went; returns the
+        mission, or None when this attempt found that it could not be carried out.
+
+        ``paid_at`` is when the payment was recorded, for a request taken up later (after a
+        restart): a "start now" paid more than ``LATE_START`` ago is refused rather than
+        starting a server nobody may be waiting for any more.
+        """
         assert purchase.intent is not None
         actor = Actor(
             user_id=purchase.buyer_id,
@@ -83,45 +110,65 @@ class IntentRunner:
             source_id=purchase.purchase_id,
         )
         action = str(purchase.intent.get("action"))
+        if action == "start" and paid_at is not None and self._clock.now() - paid_at > LATE_START:
+            await self._refuse(actor, guild_id, purchase, action, TOO_LATE_TO_START, causation_id)
+            return None
         try:
             intent = Intent.from_data(purchase.intent)
-            if intent.start_at is None:
-                mission = await self._missions.start(
-                    actor,
-                    size=intent.size,
-                    duration_minutes=intent.duration_minutes,
-                    mission_name=intent.mission_name,
-                    causation_id=causation_id,
-                )
-            else:
-                mission = await self._missions.book(
-                    actor,
-                    start_at=intent.start_at,
-                    duration_minutes=intent.duration_minutes,
-                    size=intent.size,
-                    mission_name=intent.mission_name,
-                    causation_id=causation_id,
-                )
+            booking = await self._missions.place(
+                actor,
+                start_at=intent.start_at,
+                duration_minutes=intent.duration_minutes,
+                size=intent.size,
+                mission_name=intent.mission_name,
+                causation_id=causation_id,
+            )
         except (DomainError, SettingsError) as error:
-            await self._failed(guild_id, purchase, action, str(error))
+            await self._refuse(actor, guild_id, purchase, action, str(error), causation_id)
             return None
         except Exception:
             log.exception(
                 "paid request failed",
                 extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
             )
-            await self._failed(guild_id, purchase, action, UNEXPECTED_FAILURE)
+            await self._refuse(actor, guild_id, purchase, action, UNEXPECTED_FAILURE, causation_id)
             return None
-        await self._notifier.notify(BookingConfirmedNotice(mission, purchase.purchase_id))
-        return mission
-
-    async def _failed(self, guild_id: str, purchase: Purchase, action: str, message: str) -> None:
-        await self._notifier.notify(
-            IntentFailedNotice(
-                guild_id=guild_id,
-                buyer_id=purchase.buyer_id,
-                purchase_id=purchase.purchase_id,
-                action=action,
-                message=message,
+        if booking.recorded:
+            await self._notifier.notify(
+                BookingConfirmedNotice(booking.mission, purchase.purchase_id)
             )
+        return booking.mission
+
+    async def _refuse(
+        self,
+        actor: Actor,
+        guild_id: str,
+        purchase: Purchase,
+        action: str,
+        message: str,
+        causation_id: str | None,
+    ) -> None:
+        """Record the refusal, then tell the buyer; a request another attempt settled first is
+        left as that attempt recorded it (and told)."""
+        settle = squadrons.SettlePaidRequest(
+            actor=actor, purchase_id=purchase.purchase_id, outcome="refused", message=message
         )
+        try:
+            _, stored = await self._streams.write_squadron(
+                guild_id,
+                lambda current: squadrons.decide(settle, current),
+                idempotency_key=command_key(actor, "settle"),
+                causation_id=causation_id,
+            )
+        except AlreadyAppended:
+            return
+        if stored:
+            await self._notifier.notify(
+                IntentFailedNotice(
+                    guild_id=guild_id,
+                    buyer_id=purchase.buyer_id,
+                    purchase_id=purchase.purchase_id,
+                    action=action,
+                    message=message,
+                )
+            )

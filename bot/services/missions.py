@@ -1,9 +1,10 @@
 """What members do with servers: quote, start, book, extend, stop, cancel, look.
 
 A booking and its credit reservation are one atomic write across the mission's and the
-squadron's streams, as are an extension and its reservation, and a cancellation and the
-release of its credit. ``start`` books for now and launches in the background, so a Discord
-command answers within its three seconds; progress reaches the members through the notifier.
+squadron's streams (with the settlement of the paid request it carries out, if any), as are an
+extension and its reservation, and a cancellation and the release of its credit. ``start``
+books for now and launches in the background, so a Discord command answers within its three
+seconds; progress reaches the members through the notifier.
 """
 
 import uuid
@@ -33,6 +34,15 @@ QUOTE_MISSION_ID = "quote"
 
 
 @dataclass(frozen=True)
+class Booking:
+    """A start or booking placed: ``recorded`` is False when a repeat of the command found the
+    mission booked already."""
+
+    mission: MissionState
+    recorded: bool
+
+
+@dataclass(frozen=True)
 class Quote:
     """What a start or booking would reserve, against what the squadron has available."""
 
@@ -58,6 +68,15 @@ def mission_id_for(actor: Actor) -> str:
     if actor.source_id is None:
         return str(uuid.uuid4())
     return str(uuid.uuid5(_MISSION_IDS, f"{actor.source}:{actor.source_id}"))
+
+
+def _settlement(actor: Actor, mission_id: str) -> squadrons.SettlePaidRequest | None:
+    """The settlement a booking writes when it carries out a paid request."""
+    if actor.source != squadrons.PURCHASE_SOURCE or actor.source_id is None:
+        return None
+    return squadrons.SettlePaidRequest(
+        actor=actor, purchase_id=actor.source_id, outcome="carried_out", mission_id=mission_id
+    )
 
 
 def termination_reason(text: str) -> TerminationReason:
@@ -160,21 +179,15 @@ class MissionService:
         causation_id: str | None = None,
     ) -> MissionState:
         """Book a server for now and launch it in the background."""
-        with logged("start", guild_id=actor.guild_id, user_id=actor.user_id) as fields:
-            state, stored = await self._book(
-                actor, None, duration_minutes, size, mission_name, causation_id
-            )
-            fields["mission_id"] = state.mission_id
-            if stored:
-                self._background.spawn(
-                    self._lifecycle.launch(
-                        state.mission_id,
-                        actor=Actor.system(actor.source, actor.source_id),
-                        causation_id=stored[0].id,
-                    ),
-                    name=f"launch:{state.mission_id}",
-                )
-            return state
+        booking = await self.place(
+            actor,
+            start_at=None,
+            duration_minutes=duration_minutes,
+            size=size,
+            mission_name=mission_name,
+            causation_id=causation_id,
+        )
+        return booking.mission
 
     async def book(
         self,
@@ -187,12 +200,45 @@ class MissionService:
         causation_id: str | None = None,
     ) -> MissionState:
         """Book a server for later; the scheduler launches it ahead of its start."""
-        with logged("book", guild_id=actor.guild_id, user_id=actor.user_id) as fields:
-            state, _ = await self._book(
+        booking = await self.place(
+            actor,
+            start_at=start_at,
+            duration_minutes=duration_minutes,
+            size=size,
+            mission_name=mission_name,
+            causation_id=causation_id,
+        )
+        return booking.mission
+
+    async def place(
+        self,
+        actor: Actor,
+        *,
+        start_at: datetime | None,
+        duration_minutes: int,
+        size: str | None = None,
+        mission_name: str | None = None,
+        causation_id: str | None = None,
+    ) -> Booking:
+        """Start a server now (``start_at`` None: launched in the background) or book it for
+        later, saying whether this call recorded it. An actor acting for a paid request (source
+        ``PURCHASE_SOURCE``) settles that request in the same write."""
+        what = "start" if start_at is None else "book"
+        with logged(what, guild_id=actor.guild_id, user_id=actor.user_id) as fields:
+            state, stored = await self._book(
                 actor, start_at, duration_minutes, size, mission_name, causation_id
             )
             fields["mission_id"] = state.mission_id
-            return state
+            if stored and start_at is None:
+                self._background.spawn(
+                    self._lifecycle.launch(
+                        state.mission_id,
+                        actor=Actor.system(actor.source, actor.source_id),
+                        causation_id=stored[0].id,
+                    ),
+                    name=f"launch:{state.mission_id}",
+                )
+            return Booking(state, recorded=bool(stored))
 
     async def _book(
         self,
@@ -233,15 +279,23 @@ class MissionService:
             limits=self._limits,
             currency=self._pricing.currency,
         )
+        settle = _settlement(actor, mission_id)
+
+        def decide(
+            mission: MissionState | None, squadron: squadrons.SquadronState
+        ) -> tuple[list[NewEvent], list[NewEvent]]:
+            if mission is not None:  # a repeat of this command: it is booked already
+                return [], []
+            squadron_events = squadrons.decide(reserve, squadron)
+            if settle is not None:
+                squadron_events += squadrons.decide(settle, squadron)
+            return missions.decide(book, mission), squadron_events
+
         try:
             state, stored = await self._streams.write_both(
                 mission_id,
                 guild_id,
-                lambda mission, squadron: (
-                    ([], [])
-                    if mission is not None  # a repeat of this command: it is booked already
-                    else (missions.decide(book, mission), squadrons.decide(reserve, squadron))
-                ),
+                decide,
                 new_mission=True,
                 idempotency_key=command_key(actor, "book"),
                 causation_id=causation_id,

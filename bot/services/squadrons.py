@@ -2,9 +2,12 @@
 
 Payments are recorded exactly once: the domain credits a checkout session once, and the
 append carries the session id as its idempotency key, so a redelivered webhook and a second
-event for the same session both find nothing to do.
+event for the same session both find nothing to do. A payment made for a start or booking
+carries it out in the background; one the bot stopped before carrying out is taken up at the
+next start-up by ``resume_paid_requests``.
 """
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ from bot.services.missions import command_key
 from bot.services.streams import Streams
 from bot.view import Balance
 from eventstore import AlreadyAppended, EventStore, NewEvent, StoredEvent
+
+log = logging.getLogger("rr.services")
 
 T = TypeVar("T")
 
@@ -243,6 +248,47 @@ class SquadronService:
                     name=f"intent:{purchase_id}",
                 )
             return True
+
+    async def resume_paid_requests(self) -> int:
+        """Carry out every paid request whose payment was recorded but which was never settled
+        (the bot stopped in between); returns how many were taken up.
+
+        Run once at start-up, after the view is rebuilt. Safe beside other processes doing the
+        same or carrying one out: each request is settled, and its buyer told, once.
+        """
+        resumed = 0
+        for guild_id in await self._streams.view.guilds_with_unsettled_paid_requests():
+            state = await self._streams.squadron(guild_id)
+            credited = await self._credited_purchases(guild_id)
+            for purchase in state.unsettled_paid_requests:
+                resumed += 1
+                log.info(
+                    "resuming paid request",
+                    extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
+                )
+                payment = credited.get(purchase.purchase_id)
+                try:
+                    await self._intents.carry_out(
+                        guild_id,
+                        purchase,
+                        payment.id if payment else None,
+                        paid_at=payment.recorded_at if payment else None,
+                    )
+                except Exception:
+                    log.exception(
+                        "paid request not settled; it is tried again at the next start-up",
+                        extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
+                    )
+        return resumed
+
+    async def _credited_purchases(self, guild_id: str) -> dict[str, StoredEvent]:
+        """Each ``CreditsPurchased`` event on the squadron's stream, by purchase: its id is the
+        cause recorded on the booking it pays for, its time when the payment landed."""
+        found: dict[str, StoredEvent] = {}
+        async for stored in self._store.read(squadron_stream(guild_id)):
+            if stored.type == CreditsPurchased.TYPE:
+                found[str(stored.data["purchase_id"])] = stored
+        return found
 
     async def close_purchase(
         self, guild_id: str, purchase_id: str, reason: str, event_id: str

@@ -46,7 +46,7 @@ def caused_by(events: Sequence[NewEvent], causation_id: str | None) -> list[NewE
 class Streams:
     def __init__(self, store: EventStore, view: ViewHandle) -> None:
         self.store = store
-        self._view = view
+        self.view = view
         self.missions: Repository[MissionState | None] = Repository(
             store, missions.evolve, missions.initial_mission
         )
@@ -66,7 +66,7 @@ class Streams:
         """The squadron as the view knows it, for reading settings and credit: this process's
         writes at once, other processes' once the feeder brings them (the repository's cache
         of a stream this process does not write would never see them)."""
-        state = await self._view.squadron(guild_id)
+        state = await self.view.squadron(guild_id)
         if state is None:
             return replace(squadrons.initial_squadron, guild_id=guild_id)
         return state
@@ -167,7 +167,7 @@ class Streams:
     def publish(self, stored: Sequence[StoredEvent]) -> None:
         """Hand stored events to the view; the view wakes the scheduler if they move its plan."""
         try:
-            self._view.publish(stored)
+            self.view.publish(stored)
         except ActorStopped:
             log.warning(
                 "view stopped; events reach it from the feed at the next start",

@@ -209,6 +209,12 @@ class View:
     def squadron(self, guild_id: str) -> SquadronState | None:
         return self._squadrons.get(guild_id)
 
+    def guilds_with_unsettled_paid_requests(self) -> list[str]:
+        """Guilds holding a paid start or booking that was neither carried out nor refused."""
+        return [
+            guild_id for guild_id, state in self._squadrons.items() if state.unsettled_paid_requests
+        ]
+
     def balance(self, guild_id: str) -> Balance:
         state = self._squadrons.get(guild_id)
         if state is None:

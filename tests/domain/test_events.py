@@ -24,6 +24,7 @@ from bot.domain.events import (
     MissionCharged,
     MissionEnded,
     MissionExtended,
+    PaidRequestSettled,
     PurchaseClosed,
     PurchaseStarted,
     ReminderSent,
@@ -64,6 +65,9 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
         payment_event_id="evt_1",
     ),
     PurchaseClosed: PurchaseClosed(purchase_id="p1", reason="expired"),
+    PaidRequestSettled: PaidRequestSettled(
+        purchase_id="p1", outcome="carried_out", mission_id="m1", message=None
+    ),
     CreditsGranted: CreditsGranted(amount_cents=500, reason="welcome"),
     CreditsRefunded: CreditsRefunded(
         amount_cents=300, reason="refund", purchase_id=None, shortfall_cents=0, source="admin"
