@@ -1,0 +1,37 @@
+"""``rr-bot`` / ``python -m bot``: read the settings, set up logging, run until Ctrl-C."""
+
+import asyncio
+import logging
+import os
+import sys
+
+from bot.app import EXIT_INTERRUPTED, FatalError, serve
+from bot.config import InvalidSettings, export_aws_environment, load_settings
+from bot.logs import configure_logging
+
+AWS_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+EXIT_INVALID_SETTINGS = 2
+EXIT_FAILED = 1
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except InvalidSettings as error:
+        print(f"rr: {error}", file=sys.stderr)
+        return EXIT_INVALID_SETTINGS
+    export_aws_environment()
+    aws_secrets = [os.environ.get(name, "") for name in AWS_SECRET_VARIABLES]
+    configure_logging(settings.log_level, [*settings.secret_values(), *aws_secrets])
+    try:
+        asyncio.run(serve(settings))
+    except FatalError as error:
+        logging.getLogger("rr.app").error("rr cannot run: %s", error)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,580 @@
+"""Wiring: store, view, compute, services, payments, web app, Discord, reconciler, scheduler.
+
+`App.start` opens each part in that order and logs where it lives; `App.stop` closes them in
+reverse order (scheduler, reconciler, background work, Discord, web, payments, feeder, view,
+store), and so does a start that fails half-way. `serve` runs an app until SIGINT or SIGTERM.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any, Protocol
+
+import aiohttp
+import discord
+from botocore.exceptions import BotoCoreError, ClientError
+
+import eventstore
+from bot.actor import Actor
+from bot.clock import Clock, ScaledClock, SystemClock
+from bot.cloud.base import ComputeProvider
+from bot.cloud.ec2 import open_ec2_provider
+from bot.cloud.local import LocalProvider
+from bot.cloud.logins import LoginPool
+from bot.config import InvalidSettings, Settings
+from bot.domain.pricing import Limits, Pricing
+from bot.logs import url_without_credentials
+from bot.notify import FanoutNotifier, LoggingNotifier, Notice, Notifier
+from bot.payments import PaymentsConfig, build_payment_service, payment_routes
+from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce
+from bot.scheduler import MissionActions, Scheduler
+from bot.services import ComputeSettings, SchedulerStatus, Services
+from bot.services.reconcile import Reconciler
+from bot.view import ScheduleConfig, View
+from bot.view.feeder import ViewFeeder
+from bot.view.handle import ViewHandle
+from bot.web import (
+    CheckResult,
+    HealthCheck,
+    MetricsSource,
+    Sample,
+    WebServer,
+    create_web_app,
+)
+from cogs.client import DiscordOptions, RRBot
+
+log = logging.getLogger("rr.app")
+
+HEALTH_PROBE_STREAM = "health#probe"
+"""A stream nobody writes: reading it is the cheapest request that proves the store answers."""
+FEED_INTERVAL = timedelta(seconds=5)
+"""How often (in real time) the feeder brings other processes' events into the view."""
+VIEW_MAX_LAG_PASSES = 6
+"""The view is behind when the feeder has not reached the store's head for this many passes."""
+SCHEDULER_MAX_SILENCE_HEARTBEATS = 3
+EXIT_INTERRUPTED = 130
+
+
+class FatalError(Exception):
+    """rr cannot start, or cannot go on; ``str()`` is one line saying what to fix."""
+
+
+class App:
+    """Everything rr runs in one process. ``on_fatal`` is called when a part fails for good
+    after start-up (Discord refusing the connection), so the runner can stop the app."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_fatal: Callable[[], None] = lambda: None,
+        *,
+        clock: Clock | None = None,
+        guild_ready_timeout: float = DiscordOptions.guild_ready_timeout,
+    ) -> None:
+        """``clock`` replaces the one the settings choose (tests drive a fake one);
+        ``guild_ready_timeout`` is how long discord.py waits for guilds before it is ready."""
+        self.settings = settings
+        self.clock = clock or make_clock(settings)
+        self.discord: RRBot | None = None
+        """The Discord client, once connected."""
+        self._guild_ready_timeout = guild_ready_timeout
+        self.failure: str | None = None
+        """Why the app asked to be stopped, if it did."""
+        self._on_fatal = on_fatal
+        self._stack = AsyncExitStack()
+        self._started_at = time.monotonic()
+        self._web: WebServer | None = None
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("The app has not started.")
+        return self._services
+
+    @property
+    def base_url(self) -> str:
+        """Where the web app is reached (RR_PUBLIC_URL, else the address it listens on)."""
+        if self._web is None:
+            raise RuntimeError("The app has not started.")
+        return self.settings.base_url(self._web.port)
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Close every part that was opened, the last opened first; safe to call twice."""
+        await self._stack.aclose()
+        self.discord = None
+        self._web = None
+        self._services = None
+
+    async def _start(self) -> None:
+        settings, clock, stack = self.settings, self.clock, self._stack
+        store = _open_store(settings, clock)
+        stack.push_async_callback(store.close)
+
+        config = schedule_config(settings)
+        view_actor: Actor[View] = Actor(View(config), name="view")
+        view_actor.start()
+        stack.push_async_callback(view_actor.stop)
+        view = ViewHandle(view_actor)
+        feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
+        feeder = ViewFeeder(store, view_actor, clock, interval=feed_interval)
+        rebuild_started = time.monotonic()
+        try:
+            events = await feeder.catch_up()
+        except Exception as error:
+            raise FatalError(
+                f"The event store {url_without_credentials(settings.event_store)} cannot be "
+                f"read: {type(error).__name__}: {error}"
+            ) from None
+        log.info(
+            "event store ready",
+            extra={
+                "store": url_without_credentials(settings.event_store),
+                "events": events,
+                "rebuilt_seconds": round(time.monotonic() - rebuild_started, 3),
+            },
+        )
+        feeder.start()
+        stack.push_async_callback(feeder.stop)
+
+        compute = await make_compute(settings, clock)
+        logins = settings.ec2.login_parameters if settings.compute == "ec2" else ()
+        log.info(
+            "compute ready",
+            extra={"provider": compute.name, "deployment": settings.deployment, **_where(settings)},
+        )
+
+        notifier = SwitchableNotifier(LoggingNotifier())
+        login_pool = LoginPool(store, logins) if logins else None
+        services = Services(
+            store=store,
+            view=view,
+            provider=compute,
+            notifier=notifier,
+            clock=clock,
+            pricing=Pricing(settings.pricing.rates_cents_per_hour, settings.pricing.currency),
+            limits=limits(settings),
+            compute=ComputeSettings(
+                deployment=settings.deployment,
+                backstop_grace=timedelta(minutes=settings.schedule.backstop_grace_minutes),
+            ),
+            login_pool=login_pool,
+        )
+        stack.push_async_callback(services.aclose)
+        self._services = services
+
+        self._web = _bind_web(settings)
+        stack.push_async_callback(self._web.stop)
+        payments = build_payment_service(
+            _payments_config(settings, self.base_url),
+            ledger=services.squadrons,
+            notifier=notifier,
+            clock=clock,
+        )
+        services.attach_payments(payments)
+        log.info("payments ready", extra={"provider": payments.config.provider})
+
+        reconciler = Reconciler(
+            provider=compute,
+            view=view,
+            missions=services.missions,
+            notifier=notifier,
+            clock=clock,
+            logins=login_pool,
+        )
+        services.admin.reconciler = reconciler
+        actions = CountedActions(services.missions)
+        scheduler = Scheduler(view_actor, actions, clock, config)
+        services.admin.scheduler = scheduler
+
+        sandbox = None
+        if settings.discord_token is None:
+            sandbox = Sandbox(clock, settings.sandbox_time_scale)
+            stack.push_async_callback(sandbox.close)
+            await sandbox.open(services.squadrons)
+
+        interactions: Counter[str] = Counter()
+        web_app = create_web_app(
+            health={
+                "store": store_reachable(store),
+                "view": view_caught_up(view, feeder, clock, feed_interval * VIEW_MAX_LAG_PASSES),
+                "scheduler": scheduler_alive(scheduler, clock, config.heartbeat),
+            },
+            metrics=[
+                self._process_metrics,
+                view_metrics(view),
+                actions.samples,
+                interaction_metrics(interactions),
+            ],
+            routes=[payment_routes(payments), *([sandbox.console_routes] if sandbox else [])],
+        )
+        await self._web.start(web_app)
+        log.info("web app listening", extra={"url": self.base_url})
+
+        # Discord before anything that notifies, so that notices due at start-up reach it.
+        client = RRBot(services, self._discord_options(sandbox), clock)
+        client.add_listener(_interaction_counter(interactions), "on_interaction")
+        if sandbox is not None:
+            await sandbox.connect(client)
+            announce(self.base_url + CONSOLE_PATH)
+        elif settings.discord_token is not None:
+            discord_connection = DiscordConnection(client, on_lost=self._discord_lost)
+            stack.push_async_callback(discord_connection.close)
+            await discord_connection.open(settings.discord_token.get_secret_value())
+            log.info("connecting to Discord", extra={"dev_guild": settings.discord_guild_id})
+        notifier.target = FanoutNotifier([LoggingNotifier(), client.notifier])
+        self.discord = client
+
+        stack.push_async_callback(services.background.drain)  # finish launches while Discord is up
+        await reconcile_at_start(reconciler)
+        await services.squadrons.resume_paid_requests()
+        reconciler.start()
+        stack.push_async_callback(reconciler.stop)
+        scheduler.start()
+        stack.push_async_callback(scheduler.stop)
+        log.info("scheduler started", extra={"time_scale": settings.sandbox_time_scale})
+
+    def _discord_options(self, sandbox: Sandbox | None) -> DiscordOptions:
+        settings = self.settings
+        if sandbox is not None:
+            return DiscordOptions(
+                operator_ids=sandbox.operator_ids(settings.operator_ids),
+                operator_guild_id=sandbox.operator_guild_id,
+                guild_ready_timeout=GUILD_READY_TIMEOUT,
+            )
+        return DiscordOptions(
+            operator_ids=frozenset(settings.operator_ids),
+            operator_guild_id=settings.operator_guild_id,
+            dev_guild_id=settings.discord_guild_id,
+            guild_ready_timeout=self._guild_ready_timeout,
+        )
+
+    def _discord_lost(self, reason: str) -> None:
+        self.failure = reason
+        self._on_fatal()
+
+    async def _process_metrics(self) -> list[Sample]:
+        uptime = round(time.monotonic() - self._started_at, 3)
+        return [Sample("rr_uptime_seconds", "gauge", "Seconds since the app was built.", uptime)]
+
+
+class DiscordConnection:
+    """The Discord client's gateway connection, run as a task; discord.py reconnects by itself
+    after network trouble, so the task ending with an error means it gave up for good."""
+
+    def __init__(self, client: RRBot, on_lost: Callable[[str], None]) -> None:
+        self._client = client
+        self._on_lost = on_lost
+        self._task: asyncio.Task[None] | None = None
+
+    async def open(self, token: str) -> None:
+        try:
+            await self._client.login(token)
+        except discord.LoginFailure:
+            raise FatalError("Discord refused DISCORD_TOKEN; check the bot token.") from None
+        except (discord.HTTPException, aiohttp.ClientError) as error:
+            raise FatalError(f"Discord cannot be reached: {error}") from None
+        self._task = asyncio.create_task(self._client.connect(), name="discord")
+        self._task.add_done_callback(self._ended)
+
+    async def close(self) -> None:
+        await self._client.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def _ended(self, task: "asyncio.Task[None]") -> None:
+        if task.cancelled() or (error := task.exception()) is None:
+            return
+        log.error("the Discord connection ended", exc_info=error)
+        self._on_lost(f"the Discord connection ended: {error}")
+
+
+class SwitchableNotifier:
+    """Carries notices to ``target``, which the wiring replaces once Discord is connected
+    (the Discord client needs the services, which need a notifier first)."""
+
+    def __init__(self, target: Notifier) -> None:
+        self.target = target
+
+    async def notify(self, notice: Notice) -> None:
+        await self.target.notify(notice)
+
+
+class CountedActions:
+    """The services' mission actions, counted per kind and outcome for /metrics."""
+
+    def __init__(self, actions: MissionActions) -> None:
+        self._actions = actions
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    async def launch(self, mission_id: str) -> object:
+        return await self._counted("launch", self._actions.launch(mission_id))
+
+    async def check_ready(self, mission_id: str) -> object:
+        return await self._counted("check_ready", self._actions.check_ready(mission_id))
+
+    async def terminate(self, mission_id: str, reason: str) -> object:
+        return await self._counted("terminate", self._actions.terminate(mission_id, reason))
+
+    async def send_reminder(self, mission_id: str, key: str) -> object:
+        return await self._counted("remind", self._actions.send_reminder(mission_id, key))
+
+    async def samples(self) -> list[Sample]:
+        return [
+            Sample(
+                "rr_scheduler_actions_total",
+                "counter",
+                "Actions the scheduler performed, by kind and outcome.",
+                count,
+                {"kind": kind, "outcome": outcome},
+            )
+            for (kind, outcome), count in sorted(self.counts.items())
+        ]
+
+    async def _counted(self, kind: str, action: Awaitable[object]) -> object:
+        try:
+            result = await action
+        except Exception:
+            self.counts[kind, "failed"] += 1
+            raise
+        self.counts[kind, "done"] += 1
+        return result
+
+
+async def reconcile_at_start(reconciler: Reconciler) -> None:
+    """Repair what a crash or downtime left behind before the scheduler acts; a cloud that does
+    not answer now is not fatal: the periodic passes try again."""
+    try:
+        await reconciler.reconcile()
+    except Exception:
+        log.exception("start-up reconciliation failed; the next pass tries again")
+
+
+def make_clock(settings: Settings) -> Clock:
+    if settings.sandbox_time_scale == 1:
+        return SystemClock()
+    return ScaledClock(settings.sandbox_time_scale)
+
+
+async def make_compute(settings: Settings, clock: Clock) -> ComputeProvider:
+    if settings.compute == "ec2":
+        try:
+            return await open_ec2_provider(settings, clock.now)
+        except InvalidSettings as error:
+            raise FatalError(str(error)) from None
+        except (BotoCoreError, ClientError) as error:
+            raise FatalError(f"EC2 cannot be reached: {error}") from None
+    return LocalProvider(
+        settings.local_instances_dir,
+        settings.deployment,
+        now=clock.now,
+        time_scale=settings.sandbox_time_scale,
+    )
+
+
+def schedule_config(settings: Settings) -> ScheduleConfig:
+    schedule = settings.schedule
+    return ScheduleConfig(
+        reminder_offsets_minutes=schedule.reminder_offsets_minutes,
+        boot_lead=timedelta(minutes=schedule.boot_lead_minutes),
+        end_warning_offsets_minutes=schedule.end_warnings_minutes,
+        low_credit_warning=timedelta(minutes=schedule.low_credit_warning_minutes),
+        readiness_timeout=timedelta(minutes=schedule.readiness_timeout_minutes),
+        readiness_probe_interval=timedelta(seconds=schedule.readiness_probe_seconds),
+        terminate_retry=timedelta(seconds=schedule.terminate_retry_seconds),
+    )
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        min_duration_minutes=settings.limits.min_duration_minutes,
+        max_duration_minutes=settings.limits.max_duration_minutes,
+        booking_horizon_days=settings.limits.booking_horizon_days,
+        max_concurrent_per_guild=settings.limits.max_concurrent_per_guild,
+        boot_lead_minutes=settings.schedule.boot_lead_minutes,
+        min_extension_minutes=settings.limits.min_extension_minutes,
+    )
+
+
+def store_reachable(store: eventstore.EventStore) -> HealthCheck:
+    async def check() -> CheckResult:
+        async for _ in store.read(HEALTH_PROBE_STREAM):
+            break
+        return CheckResult(True, "reachable")
+
+    return check
+
+
+class Following(Protocol):
+    @property
+    def alive(self) -> bool: ...
+
+
+def view_caught_up(
+    view: ViewHandle, feeder: Following, clock: Clock, max_lag: timedelta
+) -> HealthCheck:
+    """The view reached the store's head recently: each feeder pass reads up to the head."""
+
+    async def check() -> CheckResult:
+        stats = await view.stats()
+        if not feeder.alive or stats.caught_up_at is None:
+            return CheckResult(False, "the view is not following the store")
+        lag = clock.now() - stats.caught_up_at
+        detail = (
+            f"at the store's head {_seconds(lag)} ago (position {stats.position}, "
+            f"{stats.events_applied} events applied, {stats.events_waiting} waiting)"
+        )
+        return CheckResult(lag <= max_lag and stats.events_waiting == 0, detail)
+
+    return check
+
+
+def scheduler_alive(scheduler: SchedulerStatus, clock: Clock, heartbeat: timedelta) -> HealthCheck:
+    async def check() -> CheckResult:
+        if not scheduler.alive or scheduler.last_tick_at is None:
+            return CheckResult(False, "the scheduler is not running")
+        silence = clock.now() - scheduler.last_tick_at
+        ok = silence <= heartbeat * SCHEDULER_MAX_SILENCE_HEARTBEATS
+        return CheckResult(ok, f"last tick {_seconds(silence)} ago")
+
+    return check
+
+
+def view_metrics(view: ViewHandle) -> MetricsSource:
+    async def samples() -> list[Sample]:
+        stats = await view.stats()
+        return [
+            Sample(
+                "rr_view_events_applied_total",
+                "counter",
+                "Events the view has applied.",
+                stats.events_applied,
+            ),
+            Sample(
+                "rr_view_duplicates_dropped_total",
+                "counter",
+                "Events the view received again and dropped.",
+                stats.duplicates_dropped,
+            ),
+            Sample(
+                "rr_view_events_waiting",
+                "gauge",
+                "Events held back until an earlier version of their stream arrives.",
+                stats.events_waiting,
+            ),
+            Sample(
+                "rr_missions_active",
+                "gauge",
+                "Missions booked or under way.",
+                stats.active_missions,
+            ),
+        ]
+
+    return samples
+
+
+def interaction_metrics(interactions: Counter[str]) -> MetricsSource:
+    async def samples() -> list[Sample]:
+        return [
+            Sample(
+                "rr_discord_interactions_total",
+                "counter",
+                "Discord interactions received (commands, buttons, autocomplete), by type.",
+                count,
+                {"type": kind},
+            )
+            for kind, count in sorted(interactions.items())
+        ]
+
+    return samples
+
+
+def _interaction_counter(
+    interactions: Counter[str],
+) -> Callable[[discord.Interaction], Coroutine[Any, Any, None]]:
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        interactions[interaction.type.name] += 1
+
+    return on_interaction
+
+
+def _open_store(settings: Settings, clock: Clock) -> eventstore.EventStore:
+    """The store records each event's time on the bot's clock, so that a scaled sandbox clock
+    and recorded times agree."""
+    try:
+        return eventstore.open(settings.event_store, clock=clock.now)
+    except ValueError as error:
+        raise FatalError(f"RR_EVENT_STORE is not usable: {error}") from None
+
+
+def _bind_web(settings: Settings) -> WebServer:
+    host, port = settings.web_host, settings.web_port
+    try:
+        return WebServer(host, port)
+    except OSError as error:
+        raise FatalError(
+            f"The web app cannot listen on {host}:{port} ({error.strerror or error}); "
+            "set RR_WEB_HOST and RR_WEB_PORT to a free address."
+        ) from None
+
+
+def _payments_config(settings: Settings, public_url: str) -> PaymentsConfig:
+    try:
+        return PaymentsConfig.from_settings(settings, public_url)
+    except ValueError as error:
+        raise FatalError(str(error)) from None
+
+
+def _where(settings: Settings) -> dict[str, str]:
+    if settings.compute == "local":
+        return {"instances": str(settings.local_instances_dir)}
+    return {}
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{delta.total_seconds():.0f} s"
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM (or a part fails for good), then stop every part cleanly.
+
+    A second signal while stopping (work in flight can take a while) exits at once: the store's
+    commits are durable and servers stop at their backstop, so nothing recorded is lost.
+    """
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            log.warning("stopping at once")
+            os._exit(EXIT_INTERRUPTED)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal)
+    app = App(settings, on_fatal=stop.set)
+    try:
+        await app.start()
+        log.info("rr is running; press Ctrl-C to stop")
+        await stop.wait()
+        log.info("stopping; press Ctrl-C again to stop at once")
+    finally:
+        await app.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    if app.failure is not None:
+        raise FatalError(app.failure)
+    log.info("stopped")

@@ -1,0 +1,89 @@
+"""What the bot asks of a compute provider: launch, find, describe, terminate DCS servers."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+InstanceState = Literal["pending", "running", "stopping", "terminated", "gone"]
+LaunchErrorReason = Literal["capacity", "limit", "config", "unavailable"]
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One launch attempt of a mission's server.
+
+    ``client_token`` makes the launch idempotent: the same token never starts a second server.
+    ``files`` are the rendered DCS files ({path relative to the DCS write folder: content}).
+    ``terminate_at`` is the backstop: the provider stops the server then even if the bot is gone.
+    """
+
+    mission_id: str
+    guild_id: str
+    attempt: int
+    client_token: str
+    size: str
+    region: str
+    files: Mapping[str, bytes] = field(repr=False)
+    game_port: int
+    terminate_at: datetime
+    login_ref: str | None
+    deployment: str
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """What a provider knows of one server.
+
+    ``game_port`` is set when the provider chose the port itself (the local stand-in picks a
+    free one); None means the server listens on the requested ``LaunchRequest.game_port``.
+    """
+
+    instance_id: str
+    mission_id: str | None
+    attempt: int | None
+    state: InstanceState
+    address: str | None
+    launched_at: datetime | None
+    game_port: int | None = None
+
+
+class LaunchError(Exception):
+    """A launch that did not start a server; ``message`` is one plain sentence for the user."""
+
+    def __init__(self, reason: LaunchErrorReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class ComputeProvider(Protocol):
+    name: str
+
+    async def launch(self, request: LaunchRequest) -> InstanceInfo:
+        """Start the server, or return the one already started for ``request.client_token``."""
+        ...
+
+    async def describe(self, instance_id: str) -> InstanceInfo:
+        """The server's current state; state "gone" when the provider does not know it."""
+        ...
+
+    async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
+        """The server a launch attempt started, for adoption after a crash; None if none."""
+        ...
+
+    async def list_managed(self) -> list[InstanceInfo]:
+        """Every server of this deployment that is not terminated."""
+        ...
+
+    async def terminate(self, instance_id: str) -> None:
+        """Stop the server; doing it again, or for an unknown server, is not an error."""
+        ...
+
+    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
+        """Move the time at which the server stops by itself."""
+        ...
+
+    async def game_port_open(self, address: str, port: int) -> bool:
+        """One TCP connection attempt to the game port."""
+        ...

@@ -1,0 +1,136 @@
+"""A stand-in DCS server for the local compute provider: ``python -m bot.cloud.standin FOLDER``.
+
+It plays the part of a cloud instance on loopback, talking to the provider through files in its
+instance folder:
+
+- ``launch.json`` (read, then deleted): the instance id and the rendered DCS files, base64, which
+  it writes under ``files/``, as DCS would find them in its write folder;
+- ``deadline``: the UNIX time at which it stops by itself (the backstop, kept even when the bot is
+  gone); the provider rewrites it to move the backstop or to stop it now;
+- ``lock``: held for as long as it runs, so anyone can tell whether it is alive, even after a
+  restart or a reboot;
+- ``ready.json`` and the stdout line ``ready <port>``: the game port it answers on, a free
+  loopback port, where every connection gets a one-line banner;
+- ``exit.json``: why and when it stopped.
+
+Standard library only, so it starts fast and depends on nothing else in the bot.
+"""
+
+import asyncio
+import base64
+import fcntl
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+MANIFEST = "launch.json"
+DEADLINE = "deadline"
+LOCK = "lock"
+READY = "ready.json"
+EXIT = "exit.json"
+FILES = "files"
+LOG = "standin.log"
+READY_PREFIX = "ready "
+POLL_SECONDS = 0.25
+"""How often the deadline file is read: the longest a stop request or a moved backstop waits."""
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` in one step, so a reader never sees half a file; each writer uses its own
+    temporary file, so two processes writing at once (two bots stopping one server) both succeed."""
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        file.write(text)
+    os.replace(partial, path)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_atomically(path, json.dumps(data))
+
+
+def write_deadline(folder: Path, unix_time: float) -> None:
+    write_atomically(folder / DEADLINE, repr(unix_time))
+
+
+def read_deadline(folder: Path) -> float:
+    return float((folder / DEADLINE).read_text(encoding="utf-8"))
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for relative, encoded in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(encoded))
+
+
+async def wait_for_end(folder: Path, stop: asyncio.Event) -> str:
+    """Return "deadline" once the deadline file's time has come, or "signal" when stopped."""
+    while (remaining := read_deadline(folder) - time.time()) > 0:
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=min(remaining, POLL_SECONDS))
+        except TimeoutError:
+            continue
+        return "signal"
+    return "deadline"
+
+
+async def serve(folder: Path, instance_id: str) -> str:
+    banner = f"rr stand-in DCS server {instance_id}\r\n".encode()
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(banner)
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        except ConnectionError:
+            return
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = await asyncio.start_server(greet, HOST, 0)
+    port = int(server.sockets[0].getsockname()[1])
+    write_json(folder / READY, {"port": port, "pid": os.getpid()})
+    print(f"{READY_PREFIX}{port}", flush=True)
+    _detach_stdout()
+    async with server:
+        return await wait_for_end(folder, stop)
+
+
+def run(folder: Path) -> None:
+    with (folder / LOCK).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        write_files(folder / FILES, manifest["files"])
+        (folder / MANIFEST).unlink()
+        reason = asyncio.run(serve(folder, manifest["instance_id"]))
+        write_json(folder / EXIT, {"reason": reason, "at": datetime.now(UTC).isoformat()})
+
+
+def _detach_stdout() -> None:
+    """Nobody reads stdout after the ready line; the bot may even be gone."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if len(arguments) != 1:
+        print("usage: python -m bot.cloud.standin INSTANCE_FOLDER", file=sys.stderr)
+        return 2
+    run(Path(arguments[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

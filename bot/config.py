@@ -1,0 +1,346 @@
+"""Settings from the environment and `.env`, with an embedded default for everything but secrets.
+
+Names start with ``RR_`` except the well-known ones other tools share (DISCORD_TOKEN,
+DISCORD_GUILD_ID, STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET). A section is a nested model whose
+variables carry the section's name: ``pricing.small_cents_per_hour`` is
+``RR_PRICING_SMALL_CENTS_PER_HOUR``. Lists are comma-separated (``RR_OPERATOR_IDS=1,2``).
+AWS credentials and region are boto3's own ``AWS_*`` variables: they are not settings here, but
+`export_aws_environment` passes any found in `.env` on to boto3.
+"""
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "RR_"
+SECTION_DELIMITER = "_"
+DEFAULT_ENV_FILE = ".env"
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    """A pattern check whose error says in words what is expected."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
+DiscordId = Annotated[str, _matching(r"[0-9]{15,20}", "a Discord id (15 to 20 digits)")]
+
+OptionalDiscordId = Annotated[DiscordId | None, BeforeValidator(_blank_is_none)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_none)]
+Minutes = Annotated[int, Field(ge=1)]
+MinuteList = Annotated[tuple[Minutes, ...], BeforeValidator(_comma_separated)]
+InstanceType = Annotated[
+    str, _matching(r"[a-z][a-z0-9-]*\.[a-z0-9]+", "an EC2 instance type such as i3en.large")
+]
+
+
+class PricingSettings(BaseModel):
+    """What a server-hour costs per instance size, in the smallest unit of ``currency``."""
+
+    small_cents_per_hour: int = Field(default=100, ge=0)
+    medium_cents_per_hour: int = Field(default=200, ge=0)
+    large_cents_per_hour: int = Field(default=400, ge=0)
+    currency: Annotated[str, _matching(r"[a-z]{3}", "a three-letter currency code such as usd")] = (
+        "usd"
+    )
+
+    @property
+    def rates_cents_per_hour(self) -> dict[str, int]:
+        return {
+            "small": self.small_cents_per_hour,
+            "medium": self.medium_cents_per_hour,
+            "large": self.large_cents_per_hour,
+        }
+
+
+class LimitsSettings(BaseModel):
+    """Booking rules every squadron gets."""
+
+    min_duration_minutes: Minutes = 30
+    max_duration_minutes: Minutes = Field(default=12 * 60, validate_default=True)
+    booking_horizon_days: int = Field(default=60, ge=1)
+    max_concurrent_per_guild: int = Field(default=2, ge=1)
+    min_extension_minutes: Minutes = 15
+
+    @field_validator("max_duration_minutes")
+    @classmethod
+    def _not_below_minimum(cls, value: int, info: ValidationInfo) -> int:
+        minimum = info.data.get("min_duration_minutes")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"expected at least RR_LIMITS_MIN_DURATION_MINUTES ({minimum})")
+        return value
+
+
+class ScheduleSettings(BaseModel):
+    """When the scheduler reminds, launches, warns, probes and terminates."""
+
+    reminder_offsets_minutes: MinuteList = (24 * 60, 60, 15)
+    boot_lead_minutes: Minutes = 20
+    end_warnings_minutes: MinuteList = (15, 5)
+    low_credit_warning_minutes: Minutes = 10
+    readiness_timeout_minutes: Minutes = 40
+    readiness_probe_seconds: int = Field(default=30, ge=1)
+    terminate_retry_seconds: int = Field(default=60, ge=1)
+    backstop_grace_minutes: Minutes = 15
+
+
+WindowsPath = Annotated[
+    str, _matching(r"[A-Za-z]:\\[ !#-&(-~]*", "a Windows path such as C:\\Program Files\\...")
+]
+
+
+class Ec2Settings(BaseModel):
+    """The AWS EC2 compute provider (RR_COMPUTE=ec2); region and credentials are boto3's own.
+
+    Instance types default to i3/i3en: local NVMe instance store (EBS restored from snapshots
+    loads lazily and made DCS stutter) and 15-32 GiB of memory; see README "EC2 servers".
+    """
+
+    launch_template_id: Annotated[
+        Annotated[str, _matching(r"lt-[0-9a-f]{8,17}", "a launch template id such as lt-0abc12345")]
+        | None,
+        BeforeValidator(_blank_is_none),
+    ] = None
+    launch_template_name: Annotated[
+        Annotated[str, _matching(r"[A-Za-z0-9()./_-]{3,128}", "a launch template name")] | None,
+        BeforeValidator(_blank_is_none),
+    ] = None
+    launch_template_version: Annotated[
+        str, _matching(r"\$Default|\$Latest|[1-9][0-9]*", "$Default, $Latest or a version number")
+    ] = "$Default"
+    image_id: Annotated[
+        Annotated[str, _matching(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0abc12345")] | None,
+        BeforeValidator(_blank_is_none),
+    ] = None
+    small_instance_type: InstanceType = "i3.large"
+    medium_instance_type: InstanceType = "i3en.large"
+    large_instance_type: InstanceType = "i3en.xlarge"
+    subnet_id: Annotated[
+        Annotated[str, _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id such as subnet-0abc12345")]
+        | None,
+        BeforeValidator(_blank_is_none),
+    ] = None
+    security_group_ids: Annotated[
+        tuple[
+            Annotated[str, _matching(r"sg-[0-9a-f]{8,17}", "security group ids such as sg-0abc1")],
+            ...,
+        ],
+        BeforeValidator(_comma_separated),
+    ] = ()
+    key_name: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    instance_profile: Annotated[
+        Annotated[
+            str,
+            _matching(
+                r"[A-Za-z0-9+=,.@_-]{1,128}|arn:aws[a-z-]*:iam::[0-9]{12}:instance-profile/[ -~]+",
+                "an instance profile name or ARN",
+            ),
+        ]
+        | None,
+        BeforeValidator(_blank_is_none),
+    ] = None
+    spot: bool = False
+    backstop_role_arn: Annotated[
+        Annotated[
+            str,
+            _matching(
+                r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+", "an IAM role ARN"
+            ),
+        ]
+        | None,
+        BeforeValidator(_blank_is_none),
+    ] = None
+    login_parameters: Annotated[
+        tuple[
+            Annotated[
+                str, _matching(r"[A-Za-z0-9_./-]{1,1011}", "SSM parameter names such as /rr/ed/1")
+            ],
+            ...,
+        ],
+        BeforeValidator(_comma_separated),
+    ] = ()
+    write_folder: Annotated[
+        str, _matching(r"[A-Za-z0-9_.-]{1,64}", "a folder name such as DCS.dcs_serverrelease")
+    ] = "DCS.dcs_serverrelease"
+    dcs_install_dir: WindowsPath = "C:\\Program Files\\Eagle Dynamics\\DCS World Server"
+    srs_server_exe: WindowsPath = (
+        "C:\\Program Files\\DCS-SimpleRadio-Standalone\\ServerCommandLine-Windows\\"
+        "SRS-Server-Commandline.exe"
+    )
+    login_helper: WindowsPath = "C:\\rr\\ed-login.ps1"
+
+    @property
+    def instance_types(self) -> dict[str, str]:
+        return {
+            "small": self.small_instance_type,
+            "medium": self.medium_instance_type,
+            "large": self.large_instance_type,
+        }
+
+
+class Settings(BaseSettings):
+    """Everything rr reads from its environment; add a section as a nested model field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=DEFAULT_ENV_FILE,
+        env_file_encoding="utf-8",
+        env_nested_delimiter=SECTION_DELIMITER,
+        env_nested_max_split=1,
+        enable_decoding=False,
+        extra="ignore",
+        frozen=True,
+    )
+
+    event_store: Annotated[
+        str,
+        _matching(
+            r"(memory|sqlite|dynamodb)://.*", "a URL starting memory://, sqlite:/// or dynamodb://"
+        ),
+    ] = "sqlite:///./var/rr.db"
+    compute: Literal["local", "ec2"] = "local"
+    deployment: Annotated[
+        str, _matching(r"[a-z0-9][a-z0-9-]{0,31}", "up to 32 lower-case letters, digits and dashes")
+    ] = "dev"
+    web_host: str = Field(default="127.0.0.1", min_length=1)
+    web_port: int = Field(default=8080, ge=0, le=65535)
+    public_url: Annotated[HttpUrl | None, BeforeValidator(_blank_is_none)] = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    local_instances_dir: Path = Path("var/local-instances")
+    sandbox_time_scale: float = Field(default=1.0, gt=0, le=3600)
+    operator_ids: Annotated[tuple[DiscordId, ...], BeforeValidator(_comma_separated)] = ()
+    operator_guild_id: OptionalDiscordId = None
+
+    discord_token: OptionalSecret = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN")
+    )
+    discord_guild_id: OptionalDiscordId = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_GUILD_ID")
+    )
+    stripe_api_key: OptionalSecret = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_API_KEY")
+    )
+    stripe_webhook_secret: OptionalSecret = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET")
+    )
+
+    pricing: PricingSettings = PricingSettings()
+    limits: LimitsSettings = LimitsSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    ec2: Ec2Settings = Ec2Settings()
+
+    @field_validator("sandbox_time_scale")
+    @classmethod
+    def _real_time_for_real_servers(cls, value: float, info: ValidationInfo) -> float:
+        if value != 1 and info.data.get("compute") == "ec2":
+            raise ValueError(
+                "expected 1 with RR_COMPUTE=ec2, because real servers and their termination "
+                "schedules run on real time"
+            )
+        return value
+
+    def base_url(self, bound_port: int) -> str:
+        """Where people and Stripe reach the web app: RR_PUBLIC_URL, else the bound address."""
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        return f"http://{self.web_host}:{bound_port}"
+
+    def secret_values(self) -> list[str]:
+        """The clear text of every configured secret, for the log redactor."""
+        return [secret.get_secret_value() for secret in _secrets(self) if secret.get_secret_value()]
+
+
+class InvalidSettings(Exception):
+    """Start-up cannot go on; ``str()`` is one line naming the setting and what is allowed."""
+
+
+def load_settings(env_file: Path | str | None = DEFAULT_ENV_FILE) -> Settings:
+    """Read the settings, or raise `InvalidSettings` with one line saying what to fix."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as error:
+        raise InvalidSettings(_describe(error)) from None
+
+
+def export_aws_environment(env_file: Path | str = DEFAULT_ENV_FILE) -> None:
+    """Give boto3 the AWS_* variables written in `.env`; the real environment wins."""
+    if not Path(env_file).is_file():
+        return
+    for name, value in dotenv_values(env_file).items():
+        if name.startswith("AWS_") and value:
+            os.environ.setdefault(name, value)
+
+
+def env_names() -> list[str]:
+    """Every variable the settings read, sections included."""
+    names: list[str] = []
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            names.extend(env_name((name, inner)) for inner in section.model_fields)
+        elif isinstance(field.validation_alias, AliasChoices):
+            names.append(str(field.validation_alias.choices[0]))
+        else:
+            names.append(env_name((name,)))
+    return names
+
+
+def env_name(location: tuple[int | str, ...]) -> str:
+    """The variable a validation error location names, e.g. ("pricing", "currency")."""
+    names = [part for part in location if isinstance(part, str)][:2]
+    if names and names[0].isupper():
+        return names[0]
+    return ENV_PREFIX + SECTION_DELIMITER.join(names).upper()
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{env_name(item['loc'])}: {message[0].lower()}{message[1:]}")
+    label = "Invalid setting" if len(problems) == 1 else "Invalid settings"
+    return f"{label} " + "; ".join(problems) + "."
+
+
+def _secrets(model: BaseModel) -> Iterator[SecretStr]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _secrets(value)
