@@ -123,4 +123,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
                     ops_guild,
                 )
             finally:
+                provider = app.services.provider
+                for instance in await provider.list_managed():
+                    await provider.terminate(instance.instance_id)
                 await app.stop()
