@@ -17,7 +17,7 @@ from cogs.auth import actor_for
 from cogs.client import EXTENSIONS, RRBot
 from cogs.errors import NotPermitted
 from cogs.parsing import parse_money
-from cogs.render import mission_line, short_id
+from cogs.render import mission_line, redacted, short_id
 
 log = logging.getLogger("rr.discord.admin")
 
@@ -113,7 +113,7 @@ class AdminCog(commands.Cog):
         events = await self.services.admin.stream_history(stream.strip(), HISTORY_LIMIT)
         lines = [
             f"`{e.version}` {e.recorded_at:%Y-%m-%d %H:%M:%S} **{e.type}** "
-            f"{json.dumps(e.data, sort_keys=True)[:150]}"
+            f"{json.dumps(redacted(e.data), sort_keys=True)[:150]}"
             for e in events
         ]
         text = "\n".join(lines) or "That stream has no events."

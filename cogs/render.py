@@ -47,6 +47,24 @@ REASON_LABELS = {
 }
 
 
+SECRET_WORDS = ("password", "secret", "token")
+
+
+def redacted(data: object) -> object:
+    """``data`` with every value under a password-, secret- or token-named key masked, so that
+    event history can be shown without the secrets some events carry (settings hold passwords)."""
+    if isinstance(data, Mapping):
+        return {
+            key: "********"
+            if any(word in str(key).lower() for word in SECRET_WORDS) and value
+            else redacted(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [redacted(item) for item in data]
+    return data
+
+
 def when(moment: datetime) -> str:
     """``<t:…:f> (<t:…:R>)``: the full date and how far away it is, in each reader's zone."""
     return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"

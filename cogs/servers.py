@@ -278,12 +278,12 @@ class ServersCog(commands.Cog):
             )
             await self.services.missions.stop(actor, target.mission_id)
 
-        view = ConfirmView(interaction.user.id, confirmed, confirm_label="Stop server")
-        await interaction.response.send_message(
+        await self._confirm(
+            interaction,
             "Stop this server now? Players on it will be disconnected.",
-            embed=mission_embed(target, currency=self.services.pricing.currency),
-            view=view,
-            ephemeral=True,
+            target,
+            "Stop server",
+            confirmed,
         )
 
     @server.command(name="cancel", description="Cancel a booked server before it starts.")
@@ -298,11 +298,23 @@ class ServersCog(commands.Cog):
                 content="Booking cancelled; its credit is available again.", embed=None, view=None
             )
 
-        view = ConfirmView(interaction.user.id, confirmed, confirm_label="Cancel booking")
+        await self._confirm(
+            interaction, "Cancel this booking?", target, "Cancel booking", confirmed
+        )
+
+    async def _confirm(
+        self,
+        interaction: discord.Interaction,
+        question: str,
+        target: MissionState,
+        confirm_label: str,
+        on_confirm: Callable[[discord.Interaction], Awaitable[None]],
+    ) -> None:
+        """Ask privately, with the mission shown, before doing something that cannot be undone."""
         await interaction.response.send_message(
-            "Cancel this booking?",
+            question,
             embed=mission_embed(target, currency=self.services.pricing.currency),
-            view=view,
+            view=ConfirmView(interaction.user.id, on_confirm, confirm_label=confirm_label),
             ephemeral=True,
         )
 

@@ -107,6 +107,18 @@ async def test_admin_commands_are_only_in_the_operators_guild_and_only_for_opera
     assert balance.available_cents == 1250
 
 
+async def test_the_server_password_never_shows_in_replies_or_event_history(world: World) -> None:
+    w = world
+    options = {"setting": "password", "value": "hunter2"}
+    changed = await (await w.emu.invoke(w.guild, w.admin, "server config set", options)).message()
+    assert changed.ephemeral
+    assert "hunter2" not in changed.content
+    stream = {"stream": f"squadron#{w.guild_id}"}
+    history = await (await w.emu.invoke(w.ops_guild, w.operator, "admin history", stream)).message()
+    assert "SquadronSettingsChanged" in history.content
+    assert "hunter2" not in history.content
+
+
 @pytest.mark.parametrize(
     ("command", "options", "expected"),
     [
