@@ -250,12 +250,14 @@ class ServersCog(commands.Cog):
     async def _extend(
         self, interaction: discord.Interaction, actor: Actor, mission_id: str, minutes: int
     ) -> None:
+        # Extending moves the server's cloud backstop, which may take longer than Discord waits.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             extended = await self.services.missions.extend(actor, mission_id, minutes)
         except InsufficientCredit as error:
             await self._offer_purchase(interaction, actor, error, None)
             return
-        await interaction.response.send_message(
+        await interaction.followup.send(
             f"Extended by {minutes} minutes; the server now ends "
             f"{discord.utils.format_dt(extended.end_at, 'R')}.",
             ephemeral=True,

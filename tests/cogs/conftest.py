@@ -3,6 +3,7 @@ sandbox checkout, local compute) with the unmodified discord.py client connected
 emulator on loopback, all on a fake clock so that timers are driven without sleeping."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +73,16 @@ class World:
 
 @pytest.fixture
 async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    async with running_world(tmp_path, monkeypatch) as started:
+        yield started
+
+
+@asynccontextmanager
+async def running_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, dev_guild: bool = False
+) -> AsyncIterator[World]:
+    """The world; with ``dev_guild`` the commands are synced to the squadron's guild only, as
+    with DISCORD_GUILD_ID in development."""
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     async with Emulator() as emu:
         guild = emu.add_guild("Jolly Rogers")
@@ -96,6 +107,7 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
             "RR_OPERATOR_IDS": str(operator.id),
             "RR_OPERATOR_GUILD_ID": str(ops_guild.id),
             "DISCORD_TOKEN": emu.token,
+            **({"DISCORD_GUILD_ID": str(guild.id)} if dev_guild else {}),
         }.items():
             monkeypatch.setenv(name, value)
         with patched_discord(emu.base_url, emu.gateway_url):
