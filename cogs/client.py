@@ -20,6 +20,10 @@ log = logging.getLogger("rr.discord")
 
 EXTENSIONS = ("cogs.servers", "cogs.credits", "cogs.admin")
 
+# rr never joins voice, so discord.py's start-up warnings about missing voice libraries are noise.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
 
 @dataclass(frozen=True)
 class DiscordOptions:
