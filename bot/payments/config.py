@@ -50,6 +50,8 @@ class PaymentsConfig:
     checkout_expiry: timedelta = timedelta(hours=1)
     webhook_tolerance: timedelta = timedelta(seconds=300)
     max_webhook_body_bytes: int = 256 * 1024
+    provider_lookup_timeout: timedelta = timedelta(milliseconds=750)
+    """How long a webhook may wait on the provider, so that it still answers within a second."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))

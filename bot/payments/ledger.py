@@ -4,10 +4,15 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from bot.domain.actor import Actor
+from bot.domain.squadron import Purchase
 from bot.view import Balance
 
 
 class PurchaseLedger(Protocol):
+    async def purchase(self, guild_id: str, purchase_id: str) -> Purchase | None:
+        """The purchase as the store holds it now, whichever process started it."""
+        ...
+
     async def squadron_name(self, guild_id: str) -> str: ...
 
     async def record_purchase_started(

@@ -54,6 +54,7 @@ class PaymentService:
             currency=config.currency,
             tolerance=config.webhook_tolerance,
             max_body_bytes=config.max_webhook_body_bytes,
+            lookup_timeout=config.provider_lookup_timeout,
         )
 
     async def start_checkout(

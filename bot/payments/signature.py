@@ -23,6 +23,10 @@ def verified_event(
     """The event in ``body`` once its signature and age check out; raises ``DeliveryRejected``."""
     if not header:
         raise DeliveryRejected("missing signature")
+    if not header.isascii():
+        # The stripe library compares signatures with hmac.compare_digest, which raises
+        # TypeError (not a verification error) on non-ASCII text.
+        raise DeliveryRejected("invalid signature")
     try:
         stripe.WebhookSignature.verify_header(body, header, secret, tolerance=None)
     except stripe.SignatureVerificationError:

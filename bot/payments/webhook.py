@@ -7,7 +7,15 @@ writes nothing. A duplicate is answered 200. A refund event carries the charge's
 and the ledger brings what it reversed up to that total, so partial refunds arriving in any
 order, or twice, reverse each cent once.
 
-The answer goes back as soon as the fact is recorded; notices go out in the background.
+A payment credits only the purchase rr started: in the guild its metadata names, for that
+checkout session, buyer and amount. rr records a purchase before anyone sees its checkout link,
+so a purchase this process has not heard of was started by another process whose events have
+not reached this one yet: the answer is 503 and Stripe delivers the event again later. Anything
+else that does not match is not credited, and the operators are told.
+
+The answer goes back as soon as the fact is recorded; notices go out in the background. The
+one call out of the process on the way (finding a refunded charge's purchase at the provider)
+is bounded by ``lookup_timeout``; when it runs out the answer is 503 and Stripe tries again.
 """
 
 import asyncio
@@ -20,6 +28,7 @@ from typing import Any, TypeGuard
 
 from bot.clock import Clock
 from bot.domain.errors import DomainError
+from bot.domain.squadron import Purchase
 from bot.notify import AdminAlertNotice, CreditsLandedNotice, Notifier, PurchaseClosedNotice
 from bot.payments.ledger import PurchaseLedger
 from bot.payments.provider import CheckoutProvider
@@ -31,6 +40,7 @@ log = logging.getLogger("rr.payments")
 class WebhookResult(StrEnum):
     CREDITED = "credited"
     DUPLICATE = "duplicate"
+    NOT_YET_KNOWN = "not_yet_known"
     AWAITING_PAYMENT = "awaiting_payment"
     CLOSED = "closed"
     REFUNDED = "refunded"
@@ -68,6 +78,7 @@ class WebhookHandler:
         currency: str,
         tolerance: timedelta,
         max_body_bytes: int,
+        lookup_timeout: timedelta,
     ) -> None:
         self._ledger = ledger
         self._provider = provider
@@ -76,6 +87,7 @@ class WebhookHandler:
         self._currency = currency
         self._tolerance = tolerance
         self._max_body_bytes = max_body_bytes
+        self._lookup_timeout = lookup_timeout
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, raw_body: bytes, signature_header: str | None) -> WebhookOutcome:
@@ -135,14 +147,31 @@ class WebhookHandler:
         if purchase is None or not _text(session_id):
             return _not_ours(session)
         amount = _cents(session.get("amount_total"))
-        if amount is None or str(session.get("currency", "")).lower() != self._currency:
+        if amount is None or not self._in_our_currency(session):
             # Never credit an amount rr cannot read as its own cents: tell the operators.
             self._alert(
-                f"Checkout {session.get('id')} for purchase {purchase.purchase_id} was paid "
+                f"Checkout {session_id} for purchase {purchase.purchase_id} was paid "
                 f"with amount {session.get('amount_total')!r} {session.get('currency')!r}, "
                 f"which rr cannot credit in {self._currency}; credit it by hand."
             )
             return WebhookOutcome(200, WebhookResult.REFUSED, "amount or currency not usable")
+        started = await self._ledger.purchase(purchase.guild_id, purchase.purchase_id)
+        if started is None:
+            log.warning(
+                "payment for a purchase not known yet",
+                extra={"guild_id": purchase.guild_id, "purchase_id": purchase.purchase_id},
+            )
+            return WebhookOutcome(
+                503, WebhookResult.NOT_YET_KNOWN, "purchase not known yet; retry later"
+            )
+        mismatch = _mismatch(started, purchase, session_id, amount)
+        if mismatch is not None:
+            self._alert(
+                f"Checkout {session_id} for purchase {purchase.purchase_id} in guild "
+                f"{purchase.guild_id} was paid but not credited: {mismatch}. Check the payment "
+                "in Stripe and credit it by hand if it is genuine."
+            )
+            return WebhookOutcome(200, WebhookResult.REFUSED, mismatch)
         credited = await self._ledger.record_purchase(
             purchase.guild_id,
             purchase.purchase_id,
@@ -181,12 +210,20 @@ class WebhookHandler:
         purchase = _purchase_of(charge.get("metadata"))
         payment_intent = charge.get("payment_intent")
         if purchase is None and isinstance(payment_intent, str):
-            purchase = _purchase_of(await self._provider.purchase_metadata(payment_intent))
+            async with asyncio.timeout(self._lookup_timeout.total_seconds()):
+                metadata = await self._provider.purchase_metadata(payment_intent)
+            purchase = _purchase_of(metadata)
         if purchase is None:
             return _not_ours(charge)
         refunded_total = _cents(charge.get("amount_refunded"))
         if refunded_total is None:
             return WebhookOutcome(200, WebhookResult.IGNORED, "no refunded amount")
+        if not self._in_our_currency(charge):
+            self._alert(
+                f"Charge {charge.get('id')} for purchase {purchase.purchase_id} was refunded in "
+                f"{charge.get('currency')!r}, not {self._currency}; reverse it by hand."
+            )
+            return WebhookOutcome(200, WebhookResult.REFUSED, "currency not usable")
         shortfall = await self._ledger.record_stripe_refund(
             purchase.guild_id, purchase.purchase_id, refunded_total, event_id
         )
@@ -208,6 +245,9 @@ class WebhookHandler:
                 balance=balance,
             )
         )
+
+    def _in_our_currency(self, obj: Mapping[str, Any]) -> bool:
+        return str(obj.get("currency", "")).lower() == self._currency
 
     def _alert(self, message: str) -> None:
         """Tell the operators (``guild_id=None``) what needs a person."""
@@ -237,6 +277,17 @@ def _purchase_of(metadata: Any) -> _Purchase | None:
     if not (_text(guild_id) and _text(buyer_id) and _text(purchase_id)):
         return None
     return _Purchase(guild_id, buyer_id, purchase_id)
+
+
+def _mismatch(started: Purchase, paid: _Purchase, session_id: str, amount: int) -> str | None:
+    """How a payment differs from the purchase rr started, if it does."""
+    if started.checkout_session_id != session_id:
+        return f"the purchase belongs to checkout {started.checkout_session_id}"
+    if started.buyer_id != paid.buyer_id:
+        return f"the purchase was started by member {started.buyer_id}, not {paid.buyer_id}"
+    if started.amount_cents != amount:
+        return f"{amount} cents were paid for a purchase of {started.amount_cents} cents"
+    return None
 
 
 def _text(value: Any) -> TypeGuard[str]:

@@ -28,7 +28,7 @@ from bot.domain.events import (
 from bot.domain.mission import describe_minutes
 from bot.domain.pricing import Pricing
 from bot.domain.settings import SquadronSettings
-from bot.domain.squadron import SquadronState, squadron_stream
+from bot.domain.squadron import Purchase, SquadronState, squadron_stream
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.logged import logged
@@ -290,6 +290,22 @@ class SquadronService:
                 found[str(stored.data["purchase_id"])] = stored
         return found
 
+    async def purchase(self, guild_id: str, purchase_id: str) -> Purchase | None:
+        """The purchase as the store holds it now: a webhook may name one that another process
+        started, which neither this process's cache nor its view may have seen yet."""
+        self._decide_on_fresh_state(guild_id)
+        state, _ = await self._streams.squadrons.load(squadron_stream(guild_id))
+        return state.purchases.get(purchase_id)
+
+    def _decide_on_fresh_state(self, guild_id: str) -> None:
+        """Drop this process's cached squadron before a webhook decides on it.
+
+        A decision that finds nothing to do appends nothing, so no version check would catch a
+        cache that predates another process's writes (the credit a refund reverses, the purchase
+        an expiry closes). Webhooks are rare, so the one read this costs is cheap.
+        """
+        self._streams.squadrons.forget(squadron_stream(guild_id))
+
     async def close_purchase(
         self, guild_id: str, purchase_id: str, reason: str, event_id: str
     ) -> bool:
@@ -298,6 +314,7 @@ class SquadronService:
         if close_reason is None:
             raise InvalidRequest(f"A purchase closes as {' or '.join(CLOSE_REASONS)}.")
         actor = Actor.system("stripe", event_id)
+        self._decide_on_fresh_state(guild_id)
         with logged("purchase closed", guild_id=guild_id, purchase_id=purchase_id) as fields:
             try:
                 _, stored = await self._streams.write_squadron(
@@ -339,6 +356,7 @@ class SquadronService:
             )
             return squadrons.decide(refund, current)
 
+        self._decide_on_fresh_state(guild_id)
         with logged("stripe refund", guild_id=guild_id, purchase_id=purchase_id) as fields:
             try:
                 _, stored = await self._streams.write_squadron(

@@ -8,9 +8,11 @@ does, independently of ``bot``.
 Covered: ``POST /v1/checkout/sessions``, ``GET /v1/checkout/sessions`` (``payment_intent``
 filter) and ``GET /v1/checkout/sessions/{id}``. What Stripe does when a buyer pays, a delayed
 payment settles, a session expires or a charge is refunded is done by the test through
-``complete``, ``settle_async_payment``, ``expire`` and ``refunded_charge``.
+``complete``, ``settle_async_payment``, ``expire`` and ``refunded_charge``; ``stall`` holds its
+answers back.
 """
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -56,10 +58,16 @@ class FakeStripeApi:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     intent_metadata: dict[str, dict[str, str]] = field(default_factory=dict)
     requests: list[ReceivedRequest] = field(default_factory=list)
+    stalled: asyncio.Event | None = None
 
     def fail(self, mode: FailureMode) -> None:
         """Answer every following request with ``mode``'s error."""
         self.failure = mode
+
+    def stall(self) -> asyncio.Event:
+        """Hold every following request unanswered until the returned event is set."""
+        self.stalled = asyncio.Event()
+        return self.stalled
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -112,14 +120,14 @@ class FakeStripeApi:
 
     async def _create_session(self, request: web.Request) -> web.Response:
         params = decode_form(await request.text())
-        if (refusal := self._refusal(request, params)) is not None:
+        if (refusal := await self._refusal(request, params)) is not None:
             return refusal
         status, body = self._new_session(params)
         return web.json_response(body, status=status)
 
     async def _list_sessions(self, request: web.Request) -> web.Response:
         params = dict(request.query)
-        if (refusal := self._refusal(request, params)) is not None:
+        if (refusal := await self._refusal(request, params)) is not None:
             return refusal
         wanted = params.get("payment_intent")
         found = [s for s in self.sessions.values() if wanted in (None, s["payment_intent"])]
@@ -128,19 +136,23 @@ class FakeStripeApi:
         )
 
     async def _retrieve_session(self, request: web.Request) -> web.Response:
-        if (refusal := self._refusal(request, {})) is not None:
+        if (refusal := await self._refusal(request, {})) is not None:
             return refusal
         session = self.sessions.get(request.match_info["id"])
         if session is None:
             return _missing(request.match_info["id"])
         return web.json_response(session)
 
-    def _refusal(self, request: web.Request, params: Mapping[str, Any]) -> web.Response | None:
+    async def _refusal(
+        self, request: web.Request, params: Mapping[str, Any]
+    ) -> web.Response | None:
         self.requests.append(
             ReceivedRequest(
                 request.method, request.path, dict(params), request.headers.get("Idempotency-Key")
             )
         )
+        if self.stalled is not None:
+            await self.stalled.wait()
         if request.headers.get("Authorization") != f"Bearer {self.api_key}" or (
             self.failure is FailureMode.BAD_KEY
         ):

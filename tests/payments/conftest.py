@@ -91,6 +91,25 @@ def feeder(store: eventstore.EventStore, view_actor: Actor[View], clock: FakeClo
     return ViewFeeder(store, view_actor, clock)
 
 
+def build_services(
+    store: eventstore.EventStore,
+    view_actor: Actor[View],
+    notifier: RecordingNotifier,
+    clock: FakeClock,
+    instances_dir: Path,
+) -> Services:
+    return Services(
+        store=store,
+        view=ViewHandle(view_actor),
+        provider=LocalProvider(instances_dir, "test", now=clock.now),
+        notifier=notifier,
+        clock=clock,
+        pricing=Pricing({"small": 100, "medium": 200, "large": 400}),
+        limits=Limits(),
+        compute=ComputeSettings(deployment="test"),
+    )
+
+
 @pytest.fixture
 async def services(
     store: eventstore.EventStore,
@@ -99,18 +118,29 @@ async def services(
     clock: FakeClock,
     tmp_path: Path,
 ) -> AsyncIterator[Services]:
-    built = Services(
-        store=store,
-        view=ViewHandle(view_actor),
-        provider=LocalProvider(tmp_path, "test", now=clock.now),
-        notifier=notifier,
-        clock=clock,
-        pricing=Pricing({"small": 100, "medium": 200, "large": 400}),
-        limits=Limits(),
-        compute=ComputeSettings(deployment="test"),
-    )
+    built = build_services(store, view_actor, notifier, clock, tmp_path)
     yield built
     await built.aclose()
+
+
+@dataclass
+class OtherProcess:
+    """A second bot process on the same store: its own caches and view, fed by its feeder."""
+
+    services: Services
+    feeder: ViewFeeder
+
+
+@pytest.fixture
+async def other_process(
+    store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[OtherProcess]:
+    view_actor: Actor[View] = Actor(View(ScheduleConfig()), name="other-view")
+    view_actor.start()
+    built = build_services(store, view_actor, notifier, clock, tmp_path / "other")
+    yield OtherProcess(built, ViewFeeder(store, view_actor, clock))
+    await built.aclose()
+    await view_actor.stop()
 
 
 @pytest.fixture
@@ -166,14 +196,16 @@ async def running(
     """Starts the web app with payments configured by the test; cleans everything up after."""
     started: list[tuple[TestServer, ClientSession]] = []
 
-    async def start(config: PaymentsConfig) -> Running:
+    async def start(config: PaymentsConfig, process: Services | None = None) -> Running:
+        """The web app of ``process`` (the test's own ``services`` unless another is given)."""
+        host = services if process is None else process
         payments = build_payment_service(
             config,
-            ledger=services.squadrons,
+            ledger=host.squadrons,
             notifier=notifier,
             clock=clock,
         )
-        services.attach_payments(payments)
+        host.attach_payments(payments)
         app = create_web_app(health={}, routes=[payment_routes(payments)])
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
@@ -185,6 +217,14 @@ async def running(
     for server, http in started:
         await http.close()
         await server.close()
+
+
+async def bought(app: Running, fake: FakeStripeApi, buyer: Member, amount: int = 2500) -> str:
+    """A checkout started through the service; returns its session id."""
+    link = await app.payments.start_checkout(buyer, GUILD, amount)
+    return next(
+        s["id"] for s in fake.sessions.values() if s["client_reference_id"] == link.purchase_id
+    )
 
 
 def stripe_config(api_base: str) -> PaymentsConfig:

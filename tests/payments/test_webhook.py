@@ -24,16 +24,8 @@ from bot.notify import (
     CreditsLandedNotice,
     PurchaseClosedNotice,
 )
-from tests.fakes.stripe_api import FakeStripeApi, sign, signed_delivery
-from tests.payments.conftest import BUYER, GUILD, Running, stripe_config
-
-
-async def bought(app: Running, fake: FakeStripeApi, buyer: Actor, amount: int = 2500) -> str:
-    """A checkout started through the service; returns its session id."""
-    link = await app.payments.start_checkout(buyer, GUILD, amount)
-    return next(
-        s["id"] for s in fake.sessions.values() if s["client_reference_id"] == link.purchase_id
-    )
+from tests.fakes.stripe_api import sign, signed_delivery
+from tests.payments.conftest import BUYER, GUILD, Running, bought, stripe_config
 
 
 async def stored_types(store) -> list[str]:
@@ -165,6 +157,7 @@ async def test_expired_delivered_after_completed_changes_nothing(
         "replayed old",
         "from the future",
         "garbage header",
+        "non-ASCII header",
     ],
 )
 async def test_a_delivery_that_is_not_signed_now_by_stripe_records_nothing(
@@ -184,8 +177,10 @@ async def test_a_delivery_that_is_not_signed_now_by_stripe_records_nothing(
         headers["Stripe-Signature"] = sign(body, app.payments.provider.webhook_secret, now - 301)
     elif tamper == "from the future":
         headers["Stripe-Signature"] = sign(body, app.payments.provider.webhook_secret, now + 301)
-    else:
+    elif tamper == "garbage header":
         headers["Stripe-Signature"] = "t=abc,v1=zzz"
+    else:
+        headers["Stripe-Signature"] = f"t={now},v1=\u00e9"
 
     status, answer = await app.post_webhook(body, headers)
 
@@ -252,6 +247,24 @@ async def test_partial_refunds_reverse_the_running_total_once_even_out_of_order(
 
     assert [a["result"] for _, a in results] == ["refunded", "refunded", "refunded"]
     assert (await ledger.balance(GUILD)).balance_cents == 1300
+
+
+async def test_a_refund_larger_than_the_purchase_reverses_only_the_purchase(
+    app: Running, stripe_api, buyer: Actor, ledger, store
+) -> None:
+    fake, _ = stripe_api
+    first = await bought(app, fake, buyer, 2500)
+    await app.deliver(app.event("checkout.session.completed", fake.complete(first)))
+    second = await bought(app, fake, buyer, 1000)
+    await app.deliver(app.event("checkout.session.completed", fake.complete(second)))
+    oversized = {**fake.refunded_charge(first, 2500), "amount_refunded": 9_999}
+
+    status, answer = await app.deliver(app.event("charge.refunded", oversized))
+
+    assert (status, answer["result"]) == (200, "refunded")
+    refund = [e async for e in store.read(squadron_stream(GUILD)) if e.type == "CreditsRefunded"]
+    assert [(e.data["amount_cents"], e.data["shortfall_cents"]) for e in refund] == [(2500, 0)]
+    assert (await ledger.balance(GUILD)).balance_cents == 1000
 
 
 async def test_a_refund_without_metadata_finds_its_purchase_through_stripe(

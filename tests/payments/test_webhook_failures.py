@@ -1,7 +1,10 @@
 """When recording fails: the webhook answers 5xx so Stripe delivers the event again, and the
 sandbox page says the payment was not recorded."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import eventstore
 from bot.domain.actor import Actor
 from bot.domain.squadron import squadron_stream
 from tests.fakes.stripe_api import FakeStripeApi
-from tests.payments.conftest import GUILD, Running, sandbox_config, stripe_config
+from tests.payments.conftest import GUILD, Running, bought, sandbox_config, stripe_config
 
 
 @pytest.fixture
@@ -62,3 +65,24 @@ async def test_a_sandbox_payment_that_cannot_be_recorded_says_so_and_can_be_retr
 
     assert status == 502
     assert "could not record this payment" in html and "press Pay again" in html
+
+
+async def test_a_refund_lookup_stripe_does_not_answer_gives_up_in_time_with_503(
+    running, stripe_api: tuple[FakeStripeApi, str], buyer: Actor, store
+) -> None:
+    fake, api_base = stripe_api
+    config = replace(stripe_config(api_base), provider_lookup_timeout=timedelta(milliseconds=50))
+    app: Running = await running(config)
+    session_id = await bought(app, fake, buyer, 2500)
+    await app.deliver(app.event("checkout.session.completed", fake.complete(session_id)))
+    charge = fake.refunded_charge(session_id, 2500, copy_metadata=False)
+    stalled = fake.stall()
+    try:
+        async with asyncio.timeout(1):
+            status, answer = await app.deliver(app.event("charge.refunded", charge))
+    finally:
+        stalled.set()
+
+    assert (status, answer["result"]) == (503, "error")
+    stored = [e.type async for e in store.read(squadron_stream(GUILD))]
+    assert stored == ["PurchaseStarted", "CreditsPurchased"]
