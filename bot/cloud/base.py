@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 InstanceState = Literal["pending", "running", "stopping", "terminated", "gone"]
+"""A server's state: "terminated" includes one shutting down for good, "gone" is one the
+provider does not know (any more)."""
 LaunchErrorReason = Literal["capacity", "limit", "config", "unavailable"]
 
 
@@ -37,6 +39,8 @@ class InstanceInfo:
 
     ``game_port`` is set when the provider chose the port itself (the local stand-in picks a
     free one); None means the server listens on the requested ``LaunchRequest.game_port``.
+    ``stopped_at`` is when a server that is stopping or terminated stopped running, if the
+    provider reports it (EC2 does, for about an hour after the termination).
     """
 
     instance_id: str
@@ -46,6 +50,7 @@ class InstanceInfo:
     address: str | None
     launched_at: datetime | None
     game_port: int | None = None
+    stopped_at: datetime | None = None
 
 
 class LaunchError(Exception):

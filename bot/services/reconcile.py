@@ -13,8 +13,9 @@ may overlap.
   recorded as failed (credit released) when the provider refuses it. Past its booked end the
   mission is ended instead, and whatever ran is billed.
 - A mission recorded as under way whose server is gone: ended as "instance_lost", billed up to
-  the last time its server was known running (never past that; nothing if it never became
-  ready), the unused reservation released.
+  the last time its server was known running — when the provider says it stopped, else the
+  latest sighting — never past its booked end, nothing if it never became ready; the unused
+  reservation released.
 - A login held by a mission that is over: released.
 """
 
@@ -259,7 +260,7 @@ class Reconciler:
             mission.mission_id,
             "instance_lost",
             actor=RECONCILER,
-            ended_at=self._last_known(mission),
+            ended_at=self._last_known(mission, info),
         )
         detail = f"its server is {info.state}; billed {ended.billed_minutes or 0} minutes"
         log.warning(
@@ -268,14 +269,21 @@ class Reconciler:
         )
         return Repair("lost", mission.mission_id, mission.instance_id, detail)
 
-    def _last_known(self, mission: MissionState) -> datetime | None:
+    def _last_known(self, mission: MissionState, info: InstanceInfo) -> datetime | None:
         """When the lost server was last known running: a server that never became ready is
-        billed nothing (its launch time), a ready one up to the latest sighting."""
+        billed nothing (its launch time); a ready one up to when the provider says it stopped
+        or the latest sighting (a restarted bot has none), but never past the booked end, as a
+        server the backstop stopped late was over time through no fault of the squadron."""
         if mission.ready_at is None:
             return mission.launched_at
         assert mission.instance_id is not None
+        known = [mission.ready_at]
         seen = self._last_seen_running.get(mission.instance_id)
-        return mission.ready_at if seen is None else max(seen, mission.ready_at)
+        if seen is not None:
+            known.append(seen)
+        if info.stopped_at is not None:
+            known.append(min(info.stopped_at, self._clock.now()))
+        return min(max(known), mission.end_at)
 
     async def _release_logins(self, logins: LoginHolders) -> list[Repair | None]:
         repairs: list[Repair | None] = []

@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
 
 from bot.cloud.base import LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
@@ -113,6 +114,47 @@ def with_error(client: Any, operation: str, code: str, status: int = 400) -> Any
 
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"before-call.{service}.{operation}", answer)
+    return client
+
+
+def with_answer_lost(client: Any, operation: str) -> Any:
+    """Make ``client`` lose AWS's answer to ``operation``: the request is carried out, then the
+    call fails as a read timeout would, after botocore's retries."""
+
+    def lose(**_: object) -> None:
+        raise ReadTimeoutError(endpoint_url=client.meta.endpoint_url)
+
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"after-call.{service}.{operation}", lose)
+    return client
+
+
+def with_stop_time(client: Any, instance_id: str, when: datetime) -> Any:
+    """Make ``client``'s DescribeInstances say ``instance_id`` stopped running at ``when``, in
+    EC2's words; moto stamps its own wall-clock time, and the tests run on a fake clock."""
+
+    def rewrite(parsed: dict[str, Any], **_: object) -> None:
+        for reservation in parsed.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                if instance["InstanceId"] == instance_id:
+                    reason = f"User initiated ({when:%Y-%m-%d %H:%M:%S} GMT)"
+                    instance["StateTransitionReason"] = reason
+
+    client.meta.events.register("after-call.ec2.DescribeInstances", rewrite)
+    return client
+
+
+def with_states(client: Any, states: dict[str, str]) -> Any:
+    """Make ``client``'s DescribeInstances report each instance in ``states`` (instance id: EC2
+    state name) in that state; moto has no lasting "shutting-down"."""
+
+    def rewrite(parsed: dict[str, Any], **_: object) -> None:
+        for reservation in parsed.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                if instance["InstanceId"] in states:
+                    instance["State"]["Name"] = states[instance["InstanceId"]]
+
+    client.meta.events.register("after-call.ec2.DescribeInstances", rewrite)
     return client
 
 

@@ -93,6 +93,26 @@ async def test_terminating_deletes_the_backstop_and_a_missing_one_is_fine(
     assert schedule_of(aws, deployment, info.instance_id) is None
 
 
+async def test_a_backstop_that_cannot_be_deleted_does_not_hold_up_the_termination(
+    make_provider: ProviderFactory,
+    ec2_settings: Ec2Settings,
+    fresh_client: Callable[[str], Any],
+    aws: Aws,
+    deployment: str,
+    clock: FakeClock,
+) -> None:
+    scheduler = with_error(
+        fresh_client("scheduler"), "DeleteSchedule", "InternalServerException", 500
+    )
+    provider = make_provider(ec2_settings, scheduler=scheduler)
+    info = await provider.launch(launch_request(clock))
+
+    await provider.terminate(info.instance_id)
+
+    assert described(aws, info.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
+    assert schedule_of(aws, deployment, info.instance_id) is not None
+
+
 async def test_an_adopted_launch_keeps_one_backstop(
     provider: Ec2Provider, aws: Aws, deployment: str, clock: FakeClock
 ) -> None:

@@ -3,6 +3,8 @@ against the moto server. Crashes are simulated by a provider that raises where t
 would have died; a second `BotProcess` over the same store is the restarted bot."""
 
 import asyncio
+import json
+import logging
 import math
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,7 +17,7 @@ import eventstore
 from bot.cloud.base import InstanceInfo, LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
 from bot.cloud.logins import LoginPool
-from bot.config import Ec2Settings
+from bot.config import Ec2Settings, ScheduleSettings
 from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.pricing import cost_at_rate
 from bot.notify import AdminAlertNotice, LaunchFailedNotice, MissionEndedNotice
@@ -32,12 +34,16 @@ from tests.cloud.helpers import (
     schedule_of,
     user_data_of,
     with_error,
+    with_states,
+    with_stop_time,
 )
 from tests.fakes.clock import FakeClock, settle
 from tests.services.harness import SCHEDULE, BotProcess, member
 
 FUNDS = 10_000
 MINUTE = timedelta(minutes=1)
+DCS_SLOWEST_BOOT = timedelta(minutes=30)
+"""DCS takes 10 to 30 minutes to come up on a fresh instance (reference notes on DCS hosting)."""
 
 
 class ProcessCrashed(Exception):
@@ -235,6 +241,41 @@ async def test_a_launch_left_unrecorded_past_its_booked_end_is_ended_not_resumed
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS, 0)
 
 
+async def test_a_launch_never_sent_and_then_refused_by_aws_is_marked_failed_at_restart(
+    bots: Bots, aws: Aws, deployment: str, fresh_client: Callable[[str], Any]
+) -> None:
+    crashed = await bots(CrashesBeforeLaunch)
+    mission = await started(crashed)
+    await crashed.stop()
+
+    ec2 = with_error(fresh_client("ec2"), "RunInstances", "InsufficientInstanceCapacity")
+    restarted = await bots(ec2=ec2)
+    report = await reconciler_of(restarted).reconcile()
+
+    assert report.count("launch_failed") == 1
+    failed = await restarted.services.missions.get(mission.mission_id)
+    assert failed.status is MissionStatus.ENDED and failed.termination_reason == "launch_failed"
+    assert instances_tagged(aws, deployment, mission.mission_id) == []
+    notice = restarted.notifier.of_type(LaunchFailedNotice)[0]
+    assert notice.message.startswith("AWS has no free i3en.large servers")
+    balance = await restarted.services.squadrons.balance(mission.guild_id)
+    assert (balance.balance_cents, balance.reserved_cents) == (FUNDS, 0)
+
+
+async def test_a_server_booting_as_slowly_as_dcs_can_is_not_given_up_by_default(
+    bots: Bots, clock: FakeClock
+) -> None:
+    bot = await bots()
+    mission = await started(bot)
+    assert mission.launched_at is not None
+
+    await clock.set(mission.launched_at + DCS_SLOWEST_BOOT)
+    due = await bot.view.due_actions(clock.now())
+
+    assert [a.kind for a in due if a.mission_id == mission.mission_id] == ["check_ready"]
+    assert ScheduleSettings().readiness_timeout_minutes * MINUTE > DCS_SLOWEST_BOOT
+
+
 async def test_a_server_that_never_becomes_ready_is_terminated_and_credited_back(
     bots: Bots, aws: Aws, deployment: str, clock: FakeClock
 ) -> None:
@@ -289,6 +330,60 @@ async def test_a_ready_server_that_disappears_is_billed_to_when_it_was_last_seen
     assert notice.reason == "instance_lost"
 
 
+async def ready_then_bot_down(bots: Bots, minutes: int) -> MissionState:
+    """A mission whose server became ready, run by a bot process that has since stopped."""
+    bot = await bots()
+    mission = await started(bot, minutes=minutes)
+    dcs = probe_of(bot).dcs = await listening()
+    async with dcs:
+        ready = await bot.services.missions.check_ready(mission.mission_id)
+    assert ready.status is MissionStatus.RUNNING and ready.instance_id is not None
+    await bot.stop()
+    return ready
+
+
+async def test_a_server_lost_while_the_bot_was_down_is_billed_to_when_ec2_says_it_stopped(
+    bots: Bots, aws: Aws, clock: FakeClock, fresh_client: Callable[[str], Any]
+) -> None:
+    ready = await ready_then_bot_down(bots, minutes=120)
+    assert ready.instance_id is not None
+    await clock.advance(timedelta(minutes=50))
+    stopped_at = clock.now()
+    aws.ec2.terminate_instances(InstanceIds=[ready.instance_id])
+    await clock.advance(timedelta(minutes=20))
+
+    ec2 = with_stop_time(fresh_client("ec2"), ready.instance_id, stopped_at)
+    restarted = await bots(ec2=ec2)
+    report = await reconciler_of(restarted).reconcile()
+
+    lost = await restarted.services.missions.get(ready.mission_id)
+    assert report.count("lost") == 1
+    assert lost.termination_reason == "instance_lost" and lost.ended_at == stopped_at
+    minutes, amount = expected_bill(ready, stopped_at)
+    assert (lost.billed_minutes, lost.charged_cents) == (minutes, amount)
+    balance = await restarted.services.squadrons.balance(ready.guild_id)
+    assert (balance.balance_cents, balance.reserved_cents) == (FUNDS - amount, 0)
+
+
+async def test_a_server_the_backstop_stopped_while_the_bot_was_down_is_billed_to_its_end(
+    bots: Bots, aws: Aws, clock: FakeClock, fresh_client: Callable[[str], Any]
+) -> None:
+    ready = await ready_then_bot_down(bots, minutes=60)
+    assert ready.instance_id is not None
+    backstop_at = ready.end_at + timedelta(minutes=15)
+    aws.ec2.terminate_instances(InstanceIds=[ready.instance_id])
+    await clock.set(backstop_at + timedelta(minutes=30))
+
+    ec2 = with_stop_time(fresh_client("ec2"), ready.instance_id, backstop_at)
+    restarted = await bots(ec2=ec2)
+    await reconciler_of(restarted).reconcile()
+
+    lost = await restarted.services.missions.get(ready.mission_id)
+    assert lost.termination_reason == "instance_lost" and lost.ended_at == ready.end_at
+    minutes, amount = expected_bill(ready, ready.end_at)
+    assert (lost.billed_minutes, lost.charged_cents) == (minutes, amount)
+
+
 async def test_a_server_still_running_after_its_mission_ended_is_terminated(
     bots: Bots, aws: Aws
 ) -> None:
@@ -305,6 +400,22 @@ async def test_a_server_still_running_after_its_mission_ended_is_terminated(
     assert described(aws, mission.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
     [alert] = operator_side.notifier.of_type(AdminAlertNotice)
     assert alert.guild_id is None and mission.instance_id in alert.message
+
+
+async def test_a_server_shutting_down_after_its_mission_ended_raises_no_alarm(
+    bots: Bots, fresh_client: Callable[[str], Any]
+) -> None:
+    bot = await bots(IgnoresTerminate)
+    mission = await started(bot)
+    assert mission.instance_id is not None
+    await bot.services.missions.stop(member(), mission.mission_id)
+
+    ec2 = with_states(fresh_client("ec2"), {mission.instance_id: "shutting-down"})
+    operator_side = await bots(ec2=ec2)
+    report = await reconciler_of(operator_side).reconcile()
+
+    assert str(report).endswith("everything matches.")
+    assert operator_side.notifier.of_type(AdminAlertNotice) == []
 
 
 async def test_servers_of_no_known_mission_are_terminated_and_operators_told(
@@ -382,6 +493,30 @@ async def test_each_server_gets_its_own_login_and_none_is_shared(
     third = await started(bot)
 
     assert third.login_ref == login and third.instance_id is not None
+
+
+async def test_the_login_credential_is_never_in_events_logs_or_user_data(
+    bots: Bots, aws: Aws, store: EventStore, deployment: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    login = f"/rr/{deployment}/ed-login-1"
+    secret = "pilot@example.com:Sup3r-s3cret!"
+    aws.ssm.put_parameter(Name=login, Value=secret, Type="SecureString")
+    caplog.set_level(logging.DEBUG, logger="rr")
+    bot = await bots(logins=(login,))
+
+    mission = await started(bot)
+    await bot.services.missions.stop(member(), mission.mission_id)
+
+    assert mission.login_ref == login and mission.instance_id is not None
+    assert secret not in user_data_of(aws, mission.instance_id)
+    events = [event async for event in store.read_all()]
+    assert any(event.data.get("login_ref") == login for event in events)
+    for event in events:
+        assert secret not in json.dumps([event.data, event.metadata])
+    rr_records = [record for record in caplog.records if record.name.startswith("rr")]
+    assert rr_records
+    for record in rr_records:
+        assert secret not in record.getMessage() and secret not in repr(vars(record))
 
 
 async def test_a_login_still_held_after_its_mission_ended_is_released(

@@ -2,7 +2,10 @@
 refuse plainly, probe."""
 
 import asyncio
+import dataclasses
+import random
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,9 +22,12 @@ from tests.cloud.helpers import (
     described,
     instances_tagged,
     launch_request,
+    schedule_of,
     tags_of,
     user_data_of,
+    with_answer_lost,
     with_error,
+    with_states,
 )
 from tests.cloud.userdata_reader import files_in_user_data
 from tests.fakes.clock import FakeClock
@@ -116,6 +122,40 @@ async def test_repeated_launch_adopts_the_instance_it_already_started(
     assert len(instances_tagged(aws, deployment, MISSION_ID)) == 1
 
 
+async def test_a_launch_whose_answer_was_lost_adopts_the_instance_it_started(
+    make_provider: ProviderFactory,
+    ec2_settings: Ec2Settings,
+    fresh_client: Callable[[str], Any],
+    aws: Aws,
+    deployment: str,
+    clock: FakeClock,
+) -> None:
+    provider = make_provider(
+        ec2_settings, ec2=with_answer_lost(fresh_client("ec2"), "RunInstances")
+    )
+
+    info = await provider.launch(launch_request(clock))
+
+    [instance] = instances_tagged(aws, deployment, MISSION_ID)
+    assert info.instance_id == instance["InstanceId"]
+    assert schedule_of(aws, deployment, info.instance_id) is not None
+
+
+async def test_user_data_over_the_limit_is_refused_and_starts_nothing(
+    provider: Ec2Provider, aws: Aws, deployment: str, clock: FakeClock
+) -> None:
+    incompressible = random.Random(7).randbytes(20_000)
+    request = dataclasses.replace(
+        launch_request(clock), files={"Config/serverSettings.lua": incompressible}
+    )
+
+    with pytest.raises(LaunchError) as refused:
+        await provider.launch(request)
+
+    assert refused.value.reason == "config" and "too large" in refused.value.message
+    assert instances_tagged(aws, deployment, MISSION_ID) == []
+
+
 async def test_a_new_attempt_starts_a_new_instance(
     provider: Ec2Provider, aws: Aws, deployment: str, clock: FakeClock
 ) -> None:
@@ -176,6 +216,38 @@ async def test_describe_reports_state_and_public_address(
     assert info.state == "running"
     assert info.address == described(aws, launched.instance_id)["PublicIpAddress"]
     assert info.launched_at is not None and info.launched_at.tzinfo is not None
+
+
+async def test_describe_of_a_terminated_instance_says_when_it_stopped_running(
+    provider: Ec2Provider, aws: Aws, clock: FakeClock
+) -> None:
+    launched = await provider.launch(launch_request(clock))
+    running = await provider.describe(launched.instance_id)
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    aws.ec2.terminate_instances(InstanceIds=[launched.instance_id])
+    after = datetime.now(UTC)
+    info = await provider.describe(launched.instance_id)
+
+    assert running.stopped_at is None
+    assert info.state in ("stopping", "terminated")
+    assert info.stopped_at is not None and before <= info.stopped_at <= after
+
+
+async def test_an_instance_shutting_down_is_terminated_and_no_longer_managed(
+    make_provider: ProviderFactory,
+    ec2_settings: Ec2Settings,
+    fresh_client: Callable[[str], Any],
+    clock: FakeClock,
+) -> None:
+    states: dict[str, str] = {}
+    provider = make_provider(ec2_settings, ec2=with_states(fresh_client("ec2"), states))
+    launched = await provider.launch(launch_request(clock))
+
+    states[launched.instance_id] = "shutting-down"
+
+    assert (await provider.describe(launched.instance_id)).state == "terminated"
+    assert await provider.list_managed() == []
 
 
 async def test_describe_of_an_unknown_instance_is_gone(provider: Ec2Provider) -> None:

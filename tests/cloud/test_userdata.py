@@ -55,6 +55,7 @@ def test_user_data_carries_every_rendered_file_byte_for_byte() -> None:
 
     assert files_in_user_data(script) == files
     assert script.startswith("<powershell>\n") and script.endswith("</powershell>\n")
+    assert script.isascii(), "the script itself must be plain ASCII: UTF-8 with no BOM"
 
 
 def test_user_data_writes_exact_bytes_into_the_write_folder_and_starts_dcs_there() -> None:

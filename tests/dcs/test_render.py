@@ -6,10 +6,12 @@ and Lua type, with what the settings say; SRS.cfg is read back as INI.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import fields
 from typing import Any
 
@@ -17,7 +19,9 @@ import pytest
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
+import eventstore
 from bot.dcs import MissionOptions, render_server_files
+from bot.domain.events import SquadronSettingsChanged, from_stored, to_new_event
 from bot.domain.settings import SettingsError, SquadronSettings
 from tests.dcs.lua_sandbox import LuaSandbox, tag_expected
 from tests.dcs.strategies import ini_text, lua_text, mission_path, settings_and_mission
@@ -264,14 +268,30 @@ def test_any_mission_paths_suffix_and_description_come_back_identical(
     assert_files_match(lua, ADD_ONS_ON, mission, render_server_files(ADD_ONS_ON, mission))
 
 
+def through_the_event_store(squadron: SquadronSettings) -> SquadronSettings:
+    """The settings of a SquadronSettingsChanged event appended to a SQLite event store and
+    read back, as the squadron service records and reloads them."""
+
+    async def round_trip() -> SquadronSettings:
+        with tempfile.TemporaryDirectory() as folder:
+            async with eventstore.open(f"sqlite:///{folder}/rr.db") as store:
+                event = SquadronSettingsChanged(settings=squadron, changed=())
+                await store.append("squadron#1", 0, [to_new_event(event, {})])
+                [stored] = [stored async for stored in store.read("squadron#1")]
+        reloaded = from_stored(stored)
+        assert isinstance(reloaded, SquadronSettingsChanged)
+        return reloaded.settings
+
+    return asyncio.run(round_trip())
+
+
 @given(settings_and_mission())
 @settings(deadline=None, max_examples=40)
-def test_settings_stored_as_json_render_byte_for_byte_the_same(
+def test_settings_stored_in_the_event_store_render_byte_for_byte_the_same(
     drawn: tuple[SquadronSettings, MissionOptions],
 ) -> None:
     squadron, mission = drawn
-    stored = json.loads(json.dumps(squadron.to_data()))
-    reloaded = SquadronSettings.from_data(stored)
+    reloaded = through_the_event_store(squadron)
     assert render_server_files(reloaded, mission) == render_server_files(squadron, mission)
 
 

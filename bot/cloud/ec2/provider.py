@@ -6,11 +6,14 @@ what reaches this module has already been retried.
 A launch is idempotent twice over: EC2 honours the ``ClientToken`` (the mission's attempt
 token), and before launching the provider looks for an instance already tagged with the same
 mission and attempt — the one mechanism that also works where the token is not honoured
-(moto), and the way a restarted bot adopts an instance it launched just before a crash.
+(moto), and the way a restarted bot adopts an instance it launched just before a crash. A
+launch call that fails is followed by the same look-up, because a call whose answer was lost
+(a timeout after EC2 accepted it) may have started the instance all the same.
 """
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -35,11 +38,15 @@ _STATES: dict[str, InstanceState] = {
     "running": "running",
     "stopping": "stopping",
     "stopped": "stopping",
-    "shutting-down": "stopping",
+    "shutting-down": "terminated",
     "terminated": "terminated",
 }
+"""EC2's state names in the contract's words. Shutting down counts as terminated: the
+termination cannot be undone, the server no longer runs and AWS no longer bills it."""
 PROBE_TIMEOUT_SECONDS = 3.0
 _NEVER = datetime.min.replace(tzinfo=UTC)
+_TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
+"""The time in a StateTransitionReason such as "User initiated (2026-11-28 20:15:00 GMT)"."""
 
 
 class Ec2Provider:
@@ -85,16 +92,12 @@ class Ec2Provider:
             if info is None:
                 info = await self._run(request, instance_type, user_data)
             else:
-                log.info(
-                    "ec2 launch adopted",
-                    extra={
-                        "mission_id": request.mission_id,
-                        "attempt": request.attempt,
-                        "instance_id": info.instance_id,
-                    },
-                )
+                self._log_adopted(request, info)
         except (ClientError, BotoCoreError) as error:
-            raise self._refusal(error, request, instance_type) from error
+            info = await self._started_anyway(request)
+            if info is None:
+                raise self._refusal(error, request, instance_type) from error
+            self._log_adopted(request, info)
         await self._arm_backstop(info.instance_id, request, instance_type)
         return info
 
@@ -113,16 +116,26 @@ class Ec2Provider:
 
     async def list_managed(self) -> list[InstanceInfo]:
         found = await self._describe_tagged({TAG_DEPLOYMENT: self._deployment}, states=LIVE_STATES)
-        return sorted(found, key=lambda info: info.launched_at or _NEVER)
+        managed = [info for info in found if info.state != "terminated"]
+        return sorted(managed, key=lambda info: info.launched_at or _NEVER)
 
     async def terminate(self, instance_id: str) -> None:
+        """Terminate the instance, then delete its backstop. A backstop that cannot be deleted
+        is left to fire on a terminated instance, which does nothing, and delete itself; it
+        does not hold up the end of the mission (and its bill)."""
         try:
             await asyncio.to_thread(self._ec2.terminate_instances, InstanceIds=[instance_id])
         except ClientError as error:
             if error_code(error) not in NOT_FOUND_CODES:
                 raise
-        await self._backstop.delete(instance_id)
         log.info("ec2 terminated", extra={"instance_id": instance_id})
+        try:
+            await self._backstop.delete(instance_id)
+        except (ClientError, BotoCoreError) as error:
+            log.warning(
+                "ec2 backstop not deleted; it will fire on the terminated instance",
+                extra={"instance_id": instance_id, "error": str(error)},
+            )
 
     async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
         await self._backstop.move(instance_id, terminate_at)
@@ -156,6 +169,24 @@ class Ec2Provider:
                 "config", f"There is no {request.size!r} server size; pick one of {sizes}."
             )
         return instance_type
+
+    async def _started_anyway(self, request: LaunchRequest) -> InstanceInfo | None:
+        """The instance a failed launch started regardless, if EC2 can say; if it cannot,
+        reconciliation terminates any such instance once the failure is recorded."""
+        try:
+            return await self._find(request.mission_id, request.attempt, live_only=True)
+        except (ClientError, BotoCoreError):
+            return None
+
+    def _log_adopted(self, request: LaunchRequest, info: InstanceInfo) -> None:
+        log.info(
+            "ec2 launch adopted",
+            extra={
+                "mission_id": request.mission_id,
+                "attempt": request.attempt,
+                "instance_id": info.instance_id,
+            },
+        )
 
     async def _run(
         self, request: LaunchRequest, instance_type: str, user_data: str
@@ -319,4 +350,13 @@ def _info(instance: Mapping[str, Any]) -> InstanceInfo:
         state=state,
         address=instance.get("PublicIpAddress") if state == "running" else None,
         launched_at=launched_at.astimezone(UTC) if launched_at is not None else None,
+        stopped_at=_stopped_at(instance) if state in ("stopping", "terminated") else None,
     )
+
+
+def _stopped_at(instance: Mapping[str, Any]) -> datetime | None:
+    """When EC2 says the instance left the running state, from its StateTransitionReason."""
+    found = _TRANSITION_TIME.search(instance.get("StateTransitionReason") or "")
+    if found is None:
+        return None
+    return datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
