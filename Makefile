@@ -19,6 +19,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m eventstore.bench
 	$(BIN)/python -m bot.bench_view
 	$(BIN)/python -m tests.emulator.benchmark
+	$(BIN)/python -m bot.bench_discord
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml

@@ -29,10 +29,10 @@ from bot.cloud.local import LocalProvider
 from bot.cloud.logins import LoginPool
 from bot.config import InvalidSettings, Settings
 from bot.domain.pricing import Limits, Pricing
-from bot.logs import url_without_credentials
+from bot.logs import redact_also, url_without_credentials
 from bot.notify import FanoutNotifier, LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, build_payment_service, payment_routes
-from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce
+from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce, is_loopback
 from bot.scheduler import MissionActions, Scheduler
 from bot.services import ComputeSettings, SchedulerStatus, Services
 from bot.services.reconcile import Reconciler
@@ -83,6 +83,8 @@ class App:
         self.clock = clock or make_clock(settings)
         self.discord: RRBot | None = None
         """The Discord client, once connected."""
+        self.sandbox: Sandbox | None = None
+        """The local Discord sandbox, while it runs (without DISCORD_TOKEN)."""
         self._guild_ready_timeout = guild_ready_timeout
         self.failure: str | None = None
         """Why the app asked to be stopped, if it did."""
@@ -116,11 +118,18 @@ class App:
         """Close every part that was opened, the last opened first; safe to call twice."""
         await self._stack.aclose()
         self.discord = None
+        self.sandbox = None
         self._web = None
         self._services = None
 
     async def _start(self) -> None:
         settings, clock, stack = self.settings, self.clock, self._stack
+        if settings.discord_token is None and not is_loopback(settings.web_host):
+            raise FatalError(
+                "Without DISCORD_TOKEN rr serves a Discord sandbox where anyone can act as any "
+                f"member or operator, so it listens on loopback only, not {settings.web_host}: "
+                "set RR_WEB_HOST=127.0.0.1, or set DISCORD_TOKEN."
+            )
         store = _open_store(settings, clock)
         stack.push_async_callback(store.close)
 
@@ -185,6 +194,7 @@ class App:
             clock=clock,
         )
         services.attach_payments(payments)
+        redact_also(payments.provider.webhook_secret)  # the sandbox's is made just now
         log.info("payments ready", extra={"provider": payments.config.provider})
 
         reconciler = Reconciler(
@@ -202,7 +212,7 @@ class App:
 
         sandbox = None
         if settings.discord_token is None:
-            sandbox = Sandbox(clock, settings.sandbox_time_scale)
+            sandbox = self.sandbox = Sandbox(clock, settings.sandbox_time_scale)
             stack.push_async_callback(sandbox.close)
             await sandbox.open(services.squadrons)
 

@@ -278,7 +278,8 @@ class Settings(BaseSettings):
         """Where people and Stripe reach the web app: RR_PUBLIC_URL, else the bound address."""
         if self.public_url is not None:
             return str(self.public_url).rstrip("/")
-        return f"http://{self.web_host}:{bound_port}"
+        host = f"[{self.web_host}]" if ":" in self.web_host else self.web_host  # IPv6
+        return f"http://{host}:{bound_port}"
 
     def secret_values(self) -> list[str]:
         """The clear text of every configured secret, for the log redactor."""

@@ -24,6 +24,10 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, 
     "taskName",
 }
 _QUIET_LIBRARIES = ("aiohttp.access", "botocore", "boto3", "urllib3", "asyncio")
+_PAYLOAD_LOGGERS = ("discord",)
+"""discord.py logs whole gateway events and HTTP bodies, and URLs holding interaction tokens, at
+DEBUG: what members type (a server password in ``/server config set``) and the messages rr sends
+(the ready DM with the password). These loggers stay at INFO or above whatever RR_LOG_LEVEL says."""
 
 
 class SecretRedactor(logging.Filter):
@@ -31,11 +35,14 @@ class SecretRedactor(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = sorted(
-            {secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH},
-            key=len,
-            reverse=True,
-        )
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Redact ``secret`` too (longest first, so a secret containing another goes whole)."""
+        if len(secret) >= MIN_SECRET_LENGTH and secret not in self._secrets:
+            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -92,7 +99,18 @@ def configure_logging(
     root.setLevel(level)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    for name in _PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     return handler
+
+
+def redact_also(secret: str) -> None:
+    """Redact a secret made at run time (the sandbox checkout's webhook signing secret) in every
+    handler `configure_logging` installed."""
+    for handler in logging.getLogger().handlers:
+        for redactor in handler.filters:
+            if isinstance(redactor, SecretRedactor):
+                redactor.add(secret)
 
 
 def url_without_credentials(url: str) -> str:

@@ -13,6 +13,7 @@ unmodified Discord client against the emulator until `close`. Every run starts a
 (Discord ids are fresh), so what earlier runs recorded stays with their squadrons.
 """
 
+import ipaddress
 import logging
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
@@ -120,8 +121,9 @@ class Sandbox:
             now=self._clock.now,
             time_scale=self._time_scale,
         )
-        app.add_subapp(CONSOLE_PATH.rstrip("/"), console)
+        # Before the sub-app: its prefix also matches the bare path and would answer 404.
         app.router.add_get(CONSOLE_PATH.rstrip("/"), _to_console)
+        app.add_subapp(CONSOLE_PATH.rstrip("/"), console)
 
     def operator_ids(self, configured: Iterable[str]) -> frozenset[str]:
         """The configured operators and the sandbox's own."""
@@ -138,6 +140,17 @@ class Sandbox:
     async def close(self) -> None:
         await self._session.aclose()
         await self.emulator.close()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether the web app listening on ``host`` is reached from this machine only: the console
+    lets whoever opens it act as any member, operators included."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _to_console(_: web.Request) -> web.Response:

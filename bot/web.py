@@ -138,7 +138,8 @@ class WebServer:
     """The web app listening on a socket bound up front, so the port is known before start."""
 
     def __init__(self, host: str, port: int) -> None:
-        self._socket = socket.create_server((host, port), reuse_port=False)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port), family=family, reuse_port=False)
         self._runner: web.AppRunner | None = None
 
     @property

@@ -2,28 +2,19 @@
 
 import io
 import logging
-from collections.abc import Iterator
 
 import pytest
 
-from bot.logs import REDACTED, configure_logging, url_without_credentials
+from bot.logs import REDACTED, redact_also, url_without_credentials
+from tests.platform.conftest import LogToString
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord.token-value"
 STRIPE_KEY = "sk_test_51abcdefSECRET"
 
 
 @pytest.fixture
-def output() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = io.StringIO()
-    configure_logging("INFO", [TOKEN, STRIPE_KEY, "abc"], stream=stream)
-    yield stream
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved_handlers:
-        root.addHandler(handler)
-    root.setLevel(saved_level)
+def output(log_to_string: LogToString) -> io.StringIO:
+    return log_to_string("INFO", [TOKEN, STRIPE_KEY, "abc"])
 
 
 def test_a_record_is_one_line_with_its_extras(output: io.StringIO) -> None:
@@ -60,6 +51,32 @@ def test_secrets_are_redacted_from_messages_arguments_extras_and_tracebacks(
     assert STRIPE_KEY not in text
     assert text.count(REDACTED) == 5
     assert "Traceback" in text and "RuntimeError: login failed for [redacted]" in text
+
+
+def test_a_secret_made_at_run_time_is_redacted_from_then_on(output: io.StringIO) -> None:
+    webhook_secret = "whsec_sandbox_0123456789abcdef"
+
+    redact_also(webhook_secret)
+    logging.getLogger("rr.payments").error("signing with %s", webhook_secret)
+
+    assert webhook_secret not in output.getvalue()
+    assert f"signing with {REDACTED}" in output.getvalue()
+
+
+def test_discord_payloads_stay_out_of_debug_logs_while_rr_debug_lines_are_written(
+    log_to_string: LogToString,
+) -> None:
+    stream = log_to_string("DEBUG", [])
+
+    logging.getLogger("discord.gateway").debug("WebSocket Event: value=hunter2")
+    logging.getLogger("discord.http").debug("POST /channels/1/messages with Password: x")
+    logging.getLogger("discord.gateway").info("Shard ID None has connected to Gateway")
+    logging.getLogger("rr.services").debug("view rebuilt")
+
+    text = stream.getvalue()
+    assert "hunter2" not in text and "Password" not in text
+    assert "has connected to Gateway" in text
+    assert "DEBUG rr.services view rebuilt" in text
 
 
 def test_values_too_short_to_be_secrets_are_left_alone(output: io.StringIO) -> None:

@@ -1,15 +1,22 @@
 """Fixtures: an emulator with a small wing, the tiny bot connected to it, and the console mounted
-under a prefix in a parent app, reached over HTTP on loopback."""
+under a prefix in a parent app, reached over HTTP on loopback; and rr itself as ``make run``
+starts it without DISCORD_TOKEN, on a fake clock."""
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.app import App
+from bot.config import Settings
 from discord_emulator import Emulator, Guild, Permission, TextChannel, User, running_bot
 from discord_emulator.console import console_app
+from tests.fakes.clock import FakeClock
 from tests.sandbox.tiny_bot import TinyBot
 
 PREFIX = "/console"
@@ -57,3 +64,34 @@ async def console(
     parent.add_subapp(PREFIX, console_app(emu, title="Test console"))
     async with TestClient(TestServer(parent)) as client:
         yield client
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 28, 18, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def sandbox_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """No .env, no DISCORD_TOKEN or Stripe keys: the settings of a first ``make run``, but for
+    an in-memory store and a free port."""
+    for name in list(os.environ):
+        if name.startswith(("RR_", "DISCORD_", "STRIPE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        event_store="memory://",
+        web_port=0,
+        local_instances_dir=tmp_path / "instances",
+    )
+
+
+@pytest.fixture
+async def app(sandbox_settings: Settings, clock: FakeClock) -> AsyncIterator[App]:
+    rr = App(sandbox_settings, clock=clock)
+    await rr.start()
+    try:
+        yield rr
+    finally:
+        await rr.stop()

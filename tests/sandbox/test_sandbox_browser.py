@@ -7,16 +7,14 @@ asserted on what the page shows; screenshots of the main states go to test-outpu
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.app import App
-from bot.config import Settings
 from bot.sandbox import CONSOLE_PATH
 from tests.fakes.clock import FakeClock, settle
 
@@ -46,34 +44,6 @@ pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Chromium is not installed (apt-get install chromium; .ci/run installs it)",
 )
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(datetime(2026, 11, 28, 18, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-async def app(
-    clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[App]:
-    """rr as ``make run`` starts it without DISCORD_TOKEN, on the fake clock."""
-    for name in list(os.environ):
-        if name.startswith(("RR_", "DISCORD_", "STRIPE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        event_store="memory://",
-        web_port=0,
-        local_instances_dir=tmp_path / "instances",
-    )
-    rr = App(settings, clock=clock)
-    await rr.start()
-    try:
-        yield rr
-    finally:
-        await rr.stop()
 
 
 @pytest.fixture
@@ -220,6 +190,7 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
         "@Mia (manager) your server has stopped (booked time over): 90 minutes billed, $1.50."
     )
     await screenshot(page, "8-ended")
+    assert not await app.services.provider.game_port_open(mission.address, mission.port)
 
     # Another member sees the channel, but not Mia's private replies.
     await page.select_option("#member", label="Pete (member)")

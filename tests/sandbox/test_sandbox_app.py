@@ -1,0 +1,47 @@
+"""rr without DISCORD_TOKEN, over HTTP: where the console is, and the world a person finds there
+(the whole flow in a browser is test_sandbox_browser)."""
+
+from typing import Any
+
+import aiohttp
+
+from bot.app import App
+from bot.sandbox import CONSOLE_PATH
+
+
+async def command_paths(app: App, user_id: int, guild_id: int) -> list[str]:
+    query = f"api/commands?user={user_id}&guild={guild_id}"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(app.base_url + CONSOLE_PATH + query) as response,
+    ):
+        body: dict[str, Any] = await response.json()
+    return [command["path"] for command in body["commands"]]
+
+
+async def test_the_console_is_found_with_or_without_its_trailing_slash(app: App) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(app.base_url + CONSOLE_PATH.rstrip("/"), allow_redirects=False) as bare:
+            location = bare.headers.get("Location")
+        async with http.get(app.base_url + CONSOLE_PATH) as page:
+            html = await page.text()
+
+    assert (bare.status, location) == (302, CONSOLE_PATH)
+    assert page.status == 200 and '<script src="console.js">' in html
+
+
+async def test_the_world_has_a_manager_a_plain_member_and_an_operator(app: App) -> None:
+    assert app.sandbox is not None
+    world = app.sandbox.world
+
+    squadron = await app.services.squadrons.get(str(world.squadron.id))
+    member_commands = await command_paths(app, world.member.id, world.squadron.id)
+    operator_commands = await command_paths(app, world.operator.id, world.operators.id)
+
+    assert squadron.settings.manager_role_id == str(world.managers.id)
+    assert squadron.settings.reminder_channel_id == str(world.reminders.id)
+    manager = world.squadron.member(world.manager)
+    assert manager is not None and world.managers.id in manager.role_ids
+    assert "server start" in member_commands and "credits buy" in member_commands
+    assert not any(path.startswith("admin ") for path in member_commands)
+    assert "admin instances" in operator_commands
