@@ -11,7 +11,8 @@ instance folder:
   restart or a reboot;
 - ``ready.json`` and the stdout line ``ready <port>``: the game port it answers on, a free
   loopback port, where every connection gets a one-line banner;
-- ``exit.json``: why and when it stopped.
+- ``exit.json``: why and when it stopped;
+- ``standin.log`` (its stderr): one line per thing it does, as a DCS log would show.
 
 Standard library only, so it starts fast and depends on nothing else in the bot.
 """
@@ -20,6 +21,7 @@ import asyncio
 import base64
 import fcntl
 import json
+import logging
 import os
 import signal
 import sys
@@ -38,6 +40,7 @@ EXIT = "exit.json"
 FILES = "files"
 LOG = "standin.log"
 READY_PREFIX = "ready "
+log = logging.getLogger("rr.standin")
 POLL_SECONDS = 0.25
 """How often the deadline file is read: the longest a stop request or a moved backstop waits."""
 
@@ -85,6 +88,7 @@ async def serve(folder: Path, instance_id: str) -> str:
     banner = f"rr stand-in DCS server {instance_id}\r\n".encode()
 
     async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        log.info("player connected from %s:%s", *writer.get_extra_info("peername")[:2])
         try:
             writer.write(banner)
             await writer.drain()
@@ -102,6 +106,7 @@ async def serve(folder: Path, instance_id: str) -> str:
     write_json(folder / READY, {"port": port, "pid": os.getpid()})
     print(f"{READY_PREFIX}{port}", flush=True)
     _detach_stdout()
+    log.info("answering on %s:%d; stopping by itself at %s", HOST, port, _deadline_text(folder))
     async with server:
         return await wait_for_end(folder, stop)
 
@@ -112,8 +117,14 @@ def run(folder: Path) -> None:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         write_files(folder / FILES, manifest["files"])
         (folder / MANIFEST).unlink()
+        log.info("wrote %d config files for %s", len(manifest["files"]), manifest["instance_id"])
         reason = asyncio.run(serve(folder, manifest["instance_id"]))
         write_json(folder / EXIT, {"reason": reason, "at": datetime.now(UTC).isoformat()})
+        log.info("stopped (%s)", "deadline reached" if reason == "deadline" else "told to stop")
+
+
+def _deadline_text(folder: Path) -> str:
+    return datetime.fromtimestamp(read_deadline(folder), UTC).isoformat(timespec="seconds")
 
 
 def _detach_stdout() -> None:
@@ -128,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(arguments) != 1:
         print("usage: python -m bot.cloud.standin INSTANCE_FOLDER", file=sys.stderr)
         return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr, force=True
+    )
     run(Path(arguments[0]))
     return 0
 

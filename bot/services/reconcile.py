@@ -137,7 +137,9 @@ class Reconciler:
         """One pass; passes in this process never overlap."""
         async with self._pass:
             report = await self._reconcile()
-        log.info(
+        # A quiet pass every few minutes is not news; a pass that repaired something is.
+        log.log(
+            logging.INFO if report.repairs else logging.DEBUG,
             "reconciled",
             extra={
                 "servers": report.servers_seen,

@@ -72,6 +72,22 @@ async def test_launched_server_answers_on_its_port_and_has_its_files(
     assert not (tmp_path / info.instance_id / "launch.json").exists()
 
 
+async def test_the_stand_in_logs_what_it_does_like_a_dcs_log(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    info = await provider.launch(request())
+    assert info.game_port is not None
+    await read_banner(info.game_port)
+    await provider.terminate(info.instance_id)
+    await provider.wait_until_stopped(info.instance_id)
+
+    lines = (tmp_path / info.instance_id / "standin.log").read_text().splitlines()
+    assert "wrote 2 config files" in lines[0]
+    assert f"answering on 127.0.0.1:{info.game_port}" in lines[1]
+    assert "player connected from 127.0.0.1" in lines[2]
+    assert lines[3].endswith("stopped (told to stop)")
+
+
 async def test_terminated_server_stops_answering_and_is_reported_terminated(
     provider: LocalProvider,
 ) -> None:
