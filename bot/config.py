@@ -110,7 +110,7 @@ class ScheduleSettings(BaseModel):
     """When the scheduler reminds, launches, warns, probes and terminates."""
 
     reminder_offsets_minutes: MinuteList = (24 * 60, 60, 15)
-    boot_lead_minutes: Minutes = 20
+    boot_lead_minutes: Minutes = 30
     end_warnings_minutes: MinuteList = (15, 5)
     low_credit_warning_minutes: Minutes = 10
     readiness_timeout_minutes: Minutes = 40

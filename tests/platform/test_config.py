@@ -34,7 +34,7 @@ def test_defaults_run_everything_embedded_without_secrets() -> None:
     assert settings.limits.max_duration_minutes == 720
     assert settings.schedule.reminder_offsets_minutes == (1440, 60, 15)
     assert settings.schedule.end_warnings_minutes == (15, 5)
-    assert settings.schedule.boot_lead_minutes == 20
+    assert settings.schedule.boot_lead_minutes == 30
     assert settings.sandbox_time_scale == 1.0
     assert settings.operator_ids == ()
     assert settings.secret_values() == []
