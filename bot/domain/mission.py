@@ -22,6 +22,8 @@
   is allowed while booked, launching or running. Only the booking member, a squadron manager
   or an operator may cancel, launch, extend or stop; nobody but an operator acts on another
   guild's mission.
+- The bot's own deadlines are checked when it stops a server: "booked_time_over" only once the
+  (perhaps extended) end has come, "not_ready" only while the server is not ready.
 - Credit and the concurrency limit are the squadron's rules: the service appends
   `MissionBooked` (or `MissionExtended`) together with the squadron's `Reserve` in one
   `append_many`, reserving `booking_reservation_cents(...)` for a booking and
@@ -541,12 +543,22 @@ def _request_termination(command: RequestTermination, state: MissionState) -> li
         )
     match state.status:
         case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+            _require_still_due(reason, state, _require_aware(command.now, "current time"))
             return [TerminationRequested(reason=reason)]
         case MissionStatus.TERMINATING:
             return []
         case MissionStatus.BOOKED:
             raise Conflict("This mission has not started yet; cancel it instead.")
     raise _ended_conflict(state)
+
+
+def _require_still_due(reason: TerminationReason, state: MissionState, now: datetime) -> None:
+    """A deadline the bot stops a server for must still hold: an extension or a server that
+    became ready since the stop was planned (perhaps by another process) keeps it running."""
+    if reason == "booked_time_over" and now < state.end_at:
+        raise Conflict("This mission's booked time is not over yet, so it keeps running.")
+    if reason == "not_ready" and state.status is MissionStatus.RUNNING:
+        raise Conflict("This mission's server is ready, so it is not stopped for being late.")
 
 
 def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent]:

@@ -75,6 +75,7 @@ class Services:
             notifier=notifier,
             clock=clock,
             compute=compute,
+            limits=limits,
             login_pool=login_pool,
         )
         self.missions = MissionService(

@@ -21,8 +21,9 @@ from bot.domain.actor import Actor
 from bot.domain.errors import Conflict
 from bot.domain.events import TerminationReason
 from bot.domain.mission import MissionState, MissionStatus, bill
+from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.settings import SettingsError, SquadronSettings
-from bot.domain.squadron import SquadronState
+from bot.domain.squadron import SquadronState, squadron_stream
 from bot.notify import (
     EndWarningNotice,
     LaunchFailedNotice,
@@ -40,8 +41,15 @@ from bot.view.schedule import funded_until
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 log = logging.getLogger("rr.services")
+_MINUTE = timedelta(minutes=1)
 
 SCHEDULER = Actor.system("scheduler")
+DEADLINES: frozenset[TerminationReason] = frozenset(
+    {"booked_time_over", "out_of_credit", "not_ready"}
+)
+"""Reasons the bot stops a server for because a time came; by the time it acts (perhaps in
+another process) an extension, more credit or readiness may have moved the time."""
+CREDIT_LOW = "credit-low"
 NO_LOGIN_MESSAGE = "Every DCS server login is in use; try again once another server has stopped."
 
 
@@ -55,6 +63,14 @@ class LoginPool(Protocol):
     async def release(self, mission_id: str) -> None:
         """Give the mission's login back; releasing twice is not an error."""
         ...
+
+
+@dataclass(frozen=True)
+class Funding:
+    """When a server's reservation ran out before a top-up from available credit, and after."""
+
+    ran_out_at: datetime
+    runs_out: datetime
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,7 @@ class Lifecycle:
         notifier: Notifier,
         clock: Clock,
         compute: ComputeSettings,
+        limits: Limits,
         login_pool: LoginPool | None = None,
     ) -> None:
         self._streams = streams
@@ -98,6 +115,7 @@ class Lifecycle:
         self._notifier = notifier
         self._clock = clock
         self._compute = compute
+        self._limits = limits
         self._logins = login_pool
         self._launching: set[str] = set()
         """Missions this process is launching right now; a second launch of one waits its turn
@@ -394,7 +412,9 @@ class Lifecycle:
 
         ``ended_at`` is when the server stopped running if that is known better than now (an
         instance found gone: the last time it was known running). A mission that never
-        launched and is still booked is cancelled instead, its credit released.
+        launched and is still booked is cancelled instead, its credit released. A stop for a
+        deadline that no longer holds (extended, ready, credit set aside) does nothing; before
+        stopping a server for lack of credit, the squadron's available credit is set aside.
         """
         with logged("terminate", mission_id=mission_id, reason=reason) as fields:
             state = await self._streams.mission(mission_id)
@@ -403,8 +423,18 @@ class Lifecycle:
                 fields["outcome"] = f"nothing to do ({state.status})"
                 return state
             if state.status is MissionStatus.BOOKED and reason != "stopped_by_user":
-                fields["outcome"] = "cancelled before launch"
-                return await self._cancel_unlaunched(state, reason, actor)
+                state = await self._cancel_unlaunched(state, reason, actor)
+                if state.status is MissionStatus.BOOKED:
+                    fields["outcome"] = "no longer due"
+                    return state
+                if not state.is_active:
+                    fields["outcome"] = "cancelled before launch"
+                    return state
+            if reason == "out_of_credit" and state.status is not MissionStatus.TERMINATING:
+                funding = await self._fund_from_credit(state, actor)
+                if funding is not None and funding.runs_out > self._clock.now():
+                    fields["outcome"] = "funded from available credit"
+                    return await self._streams.mission(mission_id)
             causation_id = None
             if state.status is not MissionStatus.TERMINATING:
                 state, causation_id = await self._request_termination(
@@ -412,6 +442,9 @@ class Lifecycle:
                 )
                 if not state.is_active:
                     fields["outcome"] = "ended elsewhere"
+                    return state
+                if state.status is not MissionStatus.TERMINATING:
+                    fields["outcome"] = "no longer due"
                     return state
             if state.instance_id is None and state.launch_failure is None and state.attempt:
                 state = await self._adopt(state, actor)
@@ -441,24 +474,66 @@ class Lifecycle:
         actor: Actor,
         idempotency_key: str | None,
     ) -> tuple[MissionState, str | None]:
+        """Record the termination request; the mission comes back unchanged (not terminating)
+        when the deadline behind ``reason`` no longer holds."""
+
+        def decide(current: MissionState | None) -> list[NewEvent]:
+            if reason == "out_of_credit" and current is not None and current.end_at != state.end_at:
+                return []  # extended since its credit was looked at: the view plans again
+            request = missions.RequestTermination(actor=actor, now=self._clock.now(), reason=reason)
+            return missions.decide(request, current)
+
         try:
             requested, stored = await self._streams.write_mission(
-                state.mission_id,
-                lambda current: missions.decide(
-                    missions.RequestTermination(actor=actor, now=self._clock.now(), reason=reason),
-                    current,
-                ),
-                idempotency_key=idempotency_key,
+                state.mission_id, decide, idempotency_key=idempotency_key
             )
         except AlreadyAppended:
             return await self._streams.reload_mission(state.mission_id), None
         except Conflict:
             current = await self._streams.reload_mission(state.mission_id)
-            if current.is_active:
+            if current.is_active and reason not in DEADLINES:
                 raise
             return current, None
         assert requested is not None
         return requested, _first_id(stored, None)
+
+    async def _fund_from_credit(self, state: MissionState, actor: Actor) -> Funding | None:
+        """Set the squadron's available credit aside for a server whose reservation runs out
+        before its booked end (up to what the rest of the booked time costs), deciding on the
+        ledger as stored; None when the mission holds no reservation or never launched."""
+        launched_at = state.launched_at
+        if launched_at is None or state.rate_cents_per_hour <= 0:
+            return None
+        rate = state.rate_cents_per_hour
+        booked_run = cost_at_rate(rate, math.ceil((state.end_at - launched_at) / _MINUTE))
+        funding: Funding | None = None
+
+        def decide(squadron: SquadronState) -> list[NewEvent]:
+            nonlocal funding
+            reserved = squadron.reservations.get(state.mission_id)
+            if reserved is None:
+                funding = None
+                return []
+            amount = max(min(booked_run - reserved, squadron.available_cents), 0)
+            funding = Funding(
+                ran_out_at=funded_until(launched_at, reserved, rate),
+                runs_out=funded_until(launched_at, reserved + amount, rate),
+            )
+            if amount == 0:
+                return []
+            reserve = squadrons.Reserve(
+                actor=actor, mission_id=state.mission_id, amount=amount, limits=self._limits
+            )
+            return squadrons.decide(reserve, squadron)
+
+        self._streams.squadrons.forget(squadron_stream(state.guild_id))
+        _, stored = await self._streams.write_squadron(state.guild_id, decide)
+        if stored:
+            log.info(
+                "reservation topped up from available credit",
+                extra={"mission_id": state.mission_id, "guild_id": state.guild_id},
+            )
+        return funding
 
     async def _adopt(self, state: MissionState, actor: Actor) -> MissionState:
         """Record the server a launch attempt started but did not record (a crash or a stop
@@ -551,20 +626,25 @@ class Lifecycle:
     async def _cancel_unlaunched(
         self, state: MissionState, reason: TerminationReason, actor: Actor
     ) -> MissionState:
+        """Cancel a booking that never launched and release its credit, in one write; returns
+        the mission as it now is, which another process may have launched meanwhile (then its
+        credit stays reserved, for the termination to charge)."""
         now = self._clock.now()
-        cancelled, stored = await self._streams.write_both(
-            state.mission_id,
-            state.guild_id,
-            lambda mission, squadron: (
-                missions.decide(missions.Cancel(actor=actor, now=now), mission)
-                if mission is not None and mission.status is MissionStatus.BOOKED
-                else [],
-                squadrons.decide(
-                    squadrons.ReleaseReservation(actor=actor, mission_id=state.mission_id),
-                    squadron,
-                ),
-            ),
-        )
+
+        def decide(
+            mission: MissionState | None, squadron: SquadronState
+        ) -> tuple[list[NewEvent], list[NewEvent]]:
+            if mission is None or mission.status is not MissionStatus.BOOKED:
+                return [], []
+            if reason == "booked_time_over" and now < mission.end_at:
+                return [], []
+            release = squadrons.ReleaseReservation(actor=actor, mission_id=mission.mission_id)
+            return (
+                missions.decide(missions.Cancel(actor=actor, now=now), mission),
+                squadrons.decide(release, squadron),
+            )
+
+        cancelled, stored = await self._streams.write_both(state.mission_id, state.guild_id, decide)
         assert cancelled is not None
         if stored:
             await self._tell(MissionEndedNotice(cancelled, reason, 0, 0))
@@ -577,6 +657,15 @@ class Lifecycle:
     ) -> MissionState:
         """Record the reminder, then send it: once per key, ever, across processes."""
         with logged("reminder", mission_id=mission_id, key=key) as fields:
+            if key == CREDIT_LOW:
+                current = await self._streams.mission(mission_id)
+                funding = await self._fund_from_credit(current, actor)
+                if funding is not None and (
+                    funding.runs_out > funding.ran_out_at or funding.runs_out >= current.end_at
+                ):
+                    fields["guild_id"] = current.guild_id
+                    fields["outcome"] = "funded from available credit"
+                    return current
             state, stored = await self._streams.write_mission(
                 mission_id,
                 lambda current: missions.decide(
@@ -595,7 +684,7 @@ class Lifecycle:
         now = self._clock.now()
         if key.startswith("end-"):
             return EndWarningNotice(state, _minutes_until(state.end_at, now))
-        if key == "credit-low" and state.launched_at is not None:
+        if key == CREDIT_LOW and state.launched_at is not None:
             squadron = await self._streams.squadron(state.guild_id)
             reserved = squadron.reservations.get(state.mission_id, 0)
             runs_out = funded_until(state.launched_at, reserved, state.rate_cents_per_hour)
@@ -629,4 +718,4 @@ def _launch_unfinished(state: MissionState) -> bool:
 
 
 def _minutes_until(when: datetime, now: datetime) -> int:
-    return max(0, math.ceil((when - now) / timedelta(minutes=1)))
+    return max(0, math.ceil((when - now) / _MINUTE))

@@ -539,13 +539,38 @@ def test_a_manager_of_another_guild_may_not_stop() -> None:
         ms.decide(stop(FOREIGN_MANAGER), running().state)
 
 
-@pytest.mark.parametrize(
-    "reason", ["booked_time_over", "out_of_credit", "admin", "instance_lost", "not_ready"]
-)
+@pytest.mark.parametrize("reason", ["out_of_credit", "admin", "instance_lost"])
 def test_the_bot_stops_a_mission_for_its_own_reasons(reason: str) -> None:
     stream = running()
     run(stream, stop(SYSTEM, reason))
     assert state_of(stream).termination_reason == reason
+
+
+def test_the_bot_stops_a_mission_whose_booked_time_is_over() -> None:
+    stream = running()
+    end_at = state_of(stream).end_at
+    run(stream, ms.RequestTermination(actor=SYSTEM, now=end_at, reason="booked_time_over"))
+    assert state_of(stream).termination_reason == "booked_time_over"
+
+
+def test_a_mission_extended_before_its_end_is_not_stopped_for_time_over() -> None:
+    stream = running()
+    old_end = state_of(stream).end_at
+    run(stream, extend(30))
+    with pytest.raises(Conflict) as refused:
+        ms.decide(
+            ms.RequestTermination(actor=SYSTEM, now=old_end, reason="booked_time_over"),
+            stream.state,
+        )
+    assert str(refused.value) == "This mission's booked time is not over yet, so it keeps running."
+
+
+def test_a_server_not_ready_in_time_is_stopped_but_a_ready_one_is_not() -> None:
+    stream = launched()
+    run(stream, stop(SYSTEM, "not_ready"))
+    assert state_of(stream).termination_reason == "not_ready"
+    with pytest.raises(Conflict, match="is ready"):
+        ms.decide(stop(SYSTEM, "not_ready"), running().state)
 
 
 def test_a_member_cannot_stop_a_mission_for_a_system_reason() -> None:

@@ -277,6 +277,45 @@ async def test_a_booking_whose_time_passed_unlaunched_is_cancelled_and_released(
     assert provider.launch_calls == []
 
 
+async def test_a_booking_extended_before_its_end_is_not_cancelled_for_time_over(
+    bot: BotProcess,
+) -> None:
+    mission = await booked(bot)
+    await bot.services.missions.extend(member(), mission.mission_id, 30)
+    await bot.clock.set(mission.end_at)
+
+    kept = await bot.services.missions.terminate(mission.mission_id, "booked_time_over")
+
+    assert (kept.status, kept.end_at) == (MissionStatus.BOOKED, mission.end_at + 30 * MINUTE)
+    assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 440, 560)
+
+
+async def test_ending_a_booking_another_process_just_launched_terminates_and_bills_it(
+    bot: BotProcess, provider: FakeProvider
+) -> None:
+    mission = await booked(bot)
+    await bot.services.missions.send_reminder(mission.mission_id, "start-60")
+    other = BotProcess(bot.store, bot.clock, provider)
+    await other.start()
+    await other.services.missions.launch(mission.mission_id)
+    await other.stop()
+    await bot.clock.advance(10 * MINUTE)
+
+    ended = await bot.services.admin.terminate(operator(), mission.mission_id)
+
+    assert (ended.status, ended.termination_reason) == (MissionStatus.ENDED, "admin")
+    assert (ended.billed_minutes, ended.charged_cents) == (10, 40)
+    assert ended.instance_id in provider.terminated
+    squadron = await bot.squadron_in_store()
+    assert (squadron.balance_cents, squadron.reservations) == (960, {})
+    assert await bot.types(squadron_stream(GUILD)) == [
+        "CreditsGranted",
+        "CreditsReserved",
+        "MissionCharged",
+    ]
+    assert bot.notifier.of_type(MissionEndedNotice) == [MissionEndedNotice(ended, "admin", 10, 40)]
+
+
 async def test_a_failed_cloud_termination_leaves_the_mission_terminating_until_retried(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
@@ -377,6 +416,73 @@ async def test_running_out_of_credit_is_billed_to_the_end_of_the_credit(
 
     assert ended.ended_at == START + 30 * MINUTE
     assert (ended.billed_minutes, ended.charged_cents) == (30, 120)
+
+
+async def short_of_reserved_credit(bot: BotProcess) -> MissionState:
+    """A running hour whose reservation a Stripe refund cut to its first 30 minutes."""
+    await bot.services.squadrons.record_purchase(GUILD, "p1", 240, "200", "cs_1", "evt_1")
+    started = await bot.services.missions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+    await bot.services.squadrons.record_stripe_refund(GUILD, "p1", 120, "evt_2")
+    assert await bot.services.squadrons.balance(GUILD) == Balance(120, 120, 0)
+    return await bot.services.missions.get(started.mission_id)
+
+
+async def test_a_server_whose_reservation_runs_out_runs_on_the_squadrons_available_credit(
+    bot: BotProcess, provider: FakeProvider
+) -> None:
+    mission = await short_of_reserved_credit(bot)
+    await bot.fund(1_000)
+    await bot.clock.advance(30 * MINUTE)
+
+    kept = await bot.services.missions.terminate(mission.mission_id, "out_of_credit")
+
+    assert kept.status is MissionStatus.RUNNING
+    assert provider.terminated == []
+    assert await bot.services.squadrons.balance(GUILD) == Balance(1_120, 240, 880)
+    await bot.clock.advance(30 * MINUTE)
+    ended = await bot.services.missions.terminate(mission.mission_id, "booked_time_over")
+    assert (ended.billed_minutes, ended.charged_cents) == (60, 240)
+
+
+async def test_no_low_credit_warning_is_sent_while_the_squadron_has_credit_to_set_aside(
+    bot: BotProcess,
+) -> None:
+    mission = await short_of_reserved_credit(bot)
+    await bot.fund(1_000)
+    await bot.clock.advance(20 * MINUTE)
+
+    await bot.services.missions.send_reminder(mission.mission_id, "credit-low")
+
+    assert bot.notifier.of_type(LowCreditNotice) == []
+    assert await bot.view.reservations(GUILD) == {mission.mission_id: 240}
+    assert await bot.view.due_actions(bot.clock.now()) == []
+
+
+async def test_a_termination_for_time_over_after_an_extension_leaves_the_server_running(
+    bot: BotProcess, provider: FakeProvider
+) -> None:
+    mission = await running(bot, minutes=60)
+    await bot.clock.advance(55 * MINUTE)
+    await bot.services.missions.extend(member(), mission.mission_id, 30)
+    await bot.clock.advance(5 * MINUTE)
+
+    kept = await bot.services.missions.terminate(mission.mission_id, "booked_time_over")
+
+    assert (kept.status, kept.end_at) == (MissionStatus.RUNNING, mission.end_at + 30 * MINUTE)
+    assert provider.terminated == []
+    assert "TerminationRequested" not in await bot.types(mission_stream(mission.mission_id))
+
+
+async def test_a_termination_for_lateness_leaves_a_server_that_became_ready_running(
+    bot: BotProcess, provider: FakeProvider
+) -> None:
+    mission = await running(bot)
+
+    kept = await bot.services.missions.terminate(mission.mission_id, "not_ready")
+
+    assert kept.status is MissionStatus.RUNNING
+    assert provider.terminated == []
 
 
 # --- reminders ------------------------------------------------------------------------------

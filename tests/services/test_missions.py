@@ -1,8 +1,9 @@
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.domain.squadron import squadron_stream
 from bot.notify import MissionEndedNotice, ProgressNotice, ReadyNotice
 from bot.view import Balance
 from eventstore import StoredEvent
+from eventstore.codec import Batch
 from tests.services.fake_provider import FakeProvider
 from tests.services.harness import (
     BOOKER,
@@ -266,6 +268,32 @@ async def test_stop_terminates_and_bills_the_minutes_run(
     ended = bot.notifier.of_type(MissionEndedNotice)
     assert [(n.reason, n.billed_minutes, n.amount_cents) for n in ended] == [
         ("stopped_by_user", 46, 184)
+    ]
+
+
+async def test_the_end_and_its_charge_are_one_atomic_write(
+    bot: BotProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await bot.fund(1_000)
+    started = await bot.services.missions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+    await bot.clock.advance(30 * MINUTE)
+    writes: list[list[tuple[str, str]]] = []
+    append_many = bot.store.append_many
+
+    async def recorded(batches: Iterable[Batch], **options: Any) -> list[StoredEvent]:
+        batch_list = list(batches)
+        writes.append([(stream, e.type) for stream, _, events in batch_list for e in events])
+        return await append_many(batch_list, **options)
+
+    monkeypatch.setattr(bot.store, "append_many", recorded)
+
+    await bot.services.missions.stop(member(), started.mission_id)
+
+    [ending] = [write for write in writes if any(t == "MissionEnded" for _, t in write)]
+    assert ending == [
+        (mission_stream(started.mission_id), "MissionEnded"),
+        (squadron_stream(GUILD), "MissionCharged"),
     ]
 
 

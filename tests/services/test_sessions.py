@@ -15,7 +15,7 @@ import pytest
 import eventstore
 from bot.cloud.local import LocalProvider
 from bot.domain.errors import Conflict
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.mission import MissionState, MissionStatus, mission_stream
 from bot.domain.squadron import squadron_stream
 from bot.notify import (
     BookingConfirmedNotice,
@@ -209,6 +209,27 @@ async def test_stop_racing_extend_in_two_processes_ends_once_with_nothing_left_r
     assert squadron.balance_cents == 1_000 - 120
     types = await first.types(squadron_stream(GUILD))
     assert types.count("MissionCharged") == 1
+
+
+async def test_an_extension_in_one_process_outlives_the_end_another_process_knew(
+    processes: list[BotProcess], clock: FakeClock
+) -> None:
+    first, second = processes
+    for process in processes:
+        await process.start()
+    mission = await running_mission(first)
+    await clock.set(mission.end_at - 15 * MINUTE)
+    await second.services.missions.send_reminder(mission.mission_id, "end-15")
+    await clock.set(mission.end_at - 5 * MINUTE)
+    await first.services.missions.extend(member(), mission.mission_id, 30)
+    await clock.set(mission.end_at)
+
+    kept = await second.services.missions.terminate(mission.mission_id, "booked_time_over")
+
+    assert (kept.status, kept.end_at) == (MissionStatus.RUNNING, mission.end_at + 30 * MINUTE)
+    assert mission.instance_id is not None
+    assert (await second.provider.describe(mission.instance_id)).state == "running"
+    assert "TerminationRequested" not in await first.types(mission_stream(mission.mission_id))
 
 
 async def test_two_processes_terminating_one_mission_bill_it_once(
