@@ -98,7 +98,7 @@ class SqliteEventStore(EventStore):
             return
         self._closed = True
         await self._call(self._close_now)
-        self._worker.shutdown()
+        await asyncio.to_thread(self._worker.shutdown)
 
     async def _call(self, function: Callable[..., T], *arguments: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._worker, function, *arguments)

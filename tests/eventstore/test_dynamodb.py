@@ -1,15 +1,18 @@
 """DynamoDB specifics: the table design, one request per warm command, the hour-bucket feed."""
 
 import json
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import urllib3
+from botocore.awsrequest import AWSResponse
 
 import eventstore
-from eventstore import FeedReader, NewEvent, Repository, StoredEvent
+from eventstore import AlreadyAppended, FeedReader, NewEvent, Repository, StoredEvent
 from eventstore.dynamodb import DynamoDBEventStore
 from tests.eventstore.conftest import REGION
 from tests.eventstore.support import FakeClock, collect, keys
@@ -42,6 +45,24 @@ class RequestLog:
 
 def count(state: int, event: StoredEvent) -> int:
     return state + 1
+
+
+async def test_every_request_is_sent_off_the_event_loop(table_url: str) -> None:
+    threads: set[int] = set()
+    store = eventstore.open(table_url)
+    assert isinstance(store, DynamoDBEventStore)
+    store.client.meta.events.register(
+        "before-send.dynamodb", lambda **_: threads.add(threading.get_ident())
+    )
+
+    async with store:
+        await store.append("s", 0, [NewEvent("X", {})])
+        await store.append_many([("s", 1, [NewEvent("Y", {})]), ("t", 0, [NewEvent("Z", {})])])
+        await collect(store.read("s"))
+        await collect(store.read_all())
+
+    assert threads
+    assert threading.get_ident() not in threads
 
 
 async def test_a_warm_command_costs_exactly_one_put_item(dynamodb: DynamoDBEventStore) -> None:
@@ -130,6 +151,69 @@ async def test_a_retried_put_that_had_landed_is_not_reported_as_a_conflict(
     assert again == stored
     assert log.operations == ["PutItem"]
     assert keys(await collect(dynamodb.read("s"))) == [("s", 1)]
+
+
+class LostAnswer:
+    """A botocore ``before-send`` hook: the first ``operation`` request is sent for real, then
+    answered with a 500 as if the response was lost, so botocore's retry sends it again."""
+
+    def __init__(self, store: DynamoDBEventStore, operation: str) -> None:
+        self.operation = operation
+        self.sent: list[str] = []
+        self._http = urllib3.PoolManager()
+        store.client.meta.events.register("before-send.dynamodb", self)
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        operation = request.headers["X-Amz-Target"].decode().rpartition(".")[2]
+        self.sent.append(operation)
+        if operation != self.operation or self.sent.count(operation) > 1:
+            return None
+        headers = {name: _text(value) for name, value in request.headers.items()}
+        landed = self._http.request(request.method, request.url, body=request.body, headers=headers)
+        assert landed.status == 200
+        return AWSResponse(request.url, 500, {}, _Body(b'{"message": "the answer was lost"}'))
+
+
+class _Body:
+    def __init__(self, content: bytes) -> None:
+        self._content = content
+
+    def stream(self) -> list[bytes]:
+        return [self._content]
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def test_a_put_whose_answer_was_lost_is_retried_and_stored_once(
+    dynamodb: DynamoDBEventStore,
+) -> None:
+    await dynamodb.append("warm", 0, [NewEvent("X", {})])
+    lost = LostAnswer(dynamodb, "PutItem")
+
+    assert await dynamodb.append("s", 0, [NewEvent("X", {})]) == 1
+
+    assert lost.sent == ["PutItem", "PutItem"]
+    assert keys(await collect(dynamodb.read("s"))) == [("s", 1)]
+
+
+async def test_a_keyed_transaction_whose_answer_was_lost_is_retried_and_stored_once(
+    dynamodb: DynamoDBEventStore,
+) -> None:
+    await dynamodb.append("warm", 0, [NewEvent("X", {})])
+    lost = LostAnswer(dynamodb, "TransactWriteItems")
+
+    stored = await dynamodb.append_many(
+        [("a", 0, [NewEvent("X", {})]), ("b", 0, [NewEvent("Y", {})])],
+        idempotency_key="stripe-evt-1",
+    )
+
+    assert lost.sent == ["TransactWriteItems", "TransactWriteItems"]
+    assert keys(stored) == [("a", 1), ("b", 1)]
+    assert sorted(keys(await collect(dynamodb.read_all()))) == [("a", 1), ("b", 1), ("warm", 1)]
+    with pytest.raises(AlreadyAppended):
+        await dynamodb.append("c", 0, [NewEvent("Z", {})], idempotency_key="stripe-evt-1")
 
 
 async def test_reading_the_feed_from_a_position_walks_the_hour_buckets(
