@@ -32,8 +32,8 @@ import eventstore
 from eventstore import EventStore, NewEvent, Repository, StoredEvent
 from eventstore.dynamodb import DynamoDBEventStore
 
-STREAMS = 20
-COMMANDS = 3000
+STREAMS = 200
+COMMANDS = 4000
 DYNAMODB_COMMANDS = 600
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "bench",
