@@ -122,7 +122,7 @@ class DiscordNotifier:
                 await self._post(
                     mission.guild_id,
                     f"<@{mission.booked_by}> the squadron's credit runs out in {minutes} minutes "
-                    "and the server will then stop. Buy more with /credits buy.",
+                    "and the server will then stop; buy more with /credits buy to keep it running.",
                     mission=mission,
                 )
             case MissionEndedNotice(

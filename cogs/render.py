@@ -9,8 +9,9 @@ from datetime import datetime
 
 import discord
 
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.mission import MissionState, MissionStatus, describe_minutes
 from bot.domain.money import format_cents
+from bot.services import Quote
 from cogs.parsing import format_duration
 
 STATUS_LABELS = {
@@ -126,24 +127,28 @@ def mission_line(mission: MissionState) -> str:
     return f"**{STATUS_LABELS[mission.status]}** {size}, {when(mission.start_at)}"
 
 
-def quote_embed(
-    *,
-    title: str,
-    cost_cents: int,
-    available_cents: int,
-    currency: str,
-    start_at: datetime,
-    end_at: datetime,
-    size: str,
-) -> discord.Embed:
-    """What a start or booking will cost, shown before the member confirms it."""
+def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:
+    """What a start or booking will cost, shown before the member confirms it; for a start the
+    credit only partly covers, how long it runs unless more is bought."""
+    currency = quote.currency
     embed = discord.Embed(title=title, colour=discord.Colour.blurple())
     embed.add_field(name="Size", value=size)
-    embed.add_field(name="Cost", value=format_cents(cost_cents, currency))
-    embed.add_field(name="Credit available", value=format_cents(available_cents, currency))
-    embed.add_field(name="Starts", value=when(start_at), inline=False)
-    embed.add_field(name="Ends", value=when(end_at), inline=False)
-    after = format_cents(available_cents - cost_cents, currency)
+    embed.add_field(name="Cost", value=format_cents(quote.cost_cents, currency))
+    embed.add_field(name="Credit available", value=format_cents(quote.available_cents, currency))
+    embed.add_field(name="Starts", value=when(quote.start_at), inline=False)
+    embed.add_field(name="Ends", value=when(quote.end_at), inline=False)
+    if quote.partly_funded:
+        embed.colour = discord.Colour.gold()
+        embed.description = (
+            f"Credit covers {describe_minutes(quote.covered_minutes)}: the server runs until "
+            f"{discord.utils.format_dt(quote.covered_until, 't')} unless you buy more."
+        )
+        embed.set_footer(
+            text="Credit bought before then keeps it running to the end. "
+            "Unused minutes are returned."
+        )
+        return embed
+    after = format_cents(quote.available_cents - quote.cost_cents, currency)
     embed.set_footer(text=f"Credit left after reserving: {after}. Unused minutes are returned.")
     return embed
 

@@ -15,12 +15,13 @@ from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.money import format_cents
 from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
 from bot.domain.squadron import SquadronState
+from bot.services import Quote
 from cogs.auth import actor_for, require_admin, require_guild, require_manager
 from cogs.checkout import purchase_amount, send_checkout
 from cogs.client import RRBot
 from cogs.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
 from cogs.render import mission_embed, mission_label, missions_embed, quote_embed, settings_embed
-from cogs.views import BuyView, ConfirmView, shortfall_text
+from cogs.views import BuyView, ConfirmView, StartOrBuyView, shortfall_text
 
 log = logging.getLogger("rr.discord.servers")
 
@@ -155,7 +156,7 @@ class ServersCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         actor: Actor,
-        quote: Any,
+        quote: Quote,
         *,
         title: str,
         size: str,
@@ -163,23 +164,16 @@ class ServersCog(commands.Cog):
         confirm_label: str,
         on_confirm: Callable[[discord.Interaction], Awaitable[None]],
     ) -> None:
-        """Show the quote with a confirm button, or the shortfall with a buy button."""
-        currency = self.services.pricing.currency
-        if quote.shortfall_cents > 0:
+        """Show the quote with a confirm button; for a start the credit only partly covers,
+        with a choice to start anyway or buy the rest; when it cannot go ahead, the shortfall
+        with a buy button."""
+        if not quote.can_go_ahead:
             shortfall = InsufficientCredit(
-                quote.shortfall_cents, quote.cost_cents, quote.available_cents, currency
+                quote.shortfall_cents, quote.cost_cents, quote.available_cents, quote.currency
             )
             await self._offer_purchase(interaction, actor, shortfall, intent)
             return
-        embed = quote_embed(
-            title=title,
-            cost_cents=quote.cost_cents,
-            available_cents=quote.available_cents,
-            currency=currency,
-            start_at=quote.start_at,
-            end_at=quote.end_at,
-            size=size,
-        )
+        embed = quote_embed(title=title, quote=quote, size=size)
 
         async def confirmed(button: discord.Interaction) -> None:
             try:
@@ -187,7 +181,17 @@ class ServersCog(commands.Cog):
             except InsufficientCredit as error:
                 await self._offer_purchase(button, actor, error, intent)
 
-        view = ConfirmView(interaction.user.id, confirmed, confirm_label=confirm_label)
+        view: discord.ui.View
+        if quote.partly_funded:
+            amount = purchase_amount(self.services, quote.shortfall_cents)
+
+            async def buy(button: discord.Interaction) -> None:
+                await send_checkout(button, self.services, actor, amount, intent)
+
+            label = f"Buy {format_cents(amount, quote.currency)}"
+            view = StartOrBuyView(interaction.user.id, confirmed, buy, buy_label=label)
+        else:
+            view = ConfirmView(interaction.user.id, confirmed, confirm_label=confirm_label)
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
     async def _offer_purchase(

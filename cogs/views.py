@@ -1,5 +1,5 @@
-"""Buttons: confirm or cancel a request, buy exactly the credit that is missing, and the persistent
-extend / end buttons on end-of-time warnings.
+"""Buttons: confirm or cancel a request, buy exactly the credit that is missing (or start on the
+credit there is), and the persistent extend / end buttons on end-of-time warnings.
 
 Confirm and buy buttons live on private replies and only need to work while the bot runs, so they
 are ordinary views with a timeout. Extend and end sit on channel messages that must keep working
@@ -75,6 +75,27 @@ class BuyView(OwnedView):
         super().__init__(owner_id)
         self._on_buy = on_buy
         self.buy.label = label
+
+    @discord.ui.button(label="Buy credit", style=discord.ButtonStyle.primary, custom_id="buy")
+    async def buy(self, interaction: discord.Interaction, button: Button) -> None:
+        self.stop()
+        await self._on_buy(interaction)
+
+
+class StartOrBuyView(OwnedView):
+    """Under a start the credit only partly covers: start on the credit there is, or buy the
+    rest first (the start then follows the payment)."""
+
+    def __init__(self, owner_id: int, on_start: Action, on_buy: Action, *, buy_label: str) -> None:
+        super().__init__(owner_id)
+        self._on_start = on_start
+        self._on_buy = on_buy
+        self.buy.label = buy_label
+
+    @discord.ui.button(label="Start anyway", style=discord.ButtonStyle.success, custom_id="confirm")
+    async def start_anyway(self, interaction: discord.Interaction, button: Button) -> None:
+        self.stop()
+        await self._on_start(interaction)
 
     @discord.ui.button(label="Buy credit", style=discord.ButtonStyle.primary, custom_id="buy")
     async def buy(self, interaction: discord.Interaction, button: Button) -> None:

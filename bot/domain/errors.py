@@ -28,7 +28,8 @@ class Conflict(DomainError):
 
 
 class InsufficientCredit(DomainError):
-    """The squadron's available credit does not cover what the request would reserve."""
+    """The squadron's available credit does not cover what the request would reserve: the
+    whole request, or with ``shortest_session`` the shortest session a start needs."""
 
     def __init__(
         self,
@@ -36,13 +37,17 @@ class InsufficientCredit(DomainError):
         needed_cents: int,
         available_cents: int,
         currency: str = "usd",
+        *,
+        shortest_session: bool = False,
     ) -> None:
         self.shortfall_cents = shortfall_cents
         self.needed_cents = needed_cents
         self.available_cents = available_cents
         self.currency = currency
+        self.shortest_session = shortest_session
+        what = "The shortest session" if shortest_session else "That"
         super().__init__(
-            f"That needs {format_cents(needed_cents, currency)} of credit but the squadron has "
-            f"{format_cents(available_cents, currency)} available; buy "
+            f"{what} needs {format_cents(needed_cents, currency)} of credit but the squadron "
+            f"has {format_cents(available_cents, currency)} available; buy "
             f"{format_cents(shortfall_cents, currency)} more with /credits buy."
         )

@@ -27,7 +27,9 @@
 - Credit and the concurrency limit are the squadron's rules: the service appends
   `MissionBooked` (or `MissionExtended`) together with the squadron's `Reserve` in one
   `append_many`, reserving `booking_reservation_cents(...)` for a booking and
-  `cost_at_rate(rate, minutes)` for an extension.
+  `cost_at_rate(rate, minutes)` for an extension. A start now is prepaid time: it reserves
+  what is available of its cost, at least `minimum_session_cents(...)`; a booking for later
+  reserves all of it, so a booked session is guaranteed.
 """
 
 from dataclasses import dataclass, replace
@@ -249,6 +251,11 @@ def booking_reservation_cents(
     if immediate:
         return cost
     return cost + cost_at_rate(rate_cents_per_hour, limits.boot_lead_minutes)
+
+
+def minimum_session_cents(rate_cents_per_hour: int, limits: Limits) -> int:
+    """Credit a start now needs at least: the shortest session allowed."""
+    return cost_at_rate(rate_cents_per_hour, limits.min_duration_minutes)
 
 
 def bill(state: MissionState, ended_at: datetime, reason: str) -> tuple[int, int]:

@@ -8,6 +8,8 @@ Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
   A `Charge` is a fact (the minutes ran) and is always recorded, even beyond the reservation.
 - A reservation needs `available >= amount`; at most `limits.max_concurrent_per_guild`
   missions hold reservations at once (a mission holds one from booking until charged/released).
+  A reservation with a `minimum` (a start now: prepaid time) takes `min(amount, available)`
+  provided that is at least the minimum; the server runs on it, topped up from later credit.
 - A Stripe refund reverses at most what is left of the purchase and at most the balance; the
   rest is recorded as `shortfall_cents` (already spent). When available credit does not cover
   it, reservations are cut, newest first (`ReservationReduced`).
@@ -191,13 +193,19 @@ class RefundCredits:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reserve:
-    """Set credit aside for a mission: its booking, or an extension of one already reserved."""
+    """Set credit aside for a mission: its booking, or an extension of one already reserved.
+
+    Without `minimum` the whole `amount` must be available. With it, as much of `amount` as is
+    available is set aside, provided that is at least `minimum` (a minimum above the amount
+    counts as the amount).
+    """
 
     actor: Actor
     mission_id: str
     amount: int
     limits: Limits
     currency: str = "usd"
+    minimum: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -454,6 +462,8 @@ def _stripe_refund(
 
 def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
     _require_not_negative(command.amount, "A reservation")
+    if command.minimum is not None:
+        _require_not_negative(command.minimum, "A reservation's minimum")
     is_new = command.mission_id not in state.reservations
     active = len(state.reservations)
     if is_new and active >= command.limits.max_concurrent_per_guild:
@@ -462,11 +472,18 @@ def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
             "once; stop or cancel one first."
         )
     available = state.available_cents
-    if command.amount > available:
+    if command.amount <= available:
+        return [CreditsReserved(mission_id=command.mission_id, amount_cents=command.amount)]
+    if command.minimum is None:
         raise InsufficientCredit(
             command.amount - available, command.amount, available, command.currency
         )
-    return [CreditsReserved(mission_id=command.mission_id, amount_cents=command.amount)]
+    minimum = min(command.minimum, command.amount)
+    if available < minimum:
+        raise InsufficientCredit(
+            minimum - available, minimum, available, command.currency, shortest_session=True
+        )
+    return [CreditsReserved(mission_id=command.mission_id, amount_cents=available)]
 
 
 # --- evolve -------------------------------------------------------------------------------------

@@ -5,6 +5,11 @@ squadron's streams (with the settlement of the paid request it carries out, if a
 extension and its reservation, and a cancellation and the release of its credit. ``start``
 books for now and launches in the background, so a Discord command answers within its three
 seconds; progress reaches the members through the notifier.
+
+A start now is prepaid time: it goes ahead on what credit is available as long as that covers
+the shortest session, and the scheduler warns before that credit runs out and stops the server
+when it has (a purchase in between keeps it running). A booking for later reserves its whole
+cost, so a booked evening is guaranteed.
 """
 
 import uuid
@@ -18,13 +23,14 @@ from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
-from bot.domain.mission import MissionState, booking_reservation_cents
+from bot.domain.mission import MissionState, booking_reservation_cents, minimum_session_cents
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import Lifecycle, mission_options
 from bot.services.logged import logged
 from bot.services.streams import NO_SUCH_MISSION, Streams
 from bot.view.handle import ViewHandle
+from bot.view.schedule import funded_until
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 _MISSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
@@ -44,7 +50,14 @@ class Booking:
 
 @dataclass(frozen=True)
 class Quote:
-    """What a start or booking would reserve, against what the squadron has available."""
+    """What a start or booking would reserve, against what the squadron has available.
+
+    ``shortfall_cents`` is what the available credit lacks of the whole cost. A booking needs all
+    of it (``minimum_cents`` is the cost); a start goes ahead on less as long as the available
+    credit covers ``minimum_cents``, the shortest session. The server then runs for
+    ``covered_minutes``, until ``covered_until``, unless more credit is bought (0, and the start,
+    when the request cannot go ahead).
+    """
 
     cost_cents: int
     available_cents: int
@@ -53,6 +66,19 @@ class Quote:
     end_at: datetime
     rate_cents_per_hour: int
     currency: str
+    minimum_cents: int
+    covered_minutes: int
+    covered_until: datetime
+
+    @property
+    def can_go_ahead(self) -> bool:
+        """The available credit is enough to start or book now (fully or partly funded)."""
+        return self.available_cents >= self.minimum_cents
+
+    @property
+    def partly_funded(self) -> bool:
+        """A start that can go ahead but stops at ``covered_until`` unless credit is bought."""
+        return self.can_go_ahead and self.shortfall_cents > 0
 
 
 def command_key(actor: Actor, command: str) -> str | None:
@@ -77,6 +103,17 @@ def _settlement(actor: Actor, mission_id: str) -> squadrons.SettlePaidRequest | 
     return squadrons.SettlePaidRequest(
         actor=actor, purchase_id=actor.source_id, outcome="carried_out", mission_id=mission_id
     )
+
+
+def _reservation_cents(
+    rate_cents_per_hour: int, duration_minutes: int, immediate: bool, limits: Limits
+) -> tuple[int, int | None]:
+    """(cost, least to reserve) of a booking: a start now goes ahead on the shortest session's
+    credit; a booking for later (None) only on its whole cost."""
+    cost = booking_reservation_cents(rate_cents_per_hour, duration_minutes, immediate, limits)
+    if not immediate:
+        return cost, None
+    return cost, min(cost, minimum_session_cents(rate_cents_per_hour, limits))
 
 
 def termination_reason(text: str) -> TerminationReason:
@@ -129,7 +166,8 @@ class MissionService:
         duration_minutes: int,
         start_at: datetime | None = None,
     ) -> Quote:
-        """The credit a start (``start_at`` None) or booking would reserve, and any shortfall.
+        """The credit a start (``start_at`` None) or booking would reserve, any shortfall, and
+        how long the available credit keeps the server running.
 
         The booking rules are checked as for the booking itself, so a duration or a start time
         that would be refused is refused here, before the member confirms anything.
@@ -154,17 +192,28 @@ class MissionService:
             ),
             None,
         )
-        cost = booking_reservation_cents(rate, duration_minutes, start_at is None, self._limits)
+        cost, least = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
+        minimum = cost if least is None else least
         available = squadron.available_cents
         begins = start_at or now
+        end_at = begins + timedelta(minutes=duration_minutes)
+        if available >= cost:
+            covered_until = end_at
+        elif available >= minimum:
+            covered_until = min(funded_until(begins, available, rate), end_at)
+        else:
+            covered_until = begins
         return Quote(
             cost_cents=cost,
             available_cents=available,
             shortfall_cents=max(0, cost - available),
             start_at=begins,
-            end_at=begins + timedelta(minutes=duration_minutes),
+            end_at=end_at,
             rate_cents_per_hour=rate,
             currency=self._pricing.currency,
+            minimum_cents=minimum,
+            covered_minutes=(covered_until - begins) // timedelta(minutes=1),
+            covered_until=covered_until,
         )
 
     # --- booking ----------------------------------------------------------------------------
@@ -178,7 +227,8 @@ class MissionService:
         mission_name: str | None = None,
         causation_id: str | None = None,
     ) -> MissionState:
-        """Book a server for now and launch it in the background."""
+        """Book a server for now and launch it in the background; it reserves what credit is
+        available of its cost, at least the shortest session's."""
         booking = await self.place(
             actor,
             start_at=None,
@@ -257,7 +307,7 @@ class MissionService:
         rate = self._pricing.rate(size)
         mission_id = mission_id_for(actor)
         mission_options(mission_id, mission_name, settings)
-        amount = booking_reservation_cents(rate, duration_minutes, start_at is None, self._limits)
+        amount, minimum = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
         now = self._clock.now()
         book = missions.Book(
             mission_id=mission_id,
@@ -278,6 +328,7 @@ class MissionService:
             amount=amount,
             limits=self._limits,
             currency=self._pricing.currency,
+            minimum=minimum,
         )
         settle = _settlement(actor, mission_id)
 

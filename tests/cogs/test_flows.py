@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from bot.domain.mission import MissionStatus
-from discord_emulator import Message
+from discord_emulator import InteractionHandle, Message
+from discord_emulator.models import walk_components
 from tests.cogs.conftest import World
 
 MINUTE = timedelta(minutes=1)
@@ -11,6 +12,15 @@ MINUTE = timedelta(minutes=1)
 
 def mentions(message: Message, who: object) -> bool:
     return f"<@{who.id}>" in message.content  # type: ignore[attr-defined]
+
+
+def labels(message: Message) -> dict[str, str]:
+    """The message's buttons: custom id to label."""
+    return {
+        str(c["custom_id"]): str(c["label"])
+        for c in walk_components(message.components)
+        if "custom_id" in c
+    }
 
 
 async def buy_credit(w: World, amount: str) -> None:
@@ -153,3 +163,75 @@ async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock
     await w.advance(timedelta(minutes=30))
     assert len(reminders()) == 3
     assert all(mentions(message, w.manager) for message in reminders())
+
+
+async def start_on_part_of_its_cost(w: World) -> tuple[InteractionHandle, Message]:
+    """A manager with $1.50 of credit (45 minutes of a medium server) asks for four hours."""
+    await w.fund(150)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "4h"})
+    return handle, await handle.message()
+
+
+async def test_a_start_short_of_its_cost_runs_on_the_credit_there_is_until_it_is_spent(
+    world: World,
+) -> None:
+    w = world
+    began = w.clock.now()
+    funded_end = began + 45 * MINUTE
+    start, quote = await start_on_part_of_its_cost(w)
+    assert quote.ephemeral
+    [embed] = quote.embeds
+    assert embed["description"] == (
+        f"Credit covers 45 minutes: the server runs until <t:{int(funded_end.timestamp())}:t> "
+        "unless you buy more."
+    )
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
+    assert (fields["Cost"], fields["Credit available"]) == ("$8.00", "$1.50")
+    assert labels(quote) == {"confirm": "Start anyway", "buy": "Buy $6.50"}
+
+    ready = w.emu.next_message(w.reminders)
+    await (await start.click("confirm")).response()
+    await w.app.services.background.drain()
+    await w.advance(timedelta(seconds=30))
+    await ready
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.end_at == began + timedelta(hours=4)
+
+    warning = w.emu.next_message(w.reminders)
+    await w.advance(funded_end - 10 * MINUTE - w.clock.now())
+    warned = await warning
+    assert mentions(warned, w.manager)
+    assert "credit runs out in 10 minutes" in warned.content
+
+    ended = w.emu.next_message(w.reminders)
+    await w.advance(10 * MINUTE)
+    notice = await ended
+    assert "has stopped (out of credit): 45 minutes billed, $1.50" in notice.content
+    final = await w.app.services.missions.get(mission.mission_id)
+    assert (final.status, final.ended_at) == (MissionStatus.ENDED, funded_end)
+    balance = await w.app.services.squadrons.balance(w.guild_id)
+    assert (balance.balance_cents, balance.reserved_cents) == (0, 0)
+
+
+async def test_buying_the_rest_of_a_start_short_of_its_cost_starts_the_whole_session(
+    world: World,
+) -> None:
+    w = world
+    start, _ = await start_on_part_of_its_cost(w)
+
+    dm = w.emu.next_message(w.manager)
+    await (await start.click("buy")).response()
+    link = await dm
+    assert link.content.startswith("Pay $6.50 of server credit here: http")
+    await w.pay(link)
+    await w.emu.until(
+        lambda: next(
+            (m for m in w.emu.dm_messages(w.manager) if "your server is booked for" in m.content),
+            None,
+        ),
+        "the confirmation DM",
+    )
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert (mission.immediate, mission.duration_minutes) == (True, 240)
+    squadron = await w.app.services.squadrons.get(w.guild_id)
+    assert squadron.reservations == {mission.mission_id: 800}

@@ -96,6 +96,15 @@ def _reserve(mission_id: str, amount: int) -> Step:
     )
 
 
+def _prepaid_reserve(mission_id: str, amount: int, minimum: int) -> Step:
+    """A start now: as much of ``amount`` as is available, at least ``minimum``."""
+    return Step(
+        lambda _: sq.Reserve(
+            actor=MEMBER, mission_id=mission_id, amount=amount, limits=LIMITS, minimum=minimum
+        )
+    )
+
+
 def _release(mission_id: str) -> Step:
     return Step(lambda _: sq.ReleaseReservation(actor=MEMBER, mission_id=mission_id))
 
@@ -128,6 +137,7 @@ safe_steps = st.one_of(
     st.builds(_admin_refund, cents),
     st.builds(_stripe_refund, purchases, cents),
     st.builds(_reserve, missions, cents),
+    st.builds(_prepaid_reserve, missions, cents, cents),
     st.builds(_release, missions),
     st.builds(_charge, missions, share),
 )

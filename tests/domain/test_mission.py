@@ -249,6 +249,10 @@ def test_an_immediate_booking_reserves_its_duration() -> None:
     assert ms.booking_reservation_cents(250, 120, True, LIMITS) == 500
 
 
+def test_a_start_now_needs_at_least_the_shortest_sessions_cost() -> None:
+    assert ms.minimum_session_cents(250, LIMITS) == 125
+
+
 # --- cancelling ----------------------------------------------------------------------------------
 
 

@@ -436,6 +436,55 @@ def test_a_reservation_beyond_available_credit_is_refused_with_the_shortfall() -
     )
 
 
+def prepaid(mission_id: str, cents: int, minimum: int) -> sq.Reserve:
+    return sq.Reserve(
+        actor=MEMBER, mission_id=mission_id, amount=cents, limits=LIMITS, minimum=minimum
+    )
+
+
+def test_a_reservation_with_a_minimum_takes_the_available_credit_when_short() -> None:
+    stream = funded(1000)
+    run(stream, reserve("m1", 550))
+    events = run(stream, prepaid("m2", 1200, minimum=300))
+    assert [(e.mission_id, e.amount_cents) for e in events] == [("m2", 450)]  # type: ignore[attr-defined]
+    assert stream.state.reservations == {"m1": 550, "m2": 450}
+    assert stream.state.available_cents == 0
+
+
+def test_a_reservation_with_a_minimum_takes_only_the_amount_when_credit_covers_it() -> None:
+    stream = funded(1000)
+    run(stream, prepaid("m1", 600, minimum=300))
+    assert stream.state.reservations == {"m1": 600}
+
+
+def test_a_reservation_short_of_its_minimum_is_refused_with_what_the_minimum_lacks() -> None:
+    stream = funded(1000)
+    run(stream, reserve("m1", 800))
+    with pytest.raises(InsufficientCredit) as refused:
+        sq.decide(prepaid("m2", 1200, minimum=300), stream.state)
+    error = refused.value
+    assert (error.needed_cents, error.available_cents, error.shortfall_cents) == (300, 200, 100)
+    assert error.shortest_session
+    assert str(error) == (
+        "The shortest session needs $3.00 of credit but the squadron has $2.00 available; "
+        "buy $1.00 more with /credits buy."
+    )
+
+
+def test_a_minimum_above_the_amount_asks_only_for_the_amount() -> None:
+    stream = funded(100)
+    run(stream, prepaid("m1", 80, minimum=300))
+    assert stream.state.reservations == {"m1": 80}
+    with pytest.raises(InsufficientCredit) as refused:
+        sq.decide(prepaid("m2", 80, minimum=300), stream.state)
+    assert (refused.value.needed_cents, refused.value.shortfall_cents) == (80, 60)
+
+
+def test_a_reservation_minimum_cannot_be_negative() -> None:
+    with pytest.raises(InvalidRequest, match="minimum cannot be negative"):
+        sq.decide(prepaid("m1", 100, minimum=-1), funded(1000).state)
+
+
 def test_the_shortfall_is_shown_in_the_configured_currency() -> None:
     command = sq.Reserve(actor=MEMBER, mission_id="m", amount=100, limits=LIMITS, currency="eur")
     with pytest.raises(InsufficientCredit, match="€1"):

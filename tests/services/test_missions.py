@@ -42,6 +42,49 @@ async def test_quote_for_a_start_is_the_duration_and_names_the_shortfall(bot: Bo
     assert quote.rate_cents_per_hour == 240
 
 
+async def test_quote_for_a_start_short_of_its_cost_says_how_long_the_credit_runs(
+    bot: BotProcess,
+) -> None:
+    await bot.fund(180)
+
+    quote = await bot.services.missions.quote(GUILD, "medium", 180)
+
+    assert (quote.cost_cents, quote.available_cents, quote.shortfall_cents) == (720, 180, 540)
+    assert quote.minimum_cents == 120
+    assert (quote.covered_minutes, quote.covered_until) == (45, START + 45 * MINUTE)
+    assert quote.can_go_ahead and quote.partly_funded
+
+
+async def test_quote_for_a_start_covered_in_full_runs_to_its_end(bot: BotProcess) -> None:
+    await bot.fund(1_000)
+
+    quote = await bot.services.missions.quote(GUILD, "medium", 180)
+
+    assert (quote.covered_minutes, quote.covered_until) == (180, START + 3 * HOUR)
+    assert quote.can_go_ahead and not quote.partly_funded
+
+
+async def test_quote_for_a_start_short_of_the_shortest_session_cannot_go_ahead(
+    bot: BotProcess,
+) -> None:
+    await bot.fund(100)
+
+    quote = await bot.services.missions.quote(GUILD, "medium", 180)
+
+    assert (quote.shortfall_cents, quote.minimum_cents) == (620, 120)
+    assert (quote.covered_minutes, quote.covered_until) == (0, START)
+    assert not quote.can_go_ahead and not quote.partly_funded
+
+
+async def test_quote_for_a_booking_short_of_its_cost_cannot_go_ahead(bot: BotProcess) -> None:
+    await bot.fund(300)
+
+    quote = await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
+
+    assert (quote.cost_cents, quote.minimum_cents, quote.shortfall_cents) == (320, 320, 20)
+    assert not quote.can_go_ahead and not quote.partly_funded
+
+
 async def test_quote_for_a_booking_adds_the_boot_lead(bot: BotProcess) -> None:
     await bot.fund(1_000)
 
@@ -99,15 +142,39 @@ async def test_start_reserves_the_cost_of_its_duration(bot: BotProcess) -> None:
     assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 360, 640)
 
 
-async def test_start_short_of_credit_is_refused_and_records_nothing(bot: BotProcess) -> None:
+async def test_start_short_of_the_shortest_session_is_refused_and_records_nothing(
+    bot: BotProcess,
+) -> None:
     await bot.fund(100)
 
     with pytest.raises(InsufficientCredit) as refused:
         await bot.services.missions.start(member(), duration_minutes=60)
 
-    assert (refused.value.shortfall_cents, refused.value.needed_cents) == (140, 240)
+    assert (refused.value.shortfall_cents, refused.value.needed_cents) == (20, 120)
+    assert str(refused.value).startswith("The shortest session needs $1.20 of credit")
     assert await bot.services.missions.for_guild(GUILD) == []
     assert await bot.types(squadron_stream(GUILD)) == ["CreditsGranted"]
+
+
+async def test_start_short_of_its_cost_reserves_the_available_credit(bot: BotProcess) -> None:
+    await bot.fund(180)
+
+    started = await bot.services.missions.start(member(), duration_minutes=180)
+
+    assert started.end_at == START + 3 * HOUR
+    assert (await bot.services.squadrons.get(GUILD)).reservations == {started.mission_id: 180}
+    assert await bot.services.squadrons.balance(GUILD) == Balance(180, 180, 0)
+
+
+async def test_a_booking_for_later_still_needs_its_whole_cost(bot: BotProcess) -> None:
+    await bot.fund(300)
+
+    with pytest.raises(InsufficientCredit) as refused:
+        await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+
+    assert (refused.value.shortfall_cents, refused.value.needed_cents) == (20, 320)
+    assert str(refused.value).startswith("That needs $3.20 of credit")
+    assert await bot.services.missions.for_guild(GUILD) == []
 
 
 async def test_the_same_interaction_books_once(bot: BotProcess) -> None:
