@@ -11,20 +11,23 @@ earlier attempt did land fails its condition against its own item, which is reco
 id, or by a write token on the key item) and reported as the success it was. So no event is
 ever written twice and no caller is told "conflict" about its own write.
 
-boto3 blocks, so each call runs on a small thread pool; the client is thread-safe.
+boto3 blocks, so each call runs on a small thread pool; the client is thread-safe. Building
+the client loads botocore's service data (a noticeable pause), so it is built on that pool too,
+at the first request: opening the store builds no client and sends nothing.
 """
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, TypeVar
 
 import boto3
+from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ClientError, NoRegionError
+from botocore.exceptions import ClientError
 
 from eventstore.codec import RESERVED_PREFIX, Record, Write, format_time, parse_time, utc_now
 from eventstore.errors import AlreadyAppended, ConcurrencyError
@@ -67,15 +70,10 @@ class DynamoDBEventStore(EventStore):
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(clock)
-        config = Config(retries={"mode": "standard"}, max_pool_connections=_THREADS)
-        try:
-            self.client = boto3.session.Session().client(
-                "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
-            )
-        except NoRegionError:
-            raise ValueError(
-                "No AWS region for the DynamoDB event store: add ?region=REGION to the URL."
-            ) from None
+        self._region = region or _default_region()
+        self._endpoint_url = endpoint_url
+        self._client: BaseClient | None = None
+        self._client_lock = threading.Lock()
         self.table = table
         self._create = create
         self._overlap = overlap
@@ -130,17 +128,42 @@ class DynamoDBEventStore(EventStore):
         return _position_at(self._clock())
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._threads.shutdown)
-        self.client.close()
+        await asyncio.to_thread(self._shut_down)
 
-    async def _call(self, function: Callable[..., T], **arguments: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, partial(function, **arguments))
+    @property
+    def client(self) -> BaseClient:
+        """The boto3 DynamoDB client, built on first use.
+
+        The store itself first touches it on its thread pool; reading it on the event loop
+        before the store's first request builds it there, blocking the loop while it does.
+        """
+        with self._client_lock:
+            if self._client is None:
+                config = Config(retries={"mode": "standard"}, max_pool_connections=_THREADS)
+                self._client = boto3.session.Session().client(
+                    "dynamodb",
+                    region_name=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=config,
+                )
+            return self._client
+
+    def _shut_down(self) -> None:
+        self._threads.shutdown()
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+
+    async def _call(self, operation: str, **arguments: Any) -> Any:
+        """Send one request on the thread pool (building the client there first if need be)."""
+        return await self._in_pool(lambda: getattr(self.client, operation)(**arguments))
+
+    async def _in_pool(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function)
 
     async def _pages(self, operation: str, request: dict[str, Any]) -> AsyncIterator[Item]:
-        function = getattr(self.client, operation)
         while True:
-            page = await self._call(function, **request)
+            page = await self._call(operation, **request)
             for item in page.get("Items", []):
                 yield item
             if "LastEvaluatedKey" not in page:
@@ -153,7 +176,7 @@ class DynamoDBEventStore(EventStore):
     async def _put(self, record: Record, expected_version: int) -> list[StoredEvent]:
         try:
             await self._call(
-                self.client.put_item,
+                "put_item",
                 TableName=self.table,
                 Item=_item(record),
                 ConditionExpression=_NEW_ITEM,
@@ -180,7 +203,7 @@ class DynamoDBEventStore(EventStore):
         while True:
             try:
                 await self._call(
-                    self.client.transact_write_items,
+                    "transact_write_items",
                     TransactItems=items,
                     ClientRequestToken=str(uuid.uuid4()),
                 )
@@ -211,7 +234,7 @@ class DynamoDBEventStore(EventStore):
             return
         async with self._ready_lock:
             if not self._ready:
-                await asyncio.to_thread(self._prepare_table)
+                await self._in_pool(self._prepare_table)
                 self._ready = True
 
     def _prepare_table(self) -> None:
@@ -263,6 +286,17 @@ class DynamoDBEventStore(EventStore):
                 raise
         waiter = self.client.get_waiter("table_exists")
         waiter.wait(TableName=self.table, WaiterConfig=_WAIT_FOR_TABLE)
+
+
+def _default_region() -> str:
+    """The region boto3 would pick (environment or AWS config file) for a URL naming none, so
+    that a missing region is reported when the store is opened, not at its first request."""
+    region = boto3.session.Session().region_name
+    if region is None:
+        raise ValueError(
+            "No AWS region for the DynamoDB event store: add ?region=REGION to the URL."
+        )
+    return region
 
 
 def _landed(error: ClientError, write: Write, reasons: list[Any], owners: list[str]) -> list[Item]:

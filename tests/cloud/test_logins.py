@@ -9,7 +9,7 @@ import pytest
 
 import eventstore
 from bot.cloud.logins import LoginPool, login_stream
-from eventstore import EventStore
+from eventstore import EventStore, NewEvent
 
 LOGINS = ("/rr/ed-login/1", "/rr/ed-login/2")
 
@@ -25,6 +25,10 @@ async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[LoginPool, LoginP
     """Two pools, each over its own store object on one SQLite file, as two bot processes."""
     url = f"sqlite:///{tmp_path}/rr.db"
     async with eventstore.open(url) as first, eventstore.open(url) as second:
+        for store in (first, second):
+            # One at a time: a connection opening while another switches the new file to WAL
+            # finds it locked (SQLite does not wait on that lock).
+            await anext(store.read(login_stream(LOGINS[0])), None)
         yield LoginPool(first, LOGINS), LoginPool(second, LOGINS)
 
 
@@ -122,3 +126,47 @@ async def test_a_mission_released_by_another_process_than_the_one_that_acquired(
 
     holders = await first.holders()
     assert login not in holders and list(holders.values()) == ["mission-b"]
+
+
+async def test_two_processes_acquiring_for_one_mission_at_once_hand_it_one_login(
+    two_processes: tuple[LoginPool, LoginPool],
+) -> None:
+    """Each round is released through one process, so the other's cached logins go stale."""
+    first, second = two_processes
+
+    for round_ in range(6):
+        mission = f"mission-{round_}"
+        racers = (first, second) if round_ % 2 else (second, first)
+
+        granted = await asyncio.gather(*(pool.acquire(mission) for pool in racers))
+        held = await first.holders()
+        await racers[round_ % 2].release(mission)
+
+        assert granted[0] is not None and granted[0] == granted[1]
+        assert held == {granted[0]: mission}
+        assert await second.holders() == {}
+
+
+async def test_releasing_a_mission_gives_back_every_login_it_holds(store: EventStore) -> None:
+    for login in LOGINS:
+        await store.append(
+            login_stream(login), 0, [NewEvent("LoginAcquired", {"mission_id": "mission-a"})]
+        )
+    pool = LoginPool(store, LOGINS)
+
+    await pool.release("mission-a")
+
+    assert await pool.holders() == {}
+
+
+async def test_a_mission_that_gave_its_login_back_can_take_one_again(
+    two_processes: tuple[LoginPool, LoginPool],
+) -> None:
+    first, second = two_processes
+    await first.acquire("mission-a")
+    await second.release("mission-a")
+
+    again = await first.acquire("mission-a")
+
+    assert again is not None
+    assert await second.holders() == {again: "mission-a"}

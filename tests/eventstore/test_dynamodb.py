@@ -1,5 +1,6 @@
 """DynamoDB specifics: the table design, one request per warm command, the hour-bucket feed."""
 
+import asyncio
 import json
 import threading
 import uuid
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 import urllib3
 from botocore.awsrequest import AWSResponse
@@ -63,6 +65,30 @@ async def test_every_request_is_sent_off_the_event_loop(table_url: str) -> None:
 
     assert threads
     assert threading.get_ident() not in threads
+
+
+async def test_the_client_is_built_once_off_the_event_loop_at_first_use(
+    table_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built_on: list[int] = []
+    build_client = boto3.session.Session.client
+
+    def recording(session: boto3.session.Session, *args: Any, **kwargs: Any) -> Any:
+        built_on.append(threading.get_ident())
+        return build_client(session, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", recording)
+
+    async with eventstore.open(table_url) as store:
+        assert built_on == []
+        await asyncio.gather(
+            store.append("s", 0, [NewEvent("X", {})]),
+            store.append("t", 0, [NewEvent("Y", {})]),
+            collect(store.read("s")),
+        )
+
+    assert len(built_on) == 1
+    assert built_on[0] != threading.get_ident()
 
 
 async def test_a_warm_command_costs_exactly_one_put_item(dynamodb: DynamoDBEventStore) -> None:
