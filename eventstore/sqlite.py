@@ -6,6 +6,7 @@ dedicated worker thread that owns the connection; the event loop only awaits it.
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +22,7 @@ Synchronous = Literal["FULL", "NORMAL"]
 T = TypeVar("T")
 
 _PAGE = 500
+_WAL_RETRY_SECONDS = 0.01
 _BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -121,7 +123,7 @@ class SqliteEventStore(EventStore):
                 "or drop create=false to create it."
             ) from None
         connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(connection)
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
         if self._create:
             connection.executescript(_SCHEMA)
@@ -211,6 +213,23 @@ def _landed(connection: sqlite3.Connection, write: Write) -> list[StoredEvent] |
             return None
         stored.extend(events)
     return stored
+
+
+def _switch_to_wal(connection: sqlite3.Connection) -> None:
+    """Turn on WAL, waiting while another connection holds the lock that needs.
+
+    SQLite answers "database is locked" at once here, without its busy handler, when two
+    processes open a new file together; this runs on the store's own thread, so waiting is fine.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
 
 
 def _has_schema(connection: sqlite3.Connection) -> bool:

@@ -106,3 +106,18 @@ async def test_two_stores_on_one_file_never_write_a_version_twice(tmp_path: Path
     assert {e.version: e.data["n"] for e in events[0]} == written
     assert sorted(written) == list(range(1, 21))
     assert [e.position for e in feed] == list(range(1, 21))
+
+
+async def test_stores_opening_a_new_file_at_the_same_moment_all_open_it(tmp_path: Path) -> None:
+    """Bot processes starting together on a fresh file: switching it to WAL must wait for the
+    other connection's lock rather than fail with "database is locked"."""
+    for attempt in range(60):
+        url = f"sqlite:///{tmp_path}/new-{attempt}.db"
+        stores = [eventstore.open(url) for _ in range(4)]
+        try:
+            versions = await asyncio.gather(
+                *(store.append(f"s{n}", 0, [NewEvent("X", {})]) for n, store in enumerate(stores))
+            )
+            assert versions == [1, 1, 1, 1]
+        finally:
+            await asyncio.gather(*(store.close() for store in stores))
