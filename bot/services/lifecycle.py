@@ -229,22 +229,9 @@ class Lifecycle:
         actor: Actor,
         causation_id: str | None,
     ) -> MissionState:
-        launched_at = info.launched_at or self._clock.now()
         try:
-            launched, stored = await self._streams.write_mission(
-                state.mission_id,
-                lambda current: missions.decide(
-                    missions.RecordLaunched(
-                        actor=actor,
-                        now=self._clock.now(),
-                        attempt=request.attempt,
-                        instance_id=info.instance_id,
-                        provider=self._provider.name,
-                        launched_at=launched_at,
-                    ),
-                    current,
-                ),
-                causation_id=causation_id,
+            launched, stored = await self._write_launched(
+                state.mission_id, info, request.attempt, actor, causation_id
             )
         except Conflict:
             log.warning(
@@ -545,22 +532,35 @@ class Lifecycle:
             "adopting unrecorded server",
             extra={"mission_id": state.mission_id, "instance_id": info.instance_id},
         )
-        adopted, _ = await self._streams.write_mission(
-            state.mission_id,
+        adopted, _ = await self._write_launched(state.mission_id, info, state.attempt, actor)
+        assert adopted is not None
+        return adopted
+
+    async def _write_launched(
+        self,
+        mission_id: str,
+        info: InstanceInfo,
+        attempt: int,
+        actor: Actor,
+        causation_id: str | None = None,
+    ) -> tuple[MissionState | None, list[StoredEvent]]:
+        """Record that ``info`` is the server launch ``attempt`` started."""
+        launched_at = info.launched_at or self._clock.now()
+        return await self._streams.write_mission(
+            mission_id,
             lambda current: missions.decide(
                 missions.RecordLaunched(
                     actor=actor,
                     now=self._clock.now(),
-                    attempt=state.attempt,
+                    attempt=attempt,
                     instance_id=info.instance_id,
                     provider=self._provider.name,
-                    launched_at=info.launched_at or self._clock.now(),
+                    launched_at=launched_at,
                 ),
                 current,
             ),
+            causation_id=causation_id,
         )
-        assert adopted is not None
-        return adopted
 
     async def _end(
         self,
