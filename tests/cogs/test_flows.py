@@ -152,13 +152,18 @@ async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock
     await w.emu.until(lambda: reminders() or None, "the day-before reminder")
     await w.advance(timedelta(hours=23))
     await w.emu.until(lambda: len(reminders()) >= 2 or None, "the hour-before reminder")
-    await w.advance(timedelta(minutes=40))
+    lead = timedelta(minutes=w.app.settings.schedule.boot_lead_minutes)
+    await w.advance(start_at - lead - w.clock.now() - MINUTE)
     await w.app.services.background.drain()
     [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.status is MissionStatus.LAUNCHING
+    assert mission.status is MissionStatus.BOOKED
     ready = w.emu.next_message(w.reminders)
-    await w.advance(timedelta(minutes=5))
+    await w.advance(MINUTE)
+    await w.app.services.background.drain()
     assert "is ready at" in (await ready).content
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.launched_at == start_at - lead
+    await w.advance(lead - timedelta(minutes=15))
     await w.emu.until(lambda: len(reminders()) == 3 or None, "the quarter-hour reminder")
     await w.advance(timedelta(minutes=30))
     assert len(reminders()) == 3
