@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import discord
 from aiohttp import web
@@ -35,6 +36,11 @@ GUILD_READY_TIMEOUT = 0.1
 """Seconds discord.py waits for more guilds before it is ready; the emulator sends them at once."""
 SANDBOX_PASSWORD = "sandbox"
 """The squadron's server password, so the ready DM shows how rr keeps it out of channels."""
+
+
+WORLD_IDS_FROM = datetime(2026, 1, 1, tzinfo=UTC)
+"""The sandbox's ids count up from here, so its guilds and members are the same in every run and
+the squadron's credit and bookings in the store carry over from one ``make run`` to the next."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ class Sandbox:
     """The emulator, its world and console, and the Discord client's session against it."""
 
     def __init__(self, clock: Clock, time_scale: float) -> None:
-        self.emulator = Emulator()
+        self.emulator = Emulator(stable_ids_from=WORLD_IDS_FROM)
         self._clock = clock
         self._time_scale = time_scale
         self._session = AsyncExitStack()

@@ -6,6 +6,7 @@ import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -56,7 +57,11 @@ class Emulator:
     """A local Discord for one bot: REST under ``/api/v10``, the gateway at ``/gateway``.
 
     ``clock`` (seconds, monotonic) times the interaction deadlines (3 s to answer, 15 min token);
-    inject a fake one to test lateness without sleeping.
+    inject a fake one to test lateness without sleeping. ``stable_ids_from`` makes the ids of the
+    world itself (users, guilds, roles, channels) count up from that instant instead of the wall
+    clock, so a world built in the same order has the same ids in every run and a bot's stored data
+    about its guilds and members still applies; messages and interactions get fresh ids as on
+    Discord, where a bot may use an interaction's id as an idempotency key.
     """
 
     def __init__(
@@ -64,9 +69,13 @@ class Emulator:
         *,
         bot_name: str = "rr",
         clock: Clock = time.monotonic,
+        stable_ids_from: datetime | None = None,
     ) -> None:
         self._bus = EventBus()
-        self._world = World(ids=SnowflakeFactory(), bus=self._bus, bot_name=bot_name)
+        places = SnowflakeFactory(stable_ids_from) if stable_ids_from else None
+        self._world = World(
+            ids=SnowflakeFactory(), place_ids=places, bus=self._bus, bot_name=bot_name
+        )
         self.token = secrets.token_urlsafe(32)
         """The bot token to log in with; the emulator refuses any other."""
         self._gateway = Gateway(self._world, self._bus, token=self.token)

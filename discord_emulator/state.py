@@ -55,10 +55,21 @@ def _now() -> datetime:
 
 
 class World:
-    def __init__(self, *, ids: SnowflakeFactory, bus: EventBus, bot_name: str) -> None:
+    """``ids`` number what happens (messages, interactions); ``place_ids`` number the world itself
+    (the application, users, guilds, roles, channels), by default from the same sequence."""
+
+    def __init__(
+        self,
+        *,
+        ids: SnowflakeFactory,
+        bus: EventBus,
+        bot_name: str,
+        place_ids: SnowflakeFactory | None = None,
+    ) -> None:
         self.ids = ids
+        self.place_ids = place_ids or ids
         self.bus = bus
-        self.application_id = ids.next()
+        self.application_id = self.place_ids.next()
         self.cdn_url = ""
         """Where attachments are served (the emulator's origin); set once it is bound."""
         self.users: dict[int, User] = {}
@@ -74,18 +85,18 @@ class World:
     # -- people and places ------------------------------------------------------------------
 
     def add_user(self, name: str, *, bot: bool = False) -> User:
-        user = User(id=self.ids.next(), name=name, bot=bot)
+        user = User(id=self.place_ids.next(), name=name, bot=bot)
         self.users[user.id] = user
         return user
 
     def add_guild(self, name: str, owner: User | None = None) -> Guild:
         """A guild with an @everyone role, a #general channel, its owner and the bot as members."""
         owner = owner or self.add_user(f"{name} owner")
-        guild = Guild(id=self.ids.next(), name=name, owner=owner, editor=self)
+        guild = Guild(id=self.place_ids.next(), name=name, owner=owner, editor=self)
         guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", int(DEFAULT_EVERYONE), 0)
         for user in (owner, self.bot):
             guild.members[user.id] = Member(user, guild, [], _now())
-        general = TextChannel(id=self.ids.next(), guild=guild, name="general", position=0)
+        general = TextChannel(id=self.place_ids.next(), guild=guild, name="general", position=0)
         guild.channels[general.id] = general
         self.channels[general.id] = general
         self.guilds[guild.id] = guild
@@ -109,14 +120,14 @@ class World:
         return member
 
     def add_role(self, guild: Guild, name: str, permissions: int = 0) -> Role:
-        role = Role(self.ids.next(), guild.id, name, int(permissions), len(guild.roles))
+        role = Role(self.place_ids.next(), guild.id, name, int(permissions), len(guild.roles))
         guild.roles[role.id] = role
         self.bus.publish(RoleCreated(role))
         return role
 
     def add_text_channel(self, guild: Guild, name: str) -> TextChannel:
         position = max((c.position for c in guild.channels.values()), default=-1) + 1
-        channel = TextChannel(id=self.ids.next(), guild=guild, name=name, position=position)
+        channel = TextChannel(id=self.place_ids.next(), guild=guild, name=name, position=position)
         guild.channels[channel.id] = channel
         self.channels[channel.id] = channel
         self.bus.publish(ChannelCreated(channel))
@@ -187,7 +198,7 @@ class World:
         """The bot's DM channel with ``user``, opened on first use (as POST /users/@me/channels)."""
         channel = self.dm_channels.get(user.id)
         if channel is None:
-            channel = DMChannel(id=self.ids.next(), recipient=user)
+            channel = DMChannel(id=self.place_ids.next(), recipient=user)
             self.dm_channels[user.id] = channel
             self.channels[channel.id] = channel
         return channel

@@ -6,7 +6,8 @@ from typing import Any
 import aiohttp
 
 from bot.app import App
-from bot.sandbox import CONSOLE_PATH
+from bot.sandbox import CONSOLE_PATH, WORLD_IDS_FROM, seed_world
+from discord_emulator import Emulator
 
 
 async def command_paths(app: App, user_id: int, guild_id: int) -> list[str]:
@@ -45,3 +46,13 @@ async def test_the_world_has_a_manager_a_plain_member_and_an_operator(app: App) 
     assert "server start" in member_commands and "credits buy" in member_commands
     assert not any(path.startswith("admin ") for path in member_commands)
     assert "admin instances" in operator_commands
+
+
+def test_the_sandbox_world_has_the_same_ids_in_every_run() -> None:
+    """Credit bought in one `make run` belongs to the same squadron in the next."""
+    worlds = [seed_world(Emulator(stable_ids_from=WORLD_IDS_FROM)) for _ in range(2)]
+
+    assert [w.squadron.id for w in worlds] == [worlds[0].squadron.id] * 2
+    assert [w.manager.id for w in worlds] == [worlds[0].manager.id] * 2
+    assert [w.reminders.id for w in worlds] == [worlds[0].reminders.id] * 2
+    assert [w.operator.id for w in worlds] == [worlds[0].operator.id] * 2
