@@ -204,6 +204,7 @@ class App:
             notifier=notifier,
             clock=clock,
             logins=login_pool,
+            backstop_grace=timedelta(minutes=settings.schedule.backstop_grace_minutes),
         )
         services.admin.reconciler = reconciler
         actions = CountedActions(services.missions)

@@ -85,8 +85,9 @@ class ComputeProvider(Protocol):
         """Stop the server; doing it again, or for an unknown server, is not an error."""
         ...
 
-    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
-        """Move the time at which the server stops by itself."""
+    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> bool:
+        """Make the server stop by itself at ``terminate_at``, setting its backstop if it has
+        none; whether the backstop had to be set or moved (False: it already was so)."""
         ...
 
     async def game_port_open(self, address: str, port: int) -> bool:

@@ -121,12 +121,18 @@ class LocalProvider:
                 await self.wait_until_stopped(instance_id)
         self._reap(instance_id)
 
-    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
+    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> bool:
+        """Rewrite the stand-in's deadline file, then the record of it (so a record that says
+        ``terminate_at`` means the stand-in has it); a stopped stand-in needs none."""
         folder = self._root / instance_id
         if not await asyncio.to_thread(_alive, folder):
-            return
-        await asyncio.to_thread(_update, folder, {"terminate_at": terminate_at.isoformat()})
+            return False
+        record = await asyncio.to_thread(_read_record, folder)
+        if record is not None and datetime.fromisoformat(record["terminate_at"]) == terminate_at:
+            return False
         await asyncio.to_thread(standin.write_deadline, folder, self._real_time(terminate_at))
+        await asyncio.to_thread(_update, folder, {"terminate_at": terminate_at.isoformat()})
+        return True
 
     async def game_port_open(self, address: str, port: int) -> bool:
         try:

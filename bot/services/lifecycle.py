@@ -51,6 +51,7 @@ DEADLINES: frozenset[TerminationReason] = frozenset(
 another process) an extension, more credit or readiness may have moved the time."""
 CREDIT_LOW = "credit-low"
 NO_LOGIN_MESSAGE = "Every DCS server login is in use; try again once another server has stopped."
+DEFAULT_BACKSTOP_GRACE = timedelta(minutes=15)
 
 
 class LoginPool(Protocol):
@@ -78,7 +79,7 @@ class ComputeSettings:
     """``deployment`` tags every server; the backstop stops it ``backstop_grace`` after its end."""
 
     deployment: str
-    backstop_grace: timedelta = timedelta(minutes=15)
+    backstop_grace: timedelta = DEFAULT_BACKSTOP_GRACE
 
 
 def mission_options(
@@ -198,7 +199,8 @@ class Lifecycle:
         self, state: MissionState, actor: Actor, causation_id: str | None
     ) -> tuple[MissionState, list[StoredEvent]]:
         """Record the launch request; nothing when another process requested it first (it
-        launches, or a later readiness check finishes its launch if it died)."""
+        launches, or a later readiness check finishes its launch if it died) or the mission is
+        over, and then the login taken for it goes back unless the mission runs on it."""
         login_ref = None if self._logins is None else await self._logins.acquire(state.mission_id)
 
         def decide(current: MissionState | None) -> list[NewEvent]:
@@ -219,6 +221,10 @@ class Lifecycle:
         assert launching is not None
         if stored:
             await self._tell(ProgressNotice(launching, "launching"))
+        elif login_ref is not None:
+            launching = await self._streams.reload_mission(state.mission_id)
+            if not (launching.is_active and launching.login_ref == login_ref):
+                await self._release_login(state.mission_id)
         return launching, stored
 
     async def _record_launched(

@@ -16,6 +16,9 @@ may overlap.
   the last time its server was known running — when the provider says it stopped, else the
   latest sighting — never past its booked end, nothing if it never became ready; the unused
   reservation released.
+- A server its mission runs: its backstop made sure of, at the mission's end plus the grace
+  (setting it at launch or moving it on an extension may have failed, or the bot died between
+  the launch and the backstop). What this process last set is not asked about again.
 - A login held by a mission that is over: released.
 """
 
@@ -23,7 +26,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 from bot.clock import Clock
@@ -33,6 +36,7 @@ from bot.domain.errors import NotFound
 from bot.domain.events import TerminationReason
 from bot.domain.mission import MissionState, MissionStatus
 from bot.notify import AdminAlertNotice, Notifier
+from bot.services.lifecycle import DEFAULT_BACKSTOP_GRACE
 from bot.view.handle import ViewHandle
 
 log = logging.getLogger("rr.reconcile")
@@ -40,7 +44,15 @@ log = logging.getLogger("rr.reconcile")
 RECONCILER = Actor.system("reconciler")
 DEFAULT_INTERVAL = timedelta(minutes=5)
 RepairKind = Literal[
-    "terminated", "adopted", "resumed", "launch_failed", "ended", "lost", "released", "failed"
+    "terminated",
+    "adopted",
+    "resumed",
+    "launch_failed",
+    "ended",
+    "lost",
+    "backstop_set",
+    "released",
+    "failed",
 ]
 REPAIR_KINDS: tuple[RepairKind, ...] = get_args(RepairKind)
 _UP = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
@@ -121,6 +133,7 @@ class Reconciler:
         notifier: Notifier,
         clock: Clock,
         logins: LoginHolders | None = None,
+        backstop_grace: timedelta = DEFAULT_BACKSTOP_GRACE,
     ) -> None:
         self._provider = provider
         self._view = view
@@ -128,6 +141,9 @@ class Reconciler:
         self._notifier = notifier
         self._clock = clock
         self._logins = logins
+        self._backstop_grace = backstop_grace
+        self._backstops: dict[str, datetime] = {}
+        """Instance id → the backstop time this process last made sure of."""
         self._last_seen_running: dict[str, datetime] = {}
         """Instance id → the last time a pass saw it running: how far a lost one is billed."""
         self._pass = asyncio.Lock()
@@ -197,6 +213,11 @@ class Reconciler:
             for instance_id, seen in self._last_seen_running.items()
             if instance_id in known
         }
+        self._backstops = {
+            instance_id: when
+            for instance_id, when in self._backstops.items()
+            if instance_id in listed
+        }
         return ReconcileReport(
             servers_seen=len(servers),
             missions_checked=len({m.mission_id for m in (*recorded, *active)}),
@@ -214,12 +235,34 @@ class Reconciler:
         if not mission.is_active:
             return await self._stop_stray(info, f"its mission is {mission.status}")
         if mission.instance_id == info.instance_id:
-            return None
+            return await self._ensure_backstop(mission, info.instance_id)
         if mission.instance_id is not None or (info.attempt or 0) < mission.attempt:
             return await self._stop_stray(info, "its mission runs another server")
         if _launch_unrecorded(mission) and info.attempt == mission.attempt:
             return await self._resume(mission, adopting=info.instance_id)
         return None
+
+    async def _ensure_backstop(self, mission: MissionState, instance_id: str) -> Repair | None:
+        """Make sure the server stops by itself at its mission's end plus the grace, unless
+        this process made sure of that time already."""
+        terminate_at = mission.end_at + self._backstop_grace
+        if self._backstops.get(instance_id) == terminate_at:
+            return None
+        changed = await self._provider.move_backstop(instance_id, terminate_at)
+        self._backstops[instance_id] = terminate_at
+        if not changed:
+            return None
+        log.warning(
+            "backstop repaired",
+            extra={
+                "mission_id": mission.mission_id,
+                "instance_id": instance_id,
+                "terminate_at": terminate_at.isoformat(),
+            },
+        )
+        when = terminate_at.astimezone(UTC)
+        detail = f"its backstop was missing or wrong; set for {when:%Y-%m-%d %H:%M} UTC"
+        return Repair("backstop_set", mission.mission_id, instance_id, detail)
 
     async def _stop_stray(self, info: InstanceInfo, why: str) -> Repair:
         await self._provider.terminate(info.instance_id)

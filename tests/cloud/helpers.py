@@ -113,8 +113,35 @@ def with_error(client: Any, operation: str, code: str, status: int = 400) -> Any
         return response, {"Error": error, "ResponseMetadata": {"HTTPStatusCode": status}}
 
     service = client.meta.service_model.service_id.hyphenize()
-    client.meta.events.register(f"before-call.{service}.{operation}", answer)
+    client.meta.events.register(
+        f"before-call.{service}.{operation}", answer, unique_id=_error_id(operation)
+    )
     return client
+
+
+def without_error(client: Any, operation: str) -> Any:
+    """Undo `with_error`: AWS answers ``operation`` again."""
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.unregister(
+        f"before-call.{service}.{operation}", unique_id=_error_id(operation)
+    )
+    return client
+
+
+def _error_id(operation: str) -> str:
+    return f"rr-test-error-{operation}"
+
+
+def recorded_calls(client: Any) -> list[str]:
+    """The names of the operations ``client`` calls from now on, in order."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: object) -> None:
+        calls.append(model.name)
+
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"before-call.{service}", record)
+    return calls
 
 
 def with_answer_lost(client: Any, operation: str) -> Any:

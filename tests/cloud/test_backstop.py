@@ -5,9 +5,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from bot.cloud.base import LaunchError, LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
 from bot.config import Ec2Settings
 from tests.cloud.helpers import (
@@ -17,6 +14,7 @@ from tests.cloud.helpers import (
     at,
     described,
     launch_request,
+    recorded_calls,
     schedule_of,
     with_error,
 )
@@ -49,8 +47,9 @@ async def test_moving_the_backstop_reschedules_it(
     info = await provider.launch(request)
     later = request.terminate_at + timedelta(hours=1)
 
-    await provider.move_backstop(info.instance_id, later)
+    moved = await provider.move_backstop(info.instance_id, later)
 
+    assert moved is True
     schedule = schedule_of(aws, deployment, info.instance_id)
     assert schedule is not None and schedule["ScheduleExpression"] == at(later)
     assert json.loads(schedule["Target"]["Input"]) == {"InstanceIds": [info.instance_id]}
@@ -64,10 +63,33 @@ async def test_moving_a_missing_backstop_creates_it(
     aws.scheduler.delete_schedule(Name=f"rr-{deployment}-{info.instance_id}")
     later = clock.now() + timedelta(hours=5)
 
-    await provider.move_backstop(info.instance_id, later)
+    created = await provider.move_backstop(info.instance_id, later)
 
+    assert created is True
     schedule = schedule_of(aws, deployment, info.instance_id)
     assert schedule is not None and schedule["ScheduleExpression"] == at(later)
+
+
+async def test_moving_the_backstop_to_the_time_it_has_only_reads_it(
+    make_provider: ProviderFactory,
+    ec2_settings: Ec2Settings,
+    fresh_client: Callable[[str], Any],
+    aws: Aws,
+    deployment: str,
+    clock: FakeClock,
+) -> None:
+    scheduler = fresh_client("scheduler")
+    provider = make_provider(ec2_settings, scheduler=scheduler)
+    request = launch_request(clock)
+    info = await provider.launch(request)
+    calls = recorded_calls(scheduler)
+
+    moved = await provider.move_backstop(info.instance_id, request.terminate_at)
+
+    assert moved is False
+    assert calls == ["GetSchedule"]
+    schedule = schedule_of(aws, deployment, info.instance_id)
+    assert schedule is not None and schedule["ScheduleExpression"] == at(request.terminate_at)
 
 
 async def test_a_backstop_time_already_past_is_set_a_minute_ahead(
@@ -128,7 +150,7 @@ async def test_an_adopted_launch_keeps_one_backstop(
     assert names == [f"rr-{deployment}-{first.instance_id}"]
 
 
-async def test_a_server_whose_backstop_cannot_be_set_is_terminated_and_refused(
+async def test_a_server_whose_backstop_cannot_be_set_is_launched_all_the_same(
     make_provider: ProviderFactory,
     ec2_settings: Ec2Settings,
     fresh_client: Callable[[str], Any],
@@ -138,12 +160,9 @@ async def test_a_server_whose_backstop_cannot_be_set_is_terminated_and_refused(
 ) -> None:
     scheduler = with_error(fresh_client("scheduler"), "CreateSchedule", "AccessDeniedException")
     provider = make_provider(ec2_settings, scheduler=scheduler)
-    request: LaunchRequest = launch_request(clock)
 
-    with pytest.raises(LaunchError) as refused:
-        await provider.launch(request)
+    info = await provider.launch(launch_request(clock))
 
-    assert refused.value.reason == "config"
-    found = await provider.find_launch(request.mission_id, request.attempt)
-    assert found is not None
-    assert described(aws, found.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
+    assert info.state in ("pending", "running")
+    assert described(aws, info.instance_id)["State"]["Name"] in ("pending", "running")
+    assert schedule_of(aws, deployment, info.instance_id) is None

@@ -31,14 +31,16 @@ from tests.cloud.helpers import (
     at,
     described,
     instances_tagged,
+    recorded_calls,
     schedule_of,
     user_data_of,
     with_error,
     with_states,
     with_stop_time,
+    without_error,
 )
 from tests.fakes.clock import FakeClock, settle
-from tests.services.harness import SCHEDULE, BotProcess, member
+from tests.services.harness import GRACE, SCHEDULE, BotProcess, member
 
 FUNDS = 10_000
 MINUTE = timedelta(minutes=1)
@@ -109,8 +111,9 @@ async def bots(
         *,
         logins: tuple[str, ...] = (),
         ec2: Any = None,
+        scheduler: Any = None,
     ) -> BotProcess:
-        provider = make_provider(ec2_settings, kind=kind, ec2=ec2)
+        provider = make_provider(ec2_settings, kind=kind, ec2=ec2, scheduler=scheduler)
         pool = LoginPool(store, logins) if logins else None
         bot = BotProcess(store, clock, provider, login_pool=pool)
         await bot.start()
@@ -134,6 +137,7 @@ def reconciler_of(bot: BotProcess, logins: LoginPool | None = None) -> Reconcile
         notifier=bot.notifier,
         clock=bot.clock,
         logins=logins,
+        backstop_grace=GRACE,
     )
 
 
@@ -458,6 +462,69 @@ async def test_the_backstop_follows_the_mission_from_launch_to_end(
     assert first["ScheduleExpression"] == at(mission.end_at + grace)
     assert moved["ScheduleExpression"] == at(extended.end_at + grace)
     assert gone is None
+
+
+async def test_a_backstop_the_launch_could_not_set_is_set_by_reconciliation(
+    bots: Bots, aws: Aws, deployment: str, fresh_client: Callable[[str], Any]
+) -> None:
+    scheduler = with_error(fresh_client("scheduler"), "CreateSchedule", "ThrottlingException")
+    bot = await bots(scheduler=scheduler)
+    mission = await started(bot)
+    assert mission.status is MissionStatus.LAUNCHING and mission.instance_id is not None
+    assert schedule_of(aws, deployment, mission.instance_id) is None
+    without_error(scheduler, "CreateSchedule")
+
+    report = await reconciler_of(bot).reconcile()
+
+    schedule = schedule_of(aws, deployment, mission.instance_id)
+    assert schedule is not None
+    assert schedule["ScheduleExpression"] == at(mission.end_at + GRACE)
+    assert report.count("backstop_set") == 1
+    assert str(report).startswith("Checked 1 servers against 1 missions: 1 backstop set.\n- ")
+
+
+async def test_a_backstop_an_extension_could_not_move_is_moved_by_reconciliation(
+    bots: Bots, aws: Aws, deployment: str, fresh_client: Callable[[str], Any]
+) -> None:
+    scheduler = fresh_client("scheduler")
+    bot = await bots(scheduler=scheduler)
+    mission = await started(bot)
+    assert mission.instance_id is not None
+    with_error(scheduler, "UpdateSchedule", "InternalServerException", 500)
+    extended = await bot.services.missions.extend(member(), mission.mission_id, 30)
+    without_error(scheduler, "UpdateSchedule")
+    stale = schedule_of(aws, deployment, mission.instance_id)
+    assert stale is not None and stale["ScheduleExpression"] == at(mission.end_at + GRACE)
+
+    report = await reconciler_of(bot).reconcile()
+
+    moved = schedule_of(aws, deployment, mission.instance_id)
+    assert moved is not None and moved["ScheduleExpression"] == at(extended.end_at + GRACE)
+    assert [repair.kind for repair in report.repairs] == ["backstop_set"]
+
+
+async def test_reconciliation_asks_the_scheduler_only_about_backstops_it_has_not_checked(
+    bots: Bots, fresh_client: Callable[[str], Any]
+) -> None:
+    scheduler = fresh_client("scheduler")
+    bot = await bots(scheduler=scheduler)
+    mission = await started(bot)
+    reconciler = reconciler_of(bot)
+    calls = recorded_calls(scheduler)
+
+    first = await reconciler.reconcile()
+    checked = calls.copy()
+    calls.clear()
+    second = await reconciler.reconcile()
+    unchanged = calls.copy()
+    await bot.services.missions.extend(member(), mission.mission_id, 30)
+    calls.clear()
+    third = await reconciler.reconcile()
+
+    assert checked == ["GetSchedule"]
+    assert unchanged == []
+    assert calls == ["GetSchedule"]
+    assert first.repairs == second.repairs == third.repairs == ()
 
 
 async def test_a_capacity_shortage_fails_the_launch_plainly_and_releases_the_credit(

@@ -140,12 +140,28 @@ async def test_moved_backstop_stops_the_server_at_the_new_time(
 ) -> None:
     info = await provider.launch(request())
 
-    await provider.move_backstop(info.instance_id, datetime.now(UTC) + timedelta(seconds=0.5))
+    moved = await provider.move_backstop(
+        info.instance_id, datetime.now(UTC) + timedelta(seconds=0.5)
+    )
+    assert moved is True
     async with asyncio.timeout(10):
         await provider.wait_until_stopped(info.instance_id)
 
     exit_record = json.loads((tmp_path / info.instance_id / "exit.json").read_text())
     assert exit_record["reason"] == "deadline"
+
+
+async def test_moving_the_backstop_to_the_time_it_has_changes_nothing(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    terminate_at = datetime.now(UTC) + timedelta(hours=1)
+    info = await provider.launch(request(terminate_at=terminate_at))
+    deadline = (tmp_path / info.instance_id / "deadline").read_text()
+
+    moved = await provider.move_backstop(info.instance_id, terminate_at)
+
+    assert moved is False
+    assert (tmp_path / info.instance_id / "deadline").read_text() == deadline
 
 
 async def test_a_restarted_provider_adopts_running_servers(tmp_path: Path) -> None:

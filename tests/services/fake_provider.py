@@ -86,8 +86,11 @@ class FakeProvider:
         if instance is not None:
             instance.info = replace(instance.info, state="terminated", address=None)
 
-    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
-        self.instances[instance_id].terminate_at = terminate_at
+    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> bool:
+        instance = self.instances[instance_id]
+        changed = instance.terminate_at != terminate_at
+        instance.terminate_at = terminate_at
+        return changed
 
     async def game_port_open(self, address: str, port: int) -> bool:
         return self.port_open

@@ -9,6 +9,7 @@ import pytest
 
 import eventstore
 from bot.cloud.base import LaunchError
+from bot.cloud.logins import LoginPool
 from bot.domain.mission import MissionState, MissionStatus, mission_stream
 from bot.domain.squadron import squadron_stream
 from bot.notify import (
@@ -198,6 +199,37 @@ async def test_a_servers_login_is_released_when_it_ends(
         await bot.services.missions.terminate(mission.mission_id, "admin")
 
         assert logins.holder is None
+
+
+async def test_a_process_launching_a_mission_it_has_stale_gives_back_the_login_it_took(
+    clock: FakeClock, provider: FakeProvider
+) -> None:
+    async with two_processes(clock, provider) as (bot, stale):
+        mission = await booked(bot)
+        await stale.services.missions.send_reminder(mission.mission_id, "start-60")
+        await bot.services.missions.launch(mission.mission_id)
+        await bot.services.missions.stop(member(), mission.mission_id)
+
+        seen = await stale.services.missions.launch(mission.mission_id)
+
+        assert seen.status is MissionStatus.ENDED
+        assert await LoginPool(bot.store, LOGINS).holders() == {}
+        assert len(provider.launch_calls) == 1
+
+
+async def test_a_process_launching_a_mission_it_has_stale_leaves_the_login_it_runs_on(
+    clock: FakeClock, provider: FakeProvider
+) -> None:
+    async with two_processes(clock, provider) as (bot, stale):
+        mission = await booked(bot)
+        await stale.services.missions.send_reminder(mission.mission_id, "start-60")
+        launched = await bot.services.missions.launch(mission.mission_id)
+
+        seen = await stale.services.missions.launch(mission.mission_id)
+
+        assert seen.status is MissionStatus.RUNNING and launched.login_ref == LOGINS[0]
+        assert await LoginPool(bot.store, LOGINS).holders() == {LOGINS[0]: mission.mission_id}
+        assert len(provider.launch_calls) == 1
 
 
 # --- readiness ------------------------------------------------------------------------------
@@ -548,6 +580,28 @@ class OneLogin:
     async def release(self, mission_id: str) -> None:
         if self.holder == mission_id:
             self.holder = None
+
+
+LOGINS = ("/rr/test/logins/1", "/rr/test/logins/2")
+
+
+@asynccontextmanager
+async def two_processes(
+    clock: FakeClock, provider: FakeProvider
+) -> AsyncIterator[tuple[BotProcess, BotProcess]]:
+    """Two bot processes over one store, each with its own pool of the same ``LOGINS``."""
+    store = eventstore.open("memory://", clock=clock.now)
+    bots = [
+        BotProcess(store, clock, provider, login_pool=LoginPool(store, LOGINS)) for _ in range(2)
+    ]
+    for bot in bots:
+        await bot.start()
+    try:
+        yield bots[0], bots[1]
+    finally:
+        for bot in bots:
+            await bot.stop()
+        await store.close()
 
 
 @asynccontextmanager

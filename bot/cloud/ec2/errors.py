@@ -28,7 +28,7 @@ def error_code(error: ClientError) -> str:
 def launch_error(
     error: ClientError | BotoCoreError, instance_type: str, region: str
 ) -> LaunchError:
-    """The refusal to show for an error EC2 (or the scheduler, at launch) answered with.
+    """The refusal to show for an error EC2 answered a launch with.
 
     Throttling and server errors reach here only after botocore's standard retries gave up, so
     they and unknown errors count as AWS being unavailable for now.

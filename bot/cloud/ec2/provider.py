@@ -98,7 +98,7 @@ class Ec2Provider:
             if info is None:
                 raise self._refusal(error, request, instance_type) from error
             self._log_adopted(request, info)
-        await self._arm_backstop(info.instance_id, request, instance_type)
+        await self._arm_backstop(info.instance_id, request)
         return info
 
     async def describe(self, instance_id: str) -> InstanceInfo:
@@ -137,12 +137,14 @@ class Ec2Provider:
                 extra={"instance_id": instance_id, "error": str(error)},
             )
 
-    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> None:
-        await self._backstop.move(instance_id, terminate_at)
-        log.info(
-            "ec2 backstop moved",
-            extra={"instance_id": instance_id, "terminate_at": terminate_at.isoformat()},
-        )
+    async def move_backstop(self, instance_id: str, terminate_at: datetime) -> bool:
+        changed = await self._backstop.ensure(instance_id, terminate_at)
+        if changed:
+            log.info(
+                "ec2 backstop set",
+                extra={"instance_id": instance_id, "terminate_at": terminate_at.isoformat()},
+            )
+        return changed
 
     async def game_port_open(self, address: str, port: int) -> bool:
         try:
@@ -261,23 +263,20 @@ class Ec2Provider:
             }
         return parameters
 
-    async def _arm_backstop(
-        self, instance_id: str, request: LaunchRequest, instance_type: str
-    ) -> None:
-        """Set the backstop; without one the server may not run, so a failure terminates it."""
+    async def _arm_backstop(self, instance_id: str, request: LaunchRequest) -> None:
+        """Set the backstop. A failure does not undo the launch: the server is started and is
+        recorded, the bot stops it at its end, and reconciliation sets the missing backstop."""
         try:
             await self._backstop.set(instance_id, request.terminate_at)
         except (ClientError, BotoCoreError) as error:
             log.error(
-                "ec2 backstop not set; terminating the server",
+                "ec2 backstop not set; reconciliation will set it",
                 extra={
                     "mission_id": request.mission_id,
                     "instance_id": instance_id,
                     "error": str(error),
                 },
             )
-            await asyncio.to_thread(self._ec2.terminate_instances, InstanceIds=[instance_id])
-            raise self._refusal(error, request, instance_type) from error
 
     def _refusal(
         self, error: ClientError | BotoCoreError, request: LaunchRequest, instance_type: str
