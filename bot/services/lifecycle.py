@@ -211,13 +211,12 @@ class Lifecycle:
             )
             return missions.decide(request, current)
 
-        try:
-            launching, stored = await self._streams.write_mission(
-                state.mission_id, decide, causation_id=causation_id
-            )
-        except BaseException:
-            await self._release_login(state.mission_id)
-            raise
+        # A failed write keeps the login: the mission's retry gets the same one back (logins
+        # are held per mission), reconciliation frees those of missions that ended, and
+        # releasing here could free the login of a server another process just recorded.
+        launching, stored = await self._streams.write_mission(
+            state.mission_id, decide, causation_id=causation_id
+        )
         assert launching is not None
         if stored:
             await self._tell(ProgressNotice(launching, "launching"))
