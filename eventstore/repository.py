@@ -93,11 +93,14 @@ class Repository(Generic[S]):
     def remember(self, stream_id: str, stored_events: Sequence[StoredEvent]) -> None:
         """Fold events this process wrote to ``stream_id`` by other means (``append_many``).
 
-        Keeps the cache warm when they follow the cached version; otherwise the stream is
-        forgotten and the next command reads it again.
+        Keeps the cache warm when they follow the cached version, or start a stream this
+        process created (version 1); otherwise the stream is forgotten and the next command
+        reads it again.
         """
         events = [event for event in stored_events if event.stream_id == stream_id]
         cached = self._cache.get(stream_id)
+        if cached is None and events and events[0].version == 1:
+            cached = (self._initial, 0)
         if cached is None or not events:
             return
         state, version = cached

@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 """
 
 _COLUMNS = "position, stream_id, version, type, schema_version, data, metadata, id, recorded_at"
+_READ_STREAM = (
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version > ? ORDER BY version LIMIT ?"
+)
+_READ_FEED = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
 
 
 class SqliteEventStore(EventStore):
@@ -74,10 +78,8 @@ class SqliteEventStore(EventStore):
         return await self._call(self._write_now, write)
 
     async def read(self, stream_id: str, after_version: int = 0) -> AsyncIterator[StoredEvent]:
-        query = f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version > ? "
-        query += "ORDER BY version LIMIT ?"
         while True:
-            rows = await self._call(self._select, query, stream_id, after_version, _PAGE)
+            rows = await self._call(self._select, _READ_STREAM, stream_id, after_version, _PAGE)
             for row in rows:
                 yield _event(row)
             if len(rows) < _PAGE:
@@ -86,9 +88,8 @@ class SqliteEventStore(EventStore):
 
     async def read_all(self, after: Position | None = None) -> AsyncIterator[StoredEvent]:
         position = int_position(after)
-        query = f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
         while True:
-            rows = await self._call(self._select, query, position, _PAGE)
+            rows = await self._call(self._select, _READ_FEED, position, _PAGE)
             for row in rows:
                 yield _event(row)
             if len(rows) < _PAGE:
@@ -204,9 +205,7 @@ def _landed(connection: sqlite3.Connection, write: Write) -> list[StoredEvent] |
     stored = []
     for stream in write.streams:
         rows = connection.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE stream_id = ? AND version > ? "
-            "ORDER BY version LIMIT ?",
-            (stream.stream_id, stream.expected_version, len(stream.records)),
+            _READ_STREAM, (stream.stream_id, stream.expected_version, len(stream.records))
         ).fetchall()
         events = [_event(row) for row in rows]
         if [event.id for event in events] != [record.id for record in stream.records]:

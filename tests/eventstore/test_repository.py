@@ -181,6 +181,18 @@ async def test_remember_keeps_the_cache_warm_after_a_direct_atomic_append(
     assert counting.reads == reads
 
 
+async def test_remembering_a_stream_this_process_created_caches_it_without_a_read(
+    counting: CountingStore, repo: Repository[State]
+) -> None:
+    stored = await counting.append_many([("new", 0, [NewEvent("Added", {"n": 1})])])
+    reads = counting.reads
+
+    repo.remember("new", stored)
+
+    assert await repo.load("new") == ((1,), 1)
+    assert counting.reads == reads
+
+
 async def test_remembering_events_that_do_not_follow_the_cache_forgets_the_stream(
     counting: CountingStore, repo: Repository[State]
 ) -> None:
