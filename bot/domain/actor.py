@@ -33,12 +33,13 @@ class Actor:
             source_id=source_id,
         )
 
-    def metadata(self, causation_id: str | None = None) -> dict[str, str | None]:
-        """Event metadata saying who acted, how, and what caused it."""
+    def metadata(self) -> dict[str, str | None]:
+        """Event metadata saying who acted and how; ``causation_id`` is None here and is set
+        by ``bot.services.streams.caused_by`` on events another event led to."""
         return {
             "guild_id": self.guild_id,
             "user_id": self.user_id,
             "source": self.source,
             "source_id": self.source_id,
-            "causation_id": causation_id,
+            "causation_id": None,
         }

@@ -412,10 +412,6 @@ def _settings_from_data(data: Mapping[str, Any]) -> SquadronSettings:
         raise ValueError(str(error)) from None
 
 
-def _settings_to_data(settings: SquadronSettings) -> dict[str, Any]:
-    return settings.to_data()
-
-
 Codec = Callable[[Any], Any]
 
 
@@ -445,7 +441,7 @@ def _codec_for(name: str, annotation: Any) -> _FieldCodec:
     if annotation is datetime:
         return _FieldCodec(name, (str,), _parse_time, _format_time)
     if annotation is SquadronSettings:
-        return _FieldCodec(name, (dict,), _settings_from_data, _settings_to_data)
+        return _FieldCodec(name, (dict,), _settings_from_data, SquadronSettings.to_data)
     if origin is tuple:
         return _FieldCodec(name, (list,), tuple, list)
     if origin is Literal:

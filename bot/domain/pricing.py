@@ -5,9 +5,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from bot.domain.errors import InvalidRequest
-from bot.domain.money import format_cents
-
-__all__ = ["Limits", "Pricing", "cost_at_rate", "format_cents"]
 
 
 def cost_at_rate(rate_cents_per_hour: int, minutes: int) -> int:

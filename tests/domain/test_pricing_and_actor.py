@@ -4,7 +4,8 @@ import pytest
 
 from bot.domain.actor import Actor
 from bot.domain.errors import DomainError, InsufficientCredit, InvalidRequest
-from bot.domain.pricing import Limits, Pricing, cost_at_rate, format_cents
+from bot.domain.money import format_cents
+from bot.domain.pricing import Limits, Pricing, cost_at_rate
 
 
 @pytest.mark.parametrize(
@@ -78,12 +79,12 @@ def test_insufficient_credit_says_what_is_needed_and_how_to_buy_it() -> None:
 
 def test_actor_metadata_names_who_acted_and_how() -> None:
     actor = Actor("42", "7", is_manager=True, source="discord", source_id="1300")
-    assert actor.metadata(causation_id="evt-1") == {
+    assert actor.metadata() == {
         "guild_id": "7",
         "user_id": "42",
         "source": "discord",
         "source_id": "1300",
-        "causation_id": "evt-1",
+        "causation_id": None,
     }
 
 
