@@ -81,7 +81,6 @@ class Services:
         self.missions = MissionService(
             streams=streams,
             lifecycle=lifecycle,
-            view=view,
             clock=clock,
             pricing=pricing,
             limits=limits,
@@ -89,7 +88,6 @@ class Services:
         )
         self.squadrons = SquadronService(
             streams=streams,
-            store=store,
             pricing=pricing,
             intents=IntentRunner(self.missions, streams, notifier, clock),
             background=self.background,

@@ -159,7 +159,7 @@ class Lifecycle:
                 return await self._fail_launch(
                     state, LaunchError("limit", NO_LOGIN_MESSAGE), actor, causation_id
                 )
-        elif not _launch_unfinished(state):
+        elif not launch_unfinished(state):
             fields["outcome"] = f"nothing to do ({state.status})"
             return state
         fields["attempt"] = state.attempt
@@ -713,7 +713,7 @@ class Lifecycle:
             )
 
 
-def _launch_unfinished(state: MissionState) -> bool:
+def launch_unfinished(state: MissionState) -> bool:
     """A launch was requested but neither its server nor its failure is recorded."""
     return (
         state.status is MissionStatus.LAUNCHING

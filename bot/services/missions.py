@@ -25,11 +25,11 @@ from bot.domain.errors import InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
 from bot.domain.mission import MissionState, booking_reservation_cents, minimum_session_cents
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
+from bot.domain.settings import SquadronSettings
 from bot.services.background import BackgroundTasks
-from bot.services.lifecycle import Lifecycle, mission_options
+from bot.services.lifecycle import SCHEDULER, Lifecycle, mission_options
 from bot.services.logged import logged
 from bot.services.streams import NO_SUCH_MISSION, Streams
-from bot.view.handle import ViewHandle
 from bot.view.schedule import funded_until
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
@@ -132,7 +132,6 @@ class MissionService:
         *,
         streams: Streams,
         lifecycle: Lifecycle,
-        view: ViewHandle,
         clock: Clock,
         pricing: Pricing,
         limits: Limits,
@@ -140,7 +139,6 @@ class MissionService:
     ) -> None:
         self._streams = streams
         self._lifecycle = lifecycle
-        self._view = view
         self._clock = clock
         self._pricing = pricing
         self._limits = limits
@@ -150,14 +148,14 @@ class MissionService:
 
     async def get(self, mission_id: str) -> MissionState:
         """The mission as the view knows it (this process's changes at once)."""
-        state = await self._view.mission(mission_id)
+        state = await self._streams.view.mission(mission_id)
         if state is None:
             raise NotFound(NO_SUCH_MISSION)
         return state
 
     async def for_guild(self, guild_id: str) -> list[MissionState]:
         """Every mission of the guild, ended ones too, by start time."""
-        return await self._view.missions_for_guild(guild_id)
+        return await self._streams.view.missions_for_guild(guild_id)
 
     async def quote(
         self,
@@ -173,29 +171,22 @@ class MissionService:
         that would be refused is refused here, before the member confirms anything.
         """
         squadron = await self._streams.squadron(guild_id)
-        size = size or squadron.settings.instance_size
-        rate = self._pricing.rate(size)
-        now = self._clock.now()
-        missions.decide(
-            missions.Book(
-                mission_id=QUOTE_MISSION_ID,
-                guild_id=guild_id,
-                actor=Actor.system("quote"),
-                start_at=start_at,
-                duration_minutes=duration_minutes,
-                size=size,
-                region=squadron.settings.region,
-                rate=rate,
-                mission_name=None,
-                limits=self._limits,
-                now=now,
-            ),
+        book = self._book_command(
+            Actor.system("quote"),
+            QUOTE_MISSION_ID,
+            guild_id,
+            squadron.settings,
+            start_at,
+            duration_minutes,
+            size,
             None,
         )
+        missions.decide(book, None)
+        rate = book.rate
         cost, least = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
         minimum = cost if least is None else least
         available = squadron.available_cents
-        begins = start_at or now
+        begins = start_at or book.now
         end_at = begins + timedelta(minutes=duration_minutes)
         if available >= cost:
             covered_until = end_at
@@ -303,24 +294,13 @@ class MissionService:
         if guild_id is None:
             raise InvalidRequest("Book servers from inside your squadron's Discord server.")
         settings = (await self._streams.squadron(guild_id)).settings
-        size = size or settings.instance_size
-        rate = self._pricing.rate(size)
         mission_id = mission_id_for(actor)
+        book = self._book_command(
+            actor, mission_id, guild_id, settings, start_at, duration_minutes, size, mission_name
+        )
         mission_options(mission_id, mission_name, settings)
-        amount, minimum = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
-        now = self._clock.now()
-        book = missions.Book(
-            mission_id=mission_id,
-            guild_id=guild_id,
-            actor=actor,
-            start_at=start_at,
-            duration_minutes=duration_minutes,
-            size=size,
-            region=settings.region,
-            rate=rate,
-            mission_name=mission_name,
-            limits=self._limits,
-            now=now,
+        amount, minimum = _reservation_cents(
+            book.rate, duration_minutes, start_at is None, self._limits
         )
         reserve = squadrons.Reserve(
             actor=actor,
@@ -355,6 +335,33 @@ class MissionService:
             return await self._streams.reload_mission(mission_id), []
         assert state is not None
         return state, stored
+
+    def _book_command(
+        self,
+        actor: Actor,
+        mission_id: str,
+        guild_id: str,
+        settings: SquadronSettings,
+        start_at: datetime | None,
+        duration_minutes: int,
+        size: str | None,
+        mission_name: str | None,
+    ) -> missions.Book:
+        """The booking of ``size`` (the squadron's default when None) at its rate, as of now."""
+        size = size or settings.instance_size
+        return missions.Book(
+            mission_id=mission_id,
+            guild_id=guild_id,
+            actor=actor,
+            start_at=start_at,
+            duration_minutes=duration_minutes,
+            size=size,
+            region=settings.region,
+            rate=self._pricing.rate(size),
+            mission_name=mission_name,
+            limits=self._limits,
+            now=self._clock.now(),
+        )
 
     # --- changing ---------------------------------------------------------------------------
 
@@ -455,7 +462,7 @@ class MissionService:
         return await self._lifecycle.terminate(
             mission_id,
             termination_reason(reason),
-            actor=actor or Actor.system("scheduler"),
+            actor=actor or SCHEDULER,
             ended_at=ended_at,
         )
 

@@ -36,7 +36,7 @@ from bot.domain.errors import NotFound
 from bot.domain.events import TerminationReason
 from bot.domain.mission import MissionState, MissionStatus
 from bot.notify import AdminAlertNotice, Notifier
-from bot.services.lifecycle import DEFAULT_BACKSTOP_GRACE
+from bot.services.lifecycle import DEFAULT_BACKSTOP_GRACE, launch_unfinished
 from bot.view.handle import ViewHandle
 
 log = logging.getLogger("rr.reconcile")
@@ -203,7 +203,7 @@ class Reconciler:
             if mission.status in _UP and mission.instance_id not in listed:
                 repairs.append(await self._guarded(self._maybe_lost(mission), mission.mission_id))
         for mission in active:
-            if _launch_unrecorded(mission) and mission.mission_id not in with_server:
+            if launch_unfinished(mission) and mission.mission_id not in with_server:
                 repairs.append(await self._guarded(self._resume(mission), mission.mission_id))
         if self._logins is not None:
             repairs += await self._release_logins(self._logins)
@@ -238,7 +238,7 @@ class Reconciler:
             return await self._ensure_backstop(mission, info.instance_id)
         if mission.instance_id is not None or (info.attempt or 0) < mission.attempt:
             return await self._stop_stray(info, "its mission runs another server")
-        if _launch_unrecorded(mission) and info.attempt == mission.attempt:
+        if launch_unfinished(mission) and info.attempt == mission.attempt:
             return await self._resume(mission, adopting=info.instance_id)
         return None
 
@@ -371,12 +371,3 @@ class Reconciler:
             await self._notifier.notify(AdminAlertNotice(None, message))
         except Exception:
             log.exception("admin alert not delivered")
-
-
-def _launch_unrecorded(mission: MissionState) -> bool:
-    """Launch requested, but neither its server nor its failure recorded."""
-    return (
-        mission.status is MissionStatus.LAUNCHING
-        and mission.instance_id is None
-        and mission.launch_failure is None
-    )

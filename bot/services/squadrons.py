@@ -35,7 +35,7 @@ from bot.services.logged import logged
 from bot.services.missions import command_key
 from bot.services.streams import Streams
 from bot.view import Balance
-from eventstore import AlreadyAppended, EventStore, NewEvent, StoredEvent
+from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 log = logging.getLogger("rr.services")
 
@@ -73,22 +73,16 @@ class Page(Generic[T]):
         return math.ceil(self.total / self.page_size)
 
 
-def balance_of(state: SquadronState) -> Balance:
-    return Balance(state.balance_cents, state.reserved_cents, state.available_cents)
-
-
 class SquadronService:
     def __init__(
         self,
         *,
         streams: Streams,
-        store: EventStore,
         pricing: Pricing,
         intents: IntentRunner,
         background: BackgroundTasks,
     ) -> None:
         self._streams = streams
-        self._store = store
         self._pricing = pricing
         self._intents = intents
         self._background = background
@@ -102,7 +96,7 @@ class SquadronService:
         return (await self._streams.squadron(guild_id)).settings.server_name
 
     async def balance(self, guild_id: str) -> Balance:
-        return balance_of(await self._streams.squadron(guild_id))
+        return Balance.of(await self._streams.squadron(guild_id))
 
     async def history(
         self, guild_id: str, *, page: int = 0, page_size: int = 10
@@ -112,7 +106,7 @@ class SquadronService:
             raise InvalidRequest("Ask for page 1 or later, with at least one entry a page.")
         entries: list[LedgerEntry] = []
         state = squadrons.initial_squadron
-        async for stored in self._store.read(squadron_stream(guild_id)):
+        async for stored in self._streams.store.read(squadron_stream(guild_id)):
             event = from_stored(stored)
             state = squadrons.apply(state, event)
             entry = _ledger_entry(event, stored.recorded_at, state.balance_cents)
@@ -148,7 +142,7 @@ class SquadronService:
                 ),
                 idempotency_key=command_key(actor, "grant"),
             )
-            return balance_of(state)
+            return Balance.of(state)
 
     async def refund(
         self,
@@ -174,7 +168,7 @@ class SquadronService:
                 lambda current: squadrons.decide(refund, current),
                 idempotency_key=command_key(actor, "refund"),
             )
-            return balance_of(state)
+            return Balance.of(state)
 
     # --- payments ---------------------------------------------------------------------------
 
@@ -285,7 +279,7 @@ class SquadronService:
         """Each ``CreditsPurchased`` event on the squadron's stream, by purchase: its id is the
         cause recorded on the booking it pays for, its time when the payment landed."""
         found: dict[str, StoredEvent] = {}
-        async for stored in self._store.read(squadron_stream(guild_id)):
+        async for stored in self._streams.store.read(squadron_stream(guild_id)):
             if stored.type == CreditsPurchased.TYPE:
                 found[str(stored.data["purchase_id"])] = stored
         return found

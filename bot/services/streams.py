@@ -10,6 +10,7 @@ again, a few times at most.
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 from bot.actor import ActorStopped
 from bot.domain import mission as missions
@@ -21,6 +22,8 @@ from bot.view.handle import ViewHandle
 from eventstore import ConcurrencyError, EventStore, NewEvent, Repository, StoredEvent
 
 log = logging.getLogger("rr.services")
+
+S = TypeVar("S")
 
 NO_SUCH_MISSION = "There is no mission with that id; check it with /server list."
 CROSS_STREAM_ATTEMPTS = 4
@@ -85,13 +88,9 @@ class Streams:
         causation_id: str | None = None,
     ) -> tuple[MissionState | None, list[StoredEvent]]:
         """Decide on the mission and append; returns its new state and the events stored."""
-        state, stored = await self.missions.execute(
-            mission_stream(mission_id),
-            lambda current: caused_by(decide(current), causation_id),
-            idempotency_key=idempotency_key,
+        return await self._write(
+            self.missions, mission_stream(mission_id), decide, idempotency_key, causation_id
         )
-        self.publish(stored)
-        return state, stored
 
     async def write_squadron(
         self,
@@ -101,8 +100,20 @@ class Streams:
         idempotency_key: str | None = None,
         causation_id: str | None = None,
     ) -> tuple[SquadronState, list[StoredEvent]]:
-        state, stored = await self.squadrons.execute(
-            squadron_stream(guild_id),
+        return await self._write(
+            self.squadrons, squadron_stream(guild_id), decide, idempotency_key, causation_id
+        )
+
+    async def _write(
+        self,
+        repository: Repository[S],
+        stream_id: str,
+        decide: Callable[[S], Sequence[NewEvent]],
+        idempotency_key: str | None,
+        causation_id: str | None,
+    ) -> tuple[S, list[StoredEvent]]:
+        state, stored = await repository.execute(
+            stream_id,
             lambda current: caused_by(decide(current), causation_id),
             idempotency_key=idempotency_key,
         )

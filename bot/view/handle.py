@@ -35,12 +35,6 @@ class ViewHandle:
     async def running_instances(self) -> list[MissionState]:
         return await self.actor.ask(lambda view: view.running_instances())
 
-    async def logins_in_use(self) -> set[str]:
-        return await self.actor.ask(lambda view: view.logins_in_use())
-
-    async def overdue_for_termination(self, now: datetime) -> list[MissionState]:
-        return await self.actor.ask(lambda view: view.overdue_for_termination(now))
-
     async def squadron(self, guild_id: str) -> SquadronState | None:
         return await self.actor.ask(lambda view: view.squadron(guild_id))
 

@@ -22,7 +22,6 @@ from bot.domain import squadron as squadrons
 from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.squadron import SquadronState
 from bot.view.schedule import (
-    TERMINATIONS,
     DueAction,
     PlannedAction,
     ScheduleConfig,
@@ -49,6 +48,10 @@ class Balance:
     balance_cents: int
     reserved_cents: int
     available_cents: int
+
+    @classmethod
+    def of(cls, state: SquadronState) -> "Balance":
+        return cls(state.balance_cents, state.reserved_cents, state.available_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,26 +189,6 @@ class View:
         ]
         return sorted(found, key=lambda state: (state.launched_at, state.mission_id))
 
-    def logins_in_use(self) -> set[str]:
-        """Login references held by missions launching, running or terminating."""
-        return {
-            state.login_ref
-            for state in (self._missions[mission_id].state for mission_id in self._active)
-            if state.status in _UNDER_WAY and state.login_ref is not None
-        }
-
-    def overdue_for_termination(self, now: datetime) -> list[MissionState]:
-        """Missions whose time is over (booked end, credit, readiness) or whose termination is
-        taking longer than the retry interval, ignoring any scheduler back-off."""
-        overdue = []
-        for mission_id in self._active:
-            tracked = self._missions[mission_id]
-            if any(
-                p.action.kind in TERMINATIONS and p.action.due_at <= now for p in tracked.planned
-            ):
-                overdue.append(tracked.state)
-        return sorted(overdue, key=lambda state: state.end_at)
-
     def squadron(self, guild_id: str) -> SquadronState | None:
         return self._squadrons.get(guild_id)
 
@@ -217,9 +200,7 @@ class View:
 
     def balance(self, guild_id: str) -> Balance:
         state = self._squadrons.get(guild_id)
-        if state is None:
-            return Balance(0, 0, 0)
-        return Balance(state.balance_cents, state.reserved_cents, state.available_cents)
+        return Balance(0, 0, 0) if state is None else Balance.of(state)
 
     def reservations(self, guild_id: str) -> Mapping[str, int]:
         """Credit set aside per mission id, oldest reservation first."""

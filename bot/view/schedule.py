@@ -24,7 +24,7 @@ _PRIORITY: dict[ActionKind, int] = {
 }
 """Order of one mission's due actions; the scheduler performs one at a time per mission."""
 
-TERMINATIONS = frozenset({"terminate", "retry_terminate"})
+_TERMINATIONS = frozenset({"terminate", "retry_terminate"})
 _LIVE = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
 _UP = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
 
@@ -146,7 +146,7 @@ def due_now(
     """The actions of one mission's plan whose window is open at ``now``, most urgent first;
     of several terminations only the earliest. ``holds`` keeps a (kind, key) back until then."""
     open_now = [p.action for p in planned if p.is_open(now, holds)]
-    terminations = [a for a in open_now if a.kind in TERMINATIONS]
+    terminations = [a for a in open_now if a.kind in _TERMINATIONS]
     if terminations:
         return [min(terminations, key=lambda a: a.due_at)]
     return sorted(open_now, key=lambda a: (_PRIORITY[a.kind], a.due_at))
@@ -154,7 +154,7 @@ def due_now(
 
 def _close_moot_windows(planned: list[PlannedAction]) -> list[PlannedAction]:
     first_termination = min(
-        (p.action.due_at for p in planned if p.action.kind in TERMINATIONS), default=None
+        (p.action.due_at for p in planned if p.action.kind in _TERMINATIONS), default=None
     )
     superseded_at: dict[tuple[str, str], datetime] = {}
     latest_in_family: dict[str, datetime] = {}
@@ -166,7 +166,7 @@ def _close_moot_windows(planned: list[PlannedAction]) -> list[PlannedAction]:
         latest_in_family[family] = item.action.due_at
     closed = []
     for item in planned:
-        if item.action.kind in TERMINATIONS:
+        if item.action.kind in _TERMINATIONS:
             closed.append(item)
             continue
         ends = (item.lapses_at, first_termination, superseded_at.get(item.slot))

@@ -68,7 +68,6 @@ async def test_active_missions_and_running_instances_follow_the_lifecycle(
     view = view_of(history.events)
     assert {m.mission_id for m in view.active_missions()} == {"booked", "running"}
     assert [m.mission_id for m in view.running_instances()] == ["running"]
-    assert view.logins_in_use() == {"login-a"}
 
 
 async def test_balance_and_reservations_follow_the_ledger(history: History) -> None:
@@ -315,21 +314,6 @@ async def test_a_booking_whose_time_passed_unlaunched_is_terminated_not_launched
     assert view.due_actions(START + 2 * HOUR) == [
         DueAction("terminate", "m1", "booked_time_over", START + 2 * HOUR)
     ]
-
-
-async def test_overdue_for_termination_lists_missions_past_their_time(
-    history: History, clock: FakeClock
-) -> None:
-    await history.book("over", start_in=None, minutes=60)
-    await history.launch("over")
-    await history.ready("over")
-    await history.book("fine", start_in=None, minutes=180)
-    await history.launch("fine")
-    await history.ready("fine")
-    view = view_of(history.events)
-    (over,) = view.due_actions(START + 2 * HOUR)[:1]
-    view.postpone(over, START + 5 * HOUR)
-    assert [m.mission_id for m in view.overdue_for_termination(START + 2 * HOUR)] == ["over"]
 
 
 async def test_missions_with_an_action_in_flight_are_left_out_of_the_next_due_time(
