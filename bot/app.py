@@ -167,6 +167,7 @@ class App:
         )
 
         notifier = SwitchableNotifier(LoggingNotifier())
+        backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
         login_pool = LoginPool(store, logins) if logins else None
         services = Services(
             store=store,
@@ -176,10 +177,7 @@ class App:
             clock=clock,
             pricing=Pricing(settings.pricing.rates_cents_per_hour, settings.pricing.currency),
             limits=limits(settings),
-            compute=ComputeSettings(
-                deployment=settings.deployment,
-                backstop_grace=timedelta(minutes=settings.schedule.backstop_grace_minutes),
-            ),
+            compute=ComputeSettings(deployment=settings.deployment, backstop_grace=backstop_grace),
             login_pool=login_pool,
         )
         stack.push_async_callback(services.aclose)
@@ -204,7 +202,7 @@ class App:
             notifier=notifier,
             clock=clock,
             logins=login_pool,
-            backstop_grace=timedelta(minutes=settings.schedule.backstop_grace_minutes),
+            backstop_grace=backstop_grace,
         )
         services.admin.reconciler = reconciler
         actions = CountedActions(services.missions)

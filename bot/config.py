@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from dotenv import dotenv_values
 from pydantic import (
@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "RR_"
 SECTION_DELIMITER = "_"
 DEFAULT_ENV_FILE = ".env"
+_T = TypeVar("_T")
 
 
 def _comma_separated(value: Any) -> Any:
@@ -58,10 +59,12 @@ def _matching(pattern: str, expected: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+BlankIsNone = Annotated[_T | None, BeforeValidator(_blank_is_none)]
+"""An optional setting, left unset by an empty (or blank) variable."""
 DiscordId = Annotated[str, _matching(r"[0-9]{15,20}", "a Discord id (15 to 20 digits)")]
 
-OptionalDiscordId = Annotated[DiscordId | None, BeforeValidator(_blank_is_none)]
-OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_blank_is_none)]
+OptionalDiscordId = BlankIsNone[DiscordId]
+OptionalSecret = BlankIsNone[SecretStr]
 Minutes = Annotated[int, Field(ge=1)]
 MinuteList = Annotated[tuple[Minutes, ...], BeforeValidator(_comma_separated)]
 InstanceType = Annotated[
@@ -131,29 +134,23 @@ class Ec2Settings(BaseModel):
     loads lazily and made DCS stutter) and 15-32 GiB of memory; see README "EC2 servers".
     """
 
-    launch_template_id: Annotated[
+    launch_template_id: BlankIsNone[
         Annotated[str, _matching(r"lt-[0-9a-f]{8,17}", "a launch template id such as lt-0abc12345")]
-        | None,
-        BeforeValidator(_blank_is_none),
     ] = None
-    launch_template_name: Annotated[
-        Annotated[str, _matching(r"[A-Za-z0-9()./_-]{3,128}", "a launch template name")] | None,
-        BeforeValidator(_blank_is_none),
+    launch_template_name: BlankIsNone[
+        Annotated[str, _matching(r"[A-Za-z0-9()./_-]{3,128}", "a launch template name")]
     ] = None
     launch_template_version: Annotated[
         str, _matching(r"\$Default|\$Latest|[1-9][0-9]*", "$Default, $Latest or a version number")
     ] = "$Default"
-    image_id: Annotated[
-        Annotated[str, _matching(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0abc12345")] | None,
-        BeforeValidator(_blank_is_none),
+    image_id: BlankIsNone[
+        Annotated[str, _matching(r"ami-[0-9a-f]{8,17}", "an AMI id such as ami-0abc12345")]
     ] = None
     small_instance_type: InstanceType = "i3.large"
     medium_instance_type: InstanceType = "i3en.large"
     large_instance_type: InstanceType = "i3en.xlarge"
-    subnet_id: Annotated[
+    subnet_id: BlankIsNone[
         Annotated[str, _matching(r"subnet-[0-9a-f]{8,17}", "a subnet id such as subnet-0abc12345")]
-        | None,
-        BeforeValidator(_blank_is_none),
     ] = None
     security_group_ids: Annotated[
         tuple[
@@ -162,8 +159,8 @@ class Ec2Settings(BaseModel):
         ],
         BeforeValidator(_comma_separated),
     ] = ()
-    key_name: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
-    instance_profile: Annotated[
+    key_name: BlankIsNone[str] = None
+    instance_profile: BlankIsNone[
         Annotated[
             str,
             _matching(
@@ -171,19 +168,15 @@ class Ec2Settings(BaseModel):
                 "an instance profile name or ARN",
             ),
         ]
-        | None,
-        BeforeValidator(_blank_is_none),
     ] = None
     spot: bool = False
-    backstop_role_arn: Annotated[
+    backstop_role_arn: BlankIsNone[
         Annotated[
             str,
             _matching(
                 r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+", "an IAM role ARN"
             ),
         ]
-        | None,
-        BeforeValidator(_blank_is_none),
     ] = None
     login_parameters: Annotated[
         tuple[
@@ -239,7 +232,7 @@ class Settings(BaseSettings):
     ] = "dev"
     web_host: str = Field(default="127.0.0.1", min_length=1)
     web_port: int = Field(default=8080, ge=0, le=65535)
-    public_url: Annotated[HttpUrl | None, BeforeValidator(_blank_is_none)] = None
+    public_url: BlankIsNone[HttpUrl] = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     local_instances_dir: Path = Path("var/local-instances")
     sandbox_time_scale: float = Field(default=1.0, gt=0, le=3600)

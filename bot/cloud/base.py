@@ -1,10 +1,13 @@
 """What the bot asks of a compute provider: launch, find, describe, terminate DCS servers."""
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+PROBE_TIMEOUT_SECONDS = 3.0
+"""How long one game-port probe waits for the connection."""
 InstanceState = Literal["pending", "running", "stopping", "terminated", "gone"]
 """A server's state: "terminated" includes one shutting down for good, "gone" is one the
 provider does not know (any more)."""
@@ -52,6 +55,11 @@ class InstanceInfo:
     game_port: int | None = None
     stopped_at: datetime | None = None
 
+    @classmethod
+    def gone(cls, instance_id: str) -> "InstanceInfo":
+        """A server the provider does not know (any more)."""
+        return cls(instance_id, None, None, "gone", None, None)
+
 
 class LaunchError(Exception):
     """A launch that did not start a server; ``message`` is one plain sentence for the user."""
@@ -93,3 +101,16 @@ class ComputeProvider(Protocol):
     async def game_port_open(self, address: str, port: int) -> bool:
         """One TCP connection attempt to the game port."""
         ...
+
+
+async def tcp_port_open(address: str, port: int) -> bool:
+    """One TCP connection attempt, closed again at once: `ComputeProvider.game_port_open`."""
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(address, port), timeout=PROBE_TIMEOUT_SECONDS
+        )
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True

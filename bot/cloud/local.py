@@ -27,7 +27,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from bot.cloud import standin
-from bot.cloud.base import InstanceInfo, InstanceState, LaunchError, LaunchRequest
+from bot.cloud.base import (
+    InstanceInfo,
+    InstanceState,
+    LaunchError,
+    LaunchRequest,
+    tcp_port_open,
+)
 
 RECORD = "instance.json"
 ADDRESS = standin.HOST
@@ -85,7 +91,7 @@ class LocalProvider:
     async def describe(self, instance_id: str) -> InstanceInfo:
         record, state, port = await asyncio.to_thread(self._inspect, instance_id)
         if record is None:
-            return InstanceInfo(instance_id, None, None, "gone", None, None)
+            return InstanceInfo.gone(instance_id)
         if state == "terminated":
             self._reap(instance_id)
         return _info(record, state, port)
@@ -135,13 +141,7 @@ class LocalProvider:
         return True
 
     async def game_port_open(self, address: str, port: int) -> bool:
-        try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout=3)
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        await writer.wait_closed()
-        return True
+        return await tcp_port_open(address, port)
 
     async def wait_until_stopped(self, instance_id: str) -> None:
         """Return once the stand-in process has exited; bound it with `asyncio.timeout`.

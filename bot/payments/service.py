@@ -53,7 +53,6 @@ class PaymentService:
             clock=clock,
             currency=config.currency,
             tolerance=config.webhook_tolerance,
-            max_body_bytes=config.max_webhook_body_bytes,
             lookup_timeout=config.provider_lookup_timeout,
         )
 

@@ -25,8 +25,8 @@ class StripeCheckoutProvider:
         api_key: str,
         webhook_secret: str,
         public_url: str,
-        api_base: str | None = None,
-        network_retries: int = 2,
+        api_base: str | None,
+        network_retries: int,
     ) -> None:
         self._secret = webhook_secret
         self._public_url = public_url

@@ -77,7 +77,6 @@ class WebhookHandler:
         clock: Clock,
         currency: str,
         tolerance: timedelta,
-        max_body_bytes: int,
         lookup_timeout: timedelta,
     ) -> None:
         self._ledger = ledger
@@ -86,13 +85,11 @@ class WebhookHandler:
         self._clock = clock
         self._currency = currency
         self._tolerance = tolerance
-        self._max_body_bytes = max_body_bytes
         self._lookup_timeout = lookup_timeout
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, raw_body: bytes, signature_header: str | None) -> WebhookOutcome:
-        if len(raw_body) > self._max_body_bytes:
-            return _rejected(f"body larger than {self._max_body_bytes} bytes")
+        """``raw_body`` is already bounded: the route refuses a longer one before reading it."""
         try:
             event = verified_event(
                 raw_body,
@@ -103,7 +100,7 @@ class WebhookHandler:
             )
         except DeliveryRejected as rejection:
             log.warning("stripe delivery rejected", extra={"reason": str(rejection)})
-            return _rejected(str(rejection))
+            return WebhookOutcome(400, WebhookResult.REJECTED, str(rejection))
         event_id, event_type = event["id"], event["type"]
         try:
             outcome = await self._dispatch(event_id, event_type, event["data"]["object"])
@@ -302,7 +299,3 @@ def _cents(value: Any) -> int | None:
 def _not_ours(obj: Mapping[str, Any]) -> WebhookOutcome:
     """Something else on the same Stripe account (no rr metadata): not rr's to record."""
     return WebhookOutcome(200, WebhookResult.IGNORED, f"{obj.get('id')} is not an rr purchase")
-
-
-def _rejected(reason: str) -> WebhookOutcome:
-    return WebhookOutcome(400, WebhookResult.REJECTED, reason)

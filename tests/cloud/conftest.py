@@ -4,6 +4,7 @@ fresh deployment name per test so tests never see each other's instances or sche
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -15,11 +16,13 @@ from tests.cloud.helpers import NO_RETRIES, REGION, ROLE_ARN, Aws, Network, Prov
 from tests.fakes.clock import FakeClock
 
 
+def _client(moto_endpoint: str, name: str) -> Any:
+    return boto3.client(name, endpoint_url=moto_endpoint, region_name=REGION, config=NO_RETRIES)
+
+
 @pytest.fixture(scope="session")
 def aws(moto_endpoint: str) -> Aws:
-    def client(name: str) -> Any:
-        return boto3.client(name, endpoint_url=moto_endpoint, region_name=REGION, config=NO_RETRIES)
-
+    client = partial(_client, moto_endpoint)
     return Aws(client("ec2"), client("scheduler"), client("ssm"), client("iam"))
 
 
@@ -96,8 +99,4 @@ def provider(make_provider: ProviderFactory, ec2_settings: Ec2Settings) -> Ec2Pr
 @pytest.fixture
 def fresh_client(moto_endpoint: str) -> Callable[[str], Any]:
     """A client of its own, for a test that hooks AWS errors into it."""
-
-    def make(name: str) -> Any:
-        return boto3.client(name, endpoint_url=moto_endpoint, region_name=REGION, config=NO_RETRIES)
-
-    return make
+    return partial(_client, moto_endpoint)

@@ -20,7 +20,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.cloud.base import InstanceInfo, InstanceState, LaunchError, LaunchRequest
+from bot.cloud.base import (
+    InstanceInfo,
+    InstanceState,
+    LaunchError,
+    LaunchRequest,
+    tcp_port_open,
+)
 from bot.cloud.ec2.backstop import Backstop
 from bot.cloud.ec2.errors import NOT_FOUND_CODES, error_code, launch_error
 from bot.cloud.userdata import ServerBoot, ServerLayout, build_user_data
@@ -43,7 +49,6 @@ _STATES: dict[str, InstanceState] = {
 }
 """EC2's state names in the contract's words. Shutting down counts as terminated: the
 termination cannot be undone, the server no longer runs and AWS no longer bills it."""
-PROBE_TIMEOUT_SECONDS = 3.0
 _NEVER = datetime.min.replace(tzinfo=UTC)
 _TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
 """The time in a StateTransitionReason such as "User initiated (2026-11-28 20:15:00 GMT)"."""
@@ -106,10 +111,10 @@ class Ec2Provider:
             reply = await asyncio.to_thread(self._ec2.describe_instances, InstanceIds=[instance_id])
         except ClientError as error:
             if error_code(error) in NOT_FOUND_CODES:
-                return _gone(instance_id)
+                return InstanceInfo.gone(instance_id)
             raise
         instances = list(_instances(reply))
-        return _info(instances[0]) if instances else _gone(instance_id)
+        return _info(instances[0]) if instances else InstanceInfo.gone(instance_id)
 
     async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
         return await self._find(mission_id, attempt, live_only=False)
@@ -147,15 +152,7 @@ class Ec2Provider:
         return changed
 
     async def game_port_open(self, address: str, port: int) -> bool:
-        try:
-            _, writer = await asyncio.wait_for(
-                asyncio.open_connection(address, port), timeout=PROBE_TIMEOUT_SECONDS
-            )
-        except (OSError, TimeoutError):
-            return False
-        writer.close()
-        await writer.wait_closed()
-        return True
+        return await tcp_port_open(address, port)
 
     def _instance_type(self, request: LaunchRequest) -> str:
         if request.region != self._region:
@@ -327,10 +324,6 @@ class Ec2Provider:
 def _instances(reply: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for reservation in reply.get("Reservations", []):
         yield from reservation.get("Instances", [])
-
-
-def _gone(instance_id: str) -> InstanceInfo:
-    return InstanceInfo(instance_id, None, None, "gone", None, None)
 
 
 def _latest(found: list[InstanceInfo]) -> InstanceInfo:

@@ -25,8 +25,7 @@ async def open_ec2_provider(settings: Settings, now: Callable[[], datetime]) -> 
     """
     ec2_settings = settings.ec2
     check_ec2_settings(ec2_settings)
-    session = boto3.session.Session()
-    region = session.region_name
+    session, region = await asyncio.to_thread(_session_and_region)
     if not region:
         raise InvalidSettings(
             "RR_COMPUTE=ec2 needs an AWS region: set AWS_DEFAULT_REGION to the region rr's "
@@ -50,6 +49,12 @@ async def open_ec2_provider(settings: Settings, now: Callable[[], datetime]) -> 
         now=now,
     )
     return Ec2Provider(ec2, backstop, ec2_settings, deployment=settings.deployment, region=region)
+
+
+def _session_and_region() -> tuple[boto3.session.Session, str | None]:
+    """boto3's session and its region, which it reads from the environment and ~/.aws files."""
+    session = boto3.session.Session()
+    return session, session.region_name
 
 
 def check_ec2_settings(settings: Ec2Settings) -> None:
