@@ -9,8 +9,8 @@
 
 `console_routes` mounts the emulator's web console on the bot's web app under `CONSOLE_PATH`
 (same origin as the sandbox checkout page the DM'd payment links open); `connect` runs the
-unmodified Discord client against the emulator until `close`. Every run starts a new world
-(Discord ids are fresh), so what earlier runs recorded stays with their squadrons.
+unmodified Discord client against the emulator until `close`. Every run seeds the same world
+(the same Discord ids), so the squadron's credit and bookings carry over from one run to the next.
 """
 
 import ipaddress

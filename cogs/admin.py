@@ -17,11 +17,12 @@ from cogs.auth import actor_for
 from cogs.client import EXTENSIONS, RRBot
 from cogs.errors import NotPermitted
 from cogs.parsing import parse_money
-from cogs.render import mission_line, redacted, short_id
+from cogs.render import STATUS_LABELS, mission_line, redacted, short_id
 
 log = logging.getLogger("rr.discord.admin")
 
 HISTORY_LIMIT = 15
+MESSAGE_LIMIT = 2000
 
 
 class AdminCog(commands.Cog):
@@ -39,6 +40,9 @@ class AdminCog(commands.Cog):
     async def _operator(self, interaction: discord.Interaction) -> Actor:
         return await actor_for(interaction, self.services, self.bot.options.operator_ids)
 
+    def _money(self, cents: int) -> str:
+        return format_cents(cents, self.services.pricing.currency)
+
     @admin.command(name="instances", description="Every running server across all guilds.")
     async def instances(self, interaction: discord.Interaction) -> None:
         missions = await self.services.admin.running_instances()
@@ -47,8 +51,7 @@ class AdminCog(commands.Cog):
             f"{mission_line(m)}"
             for m in missions
         ]
-        text = "\n".join(lines) or "No servers are running."
-        await interaction.response.send_message(text[:2000], ephemeral=True)
+        await _reply(interaction, "\n".join(lines) or "No servers are running.")
 
     @admin.command(name="terminate", description="Stop a server now, in any guild.")
     @app_commands.describe(mission="The mission id.")
@@ -56,8 +59,9 @@ class AdminCog(commands.Cog):
         actor = await self._operator(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         ended = await self.services.admin.terminate(actor, mission.strip())
-        await interaction.followup.send(
-            f"Mission `{short_id(ended.mission_id)}` is {ended.status.value}.", ephemeral=True
+        await _reply(
+            interaction,
+            f"Mission `{short_id(ended.mission_id)}` is {STATUS_LABELS[ended.status].lower()}.",
         )
 
     @admin.command(name="grant", description="Give a squadron credit.")
@@ -66,12 +70,9 @@ class AdminCog(commands.Cog):
         self, interaction: discord.Interaction, guild: str, amount: str, reason: str
     ) -> None:
         actor = await self._operator(interaction)
-        cents = parse_money(amount)
-        await self.services.squadrons.grant(actor, guild.strip(), cents, reason)
-        money = format_cents(cents, self.services.pricing.currency)
-        await interaction.response.send_message(
-            f"Granted {money} to guild `{guild.strip()}`.", ephemeral=True
-        )
+        cents, guild_id = parse_money(amount), guild.strip()
+        await self.services.squadrons.grant(actor, guild_id, cents, reason)
+        await _reply(interaction, f"Granted {self._money(cents)} to guild `{guild_id}`.")
 
     @admin.command(name="refund", description="Take credit back from a squadron.")
     @app_commands.describe(
@@ -89,23 +90,17 @@ class AdminCog(commands.Cog):
         allow_negative: bool = False,
     ) -> None:
         actor = await self._operator(interaction)
-        cents = parse_money(amount)
+        cents, guild_id = parse_money(amount), guild.strip()
         await self.services.squadrons.refund(
-            actor, guild.strip(), cents, reason, allow_negative=allow_negative
+            actor, guild_id, cents, reason, allow_negative=allow_negative
         )
-        money = format_cents(cents, self.services.pricing.currency)
-        await interaction.response.send_message(
-            f"Refunded {money} from guild `{guild.strip()}`.", ephemeral=True
-        )
+        await _reply(interaction, f"Refunded {self._money(cents)} from guild `{guild_id}`.")
 
     @admin.command(name="prices", description="The hourly price of each server size.")
     async def prices(self, interaction: discord.Interaction) -> None:
-        pricing = self.services.pricing
-        lines = [
-            f"**{size}**: {format_cents(rate, pricing.currency)} an hour"
-            for size, rate in pricing.rates_cents_per_hour.items()
-        ]
-        await interaction.response.send_message("\n".join(lines), ephemeral=True)
+        rates = self.services.pricing.rates_cents_per_hour
+        lines = [f"**{size}**: {self._money(rate)} an hour" for size, rate in rates.items()]
+        await _reply(interaction, "\n".join(lines))
 
     @admin.command(name="history", description="The events of one stream.")
     @app_commands.describe(stream="e.g. squadron#123 or mission#<id>")
@@ -116,25 +111,24 @@ class AdminCog(commands.Cog):
             f"{json.dumps(redacted(e.data), sort_keys=True)[:150]}"
             for e in events
         ]
-        text = "\n".join(lines) or "That stream has no events."
-        await interaction.response.send_message(text[:2000], ephemeral=True)
+        await _reply(interaction, "\n".join(lines) or "That stream has no events.")
 
     @admin.command(name="reconcile", description="Compare the cloud with the records and repair.")
     async def reconcile(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.services.admin.reconcile()
-        await interaction.followup.send(str(report)[:2000], ephemeral=True)
+        await _reply(interaction, str(report))
 
     @admin.command(name="health", description="Store, view and scheduler health.")
     async def health(self, interaction: discord.Interaction) -> None:
         health = await self.services.admin.health()
-        await interaction.response.send_message(str(health)[:2000], ephemeral=True)
+        await _reply(interaction, str(health))
 
     @admin.command(name="sync", description="Register the bot's commands with Discord again.")
     async def sync(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         count = await self.bot.sync_commands()
-        await interaction.followup.send(f"Synced {count} commands.", ephemeral=True)
+        await _reply(interaction, f"Synced {count} commands.")
 
     @admin.command(name="reload", description="Reload one of the bot's cogs.")
     @app_commands.describe(cog="Which cog.")
@@ -142,7 +136,16 @@ class AdminCog(commands.Cog):
     async def reload(self, interaction: discord.Interaction, cog: str) -> None:
         await self.bot.reload_extension(cog)
         log.info("cog reloaded name=%s by=%s", cog, interaction.user.id)
-        await interaction.response.send_message(f"Reloaded `{cog}`.", ephemeral=True)
+        await _reply(interaction, f"Reloaded `{cog}`.")
+
+
+async def _reply(interaction: discord.Interaction, text: str) -> None:
+    """Answer privately (after a deferral too), cut to Discord's message length limit."""
+    text = text[:MESSAGE_LIMIT]
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
 
 
 async def setup(bot: RRBot) -> None:

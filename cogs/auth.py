@@ -19,8 +19,7 @@ async def actor_for(
     guild_id = str(interaction.guild_id) if interaction.guild_id else None
     is_manager = False
     if guild_id is not None and isinstance(interaction.user, discord.Member):
-        permissions = interaction.permissions
-        is_manager = permissions.manage_guild or permissions.administrator
+        is_manager = _manages_server(interaction)
         if not is_manager:
             squadron = await services.squadrons.get(guild_id)
             role_id = squadron.settings.manager_role_id
@@ -35,6 +34,12 @@ async def actor_for(
         source="discord",
         source_id=str(interaction.id),
     )
+
+
+def _manages_server(interaction: discord.Interaction) -> bool:
+    """The member has Manage Server (or Administrator, which implies it) here."""
+    permissions = interaction.permissions
+    return permissions.manage_guild or permissions.administrator
 
 
 def require_guild(interaction: discord.Interaction) -> str:
@@ -52,6 +57,5 @@ def require_manager(actor: Actor) -> None:
 
 
 def require_admin(interaction: discord.Interaction, actor: Actor) -> None:
-    permissions = interaction.permissions
-    if not (permissions.manage_guild or permissions.administrator or actor.is_operator):
+    if not (_manages_server(interaction) or actor.is_operator):
         raise NotPermitted("Only members with Manage Server can change the squadron's settings.")

@@ -1,6 +1,5 @@
 """``/credits …``: buy server credit (the checkout link comes by DM), see balance and history."""
 
-import logging
 from typing import Any
 
 import discord
@@ -13,8 +12,6 @@ from cogs.checkout import send_checkout
 from cogs.client import RRBot
 from cogs.parsing import parse_money
 from cogs.views import OwnedView
-
-log = logging.getLogger("rr.discord.credits")
 
 HISTORY_PAGE_SIZE = 10
 

@@ -233,11 +233,9 @@ class DiscordNotifier:
         tracked = self._tracked.get(mission.mission_id) if mission else None
         return tracked.channel_id if tracked else None
 
-    async def _dm(self, guild_id: str, user_id: str, content: str) -> bool:
+    async def _dm(self, guild_id: str, user_id: str, content: str) -> None:
         try:
-            user = self.bot.get_user(int(user_id)) or await self.bot.fetch_user(int(user_id))
-            await user.send(content)
-            return True
+            await self._send_to_user(user_id, content)
         except discord.Forbidden:
             await self._report(
                 guild_id,
@@ -247,7 +245,10 @@ class DiscordNotifier:
             )
         except discord.NotFound:
             log.warning("dm target unknown guild=%s user=%s", guild_id, user_id)
-        return False
+
+    async def _send_to_user(self, user_id: str, content: str) -> None:
+        user = self.bot.get_user(int(user_id)) or await self.bot.fetch_user(int(user_id))
+        await user.send(content)
 
     async def _report(self, guild_id: str, problem: str, message: str) -> None:
         """Tell the guild's owner about a delivery problem, once per problem."""
@@ -265,7 +266,6 @@ class DiscordNotifier:
             recipients = [str(guild.owner_id)] if guild and guild.owner_id else []
         for user_id in recipients:
             try:
-                user = self.bot.get_user(int(user_id)) or await self.bot.fetch_user(int(user_id))
-                await user.send(message)
+                await self._send_to_user(user_id, message)
             except discord.HTTPException:
                 log.warning("admin alert undeliverable guild=%s user=%s", guild_id, user_id)

@@ -153,14 +153,18 @@ def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:
     return embed
 
 
+def shown(value: object) -> object:
+    """A setting's value for display: a dash where it is unset or empty."""
+    return "—" if value in (None, "", [], ()) else value
+
+
 def settings_embed(public_view: Mapping[str, object]) -> discord.Embed:
     """The squadron's settings with secrets masked, grouped the way the catalogue names them."""
     embed = discord.Embed(title="Squadron settings", colour=discord.Colour.blurple())
     groups: dict[str, list[str]] = {}
     for key, value in public_view.items():
         group, _, name = key.rpartition(".")
-        shown = "—" if value in (None, "", [], ()) else value
-        groups.setdefault(group or "server", []).append(f"`{name}`: {shown}")
+        groups.setdefault(group or "server", []).append(f"`{name}`: {shown(value)}")
     for group, lines in groups.items():
         text = "\n".join(lines)
         embed.add_field(name=group, value=text[:1024], inline=False)

@@ -1,8 +1,6 @@
 """``/server …``: start, book, extend, stop, cancel and inspect the squadron's DCS servers, and set
 the squadron's defaults. Thin: parse, authorise, call ``bot.services``, render."""
 
-import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -12,7 +10,6 @@ from discord.ext import commands
 from bot.domain.actor import Actor
 from bot.domain.errors import InsufficientCredit, InvalidRequest
 from bot.domain.mission import MissionState, MissionStatus
-from bot.domain.money import format_cents
 from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
 from bot.domain.squadron import SquadronState
 from bot.services import Quote
@@ -20,10 +17,17 @@ from cogs.auth import actor_for, require_admin, require_guild, require_manager
 from cogs.checkout import purchase_amount, send_checkout
 from cogs.client import RRBot
 from cogs.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
-from cogs.render import mission_embed, mission_label, missions_embed, quote_embed, settings_embed
-from cogs.views import BuyView, ConfirmView, StartOrBuyView, shortfall_text
-
-log = logging.getLogger("rr.discord.servers")
+from cogs.render import (
+    STATUS_LABELS,
+    mission_embed,
+    mission_label,
+    missions_embed,
+    quote_embed,
+    settings_embed,
+    short_id,
+    shown,
+)
+from cogs.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
 
 SIZE_CHOICES = [app_commands.Choice(name=size, value=size) for size in INSTANCE_SIZES]
 SETTING_KEYS = tuple(spec.key for spec in SETTINGS_CATALOGUE)
@@ -51,6 +55,12 @@ class ServersCog(commands.Cog):
         guild_id = require_guild(interaction)
         actor = await self._actor(interaction)
         require_manager(actor)
+        return guild_id, actor
+
+    async def _admin(self, interaction: discord.Interaction) -> tuple[str, Actor]:
+        guild_id = require_guild(interaction)
+        actor = await self._actor(interaction)
+        require_admin(interaction, actor)
         return guild_id, actor
 
     # --- starting and booking -------------------------------------------------------------------
@@ -162,7 +172,7 @@ class ServersCog(commands.Cog):
         size: str,
         intent: dict[str, Any],
         confirm_label: str,
-        on_confirm: Callable[[discord.Interaction], Awaitable[None]],
+        on_confirm: Action,
     ) -> None:
         """Show the quote with a confirm button; for a start the credit only partly covers,
         with a choice to start anyway or buy the rest; when it cannot go ahead, the shortfall
@@ -184,11 +194,8 @@ class ServersCog(commands.Cog):
         view: discord.ui.View
         if quote.partly_funded:
             amount = purchase_amount(self.services, quote.shortfall_cents)
-
-            async def buy(button: discord.Interaction) -> None:
-                await send_checkout(button, self.services, actor, amount, intent)
-
-            label = f"Buy {format_cents(amount, quote.currency)}"
+            buy = self._buy_action(actor, amount, intent)
+            label = buy_label(amount, quote.currency)
             view = StartOrBuyView(interaction.user.id, confirmed, buy, buy_label=label)
         else:
             view = ConfirmView(interaction.user.id, confirmed, confirm_label=confirm_label)
@@ -202,12 +209,8 @@ class ServersCog(commands.Cog):
         intent: dict[str, Any] | None,
     ) -> None:
         amount = purchase_amount(self.services, shortfall.shortfall_cents)
-
-        async def buy(button: discord.Interaction) -> None:
-            await send_checkout(button, self.services, actor, amount, intent)
-
-        label = f"Buy {format_cents(amount, shortfall.currency)}"
-        view = BuyView(interaction.user.id, buy, label=label)
+        buy = self._buy_action(actor, amount, intent)
+        view = BuyView(interaction.user.id, buy, label=buy_label(amount, shortfall.currency))
         text = shortfall_text(shortfall, amount)
         if interaction.response.is_done():
             await interaction.followup.send(text, view=view, ephemeral=True)
@@ -216,18 +219,24 @@ class ServersCog(commands.Cog):
         else:
             await interaction.response.send_message(text, view=view, ephemeral=True)
 
+    def _buy_action(self, actor: Actor, amount: int, intent: dict[str, Any] | None) -> Action:
+        """A buy button's action: DM a checkout link for ``amount`` that carries ``intent``."""
+
+        async def buy(button: discord.Interaction) -> None:
+            await send_checkout(button, self.services, actor, amount, intent)
+
+        return buy
+
     async def _show_booked(
         self, interaction: discord.Interaction, mission: MissionState, heading: str
     ) -> None:
-        currency = self.services.pricing.currency
         await interaction.response.edit_message(
-            content=f"{heading}: `{mission.mission_id[:8]}`.", embed=None, view=None
+            content=f"{heading}: `{short_id(mission.mission_id)}`.", embed=None, view=None
         )
+        stage = None if mission.status is MissionStatus.BOOKED else "launching"
         public = await interaction.followup.send(
             content=f"<@{mission.booked_by}> {heading.lower()}.",
-            embed=mission_embed(mission, currency=currency, stage="launching")
-            if mission.status is not MissionStatus.BOOKED
-            else mission_embed(mission, currency=currency),
+            embed=mission_embed(mission, currency=self.services.pricing.currency, stage=stage),
             wait=True,
         )
         self.notifier.track(mission.mission_id, public, interaction.channel_id)
@@ -270,14 +279,18 @@ class ServersCog(commands.Cog):
     @server.command(name="stop", description="Stop a running server now.")
     @app_commands.describe(mission="Which server.")
     async def stop(self, interaction: discord.Interaction, mission: str | None = None) -> None:
-        guild_id, _ = await self._manager(interaction)
+        guild_id, actor = await self._manager(interaction)
         target = await self._pick(guild_id, mission, _STOPPABLE, "stop")
-        await self.ask_to_stop(interaction, target.mission_id)
+        await self._ask_to_stop(interaction, actor, target)
 
     async def ask_to_stop(self, interaction: discord.Interaction, mission_id: str) -> None:
         guild_id, actor = await self._manager(interaction)
         target = await self._owned_mission(guild_id, mission_id)
+        await self._ask_to_stop(interaction, actor, target)
 
+    async def _ask_to_stop(
+        self, interaction: discord.Interaction, actor: Actor, target: MissionState
+    ) -> None:
         async def confirmed(button: discord.Interaction) -> None:
             await button.response.edit_message(
                 content="Stopping the server…", embed=None, view=None
@@ -314,7 +327,7 @@ class ServersCog(commands.Cog):
         question: str,
         target: MissionState,
         confirm_label: str,
-        on_confirm: Callable[[discord.Interaction], Awaitable[None]],
+        on_confirm: Action,
     ) -> None:
         """Ask privately, with the mission shown, before doing something that cannot be undone."""
         await interaction.response.send_message(
@@ -356,9 +369,7 @@ class ServersCog(commands.Cog):
 
     @config.command(name="show", description="Show the squadron's server settings.")
     async def config_show(self, interaction: discord.Interaction) -> None:
-        guild_id = require_guild(interaction)
-        actor = await self._actor(interaction)
-        require_admin(interaction, actor)
+        guild_id, _ = await self._admin(interaction)
         squadron = await self.services.squadrons.get(guild_id)
         embed = settings_embed(squadron.settings.public_view())
         await interaction.response.send_message(embed=embed, ephemeral=True)
@@ -386,15 +397,10 @@ class ServersCog(commands.Cog):
         await self._change(interaction, {"timezone": timezone})
 
     async def _change(self, interaction: discord.Interaction, changes: dict[str, str]) -> None:
-        require_guild(interaction)
-        actor = await self._actor(interaction)
-        require_admin(interaction, actor)
+        _, actor = await self._admin(interaction)
         settings = await self.services.squadrons.change_settings(actor, changes)
-        shown = settings.public_view()
-        lines = [
-            f"`{key}` is now {shown[key] if shown[key] not in ('', None) else '—'}"
-            for key in changes
-        ]
+        public = settings.public_view()
+        lines = [f"`{key}` is now {shown(public[key])}" for key in changes]
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     # --- autocomplete -----------------------------------------------------------------------------
@@ -462,9 +468,10 @@ class ServersCog(commands.Cog):
     # --- helpers ----------------------------------------------------------------------------------
 
     async def _owned_mission(self, guild_id: str, mission_id: str) -> MissionState:
-        missions = {m.mission_id: m for m in await self.services.missions.for_guild(guild_id)}
-        matches = [m for key, m in missions.items() if key.startswith(mission_id.strip().lower())]
-        if len(mission_id.strip()) < 4 or len(matches) != 1:
+        typed = mission_id.strip().lower()
+        missions = await self.services.missions.for_guild(guild_id)
+        matches = [m for m in missions if m.mission_id.startswith(typed)]
+        if len(typed) < 4 or len(matches) != 1:
             raise InputError("I can't find that server in this squadron; pick one from the list.")
         return matches[0]
 
@@ -474,9 +481,8 @@ class ServersCog(commands.Cog):
         if mission:
             target = await self._owned_mission(guild_id, mission)
             if target.status not in statuses:
-                raise InvalidRequest(
-                    f"That server is {target.status.value}, so you can't {verb} it."
-                )
+                state = STATUS_LABELS[target.status].lower()
+                raise InvalidRequest(f"That server is {state}, so you can't {verb} it.")
             return target
         candidates = [
             m for m in await self.services.missions.for_guild(guild_id) if m.status in statuses

@@ -25,8 +25,8 @@ MISSION_ID = r"[0-9a-f-]{36}"
 class OwnedView(discord.ui.View):
     """A view only the member who asked for it may press; errors reach them as one sentence."""
 
-    def __init__(self, owner_id: int, *, timeout: float = CONFIRM_TIMEOUT) -> None:
-        super().__init__(timeout=timeout)
+    def __init__(self, owner_id: int) -> None:
+        super().__init__(timeout=CONFIRM_TIMEOUT)
         self.owner_id = owner_id
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
@@ -52,16 +52,12 @@ class ConfirmView(OwnedView):
         self.confirm.label = confirm_label
 
     @discord.ui.button(label="Confirm", style=discord.ButtonStyle.success, custom_id="confirm")
-    async def confirm(
-        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
-    ) -> None:
+    async def confirm(self, interaction: discord.Interaction, button: Button) -> None:
         self.stop()
         await self._on_confirm(interaction)
 
     @discord.ui.button(label="Never mind", style=discord.ButtonStyle.secondary, custom_id="dismiss")
-    async def dismiss(
-        self, interaction: discord.Interaction, button: discord.ui.Button[Any]
-    ) -> None:
+    async def dismiss(self, interaction: discord.Interaction, button: Button) -> None:
         self.stop()
         await interaction.response.edit_message(
             content="Nothing was changed.", embed=None, view=None
@@ -103,9 +99,25 @@ class StartOrBuyView(OwnedView):
         await self._on_buy(interaction)
 
 
+def buy_label(amount_cents: int, currency: str) -> str:
+    return f"Buy {format_cents(amount_cents, currency)}"
+
+
 def shortfall_text(error: InsufficientCredit, amount_cents: int) -> str:
     amount = format_cents(amount_cents, error.currency)
     return f"{error} Press the button to get a payment link for {amount} by DM."
+
+
+async def _with_servers_cog(
+    interaction: discord.Interaction, act: Callable[[Any], Awaitable[None]]
+) -> None:
+    """Run a persistent button's action on the servers cog (looked up at press time, so a
+    reloaded cog is used); its errors reach the member as one sentence."""
+    cog = interaction.client.get_cog("ServersCog")  # type: ignore[attr-defined]
+    try:
+        await act(cog)
+    except Exception as error:
+        await send_error(interaction, error)
 
 
 class ExtendButton(
@@ -132,11 +144,10 @@ class ExtendButton(
         return cls(match["mission"], int(match["minutes"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("ServersCog")  # type: ignore[attr-defined]
-        try:
-            await cog.extend_from_button(interaction, self.mission_id, self.minutes)
-        except Exception as error:
-            await send_error(interaction, error)
+        await _with_servers_cog(
+            interaction,
+            lambda cog: cog.extend_from_button(interaction, self.mission_id, self.minutes),
+        )
 
 
 class EndButton(
@@ -162,11 +173,9 @@ class EndButton(
         return cls(match["mission"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        cog = interaction.client.get_cog("ServersCog")  # type: ignore[attr-defined]
-        try:
-            await cog.ask_to_stop(interaction, self.mission_id)
-        except Exception as error:
-            await send_error(interaction, error)
+        await _with_servers_cog(
+            interaction, lambda cog: cog.ask_to_stop(interaction, self.mission_id)
+        )
 
 
 def end_warning_view(mission_id: str, extensions: tuple[int, ...] = (30, 60)) -> discord.ui.View:
