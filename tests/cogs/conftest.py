@@ -135,6 +135,7 @@ async def running_world(
                     ops_guild,
                 )
             finally:
+                await app.services.background.drain()
                 provider = app.services.provider
                 for instance in await provider.list_managed():
                     await provider.terminate(instance.instance_id)
