@@ -232,10 +232,17 @@ class DiscordId(Rule):
 
 
 @cache
-def _time_zones() -> dict[str, str]:
-    """IANA names by their lower-case form; `localtime` and `Factory` are not real zones."""
+def time_zones() -> Mapping[str, str]:
+    """The IANA zone names rr accepts, by their lower-case form, in name order; read from the
+    time zone database once. `localtime` and `Factory` are not real zones."""
     names = available_timezones() - {"localtime", "Factory"}
     return {name.lower(): name for name in sorted(names)}
+
+
+def time_zone_name(text: str) -> str | None:
+    """The IANA zone name ``text`` means, ignoring case and surrounding spaces; None when it
+    names no zone. The one rule for every time zone a member types."""
+    return time_zones().get(text.strip().lower())
 
 
 @dataclass(frozen=True)
@@ -246,14 +253,13 @@ class TimeZone(Rule):
         return "an IANA time zone name such as Europe/Berlin or UTC"
 
     def is_valid(self, value: object) -> bool:
-        return type(value) is str and _time_zones().get(value.lower()) == value
+        return type(value) is str and time_zone_name(value) == value
 
     def parse_text(self, text: str) -> str:
-        name = text.strip()
-        return _time_zones().get(name.lower(), name)
+        return time_zone_name(text) or text.strip()
 
     def choices(self) -> tuple[str, ...]:
-        return tuple(_time_zones().values())
+        return tuple(time_zones().values())
 
 
 @dataclass(frozen=True)
