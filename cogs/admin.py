@@ -16,13 +16,15 @@ from bot.domain.money import format_cents
 from cogs.auth import actor_for
 from cogs.client import EXTENSIONS, RRBot
 from cogs.errors import NotPermitted
-from cogs.parsing import parse_money
+from cogs.parsing import InputError, parse_money
 from cogs.render import STATUS_LABELS, mission_line, redacted, short_id
 
 log = logging.getLogger("rr.discord.admin")
 
 HISTORY_LIMIT = 15
 MESSAGE_LIMIT = 2000
+LARGEST_AMOUNT_CENTS = 999_999_99
+"""The most an operator may grant or refund at once, against a slip of the finger."""
 
 
 class AdminCog(commands.Cog):
@@ -64,19 +66,47 @@ class AdminCog(commands.Cog):
             f"Mission `{short_id(ended.mission_id)}` is {STATUS_LABELS[ended.status].lower()}.",
         )
 
+    def _amount(self, text: str) -> int:
+        cents = parse_money(text)
+        if cents > LARGEST_AMOUNT_CENTS:
+            raise InputError(
+                f"An operator can grant or refund at most {self._money(LARGEST_AMOUNT_CENTS)} "
+                "at a time; enter a smaller amount."
+            )
+        return cents
+
+    async def _squadron(self, typed: str) -> str:
+        """The guild id of the squadron ``typed`` names, by id or by guild name; only squadrons
+        rr has a record of, so a typo creates nothing."""
+        wanted = typed.strip()
+        known = await self.services.admin.squadrons()
+        if wanted in known:
+            return wanted
+        named = [g for g in known if (self._guild_name(g) or "").lower() == wanted.lower()]
+        if len(named) == 1:
+            return named[0]
+        raise InputError(
+            f'rr has no squadron "{wanted[:100]}"; pick one from the list, which shows every '
+            "guild that has bought or been granted credit, booked a server or changed a setting."
+        )
+
+    def _guild_name(self, guild_id: str) -> str | None:
+        guild = self.bot.get_guild(int(guild_id)) if guild_id.isdigit() else None
+        return None if guild is None else guild.name
+
     @admin.command(name="grant", description="Give a squadron credit.")
-    @app_commands.describe(guild="The guild id.", amount="e.g. 25 or 12.50", reason="Why.")
+    @app_commands.describe(guild="The squadron.", amount="e.g. 25 or 12.50", reason="Why.")
     async def grant(
         self, interaction: discord.Interaction, guild: str, amount: str, reason: str
     ) -> None:
         actor = await self._operator(interaction)
-        cents, guild_id = parse_money(amount), guild.strip()
+        cents, guild_id = self._amount(amount), await self._squadron(guild)
         await self.services.squadrons.grant(actor, guild_id, cents, reason)
         await _reply(interaction, f"Granted {self._money(cents)} to guild `{guild_id}`.")
 
     @admin.command(name="refund", description="Take credit back from a squadron.")
     @app_commands.describe(
-        guild="The guild id.",
+        guild="The squadron.",
         amount="e.g. 25 or 12.50",
         reason="Why.",
         allow_negative="Allow the balance to go below zero.",
@@ -90,11 +120,37 @@ class AdminCog(commands.Cog):
         allow_negative: bool = False,
     ) -> None:
         actor = await self._operator(interaction)
-        cents, guild_id = parse_money(amount), guild.strip()
+        cents, guild_id = self._amount(amount), await self._squadron(guild)
         await self.services.squadrons.refund(
             actor, guild_id, cents, reason, allow_negative=allow_negative
         )
         await _reply(interaction, f"Refunded {self._money(cents)} from guild `{guild_id}`.")
+
+    @grant.autocomplete("guild")
+    @refund.autocomplete("guild")
+    async def _squadrons(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Squadrons rr knows, by guild name where the bot knows it; for operators only."""
+        if not self.bot.is_operator(interaction.user.id):
+            return []
+        typed = current.strip().lower()
+        labelled = sorted(
+            (
+                (self._label(guild_id), guild_id)
+                for guild_id in await self.services.admin.squadrons()
+            ),
+            key=lambda pair: pair[0].lower(),
+        )
+        return [
+            app_commands.Choice(name=label[:100], value=guild_id)
+            for label, guild_id in labelled
+            if typed in label.lower()
+        ][:25]
+
+    def _label(self, guild_id: str) -> str:
+        name = self._guild_name(guild_id)
+        return guild_id if name is None else f"{name} ({guild_id})"
 
     @admin.command(name="prices", description="The hourly price of each server size.")
     async def prices(self, interaction: discord.Interaction) -> None:

@@ -94,6 +94,11 @@ class AdminService:
         """Every mission with a server up, across guilds, by launch time."""
         return await self._view.running_instances()
 
+    async def squadrons(self) -> list[str]:
+        """The guild id of every squadron rr has a record of (bought or was granted credit,
+        changed a setting, booked), in id order."""
+        return await self._view.squadron_guilds()
+
     async def terminate(self, actor: Actor, mission_id: str) -> MissionState:
         """End any guild's mission now, billing what ran (operators only)."""
         if not actor.is_operator:

@@ -38,6 +38,9 @@ class ViewHandle:
     async def squadron(self, guild_id: str) -> SquadronState | None:
         return await self.actor.ask(lambda view: view.squadron(guild_id))
 
+    async def squadron_guilds(self) -> list[str]:
+        return await self.actor.ask(lambda view: view.squadron_guilds())
+
     async def guilds_with_unsettled_paid_requests(self) -> list[str]:
         return await self.actor.ask(lambda view: view.guilds_with_unsettled_paid_requests())
 

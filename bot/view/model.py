@@ -192,6 +192,10 @@ class View:
     def squadron(self, guild_id: str) -> SquadronState | None:
         return self._squadrons.get(guild_id)
 
+    def squadron_guilds(self) -> list[str]:
+        """The guild id of every squadron with a stream, in id order."""
+        return sorted(self._squadrons)
+
     def guilds_with_unsettled_paid_requests(self) -> list[str]:
         """Guilds holding a paid start or booking that was neither carried out nor refused."""
         return [

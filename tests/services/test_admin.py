@@ -8,7 +8,15 @@ from bot.domain.errors import InvalidRequest, NotAllowed, NotFound
 from bot.domain.mission import mission_stream
 from tests.fakes.clock import FakeClock
 from tests.services.fake_provider import FakeProvider
-from tests.services.harness import PRICING, START, BotProcess, member, operator
+from tests.services.harness import (
+    GUILD,
+    OTHER_GUILD,
+    PRICING,
+    START,
+    BotProcess,
+    member,
+    operator,
+)
 
 
 async def test_running_instances_lists_every_server_up(bot: BotProcess) -> None:
@@ -46,6 +54,15 @@ async def test_stream_history_gives_the_latest_events_oldest_first(bot: BotProce
         (3, "InstanceLaunched"),
         (4, "InstanceReady"),
     ]
+
+
+async def test_squadrons_are_the_guilds_rr_has_a_record_of(bot: BotProcess) -> None:
+    assert await bot.services.admin.squadrons() == []
+    await bot.fund(1_000, guild_id=OTHER_GUILD)
+    await bot.services.squadrons.change_settings(member(manager=True), {"max_players": "32"})
+    await bot.services.squadrons.balance("100000000000000003")
+
+    assert await bot.services.admin.squadrons() == [GUILD, OTHER_GUILD]
 
 
 async def test_prices_are_the_configured_pricing(bot: BotProcess) -> None:
