@@ -40,6 +40,11 @@ async def refused(
             {"start": "tomorrow 20:00", "duration": "99999h"},
             "from 30 minutes to 12 hours",
         ),
+        (
+            "server schedule",
+            {"start": "tomorrow 20:00", "duration": "9" * 38 + "h"},
+            "from 30 minutes to 12 hours",
+        ),
         ("credits buy", {"amount": "²"}, "is not an amount; write it like 25 or 12.50."),
         ("credits buy", {"amount": "1000000"}, "The largest single purchase is $500.00"),
     ],
@@ -50,6 +55,21 @@ async def test_odd_digits_and_numbers_out_of_range_get_one_sentence_naming_the_r
     w = world
     await w.fund(5000)
     assert expected in await refused(w, w.manager, command, options)
+
+
+async def test_extending_beyond_the_longest_session_names_what_is_left(world: World) -> None:
+    w = world
+    await w.fund(5000)
+    options = {"start": "tomorrow 20:00", "duration": "1h"}
+    booking = await w.emu.invoke(w.guild, w.manager, "server schedule", options)
+    await booking.message()
+    await (await booking.click("confirm")).response()
+    await w.emu.until(
+        lambda: next((m for m in booking.messages if "Server booked" in m.content), None),
+        "the booking",
+    )
+    text = await refused(w, w.manager, "server extend", {"duration": "99999h"})
+    assert text == "A mission can last at most 12 hours; extend this one by at most 11 hours."
 
 
 def _quoted_start(content_embeds: list[dict[str, Any]]) -> datetime:
