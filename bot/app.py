@@ -22,6 +22,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import eventstore
 from bot.actor import Actor
+from bot.agentapi import AgentApi, agent_routes, build_agent_api
+from bot.agentapi.sessions import ViewSessions
 from bot.clock import Clock, ScaledClock, SystemClock
 from bot.cloud.base import ComputeProvider
 from bot.cloud.ec2 import open_ec2_provider
@@ -93,6 +95,8 @@ class App:
         self._started_at = time.monotonic()
         self._web: WebServer | None = None
         self._services: Services | None = None
+        self.agent_api: AgentApi | None = None
+        """rr's side of the server agents (credentials, files, heartbeats), once started."""
 
     @property
     def services(self) -> Services:
@@ -121,6 +125,7 @@ class App:
         self.sandbox = None
         self._web = None
         self._services = None
+        self.agent_api = None
 
     async def _start(self) -> None:
         settings, clock, stack = self.settings, self.clock, self._stack
@@ -216,6 +221,7 @@ class App:
             await sandbox.open(services.squadrons)
 
         interactions: Counter[str] = Counter()
+        self.agent_api = build_agent_api(store, ViewSessions(view), clock)
         web_app = create_web_app(
             health={
                 "store": store_reachable(store),
@@ -228,7 +234,11 @@ class App:
                 actions.samples,
                 interaction_metrics(interactions),
             ],
-            routes=[payment_routes(payments), *([sandbox.console_routes] if sandbox else [])],
+            routes=[
+                payment_routes(payments),
+                agent_routes(self.agent_api),
+                *([sandbox.console_routes] if sandbox else []),
+            ],
         )
         await self._web.start(web_app)
         log.info("web app listening", extra={"url": self.base_url})

@@ -1,0 +1,51 @@
+"""rr's side of the server agent: credentials per launch, the files, heartbeats, instructions.
+
+`build_agent_api` assembles the parts on the event store; `agent_routes` registers the HTTP
+routes (see `bot.agentapi.routes` for the protocol). What the lifecycle does with it, per launch:
+``files.put`` and ``credentials.mint`` before the launch (the token goes into the user data),
+``credentials.revoke``, ``files.forget``, ``heartbeats.forget`` and ``instructions.forget``
+once the session has ended.
+"""
+
+from bot.agentapi.credentials import CredentialRefused, Credentials, Grant, SessionActivity
+from bot.agentapi.files import LaunchFiles, SessionFiles
+from bot.agentapi.heartbeats import HeartbeatBook, ServerReport
+from bot.agentapi.instructions import InstructionQueue
+from bot.agentapi.ledger import AgentLedger
+from bot.agentapi.ratelimit import RateLimiter
+from bot.agentapi.routes import AgentApi, agent_routes
+from bot.clock import Clock
+from eventstore import EventStore
+
+RATE_PER_SECOND = 1.0
+"""Sustained requests per credential: five times a heartbeat every 5 s."""
+RATE_BURST = 20
+
+
+def build_agent_api(
+    store: EventStore, sessions: SessionActivity, clock: Clock, *, files: SessionFiles | None = None
+) -> AgentApi:
+    ledger = AgentLedger(store)
+    return AgentApi(
+        credentials=Credentials(ledger, sessions),
+        heartbeats=HeartbeatBook(ledger, clock.now),
+        instructions=InstructionQueue(),
+        files=LaunchFiles() if files is None else files,
+        limiter=RateLimiter(RATE_PER_SECOND, RATE_BURST, clock.now),
+    )
+
+
+__all__ = [
+    "AgentApi",
+    "CredentialRefused",
+    "Credentials",
+    "Grant",
+    "HeartbeatBook",
+    "InstructionQueue",
+    "LaunchFiles",
+    "ServerReport",
+    "SessionActivity",
+    "SessionFiles",
+    "agent_routes",
+    "build_agent_api",
+]

@@ -1,0 +1,82 @@
+"""The latest heartbeat of every server, in memory; only changes of state become events.
+
+A heartbeat every few seconds from every server would flood the store with repeats, so the
+book keeps the last one per session (what a status command or an idle check reads) and appends
+``ServerStateReported`` only when the DCS state or the loaded mission differs from the last one
+recorded. Players come and go too often to record each change; their count goes with the state.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.agentapi.credentials import Grant
+from bot.agentapi.events import ServerStateReported
+from bot.agentapi.ledger import AgentLedger
+from bot.agentapi.schemas import Heartbeat, Player
+
+
+class Replayed(Exception):
+    """A heartbeat whose ``seq`` is not above the last one accepted from its launch."""
+
+    def __init__(self, last_seq: int) -> None:
+        super().__init__(f"Heartbeat sequence numbers must grow; the last one was {last_seq}.")
+        self.last_seq = last_seq
+
+
+@dataclass(frozen=True, slots=True)
+class ServerReport:
+    session_id: str
+    attempt: int
+    seq: int
+    state: str
+    mission: str
+    players: tuple[Player, ...]
+    received_at: datetime
+
+
+class HeartbeatBook:
+    def __init__(self, ledger: AgentLedger, now: Callable[[], datetime]) -> None:
+        self._ledger = ledger
+        self._now = now
+        self._latest: dict[str, ServerReport] = {}
+
+    def latest(self, session_id: str) -> ServerReport | None:
+        return self._latest.get(session_id)
+
+    def last_seq(self, grant: Grant) -> int:
+        report = self._latest.get(grant.session_id)
+        if report is None or report.attempt != grant.attempt:
+            return 0
+        return report.seq
+
+    async def accept(self, grant: Grant, heartbeat: Heartbeat) -> ServerReport:
+        """Keep the heartbeat, recording a change of state; ``Replayed`` if it is not new."""
+        last = self.last_seq(grant)
+        if heartbeat.seq <= last:
+            raise Replayed(last)
+        report = ServerReport(
+            session_id=grant.session_id,
+            attempt=grant.attempt,
+            seq=heartbeat.seq,
+            state=heartbeat.state,
+            mission=heartbeat.mission,
+            players=tuple(heartbeat.players),
+            received_at=self._now(),
+        )
+        # Claimed before the append, so a concurrent copy of this heartbeat is refused.
+        self._latest[grant.session_id] = report
+        record = await self._ledger.record(grant.session_id)
+        if (record.state, record.mission) != (heartbeat.state, heartbeat.mission):
+            changed = ServerStateReported(
+                session_id=grant.session_id,
+                attempt=grant.attempt,
+                state=heartbeat.state,
+                mission=heartbeat.mission,
+                players=len(heartbeat.players),
+            )
+            await self._ledger.append(grant.session_id, changed)
+        return report
+
+    def forget(self, session_id: str) -> None:
+        self._latest.pop(session_id, None)

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.agentapi import AgentApi, LaunchFiles, agent_routes, build_agent_api
+from bot.web import create_web_app
+from eventstore import StoredEvent
+from eventstore.memory import MemoryEventStore
+from tests.fakes.clock import FakeClock
+
+SESSION = "3f6c2a9e-5b1d-4c7e-9a2f-0d8e1b7c6a54"
+OTHER_SESSION = "9b2e7d4c-1a3f-4e6b-8c5d-7f0a2b9e3d18"
+FILES = {
+    "Config/serverSettings.lua": (
+        'cfg = {\n\t["password"] = "s3cr\\"et",\n\t["name"] = "Ünï",\n}\n'.encode()
+    ),
+    "Config/SRS.cfg": b"[Server Settings]\r\nSERVER_PORT=5002\r\n",
+    "Config/autoexec.cfg": b"\x00\xff binary-safe \n",
+}
+
+
+class ActiveSessions:
+    """The sessions rr knows as booked or under way (the view, in the app)."""
+
+    def __init__(self, *active: str) -> None:
+        self.active = set(active)
+
+    async def is_active(self, session_id: str) -> bool:
+        return session_id in self.active
+
+
+@dataclass
+class Rr:
+    api: AgentApi
+    files: LaunchFiles
+    store: MemoryEventStore
+    sessions: ActiveSessions
+    clock: FakeClock
+    server: TestServer
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("/")).rstrip("/")
+
+    async def launch(self, session_id: str = SESSION, attempt: int = 1) -> str:
+        """What the lifecycle will do per launch: keep the files, mint the credential."""
+        self.sessions.active.add(session_id)
+        self.files.put(session_id, attempt, FILES)
+        return await self.api.credentials.mint(session_id, attempt)
+
+    async def events(self) -> list[StoredEvent]:
+        return [event async for event in self.store.read_all()]
+
+
+@pytest.fixture
+async def rr() -> AsyncIterator[Rr]:
+    clock = FakeClock(datetime(2026, 12, 5, 9, 0, tzinfo=UTC))
+    store = MemoryEventStore(clock.now)
+    sessions = ActiveSessions()
+    files = LaunchFiles()
+    api = build_agent_api(store, sessions, clock, files=files)
+    app = create_web_app(health={}, routes=[agent_routes(api)])
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield Rr(api, files, store, sessions, clock, server)
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def beat(seq: int = 1, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "seq": seq,
+        "state": "running",
+        "mission": "Op Snowfall",
+        "players": [{"id": 2, "name": "Viper 1-1", "side": 2, "slot": "17"}],
+        "acked": [],
+    }
+    body.update(changes)
+    return body
