@@ -58,20 +58,26 @@ class Rr:
         return [event async for event in self.store.read_all()]
 
 
-@pytest.fixture
-async def rr() -> AsyncIterator[Rr]:
+def make_rr(port: int | None = None) -> Rr:
+    """rr's web app with the agent API, not yet listening (``await rr.server.start_server()``)."""
     clock = FakeClock(datetime(2026, 12, 5, 9, 0, tzinfo=UTC))
     store = MemoryEventStore(clock.now)
     sessions = ActiveSessions()
     files = LaunchFiles()
     api = build_agent_api(store, sessions, clock, files=files)
     app = create_web_app(health={}, routes=[agent_routes(api)])
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    server = TestServer(app, host="127.0.0.1", port=port)
+    return Rr(api, files, store, sessions, clock, server)
+
+
+@pytest.fixture
+async def rr() -> AsyncIterator[Rr]:
+    made = make_rr()
+    await made.server.start_server()
     try:
-        yield Rr(api, files, store, sessions, clock, server)
+        yield made
     finally:
-        await server.close()
+        await made.server.close()
 
 
 @pytest.fixture

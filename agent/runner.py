@@ -1,0 +1,135 @@
+"""The agent's life: boot (files, hook, programs), then heartbeats until the session is over.
+
+rr being unreachable (or answering 5xx) is waited out with bounded back-off; a 429 waits as long
+as rr asks; a 409 (rr already has a later heartbeat) carries on after rr's ``last_seq``; a 401
+or 403 means the credential no longer works (the session is over), and the agent stops.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.backoff import Backoff
+from agent.clock import AgentClock
+from agent.files import decode_files, write_files
+from agent.hookfile import HOOK_PATH, hook_source
+from agent.hooklink import HookLink, HookReport
+from agent.programs import Programs, Starter, start_programs
+from agent.rr import Refused, RrClient, Unreachable
+
+log = logging.getLogger("rr.agent")
+
+STALE_AFTER_SECONDS = 30.0
+"""A hook silent this long is reported ``unresponsive`` (it reports every 5 s)."""
+ENDED = (401, 403)
+
+
+@dataclass
+class Agent:
+    client: RrClient
+    link: HookLink
+    clock: AgentClock
+    root: Path
+    programs: Programs = field(default_factory=Programs)
+    starter: Starter | None = None
+    agent_port: int = 0
+    interval: float = 5.0
+    seq: int = 0
+    beats: int = 0
+    """Heartbeats rr accepted."""
+    _backoff: Backoff = field(default_factory=Backoff)
+    _instructions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Received from rr, not yet reported done by the hook."""
+
+    async def run(self, max_beats: int | None = None) -> str:
+        """Boot, then beat; returns why it stopped: "ended" or "done" (``max_beats`` reached)."""
+        if not await self.boot():
+            return "ended"
+        return await self.beat_forever(max_beats)
+
+    async def boot(self) -> bool:
+        """Fetch and write the files, install the hook, start the programs; False if rr says
+        the session is over."""
+        reply = await self._call(self.client.files)
+        if reply is None:
+            return False
+        files = decode_files(reply.get("files", []))
+        hook = hook_source(self.agent_port, self.link.hook_port)
+        write_files(self.root, {**files, HOOK_PATH: hook})
+        self.seq = int(reply.get("last_seq", 0))
+        self.interval = float(reply.get("interval_seconds", self.interval))
+        log.info("wrote %d server files under %s", len(files), self.root)
+        start_programs(self.programs, self.root, files, self.starter)
+        return True
+
+    async def beat_forever(self, max_beats: int | None = None) -> str:
+        while max_beats is None or self.beats < max_beats:
+            reply = await self._call(self._beat)
+            if reply is None:
+                return "ended"
+            self._take(reply)
+            await self.clock.sleep(self.interval)
+        return "done"
+
+    def heartbeat(self) -> dict[str, Any]:
+        """The next heartbeat, from the hook's latest report."""
+        report = self.link.latest
+        done = set() if report is None else report.done
+        return {
+            "seq": self.seq + 1,
+            "state": self._state(report),
+            "mission": "" if report is None else report.mission,
+            "players": [] if report is None else report.players,
+            "acked": sorted(done & self._instructions.keys()),
+        }
+
+    async def _beat(self) -> dict[str, Any]:
+        beat = self.heartbeat()
+        reply = await self.client.heartbeat(beat)
+        self.seq = beat["seq"]
+        self.beats += 1
+        for acked in beat["acked"]:
+            self._instructions.pop(acked, None)
+        return reply
+
+    def _take(self, reply: dict[str, Any]) -> None:
+        self.interval = float(reply.get("interval_seconds", self.interval))
+        done = set() if self.link.latest is None else self.link.latest.done
+        for instruction in reply.get("instructions", []):
+            if isinstance(instruction, dict) and isinstance(instruction.get("id"), str):
+                self._instructions[instruction["id"]] = instruction
+        for instruction_id, instruction in self._instructions.items():
+            if instruction_id not in done:
+                self.link.send(instruction)
+
+    def _state(self, report: HookReport | None) -> str:
+        if report is None:
+            return "starting"
+        if self.clock.now() - report.received_at > STALE_AFTER_SECONDS:
+            return "unresponsive"
+        return report.state
+
+    async def _call(self, request: Any) -> dict[str, Any] | None:
+        """``request()`` until rr answers; None once rr says the credential no longer works."""
+        while True:
+            try:
+                reply: dict[str, Any] = await request()
+            except Unreachable as error:
+                delay = self._backoff.next_delay()
+                log.warning("%s; trying again in %g s", error, delay)
+                await self.clock.sleep(delay)
+                continue
+            except Refused as refused:
+                if refused.status in ENDED:
+                    log.info("rr refused the credential (%s); stopping", refused.error)
+                    return None
+                if refused.status == 409 and refused.last_seq is not None:
+                    self.seq = refused.last_seq
+                    continue
+                delay = refused.retry_after or self._backoff.next_delay()
+                log.warning("rr refused a request (%s); trying again in %g s", refused, delay)
+                await self.clock.sleep(delay)
+                continue
+            self._backoff.reset()
+            return reply
