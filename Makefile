@@ -20,6 +20,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bot.bench_view
 	$(BIN)/python -m tests.emulator.benchmark
 	$(BIN)/python -m bot.bench_discord
+	$(BIN)/python -m bot.agentapi.bench
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml
