@@ -16,6 +16,7 @@ local REPORT_EVERY = 5 -- seconds of real time between reports when nothing chan
 local MAX_NAME_BYTES = 64
 local MAX_MISSION_BYTES = 200
 local MAX_PLAYERS = 256
+local MAX_DATAGRAM = 60000 -- bytes; UDP carries at most 65,507
 local MAX_DONE = 32
 local MAX_COMMANDS_PER_FRAME = 10
 local MAX_LOGGED_ERRORS = 20
@@ -75,6 +76,8 @@ local function players()
     return list
 end
 
+-- Names full of characters JSON escapes could make a report too big for one datagram: then
+-- the last players are left out (halving until it fits) rather than the whole report lost.
 local function report()
     rr.last_report = DCS.getRealTime()
     local message = {
@@ -84,7 +87,16 @@ local function report()
         players = players(),
         done = rr.done,
     }
-    udp:sendto(net.lua2json(message), HOST, AGENT_PORT)
+    local text = net.lua2json(message)
+    while #text > MAX_DATAGRAM and #message.players > 0 do
+        local kept = {}
+        for index = 1, math.floor(#message.players / 2) do
+            kept[index] = message.players[index]
+        end
+        message.players = kept
+        text = net.lua2json(message)
+    end
+    udp:sendto(text, HOST, AGENT_PORT)
 end
 
 local function was_done(id)

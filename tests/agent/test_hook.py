@@ -173,3 +173,18 @@ def test_a_failing_api_never_raises_into_dcs_and_logs_a_bounded_number_of_times(
     dcs.failing.clear()
     dcs.fire("onPlayerConnect", 2)
     assert agent_end.report()["state"] == "loading"
+
+
+def test_a_report_too_big_for_a_datagram_leaves_the_last_players_out(
+    dcs: FakeDcs, agent_end: AgentEnd
+) -> None:
+    escaped = "\x01" * 64  # 64 bytes, each written as \u0001 in JSON: 384
+    for player_id in range(2, 202):
+        dcs.connect(player_id, escaped, slot=escaped)
+    dcs.fire("onPlayerConnect", 201)
+    raw = agent_end.socket.recv(65535)
+    assert len(raw) <= 60_000
+    report = parse_report(raw, 0.0)
+    assert report is not None
+    assert [player["id"] for player in report.players] == list(range(2, 52))
+    assert report.players[0]["name"] == escaped
