@@ -3,17 +3,17 @@
 `build_agent_api` assembles the parts on the event store; `agent_routes` registers the HTTP
 routes (see `bot.agentapi.routes` for the protocol). What the lifecycle does with it, per launch:
 ``files.put`` and ``credentials.mint`` before the launch (the token goes into the user data),
-``credentials.revoke``, ``files.forget``, ``heartbeats.forget`` and ``instructions.forget``
-once the session has ended.
+``end`` and ``files.forget`` once the session has ended.
 """
 
+from bot.agentapi.api import AgentApi
 from bot.agentapi.credentials import CredentialRefused, Credentials, Grant, SessionActivity
 from bot.agentapi.files import LaunchFiles, SessionFiles
 from bot.agentapi.heartbeats import HeartbeatBook, ServerReport
 from bot.agentapi.instructions import InstructionQueue
 from bot.agentapi.ledger import AgentLedger
 from bot.agentapi.ratelimit import RateLimiter
-from bot.agentapi.routes import AgentApi, agent_routes
+from bot.agentapi.routes import agent_routes
 from bot.clock import Clock
 from eventstore import EventStore
 
@@ -27,7 +27,7 @@ def build_agent_api(
 ) -> AgentApi:
     ledger = AgentLedger(store)
     return AgentApi(
-        credentials=Credentials(ledger, sessions),
+        credentials=Credentials(ledger, sessions, clock.now),
         heartbeats=HeartbeatBook(ledger, clock.now),
         instructions=InstructionQueue(),
         files=LaunchFiles() if files is None else files,

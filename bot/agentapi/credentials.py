@@ -6,7 +6,9 @@ session is active, for the launch it was minted for (a new launch's credential r
 until it is revoked.
 
 Checking a token costs no store read for a session that is not active: the session's activity
-(the view, in memory) is asked first, so made-up tokens cannot make rr read streams.
+(the view, in memory) is asked first, so made-up tokens cannot make rr read streams. A token
+that does not match the cached record makes rr read the stream again (another process may have
+minted it), at most once every ``REREAD_AFTER`` per session.
 """
 
 import base64
@@ -15,14 +17,17 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.agentapi.events import AgentCredentialIssued, AgentCredentialRevoked
-from bot.agentapi.ledger import AgentLedger
+from bot.agentapi.ledger import AgentLedger, AgentRecord
 
 TOKEN_PREFIX = "rr1"
 SECRET_BYTES = 32
+REREAD_AFTER = timedelta(seconds=10)
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SECRET_TEXT = re.compile(r"[A-Za-z0-9_-]{43}")
 
@@ -67,9 +72,13 @@ def parse_token(token: str) -> tuple[str, bytes]:
 
 
 class Credentials:
-    def __init__(self, ledger: AgentLedger, sessions: SessionActivity) -> None:
+    def __init__(
+        self, ledger: AgentLedger, sessions: SessionActivity, now: Callable[[], datetime]
+    ) -> None:
         self._ledger = ledger
         self._sessions = sessions
+        self._now = now
+        self._read_at: dict[str, datetime] = {}
 
     async def mint(self, session_id: str, attempt: int) -> str:
         """A new credential for launch ``attempt`` of the session; earlier ones stop working."""
@@ -98,13 +107,29 @@ class Credentials:
         session_id, secret = parse_token(token)
         if not await self._sessions.is_active(session_id):
             raise CredentialRefused("The credential is unknown or its session is over.")
+        digest = token_sha256(secret)
         record = await self._ledger.record(session_id)
-        if (
-            record.attempt is None
-            or record.token_sha256 is None
-            or not hmac.compare_digest(record.token_sha256, token_sha256(secret))
-        ):
+        if not _matches(record, digest) and self._may_reread(session_id):
+            record = await self._ledger.reread(session_id)
+        if record.attempt is None or not _matches(record, digest):
             raise CredentialRefused("The credential is unknown or its session is over.")
         if record.revoked:
             raise CredentialRefused("The credential was revoked.")
         return Grant(session_id, record.attempt)
+
+    def forget(self, session_id: str) -> None:
+        """Drop what is cached of an ended session (a later check reads its stream again)."""
+        self._ledger.forget(session_id)
+        self._read_at.pop(session_id, None)
+
+    def _may_reread(self, session_id: str) -> bool:
+        now = self._now()
+        last = self._read_at.get(session_id)
+        if last is not None and now - last < REREAD_AFTER:
+            return False
+        self._read_at[session_id] = now
+        return True
+
+
+def _matches(record: AgentRecord, digest: str) -> bool:
+    return record.token_sha256 is not None and hmac.compare_digest(record.token_sha256, digest)

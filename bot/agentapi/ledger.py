@@ -82,6 +82,10 @@ class AgentLedger:
                 return record
             raise ConcurrencyError(agent_stream(session_id), record.version)
 
+    async def reread(self, session_id: str) -> AgentRecord:
+        """The record read afresh from the store (another process may have appended)."""
+        return await self._read(session_id)
+
     def forget(self, session_id: str) -> None:
         """Drop the cached record (the session ended; a later use reads it again)."""
         self._records.pop(session_id, None)

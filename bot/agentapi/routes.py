@@ -18,16 +18,13 @@ import hashlib
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.agentapi.credentials import CredentialRefused, Credentials, Grant
-from bot.agentapi.files import SessionFiles
-from bot.agentapi.heartbeats import HeartbeatBook, Replayed
-from bot.agentapi.instructions import InstructionQueue
-from bot.agentapi.ratelimit import RateLimiter
+from bot.agentapi.api import AgentApi
+from bot.agentapi.credentials import CredentialRefused, Grant
+from bot.agentapi.heartbeats import Replayed
 from bot.agentapi.schemas import ErrorReply, FilesReply, Heartbeat, HeartbeatReply, ServerFile
 from eventstore import EventStoreError
 
@@ -38,18 +35,6 @@ FILES_PATH = PREFIX + "/sessions/{session_id}/files"
 HEARTBEATS_PATH = PREFIX + "/sessions/{session_id}/heartbeats"
 MAX_HEARTBEAT_BYTES = 64 * 1024
 MAX_AUTHORIZATION_LENGTH = 256
-
-
-@dataclass(frozen=True)
-class AgentApi:
-    """What the routes need; each part is replaceable, so wiring into the lifecycle is thin."""
-
-    credentials: Credentials
-    heartbeats: HeartbeatBook
-    instructions: InstructionQueue
-    files: SessionFiles
-    limiter: RateLimiter
-    interval_seconds: float = 5.0
 
 
 class Refusal(Exception):

@@ -151,6 +151,19 @@ async def test_a_revoked_credential_stops_working(rr: Rr, http: aiohttp.ClientSe
     ]
 
 
+async def test_the_end_of_a_session_revokes_and_forgets_it(
+    rr: Rr, http: aiohttp.ClientSession
+) -> None:
+    token = await rr.launch()
+    rr.api.instructions.post_chat(SESSION, "bye")
+    assert (await post(http, beats_url(rr), token, beat(1)))[0] == 200
+    await rr.api.end(SESSION, "session ended")
+    assert rr.api.heartbeats.latest(SESSION) is None
+    assert rr.api.instructions.pending(SESSION) == []
+    assert (await post(http, beats_url(rr), token, beat(2)))[0] == 401
+    assert (await rr.events())[-1].type == "AgentCredentialRevoked"
+
+
 async def test_the_credential_never_reaches_a_log_line(
     rr: Rr, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:

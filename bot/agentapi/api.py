@@ -1,0 +1,29 @@
+"""The agent API's parts, as the routes and the lifecycle use them."""
+
+from dataclasses import dataclass
+
+from bot.agentapi.credentials import Credentials
+from bot.agentapi.files import SessionFiles
+from bot.agentapi.heartbeats import HeartbeatBook
+from bot.agentapi.instructions import InstructionQueue
+from bot.agentapi.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True)
+class AgentApi:
+    """What the routes need; each part is replaceable, so wiring into the lifecycle is thin."""
+
+    credentials: Credentials
+    heartbeats: HeartbeatBook
+    instructions: InstructionQueue
+    files: SessionFiles
+    limiter: RateLimiter
+    interval_seconds: float = 5.0
+
+    async def end(self, session_id: str, reason: str) -> None:
+        """The session has ended: revoke its credential and drop what is kept of it in memory
+        (the files are their owner's to drop)."""
+        await self.credentials.revoke(session_id, reason)
+        self.credentials.forget(session_id)
+        self.heartbeats.forget(session_id)
+        self.instructions.forget(session_id)
