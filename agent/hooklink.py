@@ -40,8 +40,6 @@ class HookLink(asyncio.DatagramProtocol):
     clock: AgentClock
     hook_port: int
     latest: HookReport | None = None
-    ignored: int = 0
-    """Datagrams that were not a readable snapshot."""
     _transport: asyncio.DatagramTransport | None = field(default=None, repr=False)
 
     async def open(self, agent_port: int) -> int:
@@ -64,10 +62,8 @@ class HookLink(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         report = parse_report(data, self.clock.now())
-        if report is None:
-            self.ignored += 1
-            return
-        self.latest = report
+        if report is not None:
+            self.latest = report
 
 
 def parse_report(data: bytes, received_at: float) -> HookReport | None:

@@ -23,6 +23,8 @@ log = logging.getLogger("rr.agent")
 STALE_AFTER_SECONDS = 30.0
 """A hook silent this long is reported ``unresponsive`` (it reports every 5 s)."""
 ENDED = (401, 403)
+MAX_INSTRUCTIONS = 64
+"""Kept until the hook reports them done; the oldest goes first (one the hook cannot do)."""
 
 
 @dataclass
@@ -99,6 +101,8 @@ class Agent:
         for instruction in reply.get("instructions", []):
             if isinstance(instruction, dict) and isinstance(instruction.get("id"), str):
                 self._instructions[instruction["id"]] = instruction
+        while len(self._instructions) > MAX_INSTRUCTIONS:
+            del self._instructions[next(iter(self._instructions))]
         for instruction_id, instruction in self._instructions.items():
             if instruction_id not in done:
                 self.link.send(instruction)

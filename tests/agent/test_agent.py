@@ -249,3 +249,14 @@ async def test_python_m_agent_refuses_to_start_without_a_credential(tmp_path: Pa
             _, stderr = await process.communicate()
         assert process.returncode == 2, arguments
         assert stderr
+
+
+async def test_instructions_the_hook_never_does_are_kept_only_so_long(
+    rr: Rr, server: Server
+) -> None:
+    assert await server.agent.boot()
+    posted = []
+    for _ in range(3):
+        posted += [rr.api.instructions.post_chat(SESSION, f"m{n}").id for n in range(32)]
+        await server.beat()
+    assert list(server.agent._instructions) == posted[-64:]
