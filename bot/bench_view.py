@@ -86,7 +86,7 @@ def whole_session(number: int, rng: Random) -> Plan:
     assert isinstance(booked, MissionBooked)
     launched_at = booked.start_at - timedelta(minutes=20)
     ended_at = booked.start_at + timedelta(minutes=booked.duration_minutes)
-    billed = booked.duration_minutes + 20
+    billed = booked.duration_minutes
     cents = billed * RATE // 60
     steps: list[DomainEvent] = [
         ReminderSent(key="start-1440"),
@@ -105,7 +105,7 @@ def whole_session(number: int, rng: Random) -> Plan:
         InstanceReady(address="10.0.0.1", port=10308, ready_at=launched_at + timedelta(minutes=8)),
         ReminderSent(key="end-15"),
         ReminderSent(key="end-5"),
-        TerminationRequested(reason="booked_time_over"),
+        TerminationRequested(reason="booked_time_over", stop_at=ended_at),
         MissionEnded(
             reason="booked_time_over",
             ended_at=ended_at,

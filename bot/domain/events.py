@@ -267,8 +267,15 @@ class MissionExtended(DomainEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TerminationRequested(DomainEvent):
+    """A stop was asked for; ``stop_at`` is when the session stopped for billing (the request
+    itself, when the credit ran out, or when a lost server was last known running). None only
+    in requests written at version 1, which the mission stream dates by when they were
+    recorded."""
+
     TYPE: ClassVar[str] = "TerminationRequested"
+    VERSION: ClassVar[int] = 2
     reason: TerminationReason
+    stop_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -371,6 +378,12 @@ def _settings_v1_flags_to_booleans(data: EventData) -> EventData:
         if isinstance(holder, dict) and holder.get(name) in _V1_BOOLEANS:
             holder[name] = _V1_BOOLEANS[holder[name]]
     return {**data, "settings": settings}
+
+
+@UPCASTERS.register("TerminationRequested", 1)
+def _termination_v1_has_no_stop_time(data: EventData) -> EventData:
+    """Version 1 did not record when the session stopped."""
+    return {**data, "stop_at": None}
 
 
 # --- JSON codec ---------------------------------------------------------------------------------

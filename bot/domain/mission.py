@@ -16,8 +16,12 @@
   and the service ends it with `RecordEnded` (billed 0). To retry instead, request a new attempt.
 - `RecordLaunched` is also accepted while terminating (a stop raced the launch), so the
   instance is known, terminated and billed.
-- `RecordEnded` needs a termination request first and records the bill the service computed
-  with `bill()`; the service appends it with the squadron's `Charge` in one `append_many`.
+- `RequestTermination` records when the session stopped for billing (`stop_at`: now, or an
+  earlier moment the service knows: credit run out, a lost server last seen), before the
+  server is terminated, so the bill never depends on when the end gets recorded.
+- `RecordEnded` needs a termination request first and records the bill of
+  `bot.domain.billing.bill()`, which states the billing rule; the service appends it with the
+  squadron's `Charge` of the same bill in one `append_many`.
 - Extending adds minutes to the booked end; the total may not exceed the maximum duration and
   is allowed while booked, launching or running. Only the booking member, a squadron manager
   or an operator may cancel, launch, extend or stop; nobody but an operator acts on another
@@ -26,10 +30,10 @@
   (perhaps extended) end has come, "not_ready" only while the server is not ready.
 - Credit and the concurrency limit are the squadron's rules: the service appends
   `MissionBooked` (or `MissionExtended`) together with the squadron's `Reserve` in one
-  `append_many`, reserving `booking_reservation_cents(...)` for a booking and
-  `cost_at_rate(rate, minutes)` for an extension. A start now is prepaid time: it reserves
-  what is available of its cost, at least `minimum_session_cents(...)`; a booking for later
-  reserves all of it, so a booked session is guaranteed.
+  `append_many`, reserving `cost_at_rate(rate, minutes)` of the booked (or added) minutes; the
+  boot lead before a booked start is not billed, so not reserved. A start now is prepaid time:
+  it reserves what is available of its cost, at least `minimum_session_cents(...)`; a booking
+  for later reserves all of it, so a booked session is guaranteed.
 """
 
 from dataclasses import dataclass, replace
@@ -37,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.actor import Actor
+from bot.domain.billing import bill
 from bot.domain.errors import Conflict, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import (
     TERMINATION_REASONS,
@@ -64,7 +69,6 @@ MAX_MISSION_ID_LENGTH = 48
 MAX_REMINDER_KEY_LENGTH = 64
 NOW_TOLERANCE = timedelta(minutes=1)
 """A start this far in the past still counts as now (the member took a moment to submit)."""
-_MINUTE = timedelta(minutes=1)
 
 
 def mission_stream(mission_id: str) -> str:
@@ -116,6 +120,8 @@ class MissionState:
     ready_at: datetime | None = None
     reminders_sent: frozenset[str] = frozenset()
     termination_reason: TerminationReason | None = None
+    stop_at: datetime | None = None
+    """When the session stopped for billing, recorded with the termination request."""
     ended_at: datetime | None = None
     billed_minutes: int | None = None
     charged_cents: int | None = None
@@ -201,22 +207,23 @@ class Extend:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestTermination:
-    """ "stopped_by_user" is for the booking member or a manager; other reasons are operator's."""
+    """ "stopped_by_user" is for the booking member or a manager; other reasons are operator's.
+
+    `stop_at` is when the session stopped for billing when that was before now (its credit ran
+    out, its lost server was last seen); None, or a time after now, is now."""
 
     actor: Actor
     now: datetime
     reason: TerminationReason
+    stop_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordEnded:
-    """The instance is gone; the bill comes from `bill()`."""
+    """The instance is gone; the end records `bot.domain.billing.bill(state, now)`."""
 
     actor: Actor
     now: datetime
-    ended_at: datetime
-    billed_minutes: int
-    amount: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,35 +250,9 @@ MissionCommand = (
 # --- pure helpers the services call -------------------------------------------------------------
 
 
-def booking_reservation_cents(
-    rate_cents_per_hour: int, duration_minutes: int, immediate: bool, limits: Limits
-) -> int:
-    """Credit to reserve for a booking: its duration, plus the boot lead when booked for later."""
-    cost = cost_at_rate(rate_cents_per_hour, duration_minutes)
-    if immediate:
-        return cost
-    return cost + cost_at_rate(rate_cents_per_hour, limits.boot_lead_minutes)
-
-
 def minimum_session_cents(rate_cents_per_hour: int, limits: Limits) -> int:
     """Credit a start now needs at least: the shortest session allowed."""
     return cost_at_rate(rate_cents_per_hour, limits.min_duration_minutes)
-
-
-def bill(state: MissionState, ended_at: datetime, reason: str) -> tuple[int, int]:
-    """(minutes, cents) to charge for a mission ending at `ended_at` for `reason`.
-
-    Minutes run from the instance's launch, rounded up to whole minutes; nothing if it never
-    launched or the reason is "not_ready" or "launch_failed" (the squadron got no server). For
-    "instance_lost", pass the last time the instance was known running as `ended_at`.
-    """
-    if state.launched_at is None or reason in ("not_ready", "launch_failed"):
-        return 0, 0
-    ran = ended_at - state.launched_at
-    if ran <= timedelta(0):
-        return 0, 0
-    minutes = -(-ran // _MINUTE)
-    return minutes, cost_at_rate(state.rate_cents_per_hour, minutes)
 
 
 def describe_minutes(minutes: int) -> str:
@@ -550,8 +531,12 @@ def _request_termination(command: RequestTermination, state: MissionState) -> li
         )
     match state.status:
         case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
-            _require_still_due(reason, state, _require_aware(command.now, "current time"))
-            return [TerminationRequested(reason=reason)]
+            now = _require_aware(command.now, "current time")
+            _require_still_due(reason, state, now)
+            stop_at = now
+            if command.stop_at is not None:  # a provider's clock may run ahead of ours
+                stop_at = min(_require_aware(command.stop_at, "stop time"), now)
+            return [TerminationRequested(reason=reason, stop_at=stop_at)]
         case MissionStatus.TERMINATING:
             return []
         case MissionStatus.BOOKED:
@@ -573,19 +558,13 @@ def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent
         raise _ended_conflict(state)
     if state.status is not MissionStatus.TERMINATING or state.termination_reason is None:
         raise Conflict("This mission's termination has not been requested; request it first.")
-    if command.billed_minutes < 0 or command.amount < 0:
-        raise InvalidRequest("Billed minutes and amount cannot be negative.")
-    ended_at = _require_aware(command.ended_at, "end time")
-    if state.launched_at is None and (command.billed_minutes or command.amount):
-        raise InvalidRequest("This mission's instance never launched, so it cannot be billed.")
-    if state.launched_at is not None and ended_at < state.launched_at:
-        raise InvalidRequest("The end time is before the instance was launched; check the clock.")
+    charged = bill(state, _require_aware(command.now, "current time"))
     return [
         MissionEnded(
             reason=state.termination_reason,
-            ended_at=ended_at,
-            billed_minutes=command.billed_minutes,
-            amount_cents=command.amount,
+            ended_at=charged.ended_at,
+            billed_minutes=charged.minutes,
+            amount_cents=charged.cents,
             instance_id=state.instance_id,
         )
     ]
@@ -603,8 +582,12 @@ def _record_reminder(command: RecordReminder, state: MissionState) -> list[Domai
 
 
 def evolve(state: MissionState | None, stored: StoredEvent) -> MissionState | None:
-    """The state after one stored event of the mission's stream."""
-    return apply(state, from_stored(stored))
+    """The state after one stored event of the mission's stream; a termination request
+    written before requests recorded their stop time is dated by when it was recorded."""
+    event = from_stored(stored)
+    if isinstance(event, TerminationRequested) and event.stop_at is None:
+        event = replace(event, stop_at=stored.recorded_at)
+    return apply(state, event)
 
 
 def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
@@ -668,7 +651,12 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
                 end_at=event.end_at,
             )
         case TerminationRequested():
-            return replace(state, status=MissionStatus.TERMINATING, termination_reason=event.reason)
+            return replace(
+                state,
+                status=MissionStatus.TERMINATING,
+                termination_reason=event.reason,
+                stop_at=event.stop_at,
+            )
         case MissionEnded():
             return replace(
                 state,

@@ -14,6 +14,7 @@ from bot.domain.pricing import Pricing
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import Lifecycle
 from bot.services.logged import logged
+from bot.services.missions import command_key
 from bot.view import ViewStats
 from bot.view.handle import ViewHandle
 from eventstore import EventStore, StoredEvent
@@ -70,6 +71,11 @@ class Health:
         )
 
 
+def _require_operator(actor: Actor) -> None:
+    if not actor.is_operator:
+        raise NotAllowed("Only an rr operator can force a server to stop.")
+
+
 class AdminService:
     def __init__(
         self,
@@ -99,10 +105,17 @@ class AdminService:
         changed a setting, booked), in id order."""
         return await self._view.squadron_guilds()
 
+    async def request_terminate(self, actor: Actor, mission_id: str) -> MissionState:
+        """Record that an operator stops any guild's mission now; from then on the stop holds,
+        billed to this moment, whatever happens to this process."""
+        _require_operator(actor)
+        return await self._lifecycle.request_stop(
+            mission_id, "admin", actor=actor, idempotency_key=command_key(actor, "terminate")
+        )
+
     async def terminate(self, actor: Actor, mission_id: str) -> MissionState:
         """End any guild's mission now, billing what ran (operators only)."""
-        if not actor.is_operator:
-            raise NotAllowed("Only an rr operator can force a server to stop.")
+        _require_operator(actor)
         return await self._lifecycle.terminate(mission_id, "admin", actor=actor)
 
     def prices(self) -> Pricing:

@@ -18,9 +18,10 @@ from bot.dcs import MissionOptions, render_server_files
 from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
+from bot.domain.billing import bill, billable_start, credit_runs_out, funded_until
 from bot.domain.errors import Conflict
 from bot.domain.events import TerminationReason
-from bot.domain.mission import MissionState, MissionStatus, bill
+from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.settings import SettingsError, SquadronSettings
 from bot.domain.squadron import SquadronState, squadron_stream
@@ -37,7 +38,6 @@ from bot.notify import (
 )
 from bot.services.logged import logged
 from bot.services.streams import Streams
-from bot.view.schedule import funded_until
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 log = logging.getLogger("rr.services")
@@ -270,7 +270,7 @@ class Lifecycle:
             log.info("launch failure moot", extra={"mission_id": state.mission_id})
             return await self._streams.reload_mission(state.mission_id)
         assert failed is not None
-        ended, _ = await self._end(failed, actor, None, _first_id(stored, causation_id))
+        ended, _ = await self._end(failed, actor, _first_id(stored, causation_id))
         if stored:
             await self._tell(LaunchFailedNotice(ended, error.message))
         return ended
@@ -403,10 +403,13 @@ class Lifecycle:
         requested), terminate the instance, then record the end and the charge in one write.
 
         ``ended_at`` is when the server stopped running if that is known better than now (an
-        instance found gone: the last time it was known running). A mission that never
-        launched and is still booked is cancelled instead, its credit released. A stop for a
-        deadline that no longer holds (extended, ready, credit set aside) does nothing; before
-        stopping a server for lack of credit, the squadron's available credit is set aside.
+        instance found gone: the last time it was known running); it is recorded with the
+        request as the moment billing stops, as is the moment the credit ran out for
+        "out_of_credit". A stop requested before (perhaps by a process that died since) keeps
+        the moment it recorded. A mission that never launched and is still booked is cancelled
+        instead, its credit released. A stop for a deadline that no longer holds (extended,
+        ready, credit set aside) does nothing; before stopping a server for lack of credit, the
+        squadron's available credit is set aside.
         """
         with logged("terminate", mission_id=mission_id, reason=reason) as fields:
             state = await self._streams.mission(mission_id)
@@ -422,15 +425,18 @@ class Lifecycle:
                 if not state.is_active:
                     fields["outcome"] = "cancelled before launch"
                     return state
+            stop_at = ended_at
             if reason == "out_of_credit" and state.status is not MissionStatus.TERMINATING:
                 funding = await self._fund_from_credit(state, actor)
                 if funding is not None and funding.runs_out > self._clock.now():
                     fields["outcome"] = "funded from available credit"
                     return await self._streams.mission(mission_id)
+                if funding is not None:
+                    stop_at = funding.runs_out
             causation_id = None
             if state.status is not MissionStatus.TERMINATING:
                 state, causation_id = await self._request_termination(
-                    state, reason, actor, idempotency_key
+                    state, reason, actor, idempotency_key, stop_at
                 )
                 if not state.is_active:
                     fields["outcome"] = "ended elsewhere"
@@ -443,7 +449,7 @@ class Lifecycle:
             if state.instance_id is not None:
                 fields["instance_id"] = state.instance_id
                 await self._provider.terminate(state.instance_id)
-            ended, stored = await self._end(state, actor, ended_at, causation_id)
+            ended, stored = await self._end(state, actor, causation_id)
             if not stored:
                 fields["outcome"] = "ended elsewhere"
                 return ended
@@ -459,20 +465,44 @@ class Lifecycle:
             )
             return ended
 
+    async def request_stop(
+        self,
+        mission_id: str,
+        reason: TerminationReason,
+        *,
+        actor: Actor,
+        idempotency_key: str | None,
+    ) -> MissionState:
+        """Record that the mission stops now, and nothing else: once this returns, the stop
+        holds and is billed to this moment even if this process dies before terminating the
+        server (the scheduler finishes it), so a member may be told "stopping" only after it.
+        An operator's stop of a booking that never launched cancels it instead."""
+        state = await self._streams.mission(mission_id)
+        if state.status is MissionStatus.TERMINATING:
+            return state
+        if state.status is MissionStatus.BOOKED and reason != "stopped_by_user":
+            return await self._cancel_unlaunched(state, reason, actor)
+        requested, _ = await self._request_termination(state, reason, actor, idempotency_key)
+        return requested
+
     async def _request_termination(
         self,
         state: MissionState,
         reason: TerminationReason,
         actor: Actor,
         idempotency_key: str | None,
+        stop_at: datetime | None = None,
     ) -> tuple[MissionState, str | None]:
-        """Record the termination request; the mission comes back unchanged (not terminating)
-        when the deadline behind ``reason`` no longer holds."""
+        """Record the termination request with the moment billing stops (``stop_at``, else
+        now); the mission comes back unchanged (not terminating) when the deadline behind
+        ``reason`` no longer holds."""
 
         def decide(current: MissionState | None) -> list[NewEvent]:
             if reason == "out_of_credit" and current is not None and current.end_at != state.end_at:
                 return []  # extended since its credit was looked at: the view plans again
-            request = missions.RequestTermination(actor=actor, now=self._clock.now(), reason=reason)
+            request = missions.RequestTermination(
+                actor=actor, now=self._clock.now(), reason=reason, stop_at=stop_at
+            )
             return missions.decide(request, current)
 
         try:
@@ -493,11 +523,11 @@ class Lifecycle:
         """Set the squadron's available credit aside for a server whose reservation runs out
         before its booked end (up to what the rest of the booked time costs), deciding on the
         ledger as stored; None when the mission holds no reservation or never launched."""
-        launched_at = state.launched_at
-        if launched_at is None or state.rate_cents_per_hour <= 0:
+        start = billable_start(state)
+        if start is None or state.rate_cents_per_hour <= 0:
             return None
         rate = state.rate_cents_per_hour
-        booked_run = cost_at_rate(rate, math.ceil((state.end_at - launched_at) / _MINUTE))
+        booked_run = cost_at_rate(rate, max(0, math.ceil((state.end_at - start) / _MINUTE)))
         funding: Funding | None = None
 
         def decide(squadron: SquadronState) -> list[NewEvent]:
@@ -508,8 +538,8 @@ class Lifecycle:
                 return []
             amount = max(min(booked_run - reserved, squadron.available_cents), 0)
             funding = Funding(
-                ran_out_at=funded_until(launched_at, reserved, rate),
-                runs_out=funded_until(launched_at, reserved + amount, rate),
+                ran_out_at=funded_until(start, reserved, rate),
+                runs_out=funded_until(start, reserved + amount, rate),
             )
             if amount == 0:
                 return []
@@ -568,14 +598,12 @@ class Lifecycle:
         )
 
     async def _end(
-        self,
-        state: MissionState,
-        actor: Actor,
-        ended_at: datetime | None,
-        causation_id: str | None,
+        self, state: MissionState, actor: Actor, causation_id: str | None
     ) -> tuple[MissionState, list[StoredEvent]]:
-        """Record the end with its bill and the squadron's charge in one write; returns the
-        ended mission and the events stored (none when another process recorded it first)."""
+        """Record the end with its bill and the squadron's charge of the same bill in one
+        write; returns the ended mission and the events stored (none when another process
+        recorded it first). The bill comes from the recorded facts alone, so an end recorded
+        late (a crash, a failed cloud call) bills what one recorded at once would have."""
 
         def decide(
             mission: MissionState | None, squadron: SquadronState
@@ -583,18 +611,16 @@ class Lifecycle:
             if mission is None or mission.status is not MissionStatus.TERMINATING:
                 return [], []
             now = self._clock.now()
-            stopped_at = ended_at or self._billing_end(mission, squadron, now)
-            if mission.launched_at is not None:
-                stopped_at = max(stopped_at, mission.launched_at)
-            minutes, amount = bill(mission, stopped_at, mission.termination_reason or "")
-            ending = missions.RecordEnded(
-                actor=actor, now=now, ended_at=stopped_at, billed_minutes=minutes, amount=amount
-            )
+            charged = bill(mission, now)
+            ending = missions.RecordEnded(actor=actor, now=now)
             settle: squadrons.SquadronCommand = (
                 squadrons.Charge(
-                    actor=actor, mission_id=mission.mission_id, minutes=minutes, amount=amount
+                    actor=actor,
+                    mission_id=mission.mission_id,
+                    minutes=charged.minutes,
+                    amount=charged.cents,
                 )
-                if minutes or amount
+                if charged.minutes or charged.cents
                 else squadrons.ReleaseReservation(actor=actor, mission_id=mission.mission_id)
             )
             return missions.decide(ending, mission), squadrons.decide(settle, squadron)
@@ -607,26 +633,6 @@ class Lifecycle:
         if stored:
             await self._release_login(state.mission_id)
         return ended, stored
-
-    @staticmethod
-    def _billing_end(mission: MissionState, squadron: SquadronState, now: datetime) -> datetime:
-        """Until when a terminated server is billed: now, but never past the booked end (or
-        the end of its credit) when that is why it stopped — a bot that was down does not
-        bill the squadron for its own lateness."""
-        reason = mission.termination_reason
-        if reason == "booked_time_over":
-            return min(now, mission.end_at)
-        reserved = squadron.reservations.get(mission.mission_id)
-        if (
-            reason == "out_of_credit"
-            and mission.launched_at is not None
-            and reserved is not None
-            and mission.rate_cents_per_hour > 0
-        ):
-            return min(
-                now, funded_until(mission.launched_at, reserved, mission.rate_cents_per_hour)
-            )
-        return now
 
     async def _cancel_unlaunched(
         self, state: MissionState, reason: TerminationReason, actor: Actor
@@ -691,9 +697,9 @@ class Lifecycle:
             return EndWarningNotice(state, _minutes_until(state.end_at, now))
         if key == CREDIT_LOW and state.launched_at is not None:
             squadron = await self._streams.squadron(state.guild_id)
-            reserved = squadron.reservations.get(state.mission_id, 0)
-            runs_out = funded_until(state.launched_at, reserved, state.rate_cents_per_hour)
-            return LowCreditNotice(state, _minutes_until(runs_out, now))
+            runs_out = credit_runs_out(state, squadron.reservations.get(state.mission_id, 0))
+            if runs_out is not None:
+                return LowCreditNotice(state, _minutes_until(runs_out, now))
         return ReminderNotice(key, state)
 
     # --- shared -----------------------------------------------------------------------------

@@ -21,16 +21,16 @@ from bot.clock import Clock
 from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
+from bot.domain.billing import funded_until
 from bot.domain.errors import InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
-from bot.domain.mission import MissionState, booking_reservation_cents, minimum_session_cents
+from bot.domain.mission import MissionState, minimum_session_cents
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
 from bot.domain.settings import SquadronSettings
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import SCHEDULER, Lifecycle, mission_options
 from bot.services.logged import logged
 from bot.services.streams import NO_SUCH_MISSION, Streams
-from bot.view.schedule import funded_until
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 _MISSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
@@ -57,6 +57,9 @@ class Quote:
     credit covers ``minimum_cents``, the shortest session. The server then runs for
     ``covered_minutes``, until ``covered_until``, unless more credit is bought (0, and the start,
     when the request cannot go ahead).
+
+    ``boot_lead_minutes`` is how long before ``start_at`` a booked server is launched so that it
+    is ready then (0 for a start now, which boots inside its own time); it is not billed.
     """
 
     cost_cents: int
@@ -69,6 +72,7 @@ class Quote:
     minimum_cents: int
     covered_minutes: int
     covered_until: datetime
+    boot_lead_minutes: int
 
     @property
     def can_go_ahead(self) -> bool:
@@ -109,8 +113,9 @@ def _reservation_cents(
     rate_cents_per_hour: int, duration_minutes: int, immediate: bool, limits: Limits
 ) -> tuple[int, int | None]:
     """(cost, least to reserve) of a booking: a start now goes ahead on the shortest session's
-    credit; a booking for later (None) only on its whole cost."""
-    cost = booking_reservation_cents(rate_cents_per_hour, duration_minutes, immediate, limits)
+    credit; a booking for later (None) only on its whole cost. Either costs its booked minutes:
+    the boot lead before a booked start is not billed (``bot.domain.billing``)."""
+    cost = cost_at_rate(rate_cents_per_hour, duration_minutes)
     if not immediate:
         return cost, None
     return cost, min(cost, minimum_session_cents(rate_cents_per_hour, limits))
@@ -205,6 +210,7 @@ class MissionService:
             minimum_cents=minimum,
             covered_minutes=(covered_until - begins) // timedelta(minutes=1),
             covered_until=covered_until,
+            boot_lead_minutes=0 if start_at is None else self._limits.boot_lead_minutes,
         )
 
     # --- booking ----------------------------------------------------------------------------
@@ -408,14 +414,17 @@ class MissionService:
         )
         return extension, squadrons.decide(reserve, squadron)
 
-    async def stop(self, actor: Actor, mission_id: str) -> MissionState:
-        """Terminate the server now and bill the minutes it ran."""
-        return await self._lifecycle.terminate(
-            mission_id,
-            "stopped_by_user",
-            actor=actor,
-            idempotency_key=command_key(actor, "stop"),
+    async def request_stop(self, actor: Actor, mission_id: str) -> MissionState:
+        """Record that the member stops the server now; from then on the stop holds, billed to
+        this moment, whatever happens to this process. Tell the member only after this."""
+        return await self._lifecycle.request_stop(
+            mission_id, "stopped_by_user", actor=actor, idempotency_key=command_key(actor, "stop")
         )
+
+    async def stop(self, actor: Actor, mission_id: str) -> MissionState:
+        """Stop the server now: record the stop, terminate the server, bill what ran."""
+        await self.request_stop(actor, mission_id)
+        return await self._lifecycle.terminate(mission_id, "stopped_by_user", actor=actor)
 
     async def cancel(self, actor: Actor, mission_id: str) -> MissionState:
         """Cancel a booking that has not started, releasing its credit."""

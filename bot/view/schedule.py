@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.domain.billing import credit_runs_out
 from bot.domain.mission import MissionState, MissionStatus
 
 ActionKind = Literal["remind", "launch", "check_ready", "terminate", "retry_terminate"]
@@ -180,13 +181,6 @@ def _family(key: str) -> str:
     return key.split("-", 1)[0]
 
 
-def funded_until(launched_at: datetime, reserved_cents: int, rate_cents_per_hour: int) -> datetime:
-    """When a mission's reservation runs out: the most whole minutes it pays for at the rate
-    (``ceil(minutes × rate / 60) ≤ reserved``), counted from the launch."""
-    minutes = max(reserved_cents, 0) * 60 // rate_cents_per_hour
-    return launched_at + timedelta(minutes=minutes)
-
-
 def _planned(
     kind: ActionKind,
     mission: MissionState,
@@ -266,15 +260,10 @@ def _end_warnings(mission: MissionState, config: ScheduleConfig) -> list[Planned
 def _credit(
     mission: MissionState, reserved_cents: int | None, config: ScheduleConfig
 ) -> list[PlannedAction]:
-    if (
-        mission.status not in _UP
-        or mission.launched_at is None
-        or reserved_cents is None
-        or mission.rate_cents_per_hour <= 0
-    ):
+    if mission.status not in _UP or reserved_cents is None:
         return []
-    runs_out = funded_until(mission.launched_at, reserved_cents, mission.rate_cents_per_hour)
-    if runs_out >= mission.end_at:
+    runs_out = credit_runs_out(mission, reserved_cents)
+    if runs_out is None or runs_out >= mission.end_at:
         return []
     planned = [_planned("terminate", mission, "out_of_credit", runs_out)]
     if "credit-low" not in mission.reminders_sent:

@@ -635,3 +635,40 @@ async def test_reconciliation_also_runs_every_few_minutes(
 
     assert stray in alert.message
     assert described(aws, stray)["State"]["Name"] in ("shutting-down", "terminated")
+
+
+def with_launch_time(client: Any, when: datetime) -> Any:
+    """Make ``client`` report every instance's LaunchTime as ``when``: EC2 gives it in whole
+    seconds, and moto stamps its own wall-clock time while the tests run on a fake clock."""
+
+    def rewrite(parsed: dict[str, Any], **_: object) -> None:
+        instances = list(parsed.get("Instances", []))
+        for reservation in parsed.get("Reservations", []):
+            instances += reservation.get("Instances", [])
+        for instance in instances:
+            instance["LaunchTime"] = when
+
+    for operation in ("RunInstances", "DescribeInstances"):
+        client.meta.events.register(f"after-call.ec2.{operation}", rewrite)
+    return client
+
+
+async def test_a_session_run_to_its_end_is_billed_its_booked_minutes_though_ec2_rounds_its_launch(
+    bots: Bots, clock: FakeClock, fresh_client: Callable[[str], Any]
+) -> None:
+    await clock.advance(timedelta(milliseconds=700))
+    pressed = clock.now()
+    ec2 = with_launch_time(fresh_client("ec2"), pressed.replace(microsecond=0))
+    bot = await bots(ec2=ec2)
+    mission = await started(bot, minutes=30)
+    assert mission.launched_at is not None and mission.launched_at < mission.start_at == pressed
+
+    await clock.set(mission.end_at)
+    ended = await bot.services.missions.terminate(mission.mission_id, "booked_time_over")
+
+    assert (ended.billed_minutes, ended.charged_cents) == (
+        30,
+        cost_at_rate(ended.rate_cents_per_hour, 30),
+    )
+    balance = await bot.services.squadrons.balance(mission.guild_id)
+    assert (balance.balance_cents, balance.reserved_cents) == (FUNDS - ended.charged_cents, 0)

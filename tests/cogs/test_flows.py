@@ -103,7 +103,7 @@ async def test_a_booking_short_of_credit_is_confirmed_once_the_payment_lands(wor
     )
     reply = await handle.message()
     assert reply.ephemeral
-    assert "That needs $5.00 of credit" in reply.content
+    assert "That needs $4.00 of credit" in reply.content
     assert "payment link for $5.00" in reply.content
     assert "buy" in reply.custom_ids()
     assert await w.app.services.missions.for_guild(w.guild_id) == []

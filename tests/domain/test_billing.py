@@ -1,14 +1,29 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.mission import MissionState, MissionStatus, bill
+from bot.domain.billing import Bill, bill, billable_start, credit_runs_out
+from bot.domain.events import TerminationReason
+from bot.domain.mission import MissionState, MissionStatus
 
-LAUNCHED_AT = datetime(2026, 11, 28, 19, 40, 0, 500_000, tzinfo=UTC)
+START = datetime(2026, 11, 28, 20, tzinfo=UTC)
+"""The start the squadron asked for."""
+LAUNCHED_AT = START - timedelta(minutes=30)
+"""A booked server is launched the boot lead before its start."""
+END = START + timedelta(hours=2)
 
 
-def mission(launched_at: datetime | None = LAUNCHED_AT, rate: int = 250) -> MissionState:
-    start = datetime(2026, 11, 28, 20, tzinfo=UTC)
+def session(
+    *,
+    stop_at: datetime | None = None,
+    reason: TerminationReason = "stopped_by_user",
+    launched_at: datetime | None = LAUNCHED_AT,
+    start_at: datetime = START,
+    rate: int = 250,
+    immediate: bool = False,
+) -> MissionState:
+    """A session ending: its stop requested at ``stop_at`` for ``reason``."""
     return MissionState(
         mission_id="m1",
         guild_id="7",
@@ -16,15 +31,17 @@ def mission(launched_at: datetime | None = LAUNCHED_AT, rate: int = 250) -> Miss
         status=MissionStatus.TERMINATING,
         size="medium",
         region="eu-central-1",
-        start_at=start,
-        end_at=start + timedelta(hours=2),
+        start_at=start_at,
+        end_at=start_at + timedelta(hours=2),
         duration_minutes=120,
         rate_cents_per_hour=rate,
-        immediate=False,
+        immediate=immediate,
         mission_name=None,
         attempt=1,
         instance_id=None if launched_at is None else "i-1",
         launched_at=launched_at,
+        termination_reason=reason,
+        stop_at=stop_at,
     )
 
 
@@ -38,44 +55,93 @@ def mission(launched_at: datetime | None = LAUNCHED_AT, rate: int = 250) -> Miss
         (timedelta(seconds=61), 2, 9),
         (timedelta(minutes=60), 60, 250),
         (timedelta(minutes=60, microseconds=1), 61, 255),
-        (timedelta(hours=12), 720, 3000),
+        (timedelta(hours=2), 120, 500),
     ],
 )
-def test_minutes_run_from_launch_are_rounded_up_and_priced_at_the_booked_rate(
+def test_minutes_from_the_start_to_the_stop_are_rounded_up_and_priced_at_the_booked_rate(
     ran: timedelta, minutes: int, cents: int
 ) -> None:
-    assert bill(mission(), LAUNCHED_AT + ran, "stopped_by_user") == (minutes, cents)
+    charged = bill(session(stop_at=START + ran), START + timedelta(hours=9))
+    assert (charged.minutes, charged.cents) == (minutes, cents)
 
 
-def test_an_end_before_the_launch_bills_nothing() -> None:
-    assert bill(mission(), LAUNCHED_AT - timedelta(seconds=5), "admin") == (0, 0)
+def test_boot_time_before_a_booked_start_is_not_billed() -> None:
+    assert billable_start(session()) == START
+    assert bill(session(stop_at=START - timedelta(minutes=5)), END) == Bill(0, 0, START - 5 * MIN)
 
 
-def test_a_mission_that_never_launched_bills_nothing() -> None:
-    ended_at = LAUNCHED_AT + timedelta(hours=1)
-    assert bill(mission(launched_at=None), ended_at, "stopped_by_user") == (0, 0)
+def test_a_session_launched_after_its_start_is_billed_from_its_launch() -> None:
+    late = START + timedelta(minutes=7, seconds=30)
+    charged = bill(session(stop_at=START + timedelta(minutes=60), launched_at=late), END)
+    assert charged.minutes == 53
+
+
+def test_an_ec2_launch_time_in_whole_seconds_adds_no_minute_to_a_start_now() -> None:
+    pressed = START + timedelta(milliseconds=700)
+    launched = START  # EC2's LaunchTime, cut to the second, before the press of the button
+    ran_to_end = session(
+        start_at=pressed, launched_at=launched, stop_at=END + timedelta(hours=1), immediate=True
+    )
+    assert bill(ran_to_end, END + timedelta(hours=1)).minutes == 120
+
+
+@pytest.mark.parametrize("late", [timedelta(0), timedelta(seconds=1), timedelta(hours=5)])
+def test_nothing_is_billed_past_the_booked_end_however_late_the_stop(late: timedelta) -> None:
+    charged = bill(session(stop_at=END + late, reason="booked_time_over"), END + late)
+    assert charged == Bill(120, 500, END)
+
+
+def test_the_bill_comes_from_the_recorded_stop_not_from_when_the_end_is_recorded() -> None:
+    stopped = session(stop_at=START + timedelta(minutes=10))
+    at_once = bill(stopped, START + timedelta(minutes=10, seconds=2))
+    five_hours_later = bill(stopped, START + timedelta(hours=5, minutes=10))
+    assert at_once == five_hours_later == Bill(10, 42, START + timedelta(minutes=10))
+
+
+def test_an_extension_moves_the_cap_with_the_end() -> None:
+    extended = replace(
+        session(stop_at=END + timedelta(hours=3)), end_at=END + timedelta(minutes=30)
+    )
+    assert bill(extended, END + timedelta(hours=3)).minutes == 150
+
+
+def test_a_session_that_never_launched_bills_nothing() -> None:
+    charged = bill(session(launched_at=None, stop_at=START + timedelta(hours=1)), END)
+    assert (charged.minutes, charged.cents) == (0, 0)
 
 
 @pytest.mark.parametrize("reason", ["not_ready", "launch_failed"])
-def test_a_server_that_never_became_usable_bills_nothing(reason: str) -> None:
-    assert bill(mission(), LAUNCHED_AT + timedelta(minutes=40), reason) == (0, 0)
+def test_a_server_that_never_served_a_game_bills_nothing(reason: TerminationReason) -> None:
+    charged = bill(session(stop_at=START + timedelta(minutes=40), reason=reason), END)
+    assert (charged.minutes, charged.cents) == (0, 0)
 
 
-def test_a_lost_instance_bills_to_the_last_time_it_was_known_running() -> None:
-    last_seen = LAUNCHED_AT + timedelta(minutes=30, seconds=10)
-    assert bill(mission(), last_seen, "instance_lost") == (31, 130)
+def test_an_end_is_never_dated_before_its_launch() -> None:
+    raced = session(launched_at=START + timedelta(minutes=2), stop_at=START + timedelta(minutes=1))
+    assert bill(raced, END) == Bill(0, 0, START + timedelta(minutes=2))
 
 
-@pytest.mark.parametrize(
-    "reason", ["stopped_by_user", "booked_time_over", "out_of_credit", "admin", "instance_lost"]
-)
-def test_every_reason_of_a_used_server_bills_the_time_run(reason: str) -> None:
-    assert bill(mission(), LAUNCHED_AT + timedelta(minutes=90), reason) == (90, 375)
+def test_a_lost_server_bills_to_the_last_time_it_was_known_running() -> None:
+    charged = bill(
+        session(stop_at=START + timedelta(minutes=30, seconds=10), reason="instance_lost"), END
+    )
+    assert (charged.minutes, charged.cents) == (31, 130)
 
 
 def test_the_booked_rate_not_todays_price_is_billed() -> None:
-    assert bill(mission(rate=600), LAUNCHED_AT + timedelta(minutes=30), "admin") == (30, 300)
+    charged = bill(session(stop_at=START + timedelta(minutes=30), rate=600, reason="admin"), END)
+    assert (charged.minutes, charged.cents) == (30, 300)
 
 
 def test_a_free_size_bills_its_minutes_at_zero_cost() -> None:
-    assert bill(mission(rate=0), LAUNCHED_AT + timedelta(minutes=30), "admin") == (30, 0)
+    charged = bill(session(stop_at=START + timedelta(minutes=30), rate=0, reason="admin"), END)
+    assert (charged.minutes, charged.cents) == (30, 0)
+
+
+def test_credit_runs_out_counted_from_the_billable_start() -> None:
+    assert credit_runs_out(session(), 125) == START + timedelta(minutes=30)
+    assert credit_runs_out(session(launched_at=None), 125) is None
+    assert credit_runs_out(session(rate=0), 125) is None
+
+
+MIN = timedelta(minutes=1)

@@ -101,7 +101,9 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
     ),
     InstanceReady: InstanceReady(address="127.0.0.1", port=10308, ready_at=T0),
     MissionExtended: MissionExtended(added_minutes=30, end_at=T0 + timedelta(hours=3)),
-    TerminationRequested: TerminationRequested(reason="stopped_by_user"),
+    TerminationRequested: TerminationRequested(
+        reason="stopped_by_user", stop_at=T0 + timedelta(minutes=10, seconds=7.25)
+    ),
     MissionEnded: MissionEnded(
         reason="stopped_by_user", ended_at=T0, billed_minutes=0, amount_cents=0, instance_id=None
     ),
@@ -283,6 +285,18 @@ def test_v1_mission_history_loads_into_an_ended_mission() -> None:
     assert state.status is mission.MissionStatus.ENDED
     assert state.billed_minutes == 95
     assert state.reminders_sent == frozenset({"start-60", "ready"})
+
+
+def test_a_v1_stop_request_is_dated_by_when_it_was_recorded() -> None:
+    history = _fixture("mission_history_v1.json")
+    request = history[6]
+    assert (request.type, request.schema_version) == ("TerminationRequested", 1)
+    upcast = from_stored(request)
+    assert upcast == TerminationRequested(reason="stopped_by_user", stop_at=None)
+    state = mission.initial_mission
+    for event in history[:7]:
+        state = mission.evolve(state, event)
+    assert state is not None and state.stop_at == request.recorded_at
 
 
 def test_upcasters_chain_from_an_old_version_to_the_current() -> None:

@@ -10,6 +10,7 @@ from bot.actor import Actor as ViewActor
 from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
+from bot.domain.billing import bill
 from bot.domain.events import (
     TERMINATION_REASONS,
     CreditsGranted,
@@ -31,11 +32,9 @@ from bot.domain.mission import (
     RecordReminder,
     RequestLaunch,
     RequestTermination,
-    bill,
-    booking_reservation_cents,
     mission_stream,
 )
-from bot.domain.pricing import Limits
+from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.squadron import squadron_stream
 from bot.view import ScheduleConfig, View
 from eventstore import NewEvent, StoredEvent
@@ -114,7 +113,7 @@ class History:
                 now=now,
             ),
         )
-        cents = booking_reservation_cents(RATE, minutes, start_in is None, LIMITS)
+        cents = cost_at_rate(RATE, minutes)
         reserved = await self.record(
             squadron_stream(guild_id), CreditsReserved(mission_id=mission_id, amount_cents=cents)
         )
@@ -159,12 +158,11 @@ class History:
         """Record the end and the charge in one append, as the service does."""
         now = self.clock.now()
         state = await self.state(mission_id)
-        minutes, cents = bill(state, now, state.termination_reason or "")
-        ended = missions.decide(
-            RecordEnded(actor=SYSTEM, now=now, ended_at=now, billed_minutes=minutes, amount=cents),
-            state,
+        charge = bill(state, now)
+        ended = missions.decide(RecordEnded(actor=SYSTEM, now=now), state)
+        charged = MissionCharged(
+            mission_id=mission_id, minutes=charge.minutes, amount_cents=charge.cents
         )
-        charged = MissionCharged(mission_id=mission_id, minutes=minutes, amount_cents=cents)
         return await self._append_both(state, ended, charged)
 
     async def cancel(self, mission_id: str) -> list[StoredEvent]:

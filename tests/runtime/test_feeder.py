@@ -44,7 +44,7 @@ async def test_another_processes_events_arrive_with_the_next_catch_up_and_only_o
     stats = await view.ask(lambda v: v.stats())
     assert stats.events_applied == len(history.events)
     assert stats.duplicates_dropped == len(mine)
-    assert await view.ask(lambda v: v.reservations(GUILD)) == {"mine": 1400, "theirs": 1400}
+    assert await view.ask(lambda v: v.reservations(GUILD)) == {"mine": 1200, "theirs": 1200}
     assert feeder.alive
     await feeder.stop()
     assert not feeder.alive
@@ -63,6 +63,6 @@ async def test_the_handle_publishes_events_and_answers_queries_through_the_actor
     mission = await handle.mission("m1")
     assert mission is not None and mission.guild_id == GUILD
     assert [m.mission_id for m in await handle.missions_for_guild(GUILD)] == ["m1"]
-    assert (await handle.balance(GUILD)).available_cents == 10_000 - 1400
+    assert (await handle.balance(GUILD)).available_cents == 10_000 - 1200
     assert await handle.next_due_at() == START + timedelta(minutes=40)
     await view.stop()

@@ -319,10 +319,10 @@ async def test_a_booking_extended_before_its_end_is_not_cancelled_for_time_over(
     kept = await bot.services.missions.terminate(mission.mission_id, "booked_time_over")
 
     assert (kept.status, kept.end_at) == (MissionStatus.BOOKED, mission.end_at + 30 * MINUTE)
-    assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 440, 560)
+    assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 360, 640)
 
 
-async def test_ending_a_booking_another_process_just_launched_terminates_and_bills_it(
+async def test_ending_a_booking_another_process_just_launched_terminates_it_boot_time_unbilled(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     mission = await booked(bot)
@@ -336,19 +336,20 @@ async def test_ending_a_booking_another_process_just_launched_terminates_and_bil
     ended = await bot.services.admin.terminate(operator(), mission.mission_id)
 
     assert (ended.status, ended.termination_reason) == (MissionStatus.ENDED, "admin")
-    assert (ended.billed_minutes, ended.charged_cents) == (10, 40)
+    assert ended.launched_at is not None and ended.launched_at < ended.start_at
+    assert (ended.billed_minutes, ended.charged_cents) == (0, 0)
     assert ended.instance_id in provider.terminated
     squadron = await bot.squadron_in_store()
-    assert (squadron.balance_cents, squadron.reservations) == (960, {})
+    assert (squadron.balance_cents, squadron.reservations) == (1_000, {})
     assert await bot.types(squadron_stream(GUILD)) == [
         "CreditsGranted",
         "CreditsReserved",
-        "MissionCharged",
+        "ReservationReleased",
     ]
-    assert bot.notifier.of_type(MissionEndedNotice) == [MissionEndedNotice(ended, "admin", 10, 40)]
+    assert bot.notifier.of_type(MissionEndedNotice) == [MissionEndedNotice(ended, "admin", 0, 0)]
 
 
-async def test_a_failed_cloud_termination_leaves_the_mission_terminating_until_retried(
+async def test_a_failed_cloud_termination_is_retried_and_billed_to_the_stop_request(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     mission = await running(bot)
@@ -362,7 +363,7 @@ async def test_a_failed_cloud_termination_leaves_the_mission_terminating_until_r
     ended = await bot.services.missions.terminate(mission.mission_id, "admin")
 
     assert (ended.status, ended.termination_reason) == (MissionStatus.ENDED, "admin")
-    assert ended.billed_minutes == 21
+    assert ended.billed_minutes == 20
     assert (await bot.types(squadron_stream(GUILD))).count("MissionCharged") == 1
 
 

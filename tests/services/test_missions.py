@@ -21,6 +21,7 @@ from tests.services.harness import (
     GRACE,
     GUILD,
     HOUR,
+    LIMITS,
     MEMBER,
     MINUTE,
     OTHER_GUILD,
@@ -77,21 +78,25 @@ async def test_quote_for_a_start_short_of_the_shortest_session_cannot_go_ahead(
 
 
 async def test_quote_for_a_booking_short_of_its_cost_cannot_go_ahead(bot: BotProcess) -> None:
-    await bot.fund(300)
+    await bot.fund(220)
 
     quote = await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
 
-    assert (quote.cost_cents, quote.minimum_cents, quote.shortfall_cents) == (320, 320, 20)
+    assert (quote.cost_cents, quote.minimum_cents, quote.shortfall_cents) == (240, 240, 20)
     assert not quote.can_go_ahead and not quote.partly_funded
 
 
-async def test_quote_for_a_booking_adds_the_boot_lead(bot: BotProcess) -> None:
+async def test_quote_for_a_booking_costs_what_starting_now_does_and_names_the_boot_lead(
+    bot: BotProcess,
+) -> None:
     await bot.fund(1_000)
 
-    quote = await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
+    later = await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
+    now = await bot.services.missions.quote(GUILD, "medium", 60)
 
-    assert (quote.cost_cents, quote.shortfall_cents) == (240 + 80, 0)
-    assert quote.end_at == START + 4 * HOUR
+    assert (later.cost_cents, later.shortfall_cents) == (now.cost_cents, 0) == (240, 0)
+    assert later.end_at == START + 4 * HOUR
+    assert (later.boot_lead_minutes, now.boot_lead_minutes) == (LIMITS.boot_lead_minutes, 0)
 
 
 async def test_quote_without_a_size_uses_the_squadrons_size(bot: BotProcess) -> None:
@@ -167,13 +172,13 @@ async def test_start_short_of_its_cost_reserves_the_available_credit(bot: BotPro
 
 
 async def test_a_booking_for_later_still_needs_its_whole_cost(bot: BotProcess) -> None:
-    await bot.fund(300)
+    await bot.fund(220)
 
     with pytest.raises(InsufficientCredit) as refused:
         await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
-    assert (refused.value.shortfall_cents, refused.value.needed_cents) == (20, 320)
-    assert str(refused.value).startswith("That needs $3.20 of credit")
+    assert (refused.value.shortfall_cents, refused.value.needed_cents) == (20, 240)
+    assert str(refused.value).startswith("That needs $2.40 of credit")
     assert await bot.services.missions.for_guild(GUILD) == []
 
 
@@ -190,7 +195,7 @@ async def test_the_same_interaction_books_once(bot: BotProcess) -> None:
     assert (await bot.services.squadrons.get(GUILD)).reservations == {first.mission_id: 240}
 
 
-async def test_book_reserves_duration_and_boot_lead_and_does_not_launch(
+async def test_book_reserves_its_booked_minutes_only_and_does_not_launch(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     await bot.fund(1_000)
@@ -202,7 +207,7 @@ async def test_book_reserves_duration_and_boot_lead_and_does_not_launch(
     await bot.services.background.drain()
     assert booked.status is MissionStatus.BOOKED and not booked.immediate
     assert (booked.start_at, booked.end_at) == (START + 5 * HOUR, START + 6 * HOUR)
-    assert (await bot.services.squadrons.get(GUILD)).reservations == {booked.mission_id: 320}
+    assert (await bot.services.squadrons.get(GUILD)).reservations == {booked.mission_id: 240}
     assert provider.launch_calls == []
     assert [m.mission_id for m in await bot.services.missions.for_guild(GUILD)] == [
         booked.mission_id
@@ -261,7 +266,7 @@ async def test_booking_outside_a_guild_is_refused(bot: BotProcess) -> None:
 
 
 async def test_concurrent_bookings_of_one_squadron_never_overspend(bot: BotProcess) -> None:
-    await bot.fund(500)
+    await bot.fund(400)
 
     results = await asyncio.gather(
         *(
@@ -274,7 +279,7 @@ async def test_concurrent_bookings_of_one_squadron_never_overspend(bot: BotProce
     booked = [r for r in results if not isinstance(r, Exception)]
     assert len(booked) == 1
     assert all(isinstance(r, InsufficientCredit | Conflict) for r in results if r not in booked)
-    assert await bot.services.squadrons.balance(GUILD) == Balance(500, 320, 180)
+    assert await bot.services.squadrons.balance(GUILD) == Balance(400, 240, 160)
 
 
 # --- extend -----------------------------------------------------------------------------------

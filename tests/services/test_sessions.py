@@ -44,8 +44,9 @@ BOOKED_START = START + 2 * HOUR
 BOOKED_END = BOOKED_START + HOUR
 LAUNCH_AT = BOOKED_START - 20 * MINUTE
 """The scheduler launches a booked server the boot lead (20 minutes) before its start."""
-RUN_CENTS = 80 * 4
-"""From the launch to the booked end: 80 minutes at 4 cents a minute."""
+RUN_CENTS = 60 * 4
+"""From the booked start to the booked end: 60 minutes at 4 cents a minute (the boot lead
+before the start is not billed)."""
 
 Cloud = Callable[..., LocalProvider]
 
@@ -106,7 +107,7 @@ async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed
     await bot.start(scheduler=True)
     await bot.fund(1_000)
     booked = await bot.services.missions.book(member(), start_at=BOOKED_START, duration_minutes=60)
-    assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 320, 680)
+    assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 240, 760)
 
     await clock.set(BOOKED_START - HOUR)
     await bot.notifier.wait_for(ReminderNotice, lambda n: n.key == "start-60")
@@ -123,7 +124,7 @@ async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed
     assert warning.minutes_left == 15
     assert (ended.reason, ended.billed_minutes, ended.amount_cents) == (
         "booked_time_over",
-        80,
+        60,
         RUN_CENTS,
     )
     mission = await bot.services.missions.get(booked.mission_id)
@@ -134,7 +135,7 @@ async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed
     )
     assert mission.instance_id is not None
     assert (await bot.provider.describe(mission.instance_id)).state == "terminated"
-    assert await bot.services.squadrons.balance(GUILD) == Balance(680, 0, 680)
+    assert await bot.services.squadrons.balance(GUILD) == Balance(760, 0, 760)
 
 
 async def test_a_restart_does_not_repeat_reminders_already_sent(
@@ -177,7 +178,7 @@ async def test_a_server_whose_time_ran_out_while_the_bot_was_down_is_ended_at_st
     assert [type(notice) for notice in second.notifier.notices] == [MissionEndedNotice]
     assert (ended.reason, ended.billed_minutes, ended.amount_cents) == (
         "booked_time_over",
-        80,
+        60,
         RUN_CENTS,
     )
     mission = await second.services.missions.get(booked.mission_id)

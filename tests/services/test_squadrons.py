@@ -64,7 +64,7 @@ async def test_an_admin_refund_beyond_available_credit_needs_allow_negative(
         operator(), GUILD, 900, "goodwill reversed", allow_negative=True
     )
 
-    assert balance == Balance(100, 320, -220)
+    assert balance == Balance(100, 240, -140)
 
 
 async def test_history_lists_balance_changes_newest_first_in_pages(bot: BotProcess) -> None:
