@@ -59,8 +59,11 @@ class AdminCog(commands.Cog):
     @app_commands.describe(mission="The mission id.")
     async def terminate(self, interaction: discord.Interaction, mission: str) -> None:
         actor = await self._operator(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        ended = await self.services.admin.terminate(actor, mission.strip())
+        # Recorded before the answer, so the stop holds whatever happens to the bot after it.
+        ended = await self.services.admin.request_terminate(actor, mission.strip())
+        if ended.is_active:
+            await _reply(interaction, f"Stopping mission `{short_id(ended.mission_id)}`…")
+            ended = await self.services.admin.terminate(actor, ended.mission_id)
         await _reply(
             interaction,
             f"Mission `{short_id(ended.mission_id)}` is {STATUS_LABELS[ended.status].lower()}.",

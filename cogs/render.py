@@ -137,6 +137,12 @@ def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:
     embed.add_field(name="Credit available", value=format_cents(quote.available_cents, currency))
     embed.add_field(name="Starts", value=when(quote.start_at), inline=False)
     embed.add_field(name="Ends", value=when(quote.end_at), inline=False)
+    if quote.boot_lead_minutes:
+        embed.description = (
+            f"Boot time is free: rr starts the server {describe_minutes(quote.boot_lead_minutes)} "
+            f"early so it is ready at {discord.utils.format_dt(quote.start_at, 't')}, and bills "
+            "from then."
+        )
     if quote.partly_funded:
         embed.colour = discord.Colour.gold()
         embed.description = (

@@ -292,6 +292,15 @@ class ServersCog(commands.Cog):
         self, interaction: discord.Interaction, actor: Actor, target: MissionState
     ) -> None:
         async def confirmed(button: discord.Interaction) -> None:
+            # Recorded before the answer: a stop the member was told about holds (and is billed
+            # to this moment) even if the bot dies before the server is terminated.
+            stopping = await self.services.missions.request_stop(actor, target.mission_id)
+            if stopping.status is not MissionStatus.TERMINATING:
+                state = STATUS_LABELS[stopping.status].lower()
+                await button.response.edit_message(
+                    content=f"That server is {state} already.", embed=None, view=None
+                )
+                return
             await button.response.edit_message(
                 content="Stopping the server…", embed=None, view=None
             )
