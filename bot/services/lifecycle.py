@@ -49,6 +49,9 @@ DEADLINES: frozenset[TerminationReason] = frozenset(
 )
 """Reasons the bot stops a server for because a time came; by the time it acts (perhaps in
 another process) an extension, more credit or readiness may have moved the time."""
+_CREDIT_BOUND: frozenset[TerminationReason] = frozenset({"out_of_credit", "instance_lost"})
+"""Stops that may come after the credit ran out (the bot was down when it did, and a lost
+server cannot be stopped any more): billed no further than the credit, topped up first."""
 CREDIT_LOW = "credit-low"
 NO_LOGIN_MESSAGE = "Every DCS server login is in use; try again once another server has stopped."
 DEFAULT_BACKSTOP_GRACE = timedelta(minutes=15)
@@ -404,12 +407,12 @@ class Lifecycle:
 
         ``ended_at`` is when the server stopped running if that is known better than now (an
         instance found gone: the last time it was known running); it is recorded with the
-        request as the moment billing stops, as is the moment the credit ran out for
-        "out_of_credit". A stop requested before (perhaps by a process that died since) keeps
-        the moment it recorded. A mission that never launched and is still booked is cancelled
-        instead, its credit released. A stop for a deadline that no longer holds (extended,
-        ready, credit set aside) does nothing; before stopping a server for lack of credit, the
-        squadron's available credit is set aside.
+        request as the moment billing stops, or the moment the credit ran out if that came
+        first ("out_of_credit", "instance_lost"). A stop requested before (perhaps by a
+        process that died since) keeps the moment it recorded. A mission that never launched
+        and is still booked is cancelled instead, its credit released. A stop for a deadline
+        that no longer holds (extended, ready, credit set aside) does nothing; before stopping a
+        server for lack of credit, the squadron's available credit is set aside.
         """
         with logged("terminate", mission_id=mission_id, reason=reason) as fields:
             state = await self._streams.mission(mission_id)
@@ -426,13 +429,14 @@ class Lifecycle:
                     fields["outcome"] = "cancelled before launch"
                     return state
             stop_at = ended_at
-            if reason == "out_of_credit" and state.status is not MissionStatus.TERMINATING:
+            if reason in _CREDIT_BOUND and state.status is not MissionStatus.TERMINATING:
                 funding = await self._fund_from_credit(state, actor)
-                if funding is not None and funding.runs_out > self._clock.now():
+                now = self._clock.now()
+                if reason == "out_of_credit" and funding is not None and funding.runs_out > now:
                     fields["outcome"] = "funded from available credit"
                     return await self._streams.mission(mission_id)
                 if funding is not None:
-                    stop_at = funding.runs_out
+                    stop_at = min(stop_at or now, funding.runs_out)
             causation_id = None
             if state.status is not MissionStatus.TERMINATING:
                 state, causation_id = await self._request_termination(

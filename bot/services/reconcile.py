@@ -14,8 +14,8 @@ may overlap.
   mission is ended instead, and whatever ran is billed.
 - A mission recorded as under way whose server is gone: ended as "instance_lost", billed up to
   the last time its server was known running — when the provider says it stopped, else the
-  latest sighting — never past its booked end, nothing if it never became ready; the unused
-  reservation released.
+  latest sighting — never past its booked end nor the end of its credit, nothing if it never
+  became ready; the unused reservation released.
 - A server its mission runs: its backstop made sure of, at the mission's end plus the grace
   (setting it at launch or moving it on an extension may have failed, or the bot died between
   the launch and the backstop). What this process last set is not asked about again.

@@ -40,7 +40,7 @@ from tests.cloud.helpers import (
     without_error,
 )
 from tests.fakes.clock import FakeClock, settle
-from tests.services.harness import GRACE, SCHEDULE, BotProcess, member
+from tests.services.harness import GRACE, GUILD, SCHEDULE, BotProcess, member, operator
 
 FUNDS = 10_000
 MINUTE = timedelta(minutes=1)
@@ -672,3 +672,31 @@ async def test_a_session_run_to_its_end_is_billed_its_booked_minutes_though_ec2_
     )
     balance = await bot.services.squadrons.balance(mission.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS - ended.charged_cents, 0)
+
+
+async def test_a_server_lost_while_the_bot_was_down_is_billed_no_further_than_its_credit(
+    bots: Bots, aws: Aws, clock: FakeClock, fresh_client: Callable[[str], Any]
+) -> None:
+    bot = await bots()
+    credit = 180
+    await bot.services.squadrons.refund(operator(), GUILD, FUNDS - credit, "45 minutes left")
+    mission = await started(bot, minutes=120)
+    dcs = probe_of(bot).dcs = await listening()
+    async with dcs:
+        ready = await bot.services.missions.check_ready(mission.mission_id)
+    assert ready.status is MissionStatus.RUNNING and ready.instance_id is not None
+    await bot.stop()
+    backstop_at = ready.end_at + GRACE
+    aws.ec2.terminate_instances(InstanceIds=[ready.instance_id])
+    await clock.set(backstop_at + timedelta(minutes=30))
+
+    ec2 = with_stop_time(fresh_client("ec2"), ready.instance_id, backstop_at)
+    restarted = await bots(ec2=ec2)
+    await reconciler_of(restarted).reconcile()
+
+    lost = await restarted.services.missions.get(ready.mission_id)
+    assert lost.termination_reason == "instance_lost"
+    funded = credit * 60 // ready.rate_cents_per_hour
+    assert (lost.billed_minutes, lost.charged_cents) == (funded, credit)
+    balance = await restarted.services.squadrons.balance(ready.guild_id)
+    assert (balance.balance_cents, balance.reserved_cents) == (0, 0)
