@@ -1,7 +1,10 @@
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.domain.billing import Bill, bill, billable_start, credit_runs_out
 from bot.domain.events import TerminationReason
@@ -145,3 +148,33 @@ def test_credit_runs_out_counted_from_the_billable_start() -> None:
 
 
 MIN = timedelta(minutes=1)
+seconds = st.integers(min_value=-3 * 3600, max_value=15 * 3600).map(lambda s: timedelta(seconds=s))
+
+
+@given(
+    launch=seconds,
+    stop=st.one_of(st.none(), seconds),
+    extended=st.integers(0, 600),
+    now_a=seconds,
+    now_b=seconds,
+)
+def test_the_rule_never_bills_past_the_booked_time_nor_depends_on_when_the_end_is_recorded(
+    launch: timedelta,
+    stop: timedelta | None,
+    extended: int,
+    now_a: timedelta,
+    now_b: timedelta,
+) -> None:
+    booked = replace(
+        session(launched_at=START + launch, stop_at=None if stop is None else START + stop),
+        end_at=END + extended * MIN,
+    )
+    first = bill(booked, END + abs(now_a))
+    assert 0 <= first.minutes <= 120 + extended
+    assert first.cents == -(-first.minutes * 250 // 60)
+    if stop is not None:
+        assert bill(booked, END + abs(now_b)) == first
+        expected = (min(START + stop, booked.end_at) - max(START + launch, START)) / MIN
+        assert first.minutes == max(0, math.ceil(expected))
+    if stop is not None and stop >= booked.end_at - START and launch <= timedelta(0):
+        assert first.minutes == 120 + extended

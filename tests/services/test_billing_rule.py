@@ -1,13 +1,14 @@
 """The billing rule (``bot.domain.billing``) holds on every path, whatever happens to the bot:
 random sessions (started now or booked), extensions, stops by a member, an operator, the
-booked end, the end of credit or a lost server, with the bot dying before or after the cloud
-termination and coming back after a random delay. The real services, view, scheduler and
-reconciler run over one memory store on a fake clock; the cloud is the in-memory fake, with
-EC2's launch times cut to whole seconds. A second ``BotProcess`` is the restarted bot."""
+booked end, the end of credit or a lost server; the bot dying before or after a cloud
+termination or at any moment, and coming back after a random delay to a cloud whose backstop
+went on stopping servers meanwhile. The real services, view, scheduler and reconciler run over
+one memory store on a fake clock; the cloud is the in-memory fake, with launch times cut to
+whole seconds as EC2 reports them. Each restart is a new ``BotProcess`` over the same store."""
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from hypothesis import HealthCheck, example, given, settings
@@ -38,6 +39,7 @@ from tests.services.harness import (
 RATE = PRICING.rate("medium")
 Stop = Literal["none", "member", "admin", "lost", "credit"]
 Crash = Literal["none", "before_terminate", "after_terminate"]
+_ACTIONS = frozenset({"member", "admin", "lost"})
 
 
 class ProcessCrashed(Exception):
@@ -78,6 +80,15 @@ class Cloud(FakeProvider):
         self._alive()
         return await super().describe(instance_id)
 
+    def backstops_until(self, now: datetime) -> None:
+        """What the cloud's backstop did while no bot ran: every server whose backstop time
+        came is terminated then."""
+        for instance in self.instances.values():
+            info = instance.info
+            if info.state == "running" and instance.terminate_at <= now:
+                stopped = instance.terminate_at
+                instance.info = replace(info, state="terminated", address=None, stopped_at=stopped)
+
     def _alive(self) -> None:
         if self.dead:
             raise ProcessCrashed
@@ -92,11 +103,16 @@ class Scenario:
     """(minutes after the start, minutes added)."""
     stop: Stop
     stop_after: int
-    """Minutes and seconds after the start when the stop happens."""
+    """Minutes (and ``stop_seconds``) after the start when the stop happens, or, for "credit",
+    how long the squadron's credit lasts."""
     stop_seconds: int
     crash: Crash
+    down_after: int | None
+    """Minutes after the start when the bot dies, whatever it is doing; None: it does not."""
     restart_after: int
     """Minutes the bot stays down after dying."""
+    reconcile_first: bool
+    """Whether a restarted bot reconciles before its scheduler runs, or after."""
     press_ms: int
     """Milliseconds past the second at which the member presses start."""
 
@@ -110,7 +126,9 @@ scenarios = st.builds(
     stop_after=st.integers(0, 400),
     stop_seconds=st.integers(0, 59),
     crash=st.sampled_from(["none", "before_terminate", "after_terminate"]),
+    down_after=st.one_of(st.none(), st.integers(1, 400)),
     restart_after=st.sampled_from([0, 1, 7, 60, 300, 600]),
+    reconcile_first=st.booleans(),
     press_ms=st.integers(0, 999),
 )
 
@@ -124,25 +142,33 @@ class Run:
     cloud: Cloud
     bot: BotProcess
     reconciler: Reconciler
+    reconcile_first: bool
     restarts: int = 0
     extended: list[int] = field(default_factory=list)
 
     @classmethod
-    async def begin(cls, store: EventStore, clock: FakeClock, crash: Crash) -> "Run":
-        cloud = Cloud(clock, crash)
+    async def begin(cls, store: EventStore, clock: FakeClock, scenario: Scenario) -> "Run":
+        cloud = Cloud(clock, scenario.crash)
         bot = BotProcess(store, clock, cloud)
         await bot.start(scheduler=True)
-        return cls(store, clock, cloud, bot, _reconciler(bot))
+        return cls(store, clock, cloud, bot, _reconciler(bot), scenario.reconcile_first)
 
     async def restart_if_dead(self, down_for: timedelta) -> None:
+        """A dead bot comes back ``down_for`` later and starts as the app does: reconciling the
+        cloud with the records and running its scheduler (in either order)."""
         if not self.cloud.dead:
             return
         await self.bot.stop()
         await self.clock.advance(down_for)
+        self.cloud.backstops_until(self.clock.now())
         self.cloud = Cloud(self.clock, shared=self.cloud)
         self.bot = BotProcess(self.store, self.clock, self.cloud)
-        await self.bot.start(scheduler=True)
         self.reconciler = _reconciler(self.bot)
+        await self.bot.start(scheduler=not self.reconcile_first)
+        await self.reconciler.reconcile()
+        if self.reconcile_first:
+            self.bot.scheduler.start()
+        await settle()
         self.restarts += 1
 
     async def mission(self, mission_id: str) -> MissionState:
@@ -160,7 +186,7 @@ def _reconciler(bot: BotProcess) -> Reconciler:
     )
 
 
-async def _act(run: Run, scenario: Scenario, mission_id: str) -> None:
+async def _stop(run: Run, scenario: Scenario, mission_id: str) -> None:
     """The stop the scenario asks for, now; a lost server was last seen now."""
     try:
         match scenario.stop:
@@ -188,7 +214,9 @@ def _issue(**changes: object) -> Scenario:
         stop_after=0,
         stop_seconds=0,
         crash="none",
+        down_after=None,
         restart_after=0,
+        reconcile_first=True,
         press_ms=0,
     )
     return replace(plain, **changes)  # type: ignore[arg-type]
@@ -199,21 +227,11 @@ def _issue(**changes: object) -> Scenario:
 @example(
     _issue(later=120, extensions=[(30, 30)], stop="admin", stop_after=70, crash="before_terminate")
 )
-@example(
-    _issue(
-        later=60,
-        duration=120,
-        stop="lost",
-        stop_after=50,
-        crash="before_terminate",
-        restart_after=600,
-    )
-)
-@example(
-    _issue(duration=180, stop="credit", stop_after=45, crash="after_terminate", restart_after=60)
-)
+@example(_issue(later=60, stop="lost", stop_after=50, crash="before_terminate", restart_after=600))
+@example(_issue(duration=180, stop="credit", stop_after=45, crash="after_terminate"))
+@example(_issue(duration=120, stop="credit", stop_after=45, down_after=30, restart_after=300))
 @settings(
-    max_examples=80,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -223,7 +241,7 @@ async def test_every_session_is_billed_by_the_rule_whatever_happens_to_the_bot(
 ) -> None:
     clock = FakeClock(START + timedelta(milliseconds=scenario.press_ms))
     async with eventstore.open("memory://", clock=clock.now) as store:
-        run = await Run.begin(store, clock, scenario.crash)
+        run = await Run.begin(store, clock, scenario)
         try:
             await _play(run, scenario)
         finally:
@@ -250,37 +268,39 @@ async def _play(run: Run, scenario: Scenario) -> None:
         )
     await settle()  # the scheduler learns of the session before the clock moves
     mission_id, start = placed.mission_id, placed.start_at
-    stop_at = start + timedelta(minutes=scenario.stop_after, seconds=scenario.stop_seconds)
     down_for = scenario.restart_after * MINUTE
 
-    plan = sorted((start + offset * MINUTE, minutes) for offset, minutes in scenario.extensions)
+    plan: list[tuple[datetime, str, int]] = [
+        (start + offset * MINUTE, "extend", minutes) for offset, minutes in scenario.extensions
+    ]
+    if scenario.stop in _ACTIONS:
+        stop_at = start + timedelta(minutes=scenario.stop_after, seconds=scenario.stop_seconds)
+        plan.append((stop_at, "stop", 0))
+    if scenario.down_after is not None:
+        plan.append((start + scenario.down_after * MINUTE, "down", 0))
     added = 0
-    for when, minutes in plan:
-        if scenario.stop in ("member", "admin", "lost") and when >= stop_at:
-            break
+    stopped_at: datetime | None = None
+    for when, step, minutes in sorted(plan):
         if when > clock.now():
             await clock.set(when)
         await run.restart_if_dead(down_for)
-        try:
-            await run.bot.services.missions.extend(member(), mission_id, minutes)
-            await settle()
-            added += minutes
-        except DomainError:
-            pass  # over: ended, stopping, out of credit or longer than allowed
-    await run.restart_if_dead(down_for)
-    if scenario.stop in ("member", "admin", "lost"):
-        if stop_at > clock.now():
-            await clock.set(stop_at)
-        stop_at = clock.now()
-        still = await run.mission(mission_id)
-        if still.status not in (MissionStatus.LAUNCHING, MissionStatus.RUNNING):
-            stop_at = still.end_at
-        elif scenario.stop == "lost" and still.ready_at is None:
-            stop_at = start  # a server lost before it served a game is billed nothing
-            await _act(run, scenario, mission_id)
+        if step == "down":
+            run.cloud.dead = True
+            await run.restart_if_dead(down_for)
+        elif step == "extend":
+            try:
+                await run.bot.services.missions.extend(member(), mission_id, minutes)
+                await settle()
+                added += minutes
+            except DomainError:
+                pass  # over: ended, stopping, out of credit or longer than allowed
         else:
-            await _act(run, scenario, mission_id)
-    await run.restart_if_dead(down_for)
+            still = await run.mission(mission_id)
+            if still.status in (MissionStatus.LAUNCHING, MissionStatus.RUNNING):
+                never_served = scenario.stop == "lost" and still.ready_at is None
+                stopped_at = start if never_served else clock.now()
+                await _stop(run, scenario, mission_id)
+        await run.restart_if_dead(down_for)
     end_at = start + (booked_minutes + added) * MINUTE
     await clock.set(max(clock.now(), end_at) + HOUR)
     await run.restart_if_dead(down_for)
@@ -290,8 +310,8 @@ async def _play(run: Run, scenario: Scenario) -> None:
     assert ended.status is MissionStatus.ENDED, ended
     assert ended.end_at == end_at
     stops = [end_at]
-    if scenario.stop in ("member", "admin", "lost"):
-        stops.append(stop_at)
+    if stopped_at is not None:
+        stops.append(stopped_at)
     if funded_minutes is not None:
         stops.append(start + funded_minutes * MINUTE)
     expected = max(0, math.ceil((min(stops) - start) / MINUTE))
