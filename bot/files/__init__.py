@@ -1,0 +1,1 @@
+"""Squadrons' files: reading DCS missions (``miz``) and the object store they live in."""
