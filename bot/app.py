@@ -31,6 +31,8 @@ from bot.cloud.local import LocalProvider
 from bot.cloud.logins import LoginPool
 from bot.config import InvalidSettings, Settings
 from bot.domain.pricing import Limits, Pricing
+from bot.files.limits import FileLimits
+from bot.files.store import ObjectStore, open_object_store
 from bot.logs import redact_also, url_without_credentials
 from bot.notify import FanoutNotifier, LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, build_payment_service, payment_routes
@@ -97,6 +99,9 @@ class App:
         self._services: Services | None = None
         self.agent_api: AgentApi | None = None
         """rr's side of the server agents (credentials, files, heartbeats), once started."""
+        self.files: ObjectStore | None = None
+        """The object store of squadrons' missions and debriefs, once started."""
+        self.file_limits = FileLimits.from_settings(settings.files)
 
     @property
     def services(self) -> Services:
@@ -126,6 +131,7 @@ class App:
         self._web = None
         self._services = None
         self.agent_api = None
+        self.files = None
 
     async def _start(self) -> None:
         settings, clock, stack = self.settings, self.clock, self._stack
@@ -222,6 +228,9 @@ class App:
 
         interactions: Counter[str] = Counter()
         self.agent_api = build_agent_api(store, ViewSessions(view), clock)
+        files = self.files = await _open_files(settings, clock, self.base_url)
+        stack.push_async_callback(files.close)
+        log.info("files ready", extra={"store": files.location})
         web_app = create_web_app(
             health={
                 "store": store_reachable(store),
@@ -237,6 +246,7 @@ class App:
             routes=[
                 payment_routes(payments),
                 agent_routes(self.agent_api),
+                *files.web_routes(),
                 *([sandbox.console_routes] if sandbox else []),
             ],
         )
@@ -548,6 +558,21 @@ def _bind_web(settings: Settings) -> WebServer:
             f"The web app cannot listen on {host}:{port} ({error.strerror or error}); "
             "set RR_WEB_HOST and RR_WEB_PORT to a free address."
         ) from None
+
+
+async def _open_files(settings: Settings, clock: Clock, base_url: str) -> ObjectStore:
+    key = settings.files.signing_key
+    try:
+        return await open_object_store(
+            settings.files.store,
+            clock=clock,
+            base_url=base_url,
+            signing_key=None if key is None else key.get_secret_value().encode(),
+        )
+    except ValueError as error:
+        raise FatalError(f"RR_FILES_STORE is not usable: {error}") from None
+    except (BotoCoreError, ClientError) as error:
+        raise FatalError(f"The file store's bucket cannot be used: {error}") from None
 
 
 def _payments_config(settings: Settings, public_url: str) -> PaymentsConfig:

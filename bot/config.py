@@ -206,6 +206,27 @@ class Ec2Settings(BaseModel):
         }
 
 
+class FilesSettings(BaseModel):
+    """Squadrons' files (missions, debriefs): where they live and how much each may keep."""
+
+    store: Annotated[
+        str, _matching(r"(file|s3)://.+", "a URL starting file:// (a folder) or s3://BUCKET")
+    ] = "file://./var/files"
+    signing_key: OptionalSecret = None
+    mission_max_mb: int = Field(default=100, ge=1)
+    mission_quota_count: int = Field(default=50, ge=1)
+    mission_quota_mb: int = Field(default=1000, ge=1)
+    debrief_max_mb: int = Field(default=500, ge=1)
+    debrief_days: int = Field(default=7, ge=1, le=7)
+
+    @field_validator("signing_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("expected at least 32 characters")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything rr reads from its environment; add a section as a nested model field."""
 
@@ -256,6 +277,7 @@ class Settings(BaseSettings):
     limits: LimitsSettings = LimitsSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     ec2: Ec2Settings = Ec2Settings()
+    files: FilesSettings = FilesSettings()
 
     @field_validator("sandbox_time_scale")
     @classmethod

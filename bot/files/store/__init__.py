@@ -2,8 +2,9 @@
 
 `ObjectStore` (``base``) is the interface; `LocalObjectStore` (a folder, the default, with
 signed routes on rr's web app) and `S3ObjectStore` implement it; `open_object_store` builds one
-from RR_FILES_STORE. Keys (`ObjectKey`) are content-addressed per squadron for what rr stores
-itself, and per session for what a server uploads through a link.
+from RR_FILES_STORE. Keys (`ObjectKey`) are content-addressed under ``squadrons/<id>/`` for
+what rr stores itself (missions), and under ``debriefs/<squadron>/<session>/`` for what a
+server uploads through a link at a session's end.
 """
 
 from bot.files.store.base import ObjectInfo, ObjectNotFound, ObjectStore, UploadLink

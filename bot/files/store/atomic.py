@@ -17,6 +17,7 @@ class AtomicWriter:
 
     def __init__(self, root: Path, key: ObjectKey) -> None:
         self._target = root / key
+        (root / INCOMING).mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=root / INCOMING)
         self._temp = Path(name)
         self._file: BinaryIO = os.fdopen(handle, "wb")

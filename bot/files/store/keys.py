@@ -37,15 +37,16 @@ class ObjectKey(str):
         """Where a squadron's file with this SHA-256 lives: the same bytes, the same key."""
         if not _SHA256.fullmatch(sha256):
             raise InvalidKey(f"{sha256[:80]!r} is not a lower-case hex SHA-256.")
-        return cls(f"{_squadron(squadron_id)}/sha256/{sha256}")
+        return cls(f"squadrons/{_squadron_id(squadron_id)}/sha256/{sha256}")
 
     @classmethod
-    def session_file(cls, squadron_id: str, session_id: str, name: str) -> Self:
-        """Where a file a server uploads at a session's end lives (a Tacview, a track, a log)."""
-        return cls(f"{_squadron(squadron_id)}/sessions/{session_id}/{name}")
+    def debrief(cls, squadron_id: str, session_id: str, name: str) -> Self:
+        """Where a file a server uploads at a session's end lives (a Tacview, a track, a log):
+        under ``debriefs/``, so that one S3 lifecycle rule on that prefix expires them all."""
+        return cls(f"debriefs/{_squadron_id(squadron_id)}/{session_id}/{name}")
 
 
-def _squadron(squadron_id: str) -> str:
+def _squadron_id(squadron_id: str) -> str:
     if not _SQUADRON.fullmatch(squadron_id):
         raise InvalidKey(f"{squadron_id[:80]!r} is not a squadron (guild) id.")
-    return f"squadrons/{squadron_id}"
+    return squadron_id

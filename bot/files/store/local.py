@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from bot.files.store.atomic import INCOMING, AtomicWriter
+from bot.files.store.atomic import AtomicWriter
 from bot.files.store.base import (
     ObjectInfo,
     ObjectNotFound,
@@ -34,7 +34,6 @@ class LocalObjectStore:
         self.root = root
         self.signer = signer
         self._base_url = base_url.rstrip("/")
-        (root / INCOMING).mkdir(parents=True, exist_ok=True)
 
     @property
     def location(self) -> str:

@@ -6,6 +6,7 @@
   local S3-compatible server).
 """
 
+import asyncio
 import re
 import secrets
 from pathlib import Path
@@ -37,7 +38,8 @@ async def open_object_store(
         if not path or parts.query or parts.fragment:
             raise ValueError(f"A file store URL names a folder, not {url!r}: use {_FORMS}.")
         signer = LinkSigner(signing_key or secrets.token_bytes(32), clock.now)
-        return LocalObjectStore(Path(path), signer, base_url)
+        root = await asyncio.to_thread(Path(path).absolute)
+        return LocalObjectStore(root, signer, base_url)
     if parts.scheme == "s3":
         return await _s3(url, parts.netloc, parts.path.strip("/"), parts.query, clock)
     raise ValueError(f"Unknown file store URL {url!r}: use {_FORMS}.")

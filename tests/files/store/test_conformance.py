@@ -66,7 +66,7 @@ async def test_a_download_link_works_until_it_expires(backend: Backend) -> None:
 
 
 async def test_an_upload_link_stores_a_file_of_up_to_its_size(backend: Backend) -> None:
-    key = ObjectKey.session_file(SQUADRON, SESSION, "tacview-1.acmi")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "tacview-1.acmi")
     link = await backend.store.upload_link(key, max_bytes=len(MISSION), expires_in=TEN_MINUTES)
 
     assert link.max_bytes == len(MISSION)
@@ -75,7 +75,7 @@ async def test_an_upload_link_stores_a_file_of_up_to_its_size(backend: Backend) 
 
 
 async def test_an_upload_over_the_cap_is_refused_and_stores_nothing(backend: Backend) -> None:
-    key = ObjectKey.session_file(SQUADRON, SESSION, "dcs.log")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "dcs.log")
     link = await backend.store.upload_link(key, max_bytes=1000, expires_in=TEN_MINUTES)
 
     status = await upload(link, b"x" * 1001)
@@ -85,7 +85,7 @@ async def test_an_upload_over_the_cap_is_refused_and_stores_nothing(backend: Bac
 
 
 async def test_an_expired_upload_link_stores_nothing(backend: Backend) -> None:
-    key = ObjectKey.session_file(SQUADRON, SESSION, "track.trk")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "track.trk")
     link = await backend.store.upload_link(key, max_bytes=1000, expires_in=TEN_MINUTES)
 
     await backend.advance(TEN_MINUTES + timedelta(seconds=2))
@@ -95,8 +95,8 @@ async def test_an_expired_upload_link_stores_nothing(backend: Backend) -> None:
 
 
 async def test_an_upload_link_cannot_be_turned_to_another_key(backend: Backend) -> None:
-    key = ObjectKey.session_file(SQUADRON, SESSION, "dcs.log")
-    other = ObjectKey.session_file(OTHER_SQUADRON, SESSION, "dcs.log")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "dcs.log")
+    other = ObjectKey.debrief(OTHER_SQUADRON, SESSION, "dcs.log")
     link = await backend.store.upload_link(key, max_bytes=1000, expires_in=TEN_MINUTES)
 
     assert (

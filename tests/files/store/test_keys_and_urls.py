@@ -55,22 +55,25 @@ def test_keys_that_could_leave_the_store_are_refused(key: str) -> None:
 
 def test_content_and_session_keys_sit_under_the_squadron() -> None:
     assert ObjectKey.content("123", SHA) == f"squadrons/123/sha256/{SHA}"
-    assert ObjectKey.session_file("123", "s-1", "dcs.log") == "squadrons/123/sessions/s-1/dcs.log"
+    assert ObjectKey.debrief("123", "s-1", "dcs.log") == "debriefs/123/s-1/dcs.log"
     with pytest.raises(InvalidKey, match="SHA-256"):
         ObjectKey.content("123", SHA.upper())
     with pytest.raises(InvalidKey, match="squadron"):
         ObjectKey.content("../1", SHA)
     with pytest.raises(InvalidKey, match="not an object key"):
-        ObjectKey.session_file("123", "..", "dcs.log")
+        ObjectKey.debrief("123", "..", "dcs.log")
 
 
-async def test_a_file_url_opens_a_folder_it_creates(tmp_path: Path) -> None:
+async def test_a_file_url_opens_a_folder_made_on_the_first_write(tmp_path: Path) -> None:
     store = await open_object_store(
         f"file://{tmp_path}/var/files", clock=CLOCK, base_url="http://127.0.0.1:1"
     )
     assert isinstance(store, LocalObjectStore)
     assert store.location == f"file://{tmp_path}/var/files"
-    assert (tmp_path / "var/files/.incoming").is_dir()
+    assert not (tmp_path / "var").exists()
+
+    await store.put("1", b"x")
+    assert list((tmp_path / "var/files/.incoming").iterdir()) == []
 
 
 async def test_a_relative_file_url_is_relative_to_the_working_folder(

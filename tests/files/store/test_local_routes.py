@@ -87,7 +87,7 @@ async def test_a_key_leaving_the_store_is_refused(local: Backend, path: str) -> 
 
 async def test_an_upload_to_a_key_leaving_the_store_is_refused(local: Backend) -> None:
     assert local.root is not None
-    key = ObjectKey.session_file(SQUADRON, SESSION, "dcs.log")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "dcs.log")
     link = await local.store.upload_link(key, 100, TEN_MINUTES)
 
     assert await upload(link, b"x", {**link.fields, "key": "../outside"}) == 400
@@ -111,7 +111,7 @@ async def test_an_upload_link_is_not_a_download_link(local: Backend) -> None:
 
 async def test_a_raised_size_cap_is_refused(local: Backend) -> None:
     assert local.root is not None
-    key = ObjectKey.session_file(SQUADRON, SESSION, "dcs.log")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "dcs.log")
     link = await local.store.upload_link(key, 10, TEN_MINUTES)
 
     assert await upload(link, b"x" * 100, {**link.fields, "max_bytes": "1000"}) == 403
@@ -120,7 +120,7 @@ async def test_a_raised_size_cap_is_refused(local: Backend) -> None:
 
 async def test_a_large_upload_over_the_cap_stops_early_and_leaves_nothing(local: Backend) -> None:
     assert local.root is not None
-    key = ObjectKey.session_file(SQUADRON, SESSION, "big.acmi")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "big.acmi")
     link = await local.store.upload_link(key, 1024 * 1024, TEN_MINUTES)
 
     assert await upload(link, b"x" * (3 * 1024 * 1024)) == 413
@@ -130,7 +130,7 @@ async def test_a_large_upload_over_the_cap_stops_early_and_leaves_nothing(local:
 async def test_a_streamed_upload_over_the_cap_leaves_nothing(local: Backend) -> None:
     """Without a Content-Length (chunked), the route counts the bytes as they come."""
     assert local.root is not None
-    key = ObjectKey.session_file(SQUADRON, SESSION, "big.acmi")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "big.acmi")
     link = await local.store.upload_link(key, 300_000, TEN_MINUTES)
 
     async def chunks():  # type: ignore[no-untyped-def]
@@ -182,7 +182,7 @@ async def test_an_upload_that_is_not_a_form_is_refused_with_415(local: Backend) 
 
 async def test_an_upload_replaces_the_file_whole(local: Backend) -> None:
     assert local.root is not None
-    key = ObjectKey.session_file(SQUADRON, SESSION, "dcs.log")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "dcs.log")
     link = await local.store.upload_link(key, 100, TEN_MINUTES)
 
     assert await upload(link, b"first") == 204
@@ -197,7 +197,7 @@ async def test_the_signing_key_reaches_no_log(
     local: Backend, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    key = ObjectKey.session_file(SQUADRON, SESSION, "dcs.log")
+    key = ObjectKey.debrief(SQUADRON, SESSION, "dcs.log")
     link = await local.store.upload_link(key, 10, TEN_MINUTES)
     await upload(link, b"x" * 11)
     await upload(link, b"ok")
