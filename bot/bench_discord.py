@@ -22,7 +22,7 @@ from pathlib import Path
 from discord_emulator import BotConnected, Emulator, Permission, patched_discord
 
 CONCURRENT = 50
-COMMANDS = (
+COMMANDS: tuple[tuple[str, dict[str, str]], ...] = (
     ("credits balance", {}),
     ("server status", {}),
     ("server start", {"duration": "2h"}),
