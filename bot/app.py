@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -19,6 +18,9 @@ from typing import Any, Protocol
 import aiohttp
 import discord
 from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
 
 import eventstore
 from bot.actor import Actor
@@ -40,17 +42,10 @@ from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce, is
 from bot.scheduler import MissionActions, Scheduler
 from bot.services import ComputeSettings, SchedulerStatus, Services
 from bot.services.reconcile import Reconciler
-from bot.view import ScheduleConfig, View
+from bot.view import ScheduleConfig, View, ViewStats
 from bot.view.feeder import ViewFeeder
 from bot.view.handle import ViewHandle
-from bot.web import (
-    CheckResult,
-    HealthCheck,
-    MetricsSource,
-    Sample,
-    WebServer,
-    create_web_app,
-)
+from bot.web import CheckResult, HealthCheck, WebServer, create_web_app
 from cogs.client import DiscordOptions, RRBot
 
 log = logging.getLogger("rr.app")
@@ -216,7 +211,10 @@ class App:
             backstop_grace=backstop_grace,
         )
         services.admin.reconciler = reconciler
-        actions = CountedActions(services.missions)
+        registry = CollectorRegistry()
+        uptime = Gauge("rr_uptime_seconds", "Seconds since the app was built.", registry=registry)
+        uptime.set_function(lambda: round(time.monotonic() - self._started_at, 3))
+        actions = CountedActions(services.missions, registry)
         scheduler = Scheduler(view_actor, actions, clock, config)
         services.admin.scheduler = scheduler
 
@@ -226,7 +224,14 @@ class App:
             stack.push_async_callback(sandbox.close)
             await sandbox.open(services.squadrons)
 
-        interactions: Counter[str] = Counter()
+        interactions = Counter(
+            "rr_discord_interactions_total",
+            "Discord interactions received (commands, buttons, autocomplete), by type.",
+            ["type"],
+            registry=registry,
+        )
+        view_metrics = ViewMetrics(view)
+        registry.register(view_metrics)
         self.agent_api = build_agent_api(store, ViewSessions(view), clock)
         files = self.files = await _open_files(settings, clock, self.base_url)
         stack.push_async_callback(files.close)
@@ -237,12 +242,8 @@ class App:
                 "view": view_caught_up(view, feeder, clock, feed_interval * VIEW_MAX_LAG_PASSES),
                 "scheduler": scheduler_alive(scheduler, clock, config.heartbeat),
             },
-            metrics=[
-                self._process_metrics,
-                view_metrics(view),
-                actions.samples,
-                interaction_metrics(interactions),
-            ],
+            metrics=registry,
+            refresh_metrics=[view_metrics.refresh],
             routes=[
                 payment_routes(payments),
                 agent_routes(self.agent_api),
@@ -295,10 +296,6 @@ class App:
         self.failure = reason
         self._on_fatal()
 
-    async def _process_metrics(self) -> list[Sample]:
-        uptime = round(time.monotonic() - self._started_at, 3)
-        return [Sample("rr_uptime_seconds", "gauge", "Seconds since the app was built.", uptime)]
-
 
 class DiscordConnection:
     """The Discord client's gateway connection, run as a task; discord.py reconnects by itself
@@ -345,9 +342,14 @@ class SwitchableNotifier:
 class CountedActions:
     """The services' mission actions, counted per kind and outcome for /metrics."""
 
-    def __init__(self, actions: MissionActions) -> None:
+    def __init__(self, actions: MissionActions, registry: CollectorRegistry) -> None:
         self._actions = actions
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self._counts = Counter(
+            "rr_scheduler_actions_total",
+            "Actions the scheduler performed, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=registry,
+        )
 
     async def launch(self, mission_id: str) -> object:
         return await self._counted("launch", self._actions.launch(mission_id))
@@ -361,25 +363,13 @@ class CountedActions:
     async def send_reminder(self, mission_id: str, key: str) -> object:
         return await self._counted("remind", self._actions.send_reminder(mission_id, key))
 
-    async def samples(self) -> list[Sample]:
-        return [
-            Sample(
-                "rr_scheduler_actions_total",
-                "counter",
-                "Actions the scheduler performed, by kind and outcome.",
-                count,
-                {"kind": kind, "outcome": outcome},
-            )
-            for (kind, outcome), count in sorted(self.counts.items())
-        ]
-
     async def _counted(self, kind: str, action: Awaitable[object]) -> object:
         try:
             result = await action
         except Exception:
-            self.counts[kind, "failed"] += 1
+            self._counts.labels(kind, "failed").inc()
             raise
-        self.counts[kind, "done"] += 1
+        self._counts.labels(kind, "done").inc()
         return result
 
 
@@ -482,60 +472,50 @@ def scheduler_alive(scheduler: SchedulerStatus, clock: Clock, heartbeat: timedel
     return check
 
 
-def view_metrics(view: ViewHandle) -> MetricsSource:
-    async def samples() -> list[Sample]:
-        stats = await view.stats()
+class ViewMetrics:
+    """The view's figures for /metrics: a collector whose ``refresh`` asks the view's actor
+    before each scrape, since ``collect`` cannot wait for it."""
+
+    def __init__(self, view: ViewHandle) -> None:
+        self._view = view
+        self._stats: ViewStats | None = None
+
+    async def refresh(self) -> None:
+        self._stats = await self._view.stats()
+
+    def collect(self) -> list[Metric]:
+        stats = self._stats
+        if stats is None:
+            return []
         return [
-            Sample(
+            CounterMetricFamily(
                 "rr_view_events_applied_total",
-                "counter",
                 "Events the view has applied.",
-                stats.events_applied,
+                value=stats.events_applied,
             ),
-            Sample(
+            CounterMetricFamily(
                 "rr_view_duplicates_dropped_total",
-                "counter",
                 "Events the view received again and dropped.",
-                stats.duplicates_dropped,
+                value=stats.duplicates_dropped,
             ),
-            Sample(
+            GaugeMetricFamily(
                 "rr_view_events_waiting",
-                "gauge",
                 "Events held back until an earlier version of their stream arrives.",
-                stats.events_waiting,
+                value=stats.events_waiting,
             ),
-            Sample(
+            GaugeMetricFamily(
                 "rr_missions_active",
-                "gauge",
                 "Missions booked or under way.",
-                stats.active_missions,
+                value=stats.active_missions,
             ),
         ]
-
-    return samples
-
-
-def interaction_metrics(interactions: Counter[str]) -> MetricsSource:
-    async def samples() -> list[Sample]:
-        return [
-            Sample(
-                "rr_discord_interactions_total",
-                "counter",
-                "Discord interactions received (commands, buttons, autocomplete), by type.",
-                count,
-                {"type": kind},
-            )
-            for kind, count in sorted(interactions.items())
-        ]
-
-    return samples
 
 
 def _interaction_counter(
-    interactions: Counter[str],
+    interactions: Counter,
 ) -> Callable[[discord.Interaction], Coroutine[Any, Any, None]]:
     async def on_interaction(interaction: discord.Interaction) -> None:
-        interactions[interaction.type.name] += 1
+        interactions.labels(interaction.type.name).inc()
 
     return on_interaction
 

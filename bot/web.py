@@ -1,24 +1,26 @@
 """The bot's web app (aiohttp): health, metrics, and whatever routes other parts register.
 
-`create_web_app` takes health checks, metric sources and route registrars, so this module knows
-nothing of payments or of how each part measures itself:
+`create_web_app` takes health checks, a metrics registry and route registrars, so this module
+knows nothing of payments or of how each part measures itself:
 
 - ``GET /healthz``: every check, run concurrently with a time limit, as JSON; 200 when all
   pass, 503 when any fails.
-- ``GET /metrics``: the samples of every source in Prometheus' text format (version 0.0.4).
+- ``GET /metrics``: the app's own prometheus_client registry (never the process-wide one, so
+  two apps in one process keep apart) in Prometheus' text format (version 0.0.4), after the
+  refreshers have read what can only be read asynchronously (the view's figures).
 - a route registrar is ``register(app)``, called once before the app starts (payments add
   ``POST /stripe/webhook`` and the sandbox checkout this way).
 """
 
 import asyncio
 import logging
-import math
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 log = logging.getLogger("rr.web")
 
@@ -33,32 +35,20 @@ class CheckResult:
     detail: str
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One metric value. Names follow Prometheus conventions (``rr_…``, counters end ``_total``);
-    samples of one name share its ``kind`` and ``help`` and differ by ``labels``."""
-
-    name: str
-    kind: Literal["counter", "gauge"]
-    help: str
-    value: float
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-
 HealthCheck = Callable[[], Awaitable[CheckResult]]
-MetricsSource = Callable[[], Awaitable[Iterable[Sample]]]
+RefreshMetrics = Callable[[], Awaitable[None]]
 RouteRegistrar = Callable[[web.Application], None]
-
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def create_web_app(
     *,
     health: Mapping[str, HealthCheck],
-    metrics: Sequence[MetricsSource] = (),
+    metrics: CollectorRegistry | None = None,
+    refresh_metrics: Sequence[RefreshMetrics] = (),
     routes: Sequence[RouteRegistrar] = (),
 ) -> web.Application:
     app = web.Application()
+    registry = CollectorRegistry() if metrics is None else metrics
 
     async def healthz(_: web.Request) -> web.Response:
         names = list(health)
@@ -74,10 +64,10 @@ def create_web_app(
         return web.json_response(body, status=200 if healthy else 503)
 
     async def metrics_page(_: web.Request) -> web.Response:
-        samples = [sample for source in metrics for sample in await source()]
+        for refresh in refresh_metrics:
+            await refresh()
         return web.Response(
-            body=render_prometheus(samples).encode(),
-            headers={"Content-Type": PROMETHEUS_CONTENT_TYPE},
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_PLAIN_0_0_4}
         )
 
     app.router.add_get("/healthz", healthz)
@@ -97,41 +87,6 @@ async def _run_check(name: str, check: HealthCheck) -> CheckResult:
     except Exception as error:
         log.exception("health check failed", extra={"check": name})
         return CheckResult(False, f"failed ({type(error).__name__})")
-
-
-def render_prometheus(samples: Iterable[Sample]) -> str:
-    by_name: dict[str, list[Sample]] = {}
-    for sample in samples:
-        by_name.setdefault(sample.name, []).append(sample)
-    lines = []
-    for name, group in by_name.items():
-        lines.append(f"# HELP {name} {_escape(group[0].help)}")
-        lines.append(f"# TYPE {name} {group[0].kind}")
-        lines.extend(f"{name}{_labels(sample.labels)} {_number(sample.value)}" for sample in group)
-    return "\n".join(lines) + "\n"
-
-
-def _labels(labels: Mapping[str, str]) -> str:
-    if not labels:
-        return ""
-    pairs = ",".join(f'{key}="{_escape_label(value)}"' for key, value in labels.items())
-    return "{" + pairs + "}"
-
-
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _escape_label(text: str) -> str:
-    return _escape(text).replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 class WebServer:

@@ -7,8 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from bot.web import CheckResult, Sample, WebServer, create_web_app
+from bot.web import CheckResult, WebServer, create_web_app
 
 Serve = Callable[[web.Application], Awaitable[str]]
 
@@ -109,27 +110,45 @@ async def test_a_check_that_hangs_fails_after_the_time_limit(
     assert body["checks"]["view"] == {"ok": False, "detail": "no answer within 0.01 s"}
 
 
-async def test_metrics_are_served_in_prometheus_text_format(serve: Serve) -> None:
-    async def counters() -> list[Sample]:
-        return [Sample("rr_commands_total", "counter", "Commands handled.", 12)]
+async def test_the_app_registry_is_served_in_prometheus_text_format(serve: Serve) -> None:
+    registry = CollectorRegistry()
+    Counter("rr_commands_total", "Commands handled.", registry=registry).inc(12)
+    lag = Gauge("rr_view_lag_seconds", "How far the view is behind.", registry=registry)
 
-    async def gauges() -> list[Sample]:
-        return [Sample("rr_view_lag_seconds", "gauge", "How far the view is behind.", 0.25)]
+    async def refresh() -> None:  # what can only be read asynchronously, read at each scrape
+        lag.set(0.25)
 
-    base = await serve(create_web_app(health={}, metrics=[counters, gauges]))
+    app = create_web_app(health={}, metrics=registry, refresh_metrics=[refresh])
+    base = await serve(app)
 
     status, content_type, text = await get(base + "/metrics")
 
     assert status == 200
     assert content_type.startswith("text/plain; version=0.0.4")
-    assert text == (
+    assert (
         "# HELP rr_commands_total Commands handled.\n"
         "# TYPE rr_commands_total counter\n"
-        "rr_commands_total 12\n"
+        "rr_commands_total 12.0\n"
+    ) in text
+    assert (
         "# HELP rr_view_lag_seconds How far the view is behind.\n"
         "# TYPE rr_view_lag_seconds gauge\n"
         "rr_view_lag_seconds 0.25\n"
+    ) in text
+
+
+async def test_two_apps_keep_their_metrics_apart(serve: Serve) -> None:
+    first, second = CollectorRegistry(), CollectorRegistry()
+    Counter("rr_commands_total", "Commands handled.", registry=first).inc(1)
+    Counter("rr_commands_total", "Commands handled.", registry=second).inc(2)
+
+    _, _, first_text = await get(await serve(create_web_app(health={}, metrics=first)) + "/metrics")
+    _, _, second_text = await get(
+        await serve(create_web_app(health={}, metrics=second)) + "/metrics"
     )
+
+    assert "rr_commands_total 1.0\n" in first_text
+    assert "rr_commands_total 2.0\n" in second_text
 
 
 async def test_other_parts_register_their_routes(serve: Serve) -> None:
@@ -158,19 +177,18 @@ def test_the_port_is_known_before_the_server_starts() -> None:
 
 
 async def test_samples_of_one_name_share_their_header_and_differ_by_labels(serve: Serve) -> None:
-    async def actions() -> list[Sample]:
-        return [
-            Sample("rr_actions_total", "counter", "Actions.", 3, {"kind": "launch"}),
-            Sample("rr_actions_total", "counter", "Actions.", 1, {"kind": 'say "hi"\n'}),
-        ]
+    registry = CollectorRegistry()
+    actions = Counter("rr_actions_total", "Actions.", ["kind"], registry=registry)
+    actions.labels("launch").inc(3)
+    actions.labels('say "hi"\n').inc()
 
-    base = await serve(create_web_app(health={}, metrics=[actions]))
+    base = await serve(create_web_app(health={}, metrics=registry))
 
     _, _, text = await get(base + "/metrics")
 
-    assert text == (
+    assert (
         "# HELP rr_actions_total Actions.\n"
         "# TYPE rr_actions_total counter\n"
-        'rr_actions_total{kind="launch"} 3\n'
-        'rr_actions_total{kind="say \\"hi\\"\\n"} 1\n'
-    )
+        'rr_actions_total{kind="launch"} 3.0\n'
+        'rr_actions_total{kind="say \\"hi\\"\\n"} 1.0\n'
+    ) in text
