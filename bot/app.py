@@ -200,6 +200,11 @@ class App:
         services.attach_payments(payments)
         redact_also(payments.provider.webhook_secret)  # the sandbox's is made just now
         log.info("payments ready", extra={"provider": payments.config.provider})
+        if settings.sandbox_payments_in_discord:
+            log.warning(
+                "RR_SANDBOX_PAYMENTS is on with a real Discord bot: anyone who presses Pay on "
+                "the sandbox checkout gets free credit"
+            )
 
         reconciler = Reconciler(
             provider=compute,

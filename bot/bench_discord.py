@@ -65,6 +65,7 @@ async def measure(rounds: int, folder: Path) -> dict[str, list[float]]:
             "RR_OPERATOR_IDS": str(operator.id),
             "RR_OPERATOR_GUILD_ID": str(operators.id),
             "DISCORD_TOKEN": emu.token,
+            "RR_SANDBOX_PAYMENTS": "true",
             EMULATOR_API: emu.base_url,
             EMULATOR_GATEWAY: emu.gateway_url,
         }

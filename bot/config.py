@@ -26,6 +26,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -257,6 +258,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     local_instances_dir: Path = Path("var/local-instances")
     sandbox_time_scale: float = Field(default=1.0, gt=0, le=3600)
+    sandbox_payments: bool = False
     operator_ids: Annotated[tuple[DiscordId, ...], BeforeValidator(_comma_separated)] = ()
     operator_guild_id: OptionalDiscordId = None
 
@@ -288,6 +290,35 @@ class Settings(BaseSettings):
                 "schedules run on real time"
             )
         return value
+
+    @model_validator(mode="after")
+    def _no_free_credit_by_mistake(self) -> "Settings":
+        """Real Discord takes real payments unless the operator opts in to the sandbox checkout,
+        whose Pay button gives credit (and so servers) for nothing."""
+        keys = [self.stripe_api_key, self.stripe_webhook_secret]
+        if any(keys) and not all(keys):
+            missing = "STRIPE_WEBHOOK_SECRET" if self.stripe_api_key else "STRIPE_API_KEY"
+            raise ValueError(
+                f"STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET go together: set {missing} too, "
+                "or remove the other"
+            )
+        if self.sandbox_payments and all(keys):
+            raise ValueError(
+                "RR_SANDBOX_PAYMENTS=true cannot run with STRIPE_API_KEY and "
+                "STRIPE_WEBHOOK_SECRET set: remove the Stripe keys or RR_SANDBOX_PAYMENTS"
+            )
+        if self.discord_token is not None and not all(keys) and not self.sandbox_payments:
+            raise ValueError(
+                "With DISCORD_TOKEN set, set STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET for real "
+                "payments, or RR_SANDBOX_PAYMENTS=true to let anyone buy credit for free on the "
+                "sandbox checkout"
+            )
+        return self
+
+    @property
+    def sandbox_payments_in_discord(self) -> bool:
+        """The sandbox checkout serves real Discord members (the operator opted in)."""
+        return self.discord_token is not None and self.sandbox_payments
 
     def base_url(self, bound_port: int) -> str:
         """Where people and Stripe reach the web app: RR_PUBLIC_URL, else the bound address."""
@@ -348,6 +379,8 @@ def _describe(error: ValidationError) -> str:
     problems = []
     for item in error.errors():
         message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"]:  # a rule across settings: its message names them
+            return f"Invalid settings: {message}."
         problems.append(f"{env_name(item['loc'])}: {message[0].lower()}{message[1:]}")
     label = "Invalid setting" if len(problems) == 1 else "Invalid settings"
     return f"{label} " + "; ".join(problems) + "."

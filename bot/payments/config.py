@@ -26,6 +26,8 @@ class _Settings(Protocol):
     def stripe_webhook_secret(self) -> SecretStr | None: ...
     @property
     def pricing(self) -> _PricingSettings: ...
+    @property
+    def sandbox_payments_in_discord(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class PaymentsConfig:
     max_webhook_body_bytes: int = 256 * 1024
     provider_lookup_timeout: timedelta = timedelta(milliseconds=750)
     """How long a webhook may wait on the provider, so that it still answers within a second."""
+    sandbox_in_discord: bool = False
+    """The sandbox checkout serves members of real Discord guilds (RR_SANDBOX_PAYMENTS): its
+    page warns that paying there gives free credit."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -99,6 +104,7 @@ class PaymentsConfig:
             currency=settings.pricing.currency,
             stripe_api_key=api_key,
             stripe_webhook_secret=webhook_secret,
+            sandbox_in_discord=settings.sandbox_payments_in_discord,
         )
 
 

@@ -12,6 +12,7 @@ h1 { font-size: 1.4rem; margin-top: 0; }
 .amount { font-size: 2rem; font-weight: 600; margin: 1rem 0; }
 .note { color: #5b6270; font-size: .9rem; }
 .banner { background: #fff4d6; color: #6b4e00; padding: .5rem .75rem; border-radius: 6px; }
+.banner.loud { background: #c62828; color: #fff; font-size: 1.1rem; padding: 1rem; }
 button { font-size: 1rem; padding: .75rem 1.5rem; border: 0; border-radius: 8px;
          background: #635bff; color: #fff; cursor: pointer; width: 100%; }
 a.secondary { display: block; text-align: center; margin-top: 1rem; color: #5b6270; }

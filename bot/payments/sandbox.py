@@ -38,6 +38,13 @@ from bot.payments.provider import CheckoutRequest, OpenedCheckout
 log = logging.getLogger("rr.payments")
 
 _POST_TIMEOUT = aiohttp.ClientTimeout(total=10)
+SANDBOX_BANNER = '<p class="banner" id="banner">Sandbox: no real money moves.</p>'
+REAL_DISCORD_BANNER = (
+    '<p class="banner loud" id="banner"><strong>SANDBOX PAYMENTS ON A REAL DISCORD BOT.</strong> '
+    "No real money moves: pressing Pay gives this squadron free credit, and with it real "
+    "servers. The operator turned this on with RR_SANDBOX_PAYMENTS=true; it is meant for "
+    "trials only.</p>"
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +87,10 @@ class SandboxCheckoutProvider:
 
     name = "sandbox"
 
-    def __init__(self, *, public_url: str, clock: Clock) -> None:
+    def __init__(self, *, public_url: str, clock: Clock, in_real_discord: bool = False) -> None:
         self._public_url = public_url
         self._clock = clock
+        self._banner = REAL_DISCORD_BANNER if in_real_discord else SANDBOX_BANNER
         self._secret = "whsec_sandbox_" + secrets.token_hex(24)
         self._checkouts: dict[str, _SandboxCheckout] = {}
 
@@ -126,8 +134,7 @@ class SandboxCheckoutProvider:
         amount = format_cents(purchase.amount_cents, purchase.currency)
         return html_page(
             "Sandbox checkout",
-            '<p class="banner">Sandbox: no real money moves.</p>'
-            f"<h1>{escape(purchase.product_name)}</h1>"
+            self._banner + f"<h1>{escape(purchase.product_name)}</h1>"
             f'<p class="note">Squadron: {escape(purchase.squadron_name)} '
             f"(Discord server {escape(purchase.guild_id)})</p>"
             f'<p class="amount" id="amount">{escape(amount)}</p>'

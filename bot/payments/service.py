@@ -144,7 +144,9 @@ def build_payment_service(
             network_retries=config.stripe_network_retries,
         )
     else:
-        provider = SandboxCheckoutProvider(public_url=config.public_url, clock=clock)
+        provider = SandboxCheckoutProvider(
+            public_url=config.public_url, clock=clock, in_real_discord=config.sandbox_in_discord
+        )
     return PaymentService(
         config=config,
         ledger=ledger,

@@ -107,6 +107,7 @@ async def running_world(
             "RR_OPERATOR_IDS": str(operator.id),
             "RR_OPERATOR_GUILD_ID": str(ops_guild.id),
             "DISCORD_TOKEN": emu.token,
+            "RR_SANDBOX_PAYMENTS": "true",
             **({"DISCORD_GUILD_ID": str(guild.id)} if dev_guild else {}),
         }.items():
             monkeypatch.setenv(name, value)

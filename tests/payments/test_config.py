@@ -29,8 +29,20 @@ def test_both_stripe_keys_mean_stripe_and_stay_out_of_the_repr() -> None:
 
 
 def test_only_one_stripe_key_is_refused_rather_than_falling_back_to_the_sandbox() -> None:
+    with pytest.raises(ValueError, match="set STRIPE_WEBHOOK_SECRET too"):
+        settings(STRIPE_API_KEY="sk_test_abc")
     with pytest.raises(ValueError, match="needs both STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET"):
-        PaymentsConfig.from_settings(settings(STRIPE_API_KEY="sk_test_abc"), "https://rr.test")
+        PaymentsConfig(provider="stripe", public_url="https://rr.test", stripe_api_key="sk_abc")
+
+
+def test_sandbox_payments_in_real_discord_only_when_the_operator_opts_in() -> None:
+    without_discord = PaymentsConfig.from_settings(settings(), "http://127.0.0.1:8080")
+    opted_in = PaymentsConfig.from_settings(
+        settings(DISCORD_TOKEN="token", sandbox_payments="true"), "https://rr.test"
+    )
+
+    assert not without_discord.sandbox_in_discord
+    assert (opted_in.provider, opted_in.sandbox_in_discord) == ("sandbox", True)
 
 
 @pytest.mark.parametrize(

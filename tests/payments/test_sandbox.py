@@ -47,6 +47,27 @@ async def test_paying_on_the_sandbox_page_credits_the_squadron(
     assert (landed.buyer_id, landed.amount_cents) == (BUYER, 1500)
 
 
+async def test_the_page_says_loudly_that_pay_is_free_when_real_discord_members_use_it(
+    running, buyer: Actor
+) -> None:
+    quiet: Running = await running(sandbox_config())
+    loud: Running = await running(
+        PaymentsConfig(
+            provider="sandbox", public_url="https://rr.example.test", sandbox_in_discord=True
+        )
+    )
+    quiet_html = (
+        await page(quiet, URL((await quiet.payments.start_checkout(buyer, GUILD, 1500)).url).path)
+    )[1]
+    loud_html = (
+        await page(loud, URL((await loud.payments.start_checkout(buyer, GUILD, 1500)).url).path)
+    )[1]
+
+    assert "SANDBOX PAYMENTS ON A REAL DISCORD BOT" not in quiet_html
+    assert "SANDBOX PAYMENTS ON A REAL DISCORD BOT" in loud_html
+    assert "free credit" in loud_html and "RR_SANDBOX_PAYMENTS" in loud_html
+
+
 async def test_pressing_pay_twice_credits_once(running, buyer: Actor, ledger) -> None:
     app: Running = await running(sandbox_config())
     checkout_path = URL((await app.payments.start_checkout(buyer, GUILD, 1500)).url).path

@@ -21,6 +21,7 @@ async def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIter
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RR_EVENT_STORE", "memory://")
     monkeypatch.setenv("RR_WEB_PORT", "0")
+    monkeypatch.setenv("RR_SANDBOX_PAYMENTS", "true")
     async with Emulator() as emu:
         with patched_discord(emu.base_url, emu.gateway_url):
             yield emu

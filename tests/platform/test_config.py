@@ -49,6 +49,7 @@ def test_environment_overrides_defaults_including_sections_and_lists(
     monkeypatch.setenv("RR_OPERATOR_IDS", "123456789012345678,223456789012345678")
     monkeypatch.setenv("RR_PUBLIC_URL", "https://rr.example.org/")
     monkeypatch.setenv("DISCORD_TOKEN", "token-value")
+    monkeypatch.setenv("RR_SANDBOX_PAYMENTS", "true")
 
     settings = load_settings()
 
@@ -67,6 +68,7 @@ def test_dotenv_file_is_read_and_the_environment_wins(
 ) -> None:
     (tmp_path / ".env").write_text(
         "RR_DEPLOYMENT=staging\nRR_WEB_PORT=9100\nSTRIPE_API_KEY=sk_test_from_file\n"
+        "STRIPE_WEBHOOK_SECRET=whsec_from_file\n"
     )
     monkeypatch.setenv("RR_WEB_PORT", "9200")
 
@@ -74,7 +76,7 @@ def test_dotenv_file_is_read_and_the_environment_wins(
 
     assert settings.deployment == "staging"
     assert settings.web_port == 9200
-    assert settings.secret_values() == ["sk_test_from_file"]
+    assert settings.secret_values() == ["sk_test_from_file", "whsec_from_file"]
 
 
 def test_blank_optional_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,6 +132,61 @@ def test_a_scaled_sandbox_clock_is_refused_with_real_ec2_servers(
         load_settings()
 
     assert "RR_SANDBOX_TIME_SCALE: expected 1 with RR_COMPUTE=ec2" in str(invalid.value)
+
+
+def test_a_real_discord_token_without_stripe_keys_is_refused_naming_both_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "token-value")
+
+    with pytest.raises(InvalidSettings) as invalid:
+        load_settings()
+
+    message = str(invalid.value)
+    assert message.startswith("Invalid settings: With DISCORD_TOKEN set, set STRIPE_API_KEY and ")
+    assert "STRIPE_WEBHOOK_SECRET" in message and "RR_SANDBOX_PAYMENTS=true" in message
+    assert "\n" not in message and "token-value" not in message
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"STRIPE_API_KEY": "sk_test_1"}, "set STRIPE_WEBHOOK_SECRET too"),
+        (
+            {"STRIPE_WEBHOOK_SECRET": "whsec_1", "DISCORD_TOKEN": "tok-en-value"},
+            "set STRIPE_API_KEY too",
+        ),
+        (
+            {"STRIPE_API_KEY": "sk_1", "STRIPE_WEBHOOK_SECRET": "wh_1", "RR_SANDBOX_PAYMENTS": "1"},
+            "RR_SANDBOX_PAYMENTS=true cannot run with STRIPE_API_KEY",
+        ),
+    ],
+)
+def test_one_stripe_key_alone_or_with_sandbox_payments_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], expected: str
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(InvalidSettings) as invalid:
+        load_settings()
+
+    assert expected in str(invalid.value)
+    assert all(value not in str(invalid.value) for value in variables.values() if value != "1")
+
+
+def test_real_discord_runs_with_stripe_keys_or_with_sandbox_payments_opted_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "token-value")
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_1")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_1")
+    assert not load_settings().sandbox_payments_in_discord
+
+    monkeypatch.delenv("STRIPE_API_KEY")
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    monkeypatch.setenv("RR_SANDBOX_PAYMENTS", "true")
+    assert load_settings().sandbox_payments_in_discord
 
 
 def test_several_invalid_values_are_named_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
