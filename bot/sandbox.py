@@ -8,9 +8,11 @@
 - "rr Operators", owned by Olga, an rr operator, where the /admin commands are registered.
 
 `console_routes` mounts the emulator's web console on the bot's web app under `CONSOLE_PATH`
-(same origin as the sandbox checkout page the DM'd payment links open); `connect` runs the
-unmodified Discord client against the emulator until `close`. Every run seeds the same world
-(the same Discord ids), so the squadron's credit and bookings carry over from one run to the next.
+(same origin as the sandbox checkout page the DM'd payment links open) and sends the web app's
+``/`` there; `connect` runs the unmodified Discord client against the emulator until `close`, and
+has rr greet the squadron in #general (its system channel) as it greets a guild that adds it.
+Every run seeds the same world (the same Discord ids), so the squadron's credit and bookings carry
+over from one run to the next.
 """
 
 import ipaddress
@@ -26,12 +28,14 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.domain.actor import Actor
 from bot.services.squadrons import SquadronService
+from cogs.welcome import greet
 from discord_emulator import Emulator, Guild, Role, TextChannel, User, running_bot
 from discord_emulator.console import console_app
 
 log = logging.getLogger("rr.sandbox")
 
 CONSOLE_PATH = "/sandbox/discord/"
+CONSOLE_TITLE = "rr · Discord sandbox"
 GUILD_READY_TIMEOUT = 0.1
 """Seconds discord.py waits for more guilds before it is ready; the emulator sends them at once."""
 SANDBOX_PASSWORD = "sandbox"
@@ -123,12 +127,13 @@ class Sandbox:
         """Mount the console on the bot's web app (a route registrar for `create_web_app`)."""
         console = console_app(
             self.emulator,
-            title="rr · Discord sandbox",
+            title=CONSOLE_TITLE,
             now=self._clock.now,
             time_scale=self._time_scale,
         )
         # Before the sub-app: its prefix also matches the bare path and would answer 404.
         app.router.add_get(CONSOLE_PATH.rstrip("/"), _to_console)
+        app.router.add_get("/", _to_console)
         app.add_subapp(CONSOLE_PATH.rstrip("/"), console)
 
     def operator_ids(self, configured: Iterable[str]) -> frozenset[str]:
@@ -142,6 +147,9 @@ class Sandbox:
     async def connect(self, client: discord.Client) -> None:
         """Log ``client`` in to the emulator and return once it is ready (commands synced)."""
         await self._session.enter_async_context(running_bot(client, self.emulator))
+        guild = client.get_guild(self.world.squadron.id)
+        if guild is not None:
+            await greet(guild)
 
     async def close(self) -> None:
         await self._session.aclose()

@@ -28,6 +28,7 @@ from cogs.render import (
     shown,
 )
 from cogs.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
+from cogs.welcome import require_set_up
 
 SIZE_CHOICES = [app_commands.Choice(name=size, value=size) for size in INSTANCE_SIZES]
 SETTING_KEYS = tuple(spec.key for spec in SETTINGS_CATALOGUE)
@@ -82,6 +83,7 @@ class ServersCog(commands.Cog):
         guild_id, actor = await self._manager(interaction)
         minutes = parse_duration(duration)
         squadron = await self.services.squadrons.get(guild_id)
+        require_set_up(squadron)
         chosen = size or squadron.settings.instance_size
         mission_name = _mission_choice(squadron, mission)
         quote = await self.services.missions.quote(guild_id, chosen, minutes)
@@ -126,6 +128,7 @@ class ServersCog(commands.Cog):
     ) -> None:
         guild_id, actor = await self._manager(interaction)
         squadron = await self.services.squadrons.get(guild_id)
+        require_set_up(squadron)
         tz = zone(timezone or squadron.settings.timezone)
         start_at = parse_start(start, now=self.bot.clock.now(), tz=tz)
         minutes = parse_duration(duration)

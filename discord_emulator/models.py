@@ -184,6 +184,8 @@ class Guild:
     roles: dict[int, Role] = field(default_factory=dict)
     members: dict[int, Member] = field(default_factory=dict)
     channels: dict[int, TextChannel] = field(default_factory=dict)
+    system_channel: TextChannel | None = None
+    """Where Discord posts join notices (``system_channel_id``): #general in a new guild."""
 
     @property
     def everyone(self) -> Role:

@@ -266,7 +266,7 @@ def guild(g: Guild) -> dict[str, Any]:
         "premium_tier": 0,
         "premium_subscription_count": 0,
         "preferred_locale": "en-US",
-        "system_channel_id": None,
+        "system_channel_id": str(g.system_channel.id) if g.system_channel else None,
         "system_channel_flags": 0,
         "rules_channel_id": None,
         "public_updates_channel_id": None,

@@ -90,7 +90,8 @@ class World:
         return user
 
     def add_guild(self, name: str, owner: User | None = None) -> Guild:
-        """A guild with an @everyone role, a #general channel, its owner and the bot as members."""
+        """A guild with an @everyone role, a #general channel (its system channel), its owner and
+        the bot as members."""
         owner = owner or self.add_user(f"{name} owner")
         guild = Guild(id=self.place_ids.next(), name=name, owner=owner, editor=self)
         guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", int(DEFAULT_EVERYONE), 0)
@@ -98,6 +99,7 @@ class World:
             guild.members[user.id] = Member(user, guild, [], _now())
         general = TextChannel(id=self.place_ids.next(), guild=guild, name="general", position=0)
         guild.channels[general.id] = general
+        guild.system_channel = general  # as Discord sets up a new guild
         self.channels[general.id] = general
         self.guilds[guild.id] = guild
         self.bus.publish(GuildCreated(guild))

@@ -8,6 +8,7 @@ on another origin cannot send those without a CORS preflight, which the console 
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def console_app(
     """
     console = _Console(emulator, title, now, time_scale)
     app = web.Application()
-    app.router.add_get("/", _static("index.html", "text/html"))
+    app.router.add_get("/", _page(title))
     app.router.add_get("/console.js", _static("console.js", "text/javascript"))
     app.router.add_get("/console.css", _static("console.css", "text/css"))
     app.router.add_get("/api/world", console.world)
@@ -66,6 +67,22 @@ def console_app(
     app.router.add_post("/api/modal", console.submit_modal)
     app.on_shutdown.append(console.feeds.close_all)
     return app
+
+
+def _page(title: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The page, titled ``title`` from the first byte (the tab shows it before any script)."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    body = html.replace("<title>Discord emulator</title>", f"<title>{escape(title)}</title>")
+
+    async def serve(_: web.Request) -> web.Response:
+        return web.Response(
+            text=body,
+            content_type="text/html",
+            charset="utf-8",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    return serve
 
 
 def _static(name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.Response]]:

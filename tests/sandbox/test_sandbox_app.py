@@ -1,12 +1,14 @@
 """rr without DISCORD_TOKEN, over HTTP: where the console is, and the world a person finds there
 (the whole flow in a browser is test_sandbox_browser)."""
 
+from html import escape
 from typing import Any
 
 import aiohttp
 
 from bot.app import App
-from bot.sandbox import CONSOLE_PATH, WORLD_IDS_FROM, seed_world
+from bot.sandbox import CONSOLE_PATH, CONSOLE_TITLE, WORLD_IDS_FROM, seed_world
+from cogs.welcome import WELCOME_TITLE
 from discord_emulator import Emulator
 
 
@@ -56,3 +58,32 @@ def test_the_sandbox_world_has_the_same_ids_in_every_run() -> None:
     assert [w.manager.id for w in worlds] == [worlds[0].manager.id] * 2
     assert [w.reminders.id for w in worlds] == [worlds[0].reminders.id] * 2
     assert [w.operator.id for w in worlds] == [worlds[0].operator.id] * 2
+
+
+async def test_the_web_apps_root_sends_a_first_visitor_to_the_sandbox(app: App) -> None:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(app.base_url + "/", allow_redirects=False) as root,
+    ):
+        location = root.headers.get("Location")
+
+    assert (root.status, location) == (302, CONSOLE_PATH)
+
+
+async def test_the_page_is_named_after_rr_before_any_script_runs(app: App) -> None:
+    async with aiohttp.ClientSession() as http, http.get(app.base_url + CONSOLE_PATH) as page:
+        html = await page.text()
+
+    assert f"<title>{escape(CONSOLE_TITLE)}</title>" in html
+    assert "Discord emulator" not in html
+
+
+async def test_the_squadron_finds_rrs_welcome_in_general(app: App) -> None:
+    assert app.sandbox is not None
+    world = app.sandbox.world
+
+    [welcome] = app.sandbox.emulator.channel_messages(world.general)
+
+    assert welcome.author is app.sandbox.emulator.bot_user
+    assert welcome.embeds[0]["title"] == WELCOME_TITLE
+    assert "/server start" in welcome.embeds[0]["description"]

@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 
 from bot.app import App
-from bot.sandbox import CONSOLE_PATH
+from bot.sandbox import CONSOLE_PATH, CONSOLE_TITLE
+from cogs.welcome import WELCOME_TITLE
 from tests.fakes.clock import FakeClock, settle
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ async def page(app: App) -> AsyncIterator[Page]:
         opened = await context.new_page()
         script_errors: list[Exception] = []
         opened.on("pageerror", lambda error: script_errors.append(error))
-        await opened.goto(app.base_url + CONSOLE_PATH)
+        await opened.goto(app.base_url + "/")  # a first visitor types the address rr printed
         await expect(opened.locator("#status")).to_have_text("live")
         try:
             yield opened
@@ -103,6 +105,13 @@ async def advance(clock: FakeClock, delta: timedelta) -> None:
 async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     app: App, page: Page, clock: FakeClock
 ) -> None:
+    # A first visitor lands on #general, where rr's welcome says what to try.
+    assert urlsplit(page.url).path == CONSOLE_PATH
+    await expect(page).to_have_title(CONSOLE_TITLE)
+    await expect(page.locator("#place-name")).to_have_text("# general")
+    await expect(message(page, WELCOME_TITLE)).to_contain_text("/server config channel")
+    await screenshot(page, "0-welcome")
+
     await page.select_option("#member", label="Mia (manager)")
     await expect(page.locator("#member-roles")).to_have_text("Squadron managers")
 
