@@ -27,6 +27,7 @@ from bot.actor import Actor
 from bot.agentapi import AgentApi, agent_routes, build_agent_api
 from bot.agentapi.sessions import ViewSessions
 from bot.clock import Clock, ScaledClock, SystemClock
+from bot.clock_anchor import carry_clock
 from bot.cloud.base import ComputeProvider
 from bot.cloud.ec2 import open_ec2_provider
 from bot.cloud.local import LocalProvider
@@ -138,6 +139,9 @@ class App:
             )
         store = _open_store(settings, clock)
         stack.push_async_callback(store.close)
+        if isinstance(clock, ScaledClock):
+            now = await carry_clock(store, clock)
+            log.info("sandbox clock carried on", extra={"now": now.isoformat()})
 
         config = schedule_config(settings)
         view_actor: Actor[View] = Actor(View(config), name="view")

@@ -49,6 +49,11 @@ class ScaledClock:
         elapsed = time.monotonic() - self._started
         return self._origin + timedelta(seconds=elapsed * self.scale)
 
+    def resume_at(self, when: datetime) -> None:
+        """Show ``when`` now and run on from there (carrying an earlier run's time on)."""
+        self._origin = when.astimezone(UTC)
+        self._started = time.monotonic()
+
     async def sleep_until(self, when: datetime) -> None:
         while (remaining := (when - self.now()).total_seconds()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(remaining / self.scale)
