@@ -106,11 +106,23 @@ class Interaction:
         return self.response_data if self.response_type == MODAL else None
 
 
+DEFAULT_KEEP_INTERACTIONS = 2000
+"""Interactions remembered; past that the oldest is forgotten (its token answers 10015)."""
+
+
 class InteractionLedger:
-    def __init__(self, world: World, bus: EventBus, clock: Clock) -> None:
+    """Every interaction dispatched, up to the latest ``keep`` of them (so the emulator does not
+    grow for ever under a long soak); a forgotten one's token is an unknown webhook."""
+
+    def __init__(
+        self, world: World, bus: EventBus, clock: Clock, keep: int = DEFAULT_KEEP_INTERACTIONS
+    ) -> None:
+        if keep < 1:
+            raise ValueError("The ledger must keep at least one interaction.")
         self._world = world
         self._bus = bus
         self._clock = clock
+        self._keep = keep
         self._by_id: dict[int, Interaction] = {}
         self._by_token: dict[str, Interaction] = {}
 
@@ -161,6 +173,9 @@ class InteractionLedger:
         )
         self._by_id[interaction_id] = interaction
         self._by_token[token] = interaction
+        while len(self._by_id) > self._keep:
+            forgotten = self._by_id.pop(next(iter(self._by_id)))
+            del self._by_token[forgotten.token]
         self._bus.publish(InteractionDispatched(interaction))
         return interaction
 

@@ -26,6 +26,7 @@ from discord_emulator.interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     AUTOCOMPLETE_RESULT,
+    DEFAULT_KEEP_INTERACTIONS,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
     Clock,
@@ -48,7 +49,7 @@ from discord_emulator.rest_guilds import routes as guild_routes
 from discord_emulator.rest_session import routes as session_routes
 from discord_emulator.rest_webhooks import routes as webhook_routes
 from discord_emulator.snowflakes import SnowflakeFactory
-from discord_emulator.state import World
+from discord_emulator.state import DEFAULT_KEEP_MESSAGES, World
 
 T = TypeVar("T")
 
@@ -61,7 +62,9 @@ class Emulator:
     world itself (users, guilds, roles, channels) count up from that instant instead of the wall
     clock, so a world built in the same order has the same ids in every run and a bot's stored data
     about its guilds and members still applies; messages and interactions get fresh ids as on
-    Discord, where a bot may use an interaction's id as an idempotency key.
+    Discord, where a bot may use an interaction's id as an idempotency key. It keeps the latest
+    ``keep_messages`` messages of each channel and the latest ``keep_interactions`` interactions,
+    so a long-running emulator does not grow without end.
     """
 
     def __init__(
@@ -70,16 +73,22 @@ class Emulator:
         bot_name: str = "rr",
         clock: Clock = time.monotonic,
         stable_ids_from: datetime | None = None,
+        keep_messages: int = DEFAULT_KEEP_MESSAGES,
+        keep_interactions: int = DEFAULT_KEEP_INTERACTIONS,
     ) -> None:
         self._bus = EventBus()
         places = SnowflakeFactory(stable_ids_from) if stable_ids_from else None
         self._world = World(
-            ids=SnowflakeFactory(), place_ids=places, bus=self._bus, bot_name=bot_name
+            ids=SnowflakeFactory(),
+            place_ids=places,
+            bus=self._bus,
+            bot_name=bot_name,
+            keep_messages=keep_messages,
         )
         self.token = secrets.token_urlsafe(32)
         """The bot token to log in with; the emulator refuses any other."""
         self._gateway = Gateway(self._world, self._bus, token=self.token)
-        self._ledger = InteractionLedger(self._world, self._bus, clock)
+        self._ledger = InteractionLedger(self._world, self._bus, clock, keep_interactions)
         self._commands = CommandRegistry(self._world.ids.next, self._world.application_id)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -187,6 +196,16 @@ class Emulator:
         """The bot's DMs to ``user``, oldest first."""
         channel = self._world.dm_channels.get(user.id)
         return self._world.channel_messages(channel) if channel else []
+
+    def history(self, where: TextChannel | User) -> list[Message]:
+        """Every message a channel (or the bot's DM with a user) keeps, ephemeral and deleted ones
+        too, oldest first."""
+        channel = self._world.dm_channels.get(where.id) if isinstance(where, User) else where
+        return self._world.history(channel) if channel else []
+
+    def stored_message(self, message_id: int) -> Message | None:
+        """A message the emulator still keeps, wherever it is."""
+        return self._world.messages.get(message_id)
 
     def slash_commands(self, guild: Guild | None) -> list[dict[str, Any]]:
         """The slash commands a member sees in ``guild`` (or in the bot's DM), as registered."""

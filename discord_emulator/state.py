@@ -54,9 +54,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+DEFAULT_KEEP_MESSAGES = 500
+"""Messages kept per channel (DMs included); older ones are forgotten, as if deleted long ago."""
+
+
 class World:
     """``ids`` number what happens (messages, interactions); ``place_ids`` number the world itself
-    (the application, users, guilds, roles, channels), by default from the same sequence."""
+    (the application, users, guilds, roles, channels), by default from the same sequence.
+
+    Each channel keeps its latest ``keep_messages`` messages (ephemeral ones included): a
+    long-running sandbox stays the same size however much is said in it.
+    """
 
     def __init__(
         self,
@@ -65,7 +73,13 @@ class World:
         bus: EventBus,
         bot_name: str,
         place_ids: SnowflakeFactory | None = None,
+        keep_messages: int = DEFAULT_KEEP_MESSAGES,
     ) -> None:
+        if keep_messages < 1:
+            raise ValueError("A channel must keep at least one message.")
+        self.keep_messages = keep_messages
+        self._history: dict[int, dict[int, Message]] = {}
+        """Per channel id, its stored messages by id, oldest first."""
         self.ids = ids
         self.place_ids = place_ids or ids
         self.bus = bus
@@ -210,11 +224,11 @@ class World:
 
     def channel_messages(self, channel: Channel) -> list[Message]:
         """Messages everyone in the channel sees, oldest first (no ephemeral or deleted ones)."""
-        return [
-            m
-            for m in self.messages.values()
-            if m.channel is channel and not m.deleted and not m.ephemeral
-        ]
+        return [m for m in self.history(channel) if not m.deleted and not m.ephemeral]
+
+    def history(self, channel: Channel) -> list[Message]:
+        """Every message the channel keeps, ephemeral and deleted ones too, oldest first."""
+        return list(self._history.get(channel.id, {}).values())
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -257,7 +271,16 @@ class World:
 
     def add_message(self, message: Message) -> None:
         self.messages[message.id] = message
+        kept = self._history.setdefault(message.channel.id, {})
+        kept[message.id] = message
+        while len(kept) > self.keep_messages:
+            self._forget(kept.pop(next(iter(kept))))
         self.bus.publish(MessageCreated(message))
+
+    def _forget(self, message: Message) -> None:
+        del self.messages[message.id]
+        for attachment in message.attachments:
+            self.attachments.pop(attachment.id, None)
 
     def edit_message(self, message: Message, fields: MessageFields) -> Message:
         self._apply(message, fields)

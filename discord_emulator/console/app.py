@@ -16,6 +16,7 @@ from aiohttp import web
 
 from discord_emulator.console.feed import LiveFeeds
 from discord_emulator.console.views import (
+    PAGE_SIZE,
     channel_by_id,
     command_forms,
     find_message,
@@ -29,6 +30,7 @@ from discord_emulator.models import Guild, TextChannel, User
 from discord_emulator.server import Emulator
 
 STATIC = Path(__file__).parent / "static"
+MAX_PAGE_SIZE = 100
 ANSWER_WITHIN = 3.5
 """Seconds the console waits for the bot's first answer; Discord gives up after three."""
 
@@ -126,11 +128,26 @@ class _Console:
     async def channel_messages(self, request: web.Request) -> web.Response:
         user = self._user(request.query.get("user"))
         channel = self._channel(request.match_info["channel_id"])
-        return self._json({"messages": messages_in(self._emulator, channel, user)})
+        return self._page(request, channel, user)
 
     async def dm_messages(self, request: web.Request) -> web.Response:
         user = self._user(request.match_info["user_id"])
-        return self._json({"messages": messages_in(self._emulator, None, user)})
+        return self._page(request, None, user)
+
+    def _page(self, request: web.Request, channel: TextChannel | None, user: User) -> web.Response:
+        """One page of messages: ``limit`` (1 to 100, default 50) before message ``before``."""
+        before = request.query.get("before")
+        limit = request.query.get("limit", str(PAGE_SIZE))
+        if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE_SIZE:
+            raise _http_error(400, f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+        page = messages_in(
+            self._emulator,
+            channel,
+            user,
+            before=None if before in (None, "") else _snowflake(before, "message"),
+            limit=int(limit),
+        )
+        return self._json({"messages": page.messages, "more": page.more})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         return await self.feeds.stream(request, self._user(request.query.get("user")))

@@ -5,13 +5,14 @@ A member sees a guild channel's messages if they may view the channel, ephemeral
 when they are the ones who used the interaction, and only their own DMs with the bot.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from discord_emulator import payloads
 from discord_emulator.commands import SUBCOMMAND_TYPES
 from discord_emulator.core import API
-from discord_emulator.interactions import APPLICATION_COMMAND, Interaction
+from discord_emulator.interactions import APPLICATION_COMMAND
 from discord_emulator.models import DMChannel, Guild, Message, TextChannel, User
 from discord_emulator.permissions import Permission
 from discord_emulator.server import Emulator
@@ -108,48 +109,49 @@ def can_view(user: User, channel: TextChannel) -> bool:
     return bool(guild.permissions_for(user, channel) & Permission.VIEW_CHANNEL)
 
 
+PAGE_SIZE = 50
+"""Messages the console sends at once: the latest page, then older ones on request."""
+
+
+@dataclass(frozen=True)
+class Page:
+    messages: list[dict[str, Any]]
+    """Oldest first."""
+    more: bool
+    """Older messages the member can see remain before these."""
+
+
 def messages_in(
-    emulator: Emulator, channel: TextChannel | None, user: User
-) -> list[dict[str, Any]]:
-    """What ``user`` sees in ``channel`` (their DMs with the bot when None), oldest first."""
-    shared = emulator.dm_messages(user) if channel is None else emulator.channel_messages(channel)
-    found = {m.id: m for m in shared}
-    for message in _own_interaction_messages(emulator.interactions, user):
-        in_place = (
-            isinstance(message.channel, DMChannel)
-            if channel is None
-            else message.channel is channel
-        )
-        if in_place:
-            found.setdefault(message.id, message)
-    return [
-        message_json(emulator, found[message_id])
-        for message_id in sorted(found)
-        if can_see(user, found[message_id]) and not found[message_id].deleted
-    ]
-
-
-def _own_interaction_messages(interactions: Iterable[Interaction], user: User) -> Iterator[Message]:
-    for interaction in interactions:
-        if interaction.user is user:
-            yield from interaction.messages
+    emulator: Emulator,
+    channel: TextChannel | None,
+    user: User,
+    *,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """The latest ``limit`` messages ``user`` sees in ``channel`` (their DMs with the bot when
+    None) older than message ``before`` (if given): walked from the newest, so a request costs
+    the page, not the whole history."""
+    visible: list[Message] = []
+    more = False
+    for message in reversed(emulator.history(user if channel is None else channel)):
+        if (before is not None and message.id >= before) or message.deleted:
+            continue
+        if not can_see(user, message):
+            continue
+        if len(visible) == limit:
+            more = True
+            break
+        visible.append(message)
+    return Page([message_json(emulator, m) for m in reversed(visible)], more)
 
 
 def find_message(emulator: Emulator, user: User, message_id: int) -> Message | None:
     """A message ``user`` can see, by id: in a guild channel, their DMs, or their interactions."""
-    places: list[TextChannel | None] = [None]
-    places.extend(channel for guild in emulator.guilds for channel in guild.text_channels)
-    for place in places:
-        if place is not None and not can_view(user, place):
-            continue
-        shared = emulator.dm_messages(user) if place is None else emulator.channel_messages(place)
-        for message in shared:
-            if message.id == message_id:
-                return message
-    for message in _own_interaction_messages(emulator.interactions, user):
-        if message.id == message_id and can_see(user, message):
-            return message
-    return None
+    message = emulator.stored_message(message_id)
+    if message is None or message.deleted or not can_see(user, message):
+        return None
+    return message
 
 
 def channel_by_id(emulator: Emulator, channel_id: int) -> TextChannel | None:

@@ -4,11 +4,14 @@ import asyncio
 import json
 from typing import Any
 
+import discord
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from discord_emulator import Emulator
+from discord_emulator.console.views import PAGE_SIZE
 from tests.sandbox.conftest import PREFIX, Wing
+from tests.sandbox.tiny_bot import TinyBot
 
 Client = TestClient[web.Request, web.Application]
 
@@ -262,3 +265,33 @@ async def next_event(feed: Any) -> dict[str, Any]:
         assert line, "The feed ended."
         if line.startswith(b"data: "):
             return dict(json.loads(line[len(b"data: ") :]))
+
+
+async def test_the_console_sends_the_latest_page_and_older_ones_on_request(
+    console: Client, wing: Wing, bot: TinyBot
+) -> None:
+    channel = bot.get_channel(wing.general.id)
+    assert isinstance(channel, discord.TextChannel)
+    for n in range(PAGE_SIZE + 10):
+        await channel.send(f"message {n}")
+    place = f"/api/channels/{wing.general.id}/messages?user={wing.manager.id}"
+
+    latest = await get(console, place)
+    older = await get(console, f"{place}&before={latest['messages'][0]['id']}")
+    small = await get(console, f"{place}&limit=2")
+
+    assert [m["content"] for m in latest["messages"]] == [
+        f"message {n}" for n in range(10, PAGE_SIZE + 10)
+    ]
+    assert latest["more"] is True
+    assert [m["content"] for m in older["messages"]] == [f"message {n}" for n in range(10)]
+    assert older["more"] is False
+    assert [m["content"] for m in small["messages"]] == ["message 58", "message 59"]
+
+
+async def test_a_page_size_out_of_bounds_gets_one_sentence(console: Client, wing: Wing) -> None:
+    place = f"/api/channels/{wing.general.id}/messages?user={wing.manager.id}"
+    for limit in ("0", "101", "ten"):
+        response = await console.get(f"{PREFIX}{place}&limit={limit}")
+        assert response.status == 400
+        assert await response.json() == {"error": "limit must be a whole number from 1 to 100."}

@@ -383,18 +383,42 @@
     if (stick || !existing) list.scrollTop = list.scrollHeight;
   }
 
+  function messagesPath(place, user, before) {
+    const query = new URLSearchParams({ user });
+    if (before) query.set("before", before);
+    return place === DM ? `api/dms/${user}/messages?${query}` : `api/channels/${place}/messages?${query}`;
+  }
+
+  function olderButton(place, user, before) {
+    const button = el("button", { type: "button", id: "older", class: "older" }, "Show older messages");
+    button.addEventListener("click", () => loadOlder(place, user, before, button).catch(report));
+    return el("li", { class: "older-row" }, button);
+  }
+
+  // The server sends the latest page; older pages come one at a time, on request.
+  async function loadOlder(place, user, before, button) {
+    button.disabled = true;
+    const data = await api(messagesPath(place, user, before));
+    if (place !== state.place || user !== state.userId) return;
+    const list = $("messages");
+    const anchor = button.parentElement;
+    const height = list.scrollHeight;
+    for (const message of data.messages) list.insertBefore(renderMessage(message), anchor);
+    if (data.more && data.messages.length) list.insertBefore(olderButton(place, user, data.messages[0].id), list.firstChild);
+    anchor.remove();
+    list.scrollTop += list.scrollHeight - height;
+  }
+
   async function loadMessages() {
     if (!state.userId || !state.place) return;
     const place = state.place;
     const user = state.userId;
-    const path = place === DM
-      ? `api/dms/${user}/messages`
-      : `api/channels/${place}/messages?user=${user}`;
-    const data = await api(path);
+    const data = await api(messagesPath(place, user));
     if (place !== state.place || user !== state.userId) return;
     const list = $("messages");
     list.replaceChildren();
     if (!data.messages.length) list.append(el("li", { class: "empty" }, "No messages yet."));
+    if (data.more && data.messages.length) list.append(olderButton(place, user, data.messages[0].id));
     for (const message of data.messages) list.append(renderMessage(message));
     list.scrollTop = list.scrollHeight;
   }
