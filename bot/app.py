@@ -410,6 +410,7 @@ async def make_compute(settings: Settings, clock: Clock) -> ComputeProvider:
         settings.deployment,
         now=clock.now,
         time_scale=settings.sandbox_time_scale,
+        retention=timedelta(hours=settings.local_retention_hours),
     )
 
 

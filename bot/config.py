@@ -259,6 +259,7 @@ class Settings(BaseSettings):
     local_instances_dir: Path = Path("var/local-instances")
     sandbox_time_scale: float = Field(default=1.0, gt=0, le=3600)
     sandbox_payments: bool = False
+    local_retention_hours: float = Field(default=24.0, ge=0)
     operator_ids: Annotated[tuple[DiscordId, ...], BeforeValidator(_comma_separated)] = ()
     operator_guild_id: OptionalDiscordId = None
 

@@ -7,6 +7,10 @@ run launched, which keep running meanwhile and stop by themselves at their deadl
 
 The instance id is derived from the deployment and the launch's client token, so the same token
 always names the same folder and a retried launch starts nothing new.
+
+An ended server's folder (its rendered files and log) is kept for ``retention`` on the bot's
+clock after its stand-in stopped, then removed by the next `list_managed` (every reconciliation
+pass), so a long-running sandbox neither fills the disk nor rescans every past server.
 """
 
 import asyncio
@@ -15,14 +19,16 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,7 +41,10 @@ from bot.cloud.base import (
     tcp_port_open,
 )
 
+log = logging.getLogger("rr.cloud.local")
+
 RECORD = "instance.json"
+DEFAULT_RETENTION = timedelta(hours=24)
 ADDRESS = standin.HOST
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,10 +69,15 @@ class LocalProvider:
         *,
         now: Callable[[], datetime] = _utc_now,
         time_scale: float = 1.0,
+        retention: timedelta = DEFAULT_RETENTION,
+        wall: Callable[[], float] = time.time,
         start_timeout: float = 15.0,
         stop_timeout: float = 5.0,
     ) -> None:
+        """``wall`` is real UNIX time, which the stand-ins write when they stop."""
         self._root = root.resolve()
+        self._retention_seconds = retention.total_seconds() / time_scale
+        self._wall = wall
         self._deployment = deployment
         self._now = now
         self._time_scale = time_scale
@@ -103,10 +117,13 @@ class LocalProvider:
         return None
 
     async def list_managed(self) -> list[InstanceInfo]:
+        """The servers not yet ended; removes the folders of those ended past the retention."""
         found = []
         for record in await asyncio.to_thread(self._records):
             info = await self.describe(record["instance_id"])
-            if info.state not in ("terminated", "gone"):
+            if info.state == "terminated":
+                await asyncio.to_thread(self._remove_if_expired, info.instance_id)
+            elif info.state != "gone":
                 found.append(info)
         return found
 
@@ -212,6 +229,14 @@ class LocalProvider:
             if record is not None and record["deployment"] == self._deployment
         ]
 
+    def _remove_if_expired(self, instance_id: str) -> None:
+        folder = self._root / instance_id
+        stopped = _stopped_at(folder)
+        if stopped is None or self._wall() - stopped < self._retention_seconds:
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+        log.info("removed an ended local server's folder instance_id=%s", instance_id)
+
     def _reap(self, instance_id: str) -> None:
         process = self._children.get(instance_id)
         if process is not None and process.poll() is not None:
@@ -312,6 +337,18 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     return data
+
+
+def _stopped_at(folder: Path) -> float | None:
+    """When the stand-in stopped (UNIX time): as it wrote on exit, else its log's last write
+    (a killed stand-in writes no exit record); None if the folder is already gone."""
+    ended = _read_json(folder / standin.EXIT)
+    if ended is not None:
+        return datetime.fromisoformat(ended["at"]).timestamp()
+    try:
+        return (folder / standin.LOG).stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def _alive(folder: Path) -> bool:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -210,3 +211,31 @@ async def test_file_paths_outside_the_write_folder_are_refused(
 
     assert refused.value.reason == "config"
     assert await provider.list_managed() == []
+
+
+async def test_an_ended_servers_folder_is_removed_once_its_retention_has_passed(
+    tmp_path: Path,
+) -> None:
+    """An hour of retention on a clock 60 times faster than real time is one real minute."""
+    real_time = [time.time()]
+    local = LocalProvider(
+        tmp_path, "test", time_scale=60, retention=timedelta(hours=1), wall=lambda: real_time[0]
+    )
+    ended = await local.launch(request(mission_id="m-ended"))
+    running = await local.launch(request(mission_id="m-running"))
+    await local.terminate(ended.instance_id)
+    try:
+        real_time[0] += 50
+        assert [i.instance_id for i in await local.list_managed()] == [running.instance_id]
+        kept = (tmp_path / ended.instance_id).is_dir()
+
+        real_time[0] += 20
+        listed = [i.instance_id for i in await local.list_managed()]
+    finally:
+        await local.terminate(running.instance_id)
+
+    assert kept
+    assert listed == [running.instance_id]
+    assert not (tmp_path / ended.instance_id).exists()
+    assert (await local.describe(ended.instance_id)).state == "gone"
+    assert (tmp_path / running.instance_id).is_dir()
