@@ -106,7 +106,7 @@ class Interaction:
         return self.response_data if self.response_type == MODAL else None
 
 
-DEFAULT_KEEP_INTERACTIONS = 2000
+DEFAULT_KEEP_INTERACTIONS = 250
 """Interactions remembered; past that the oldest is forgotten (its token answers 10015)."""
 
 

@@ -16,6 +16,8 @@ from aiohttp import web
 from discord_emulator.core import API
 from discord_emulator.http import Handler
 
+SWEEP_FROM = 1024
+"""Buckets tracked before passed windows are swept out (then twice as many as remain)."""
 MAJOR_PARAMETERS = ("channel_id", "guild_id", "webhook_id", "token", "interaction_id")
 
 
@@ -27,10 +29,18 @@ class RateLimits:
         self._window = window
         self._clock = clock
         self._windows: dict[str, tuple[float, int]] = {}
+        self._sweep_at = SWEEP_FROM
+
+    def __len__(self) -> int:
+        """How many buckets are tracked: those whose window has passed are forgotten from time to
+        time (each interaction token is a bucket of its own, so they would pile up for ever)."""
+        return len(self._windows)
 
     def take(self, bucket: str) -> dict[str, str]:
         """Count one request against ``bucket`` and return the headers describing the rest."""
         now = self._clock()
+        if len(self._windows) >= self._sweep_at:
+            self._forget_passed_windows(now)
         start, used = self._windows.get(bucket, (now, 0))
         if now - start >= self._window:
             start, used = now, 0
@@ -44,6 +54,14 @@ class RateLimits:
             "X-RateLimit-Reset-After": f"{reset_after:.3f}",
             "X-RateLimit-Bucket": hashlib.sha256(bucket.encode()).hexdigest()[:32],
         }
+
+    def _forget_passed_windows(self, now: float) -> None:
+        self._windows = {
+            bucket: (start, used)
+            for bucket, (start, used) in self._windows.items()
+            if now - start < self._window
+        }
+        self._sweep_at = max(SWEEP_FROM, 2 * len(self._windows))
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -54,7 +54,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-DEFAULT_KEEP_MESSAGES = 500
+DEFAULT_KEEP_MESSAGES = 250
 """Messages kept per channel (DMs included); older ones are forgotten, as if deleted long ago."""
 
 

@@ -1,5 +1,6 @@
-"""A long-running emulator stays the same size: each channel keeps its latest messages, and the
-ledger its latest interactions; what is forgotten answers as Discord answers for the unknown."""
+"""A long-running emulator stays the same size: each channel keeps its latest messages, the ledger
+its latest interactions, the rate limiter only live windows; what is forgotten answers as Discord
+answers for the unknown."""
 
 from collections.abc import AsyncIterator
 
@@ -8,6 +9,7 @@ import discord
 import pytest
 
 from discord_emulator import Emulator, running_bot
+from discord_emulator.ratelimit import SWEEP_FROM, RateLimits
 from tests.emulator.bot_app import FlightBot
 from tests.emulator.conftest import Squadron
 from tests.emulator.conftest import squadron as squadron_fixture
@@ -72,3 +74,28 @@ def test_keeping_nothing_is_refused() -> None:
         Emulator(keep_messages=0)
     with pytest.raises(ValueError, match="at least one interaction"):
         Emulator(keep_interactions=0)
+
+
+def test_rate_limit_buckets_whose_window_passed_are_forgotten() -> None:
+    """Every interaction token is a bucket of its own: they must not pile up for ever."""
+    now = [0.0]
+    limits = RateLimits(window=1.0, clock=lambda: now[0])
+    for token in range(SWEEP_FROM):
+        limits.take(f"POST /webhooks/{{id}}/{{token}} {token}")
+    now[0] += 1.5
+
+    headers = limits.take("POST /webhooks/{id}/{token} late")
+
+    assert len(limits) == 1
+    assert headers["X-RateLimit-Remaining"] == "49"
+
+
+def test_rate_limit_buckets_still_in_their_window_are_kept() -> None:
+    now = [0.0]
+    limits = RateLimits(window=1.0, clock=lambda: now[0])
+    for token in range(SWEEP_FROM):
+        limits.take(f"bucket {token}")
+    now[0] += 0.5
+
+    assert limits.take("bucket 0")["X-RateLimit-Remaining"] == "48"
+    assert len(limits) == SWEEP_FROM
