@@ -22,6 +22,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m tests.emulator.benchmark
 	$(BIN)/python -m bot.bench_discord
 	$(BIN)/python -m bot.agentapi.bench
+	$(BIN)/python -m bot.bench_soak
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml
