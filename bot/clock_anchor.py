@@ -52,7 +52,7 @@ async def carry_clock(
             continue  # another process anchored meanwhile: carry its anchor on instead
         log.info("sandbox clock anchored", extra=anchor)
         return clock.now()
-    raise ConcurrencyError(f"The sandbox clock's stream {STREAM} kept changing; try again.")
+    raise RuntimeError(f"The sandbox clock's stream {STREAM} kept changing; start rr again.")
 
 
 async def _latest(store: EventStore) -> StoredEvent | None:
