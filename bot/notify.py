@@ -70,12 +70,14 @@ class ProgressNotice(_AboutMission):
 
 @dataclass(frozen=True)
 class ReadyNotice(_AboutMission):
-    """The server answers on its game port. ``password`` is for managers or a DM only."""
+    """The server answers on its game port. ``password`` is for managers or a DM only;
+    ``srs_port`` is SRS's port when the session runs SRS."""
 
     mission: MissionState
     address: str
     port: int
     password: str | None = field(default=None, repr=False)
+    srs_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,15 @@ class EndWarningNotice(_AboutMission):
 
     mission: MissionState
     minutes_left: int
+
+
+@dataclass(frozen=True)
+class SessionExtendedNotice(_AboutMission):
+    """``extended_by`` added ``minutes`` to the session; ``mission.end_at`` is the new end."""
+
+    mission: MissionState
+    minutes: int
+    extended_by: str
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,8 @@ class LowCreditNotice(_AboutMission):
 
 @dataclass(frozen=True)
 class MissionEndedNotice(_AboutMission):
-    """The server is gone and its minutes are billed."""
+    """The server is gone and its minutes are billed; or, with reason "cancelled", a booking
+    was cancelled before it started."""
 
     mission: MissionState
     reason: str
@@ -173,6 +185,7 @@ Notice = (
     | ProgressNotice
     | ReadyNotice
     | EndWarningNotice
+    | SessionExtendedNotice
     | LowCreditNotice
     | MissionEndedNotice
     | LaunchFailedNotice

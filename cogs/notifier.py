@@ -1,11 +1,17 @@
 """Carrying notices out in Discord: progress, reminders, ready messages, DMs and receipts.
 
 Where things go:
-- Progress edits the public message posted when the server was started, while its interaction token
-  is fresh (Discord allows 15 minutes); later stages are posted as new messages.
-- Reminders, ready messages, end warnings (with extend / end buttons) and end notices go to the
-  squadron's reminder channel (else the channel the server was started from), mentioning the
-  booker.
+- Reminders, ready messages, end warnings (with extend / end buttons), extensions, and every end
+  and launch failure go to the squadron's reminder channel, mentioning the booker. Without one
+  they go to the channel the session was started or booked from (while this process remembers
+  it), else to the guild's system channel; only when none of these exists is the guild's owner
+  told there is nowhere to post.
+- The public messages that show a session (the one posted when it was started or booked, the
+  ready message, reminders) are edited as it changes: launch progress, a new end after an
+  extension, its end or cancellation. The message posted at the start is edited through its
+  interaction while that is fresh (Discord allows 15 minutes), later as the bot's own message.
+  End warnings whose time no longer applies (after an extension or the end) lose their buttons.
+  What is edited is remembered by this process only; after a restart new messages still follow.
 - The server password goes only by DM to the booker; receipts and payment outcomes by DM to the
   buyer.
 - A Discord failure (missing permission, deleted channel, closed DMs) is logged and reported to the
@@ -14,13 +20,14 @@ Where things go:
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.domain.mission import MissionState
+from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.money import format_cents
+from bot.domain.words import counted
 from bot.notify import (
     AdminAlertNotice,
     BookingConfirmedNotice,
@@ -35,8 +42,10 @@ from bot.notify import (
     PurchaseClosedNotice,
     ReadyNotice,
     ReminderNotice,
+    SessionExtendedNotice,
 )
-from cogs.render import REASON_LABELS, mission_embed, when
+from cogs.labels import session_label
+from cogs.render import REASON_LABELS, billed, mission_embed, when
 from cogs.views import end_warning_view
 
 if TYPE_CHECKING:
@@ -49,23 +58,40 @@ TOKEN_FRESH_SECONDS = 14 * 60
 
 
 @dataclass
-class _Tracked:
-    message: discord.WebhookMessage
-    channel_id: int | None
-    since: float
+class _Shown:
+    """A message in a channel that shows a session; ``interaction`` while its token is fresh."""
+
+    channel_id: int
+    message_id: int
+    interaction: discord.WebhookMessage | None = None
+    since: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class _Session:
+    origin_channel_id: int | None = None
+    started: _Shown | None = None
+    """The public message posted when the session was started or booked."""
+    shown: list[_Shown] = field(default_factory=list)
+    """Other messages carrying the session's embed (ready message, reminders)."""
+    warnings: list[_Shown] = field(default_factory=list)
+    """End warnings whose buttons still apply."""
 
 
 class DiscordNotifier:
     def __init__(self, bot: "RRBot") -> None:
         self.bot = bot
-        self._tracked: dict[str, _Tracked] = {}
+        self._sessions: dict[str, _Session] = {}
         self._reported: set[tuple[str, str]] = set()
 
     def track(
         self, mission_id: str, message: discord.WebhookMessage, channel_id: int | None
     ) -> None:
-        """Edit ``message`` as the mission's launch progresses."""
-        self._tracked[mission_id] = _Tracked(message, channel_id, time.monotonic())
+        """Keep ``message`` (posted when the session was started or booked) up to date, and
+        post the session's news in ``channel_id`` when the squadron has no reminder channel."""
+        session = self._sessions.setdefault(mission_id, _Session())
+        session.origin_channel_id = channel_id
+        session.started = _Shown(message.channel.id, message.id, message)
 
     async def notify(self, notice: Notice) -> None:
         try:
@@ -80,84 +106,101 @@ class DiscordNotifier:
             )
 
     async def _deliver(self, notice: Notice) -> None:
-        currency = self.bot.services.pricing.currency
         match notice:
             case ProgressNotice(mission=mission, stage=stage):
-                await self._edit_progress(
-                    mission, mission_embed(mission, currency=currency, stage=stage)
-                )
+                await self._show_progress(mission, stage)
             case ReminderNotice(mission=mission):
+                label = await session_label(self.bot.services, mission)
                 await self._post(
                     mission.guild_id,
-                    f"<@{mission.booked_by}> your server starts {when(mission.start_at)}.",
-                    embed=mission_embed(mission, currency=currency),
+                    f"<@{mission.booked_by}> {label} starts {when(mission.start_at)}.",
+                    embed=self._embed(mission, label),
                     mission=mission,
+                    shows=True,
                 )
             case ReadyNotice(mission=mission, address=address, port=port, password=password):
-                await self._edit_progress(
-                    mission, mission_embed(mission, currency=currency, stage="ready")
-                )
+                await self._show_progress(mission, "ready")
+                label = await session_label(self.bot.services, mission)
+                srs = f" SRS: port `{notice.srs_port}`." if notice.srs_port else ""
                 await self._post(
                     mission.guild_id,
-                    f"<@{mission.booked_by}> your DCS server is ready at `{address}:{port}`.",
-                    embed=mission_embed(mission, currency=currency),
+                    f"<@{mission.booked_by}> {label} is ready at `{address}:{port}`.{srs}",
+                    embed=self._embed(mission, label),
                     mission=mission,
+                    shows=True,
                 )
                 if password:
                     await self._dm(
                         mission.guild_id,
                         mission.booked_by,
-                        f"Your DCS server is ready at `{address}:{port}`. "
+                        f"{label} is ready at `{address}:{port}`. "
                         f"Password: ||{password}|| (share it only with your squadron).",
                     )
             case EndWarningNotice(mission=mission, minutes_left=minutes):
-                await self._post(
+                label = await session_label(self.bot.services, mission)
+                posted = await self._post(
                     mission.guild_id,
-                    f"<@{mission.booked_by}> your server ends in {minutes} minutes "
+                    f"<@{mission.booked_by}> {label} ends in {counted(minutes, 'minute')} "
                     f"({discord.utils.format_dt(mission.end_at, 'R')}). Extend it or end it now:",
                     view=end_warning_view(mission.mission_id),
                     mission=mission,
                 )
-            case LowCreditNotice(mission=mission, minutes_left=minutes):
+                if posted is not None:
+                    self._session(mission).warnings.append(_Shown(posted.channel.id, posted.id))
+            case SessionExtendedNotice(mission=mission, minutes=minutes, extended_by=by):
+                label = await self._refresh(mission)
                 await self._post(
                     mission.guild_id,
-                    f"<@{mission.booked_by}> the squadron's credit runs out in {minutes} minutes "
-                    "and the server will then stop; buy more with /credits buy to keep it running.",
+                    f"<@{by}> extended {label} by {counted(minutes, 'minute')}; it now ends "
+                    f"{when(mission.end_at)}.",
+                    mission=mission,
+                )
+            case LowCreditNotice(mission=mission, minutes_left=minutes):
+                label = await session_label(self.bot.services, mission)
+                await self._post(
+                    mission.guild_id,
+                    f"<@{mission.booked_by}> the squadron's credit runs out in "
+                    f"{counted(minutes, 'minute')} and {label} will then stop; buy more with "
+                    "/credits buy to keep it running.",
                     mission=mission,
                 )
             case MissionEndedNotice(
                 mission=mission, reason=reason, billed_minutes=minutes, amount_cents=cents
             ):
-                text = (
-                    f"<@{mission.booked_by}> your server has stopped "
-                    f"({REASON_LABELS.get(reason, reason)}): {minutes} minutes billed, "
-                    f"{format_cents(cents, currency)}."
-                )
-                await self._edit_progress(mission, mission_embed(mission, currency=currency))
+                label = await self._refresh(mission)
+                if mission.status is MissionStatus.CANCELLED:
+                    text = f"{label} was cancelled before it started; nothing was charged."
+                else:
+                    cost = billed(minutes, cents, self.bot.services.pricing.currency)
+                    text = f"{label} has stopped ({REASON_LABELS.get(reason, reason)}): {cost}."
+                text = f"<@{mission.booked_by}> {text}"
                 await self._post(mission.guild_id, text, mission=mission)
+                self._sessions.pop(mission.mission_id, None)
             case LaunchFailedNotice(mission=mission, message=message):
-                await self._edit_progress(mission, mission_embed(mission, currency=currency))
+                label = await self._refresh(mission)
                 await self._post(
                     mission.guild_id,
-                    f"<@{mission.booked_by}> the server could not be started: {message} "
+                    f"<@{mission.booked_by}> {label} could not be started: {message} "
                     "Its credit is available again.",
                     mission=mission,
                 )
+                self._sessions.pop(mission.mission_id, None)
             case BookingConfirmedNotice(mission=mission):
-                text = (
-                    f"Your payment landed and your server is booked for {when(mission.start_at)}."
-                )
+                label = await session_label(self.bot.services, mission)
+                text = f"Your payment landed and {label} is booked for {when(mission.start_at)}."
                 await self._dm(mission.guild_id, mission.booked_by, text)
                 await self._post(
                     mission.guild_id,
-                    f"<@{mission.booked_by}> booked a server.",
-                    embed=mission_embed(mission, currency=currency),
+                    f"<@{mission.booked_by}> booked {label}.",
+                    embed=self._embed(mission, label),
                     mission=mission,
+                    shows=True,
                 )
             case IntentFailedNotice(guild_id=guild_id, buyer_id=buyer, message=message):
                 text = f"Your payment landed, but the server could not be booked: {message}"
                 await self._dm(guild_id, buyer, text)
             case CreditsLandedNotice(guild_id=guild_id, buyer_id=buyer, amount_cents=cents):
+                currency = self.bot.services.pricing.currency
                 amount = format_cents(cents, currency)
                 available = format_cents(notice.balance.available_cents, currency)
                 await self._dm(
@@ -167,6 +210,7 @@ class DiscordNotifier:
                 )
                 await self._post(guild_id, f"<@{buyer}> added {amount} of server credit.")
             case PurchaseClosedNotice(guild_id=guild_id, buyer_id=buyer, amount_cents=cents):
+                currency = self.bot.services.pricing.currency
                 await self._dm(
                     guild_id,
                     buyer,
@@ -176,15 +220,67 @@ class DiscordNotifier:
             case AdminAlertNotice(guild_id=guild_id, message=message):
                 await self._alert(guild_id, message)
 
-    async def _edit_progress(self, mission: MissionState, embed: discord.Embed) -> None:
-        tracked = self._tracked.get(mission.mission_id)
-        if tracked is None:
+    # --- the messages that show a session -------------------------------------------------------
+
+    def _session(self, mission: MissionState) -> _Session:
+        return self._sessions.setdefault(mission.mission_id, _Session())
+
+    def _embed(self, mission: MissionState, label: str, stage: str | None = None) -> discord.Embed:
+        currency = self.bot.services.pricing.currency
+        return mission_embed(mission, label=label, currency=currency, stage=stage)
+
+    async def _show_progress(self, mission: MissionState, stage: str) -> None:
+        session = self._sessions.get(mission.mission_id)
+        if session is None or session.started is None:
             return
-        fresh = time.monotonic() - tracked.since <= TOKEN_FRESH_SECONDS
-        if not fresh or not mission.is_active:
-            del self._tracked[mission.mission_id]
-        if fresh:
-            await tracked.message.edit(embed=embed)
+        label = await session_label(self.bot.services, mission)
+        await self._edit(session.started, embed=self._embed(mission, label, stage))
+
+    async def _refresh(self, mission: MissionState) -> str:
+        """Show the session as it is now on every message that shows it, and take the buttons
+        off its end warnings; returns its label."""
+        label = await session_label(self.bot.services, mission)
+        session = self._sessions.get(mission.mission_id)
+        if session is None:
+            return label
+        embed = self._embed(mission, label)
+        started = [session.started] if session.started else []
+        for shown in started + session.shown:
+            await self._edit(shown, embed=embed)
+        spent = end_warning_view(mission.mission_id, disabled=True)
+        for warning in session.warnings:
+            await self._edit(warning, view=spent)
+        session.warnings.clear()
+        return label
+
+    async def _edit(
+        self,
+        shown: _Shown,
+        *,
+        embed: discord.Embed | None = None,
+        view: discord.ui.View | None = None,
+    ) -> None:
+        """Edit a message that shows a session; one that is gone or out of reach is left."""
+        fields: dict[str, object] = {}
+        if embed is not None:
+            fields["embed"] = embed
+        if view is not None:
+            fields["view"] = view
+        try:
+            if shown.interaction and time.monotonic() - shown.since <= TOKEN_FRESH_SECONDS:
+                await shown.interaction.edit(**fields)  # type: ignore[arg-type]
+                return
+            channel = self.bot.get_partial_messageable(shown.channel_id)
+            await channel.get_partial_message(shown.message_id).edit(**fields)  # type: ignore[arg-type]
+        except discord.HTTPException as error:
+            log.info(
+                "session message not edited channel=%s message=%s status=%s",
+                shown.channel_id,
+                shown.message_id,
+                error.status,
+            )
+
+    # --- posting --------------------------------------------------------------------------------
 
     async def _post(
         self,
@@ -194,15 +290,18 @@ class DiscordNotifier:
         embed: discord.Embed | None = None,
         view: discord.ui.View | None = None,
         mission: MissionState | None = None,
-    ) -> None:
-        channel_id = await self._reminder_channel(guild_id, mission)
+        shows: bool = False,
+    ) -> discord.Message | None:
+        """Post where the squadron reads rr's news; ``shows``: the message shows ``mission``
+        and is kept up to date with it."""
+        channel_id = await self._news_channel(guild_id, mission)
         if channel_id is None:
             await self._report(
                 guild_id,
                 "no-channel",
-                "rr has no reminder channel to post in; set one with /server config channel.",
+                "rr has no channel to post in; set one with /server config channel.",
             )
-            return
+            return None
         missing = (
             f"missing-{channel_id}",
             "rr's reminder channel no longer exists; choose another with /server config channel.",
@@ -213,9 +312,9 @@ class DiscordNotifier:
             channel = None
         if not isinstance(channel, discord.abc.Messageable):
             await self._report(guild_id, *missing)
-            return
+            return None
         try:
-            await channel.send(content, embed=embed, view=view)  # type: ignore[arg-type]
+            posted = await channel.send(content, embed=embed, view=view)  # type: ignore[arg-type]
         except discord.Forbidden:
             await self._report(
                 guild_id,
@@ -223,15 +322,26 @@ class DiscordNotifier:
                 f"rr is not allowed to post in <#{channel_id}>; give it Send Messages and "
                 "Embed Links there, or choose another channel with /server config channel.",
             )
+            return None
         except discord.NotFound:
             await self._report(guild_id, *missing)
+            return None
+        if shows and mission is not None and mission.is_active:
+            self._session(mission).shown.append(_Shown(posted.channel.id, posted.id))
+        return posted
 
-    async def _reminder_channel(self, guild_id: str, mission: MissionState | None) -> int | None:
+    async def _news_channel(self, guild_id: str, mission: MissionState | None) -> int | None:
+        """The reminder channel; else the channel the session was started from; else the
+        guild's system channel."""
         squadron = await self.bot.services.squadrons.get(guild_id)
         if squadron.settings.reminder_channel_id:
             return int(squadron.settings.reminder_channel_id)
-        tracked = self._tracked.get(mission.mission_id) if mission else None
-        return tracked.channel_id if tracked else None
+        session = self._sessions.get(mission.mission_id) if mission else None
+        if session is not None and session.origin_channel_id is not None:
+            return session.origin_channel_id
+        guild = self.bot.get_guild(int(guild_id))
+        system = guild.system_channel if guild else None
+        return system.id if system else None
 
     async def _dm(self, guild_id: str, user_id: str, content: str) -> None:
         try:

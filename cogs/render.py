@@ -4,13 +4,14 @@ Times are Discord timestamps (``<t:…:R>``), so every member sees them in their
 rendered here contains a password: the ready message's password goes out by DM only.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 import discord
 
 from bot.domain.mission import MissionState, MissionStatus, describe_minutes
 from bot.domain.money import format_cents
+from bot.domain.words import counted
 from bot.services import Quote
 from cogs.parsing import format_duration
 
@@ -75,21 +76,26 @@ def short_id(mission_id: str) -> str:
     return mission_id[:8]
 
 
-def mission_label(mission: MissionState) -> str:
-    """One line naming a mission, for autocomplete and lists (plain text: no markdown)."""
-    start = mission.start_at.strftime("%a %d %b %H:%M UTC")
+def billed(minutes: int, cents: int, currency: str) -> str:
+    """ "90 minutes billed, $3.00"."""
+    return f"{counted(minutes, 'minute')} billed, {format_cents(cents, currency)}"
+
+
+def mission_label(mission: MissionState, label: str) -> str:
+    """One line naming a session for autocomplete (plain text: no markdown), led by its
+    ``label``."""
     name = f" · {mission.mission_name}" if mission.mission_name else ""
     return (
-        f"{STATUS_LABELS[mission.status]} · {start} · {mission.size} · "
-        f"{format_duration(mission.duration_minutes)}{name} ({short_id(mission.mission_id)})"
+        f"{label} · {STATUS_LABELS[mission.status]} · {mission.size} · "
+        f"{format_duration(mission.duration_minutes)}{name}"
     )[:100]
 
 
 def mission_embed(
-    mission: MissionState, *, currency: str, stage: str | None = None
+    mission: MissionState, *, label: str, currency: str, stage: str | None = None
 ) -> discord.Embed:
-    """A mission's status as anyone in the guild may see it (no password)."""
-    title = f"Server {short_id(mission.mission_id)} · {STATUS_LABELS[mission.status]}"
+    """A session's status as anyone in the guild may see it (no password), titled ``label``."""
+    title = f"{label} · {STATUS_LABELS[mission.status]}"
     embed = discord.Embed(title=title, colour=STATUS_COLOURS[mission.status])
     if stage and mission.status in (MissionStatus.LAUNCHING, MissionStatus.RUNNING):
         embed.description = f"**{STAGE_LABELS.get(stage, stage)}**"
@@ -103,18 +109,15 @@ def mission_embed(
         embed.add_field(name="Address", value=f"`{mission.address}:{mission.port}`", inline=False)
     if mission.status is MissionStatus.ENDED:
         reason = REASON_LABELS.get(mission.termination_reason or "", "ended")
-        billed = format_cents(mission.charged_cents or 0, currency)
-        embed.add_field(
-            name="Ended",
-            value=f"{reason}; {mission.billed_minutes or 0} minutes billed, {billed}",
-            inline=False,
-        )
-    embed.set_footer(text=f"Mission {mission.mission_id}")
+        cost = billed(mission.billed_minutes or 0, mission.charged_cents or 0, currency)
+        embed.add_field(name="Ended", value=f"{reason}; {cost}", inline=False)
     return embed
 
 
-def missions_embed(missions: Iterable[MissionState], *, title: str) -> discord.Embed:
-    lines = [f"`{short_id(m.mission_id)}` {mission_line(m)}" for m in missions]
+def missions_embed(
+    missions: Iterable[MissionState], *, title: str, labels: Callable[[MissionState], str]
+) -> discord.Embed:
+    lines = [f"**{labels(m)}** {mission_line(m)}" for m in missions]
     embed = discord.Embed(title=title, colour=discord.Colour.blurple())
     embed.description = "\n".join(lines[:20]) or "No servers."
     if len(lines) > 20:
@@ -124,7 +127,7 @@ def missions_embed(missions: Iterable[MissionState], *, title: str) -> discord.E
 
 def mission_line(mission: MissionState) -> str:
     size = f"{mission.size}, {format_duration(mission.duration_minutes)}"
-    return f"**{STATUS_LABELS[mission.status]}** {size}, {when(mission.start_at)}"
+    return f"{STATUS_LABELS[mission.status]}, {size}, {when(mission.start_at)}"
 
 
 def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:

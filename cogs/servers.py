@@ -12,19 +12,21 @@ from bot.domain.errors import InsufficientCredit, InvalidRequest
 from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
 from bot.domain.squadron import SquadronState
+from bot.domain.words import counted
 from bot.services import Quote
 from cogs.auth import actor_for, require_admin, require_guild, require_manager
 from cogs.checkout import purchase_amount, send_checkout
 from cogs.client import RRBot
+from cogs.labels import session_label, session_labels
 from cogs.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
 from cogs.render import (
     STATUS_LABELS,
+    billed,
     mission_embed,
     mission_label,
     missions_embed,
     quote_embed,
     settings_embed,
-    short_id,
     shown,
 )
 from cogs.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
@@ -48,6 +50,13 @@ class ServersCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.notifier = bot.notifier
+
+    @property
+    def _currency(self) -> str:
+        return self.services.pricing.currency
+
+    def _embed(self, mission: MissionState, label: str, stage: str | None = None) -> discord.Embed:
+        return mission_embed(mission, label=label, currency=self._currency, stage=stage)
 
     async def _actor(self, interaction: discord.Interaction) -> Actor:
         return await actor_for(interaction, self.services, self.bot.options.operator_ids)
@@ -233,13 +242,14 @@ class ServersCog(commands.Cog):
     async def _show_booked(
         self, interaction: discord.Interaction, mission: MissionState, heading: str
     ) -> None:
+        label = await session_label(self.services, mission)
         await interaction.response.edit_message(
-            content=f"{heading}: `{short_id(mission.mission_id)}`.", embed=None, view=None
+            content=f"{heading}: {label}.", embed=None, view=None
         )
         stage = None if mission.status is MissionStatus.BOOKED else "launching"
         public = await interaction.followup.send(
-            content=f"<@{mission.booked_by}> {heading.lower()}.",
-            embed=mission_embed(mission, currency=self.services.pricing.currency, stage=stage),
+            content=f"<@{mission.booked_by}> {heading.lower()}: {label}.",
+            embed=self._embed(mission, label, stage),
             wait=True,
         )
         self.notifier.track(mission.mission_id, public, interaction.channel_id)
@@ -273,8 +283,9 @@ class ServersCog(commands.Cog):
         except InsufficientCredit as error:
             await self._offer_purchase(interaction, actor, error, None)
             return
+        label = await session_label(self.services, extended)
         await interaction.followup.send(
-            f"Extended by {minutes} minutes; the server now ends "
+            f"Extended {label} by {counted(minutes, 'minute')}; it now ends "
             f"{discord.utils.format_dt(extended.end_at, 'R')}.",
             ephemeral=True,
         )
@@ -298,16 +309,16 @@ class ServersCog(commands.Cog):
             # Recorded before the answer: a stop the member was told about holds (and is billed
             # to this moment) even if the bot dies before the server is terminated.
             stopping = await self.services.missions.request_stop(actor, target.mission_id)
+            label = await session_label(self.services, target)
             if stopping.status is not MissionStatus.TERMINATING:
                 state = STATUS_LABELS[stopping.status].lower()
                 await button.response.edit_message(
-                    content=f"That server is {state} already.", embed=None, view=None
+                    content=f"{label} is {state} already.", embed=None, view=None
                 )
                 return
-            await button.response.edit_message(
-                content="Stopping the server…", embed=None, view=None
-            )
-            await self.services.missions.stop(actor, target.mission_id)
+            await button.response.edit_message(content=f"Stopping {label}…", embed=None, view=None)
+            ended = await self.services.missions.stop(actor, target.mission_id)
+            await button.edit_original_response(content=_stopped(ended, label, self._currency))
 
         await self._confirm(
             interaction,
@@ -325,8 +336,11 @@ class ServersCog(commands.Cog):
 
         async def confirmed(button: discord.Interaction) -> None:
             await self.services.missions.cancel(actor, target.mission_id)
+            label = await session_label(self.services, target)
             await button.response.edit_message(
-                content="Booking cancelled; its credit is available again.", embed=None, view=None
+                content=f"Booking cancelled: {label}; its credit is available again.",
+                embed=None,
+                view=None,
             )
 
         await self._confirm(
@@ -342,9 +356,10 @@ class ServersCog(commands.Cog):
         on_confirm: Action,
     ) -> None:
         """Ask privately, with the mission shown, before doing something that cannot be undone."""
+        label = await session_label(self.services, target)
         await interaction.response.send_message(
             question,
-            embed=mission_embed(target, currency=self.services.pricing.currency),
+            embed=self._embed(target, label),
             view=ConfirmView(interaction.user.id, on_confirm, confirm_label=confirm_label),
             ephemeral=True,
         )
@@ -355,19 +370,17 @@ class ServersCog(commands.Cog):
     @app_commands.describe(mission="Which server (default: every active one).")
     async def status(self, interaction: discord.Interaction, mission: str | None = None) -> None:
         guild_id = require_guild(interaction)
-        currency = self.services.pricing.currency
+        labels = await session_labels(self.services, guild_id)
         if mission:
             target = await self._owned_mission(guild_id, mission)
-            await interaction.response.send_message(embed=mission_embed(target, currency=currency))
+            await interaction.response.send_message(embed=self._embed(target, labels(target)))
             return
         active = [m for m in await self.services.missions.for_guild(guild_id) if m.is_active]
         if len(active) == 1:
-            await interaction.response.send_message(
-                embed=mission_embed(active[0], currency=currency)
-            )
+            await interaction.response.send_message(embed=self._embed(active[0], labels(active[0])))
             return
         await interaction.response.send_message(
-            embed=missions_embed(active, title="Active servers")
+            embed=missions_embed(active, title="Active servers", labels=labels)
         )
 
     @server.command(name="list", description="The squadron's servers, booked and recent.")
@@ -375,7 +388,10 @@ class ServersCog(commands.Cog):
         guild_id = require_guild(interaction)
         missions = await self.services.missions.for_guild(guild_id)
         ordered = sorted(missions, key=lambda m: m.start_at, reverse=True)
-        await interaction.response.send_message(embed=missions_embed(ordered, title="Servers"))
+        labels = await session_labels(self.services, guild_id)
+        await interaction.response.send_message(
+            embed=missions_embed(ordered, title="Servers", labels=labels)
+        )
 
     # --- squadron defaults ----------------------------------------------------------------------
 
@@ -468,12 +484,15 @@ class ServersCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        missions = await self.services.missions.for_guild(str(interaction.guild_id))
+        guild_id = str(interaction.guild_id)
+        missions = await self.services.missions.for_guild(guild_id)
+        labels = await session_labels(self.services, guild_id)
         typed = current.lower()
+        named = [(mission_label(m, labels(m)), m) for m in missions if m.is_active]
         found = [
-            app_commands.Choice(name=mission_label(m), value=m.mission_id)
-            for m in sorted(missions, key=lambda m: m.start_at)
-            if m.is_active and typed in mission_label(m).lower()
+            app_commands.Choice(name=name, value=m.mission_id)
+            for name, m in named
+            if typed in name.lower()
         ]
         return found[:25]
 
@@ -508,6 +527,14 @@ class ServersCog(commands.Cog):
 
 _EXTENDABLE = {MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING}
 _STOPPABLE = {MissionStatus.LAUNCHING, MissionStatus.RUNNING}
+
+
+def _stopped(ended: MissionState, label: str, currency: str) -> str:
+    """The end of a stop's progress message: stopped and billed, or still shutting down."""
+    if ended.status is MissionStatus.ENDED:
+        cost = billed(ended.billed_minutes or 0, ended.charged_cents or 0, currency)
+        return f"{label} has stopped: {cost}."
+    return f"{label} is shutting down; the squadron is told when it has stopped."
 
 
 def _file_name(path: str) -> str:

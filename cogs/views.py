@@ -178,9 +178,14 @@ class EndButton(
         )
 
 
-def end_warning_view(mission_id: str, extensions: tuple[int, ...] = (30, 60)) -> discord.ui.View:
+def end_warning_view(
+    mission_id: str, extensions: tuple[int, ...] = (30, 60), *, disabled: bool = False
+) -> discord.ui.View:
+    """Extend and end buttons; ``disabled`` once the warning no longer applies."""
     view = discord.ui.View(timeout=None)
-    for minutes in extensions:
-        view.add_item(ExtendButton(mission_id, minutes))
-    view.add_item(EndButton(mission_id))
+    buttons: list[ExtendButton | EndButton] = [ExtendButton(mission_id, m) for m in extensions]
+    buttons.append(EndButton(mission_id))
+    for button in buttons:
+        button.item.disabled = disabled
+        view.add_item(button)
     return view

@@ -22,7 +22,8 @@
 - `RecordEnded` needs a termination request first and records the bill of
   `bot.domain.billing.bill()`, which states the billing rule; the service appends it with the
   squadron's `Charge` of the same bill in one `append_many`.
-- Extending adds minutes to the booked end; the total may not exceed the maximum duration and
+- Extending adds minutes to the booked end and forgets the end warnings already sent, so they
+  are sent again before the new end; the total may not exceed the maximum duration and
   is allowed while booked, launching or running. Only the booking member, a squadron manager
   or an operator may cancel, launch, extend or stop; nobody but an operator acts on another
   guild's mission.
@@ -61,12 +62,15 @@ from bot.domain.events import (
     to_new_event,
 )
 from bot.domain.pricing import Limits, cost_at_rate
+from bot.domain.words import counted
 from eventstore import NewEvent, StoredEvent
 
 STREAM_PREFIX = "mission#"
 MAX_MISSION_ID_LENGTH = 48
 """Leaves room for "-<attempt>" in a 64-character cloud client token."""
 MAX_REMINDER_KEY_LENGTH = 64
+END_WARNING_PREFIX = "end-"
+"""Reminder keys before the end (``end-15``); an extension makes them fall due again."""
 NOW_TOLERANCE = timedelta(minutes=1)
 """A start this far in the past still counts as now (the member took a moment to submit)."""
 
@@ -260,9 +264,9 @@ def describe_minutes(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     parts = []
     if hours:
-        parts.append(f"{hours} hour" + ("s" if hours != 1 else ""))
+        parts.append(counted(hours, "hour"))
     if rest or not hours:
-        parts.append(f"{rest} minute" + ("s" if rest != 1 else ""))
+        parts.append(counted(rest, "minute"))
     return " ".join(parts)
 
 
@@ -645,10 +649,15 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
                 ready_at=event.ready_at,
             )
         case MissionExtended():
+            # The warnings before the old end no longer apply: forgotten, they fall due again
+            # against the new end.
             return replace(
                 state,
                 duration_minutes=state.duration_minutes + event.added_minutes,
                 end_at=event.end_at,
+                reminders_sent=frozenset(
+                    key for key in state.reminders_sent if not key.startswith(END_WARNING_PREFIX)
+                ),
             )
         case TerminationRequested():
             return replace(

@@ -46,6 +46,7 @@ from bot.domain.events import (
 from bot.domain.money import format_cents
 from bot.domain.pricing import Limits
 from bot.domain.settings import SettingsError, SquadronSettings, parse_setting
+from bot.domain.words import counted
 from eventstore import NewEvent, StoredEvent
 
 STREAM_PREFIX = "squadron#"
@@ -468,7 +469,8 @@ def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
     active = len(state.reservations)
     if is_new and active >= command.limits.max_concurrent_per_guild:
         raise Conflict(
-            f"The squadron already has {active} servers running or booked, the most allowed at "
+            f"The squadron already has {counted(active, 'server')} running or booked, the most "
+            "allowed at "
             "once; stop or cancel one first."
         )
     available = state.available_cents

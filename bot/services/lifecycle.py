@@ -21,7 +21,7 @@ from bot.domain.actor import Actor
 from bot.domain.billing import bill, billable_start, credit_runs_out, funded_until
 from bot.domain.errors import Conflict
 from bot.domain.events import TerminationReason
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.mission import END_WARNING_PREFIX, MissionState, MissionStatus
 from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.settings import SettingsError, SquadronSettings
 from bot.domain.squadron import SquadronState, squadron_stream
@@ -35,6 +35,7 @@ from bot.notify import (
     ProgressNotice,
     ReadyNotice,
     ReminderNotice,
+    SessionExtendedNotice,
 )
 from bot.services.logged import logged
 from bot.services.streams import Streams
@@ -368,15 +369,22 @@ class Lifecycle:
         self._told_starting_dcs.discard(state.mission_id)
         if stored:
             await self._tell(ProgressNotice(ready, "ready"))
-            await self._tell(ReadyNotice(ready, address, port, settings.password or None))
+            srs_port = settings.srs.port if settings.srs.enabled else None
+            await self._tell(ReadyNotice(ready, address, port, settings.password or None, srs_port))
         return ready
 
     # --- extension --------------------------------------------------------------------------
 
-    async def follow_extension(self, state: MissionState) -> None:
-        """Move the server's backstop to the mission's new end (after an extension)."""
+    async def follow_extension(self, state: MissionState, minutes: int, actor: Actor) -> None:
+        """Move the server's backstop to the mission's new end (after an extension) and tell
+        the squadron."""
         if state.instance_id is not None:
             await self._move_backstop(state)
+        await self._tell(SessionExtendedNotice(state, minutes, actor.user_id))
+
+    async def follow_cancellation(self, state: MissionState) -> None:
+        """Tell the squadron a booking was cancelled before it started."""
+        await self._tell(MissionEndedNotice(state, "cancelled", 0, 0))
 
     async def _move_backstop(self, state: MissionState) -> None:
         assert state.instance_id is not None
@@ -697,7 +705,7 @@ class Lifecycle:
 
     async def _reminder(self, state: MissionState, key: str) -> Notice:
         now = self._clock.now()
-        if key.startswith("end-"):
+        if key.startswith(END_WARNING_PREFIX):
             return EndWarningNotice(state, _minutes_until(state.end_at, now))
         if key == CREDIT_LOW and state.launched_at is not None:
             squadron = await self._streams.squadron(state.guild_id)

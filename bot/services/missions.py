@@ -162,6 +162,10 @@ class MissionService:
         """Every mission of the guild, ended ones too, by start time."""
         return await self._streams.view.missions_for_guild(guild_id)
 
+    async def session_numbers(self, guild_id: str) -> dict[str, int]:
+        """Each of the guild's sessions by id: its number in the order they were booked."""
+        return await self._streams.view.session_numbers(guild_id)
+
     async def quote(
         self,
         guild_id: str,
@@ -388,7 +392,7 @@ class MissionService:
             except AlreadyAppended:
                 return await self._streams.reload_mission(mission_id)
             assert extended is not None
-            await self._lifecycle.follow_extension(extended)
+            await self._lifecycle.follow_extension(extended, minutes, actor)
             return extended
 
     def _decide_extension(
@@ -449,6 +453,7 @@ class MissionService:
             except AlreadyAppended:
                 return await self._streams.reload_mission(mission_id)
             assert cancelled is not None
+            await self._lifecycle.follow_cancellation(cancelled)
             return cancelled
 
     # --- what the scheduler and the reconciler call -----------------------------------------

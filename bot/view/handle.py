@@ -29,6 +29,9 @@ class ViewHandle:
     async def missions_for_guild(self, guild_id: str) -> list[MissionState]:
         return await self.actor.ask(lambda view: view.missions_for_guild(guild_id))
 
+    async def session_numbers(self, guild_id: str) -> dict[str, int]:
+        return await self.actor.ask(lambda view: view.session_numbers(guild_id))
+
     async def active_missions(self) -> list[MissionState]:
         return await self.actor.ask(lambda view: view.active_missions())
 

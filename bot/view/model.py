@@ -15,7 +15,7 @@ import itertools
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
@@ -31,6 +31,8 @@ from bot.view.schedule import (
     plan,
 )
 from eventstore import Position, StoredEvent
+
+_BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
 
 log = logging.getLogger("rr.view")
 
@@ -174,6 +176,18 @@ class View:
             self._missions[mission_id].state for mission_id in self._by_guild.get(guild_id, ())
         ]
         return sorted(found, key=lambda state: state.start_at)
+
+    def session_numbers(self, guild_id: str) -> dict[str, int]:
+        """The guild's sessions numbered from 1 in the order they were booked (by recorded
+        time, then id): recorded facts only, so a number stays the same after a restart."""
+        ordered = sorted(
+            self._by_guild.get(guild_id, ()),
+            key=lambda mission_id: (
+                self._missions[mission_id].timeline.booked_at or _BEFORE_ALL,
+                mission_id,
+            ),
+        )
+        return {mission_id: number for number, mission_id in enumerate(ordered, 1)}
 
     def active_missions(self) -> list[MissionState]:
         """Booked or under way, across guilds, by start time."""

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.billing import credit_runs_out
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.mission import END_WARNING_PREFIX, MissionState, MissionStatus
 
 ActionKind = Literal["remind", "launch", "check_ready", "terminate", "retry_terminate"]
 
@@ -254,7 +254,8 @@ def _end_warnings(mission: MissionState, config: ScheduleConfig) -> list[Planned
     if mission.status is not MissionStatus.RUNNING:
         return []
     offsets = config.end_warning_offsets_minutes
-    return _reminders(mission, "end", offsets, mission.end_at, mission.launched_at)
+    prefix = END_WARNING_PREFIX.removesuffix("-")
+    return _reminders(mission, prefix, offsets, mission.end_at, mission.launched_at)
 
 
 def _credit(

@@ -80,14 +80,14 @@ async def test_a_member_is_told_stopping_only_once_the_stop_is_recorded(
     await click.message(lambda m: "something went wrong" in m.content)
 
     shown = [m.content for m in [*handle.messages, *click.messages]]
-    assert not any("Stopping the server" in text for text in shown), shown
+    assert not any("Stopping Server #1 · " in text for text in shown), shown
     running = await w.app.services.missions.get(mission.mission_id)
     assert running.status is MissionStatus.RUNNING
 
     again = await w.emu.invoke(w.guild, w.manager, "server stop")
     await again.message()
     await (await again.click("confirm")).response()
-    await w.emu.until(lambda: newest(again.messages, "Stopping the server"), "the stop")
+    await w.emu.until(lambda: newest(again.messages, "Stopping Server #1 · "), "the stop")
     types = [e.type for e in await w.events() if e.stream_id.endswith(mission.mission_id)]
     assert "TerminationRequested" in types
 
@@ -120,7 +120,7 @@ async def test_a_stop_whose_server_ends_hours_later_is_billed_to_when_it_was_ask
     await handle.message()
     click = await handle.click("confirm")
     await click.message(lambda m: "something went wrong" in m.content)
-    assert newest(handle.messages, "Stopping the server") is not None
+    assert newest(handle.messages, "Stopping Server #1 · ") is not None
     await w.advance(5 * 60 * MINUTE)
     assert (await w.app.services.missions.get(mission.mission_id)).is_active
     ended = w.emu.next_message(w.reminders)

@@ -65,7 +65,8 @@ async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None
     assert mission.status is MissionStatus.RUNNING
     assert mission.instance_id is not None
     assert mentions(ready_message, w.manager)
-    assert "your DCS server is ready at `127.0.0.1:" in ready_message.content
+    assert "Server #1 · " in ready_message.content
+    assert "is ready at `127.0.0.1:" in ready_message.content
 
     warning = w.emu.next_message(w.reminders)
     await w.advance(45 * MINUTE)
@@ -76,7 +77,7 @@ async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None
     extend = await w.emu.click(warned, f"rr:extend:{mission.mission_id}:30", w.manager)
     extended = await extend.message()
     assert extended.ephemeral
-    assert "Extended by 30 minutes" in extended.content
+    assert "by 30 minutes; it now ends" in extended.content
 
     ended = w.emu.until(
         lambda: next(
@@ -115,7 +116,7 @@ async def test_a_booking_short_of_credit_is_confirmed_once_the_payment_lands(wor
     await w.pay(link)
     confirmed = await w.emu.until(
         lambda: next(
-            (m for m in w.emu.dm_messages(w.manager) if "your server is booked for" in m.content),
+            (m for m in w.emu.dm_messages(w.manager) if "is booked for" in m.content),
             None,
         ),
         "the booking confirmation DM",
@@ -146,7 +147,11 @@ async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock
     )
 
     def reminders() -> list[Message]:
-        return [m for m in w.emu.channel_messages(w.reminders) if "your server starts" in m.content]
+        return [
+            m
+            for m in w.emu.channel_messages(w.reminders)
+            if "Server #1 · " in m.content and " starts <t:" in m.content
+        ]
 
     await w.advance(start_at - w.clock.now() - timedelta(hours=23, minutes=59))
     await w.emu.until(lambda: reminders() or None, "the day-before reminder")
@@ -231,7 +236,7 @@ async def test_buying_the_rest_of_a_start_short_of_its_cost_starts_the_whole_ses
     await w.pay(link)
     await w.emu.until(
         lambda: next(
-            (m for m in w.emu.dm_messages(w.manager) if "your server is booked for" in m.content),
+            (m for m in w.emu.dm_messages(w.manager) if "is booked for" in m.content),
             None,
         ),
         "the confirmation DM",

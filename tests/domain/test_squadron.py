@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from bot.domain import squadron as sq
@@ -489,6 +491,14 @@ def test_the_shortfall_is_shown_in_the_configured_currency() -> None:
     command = sq.Reserve(actor=MEMBER, mission_id="m", amount=100, limits=LIMITS, currency="eur")
     with pytest.raises(InsufficientCredit, match="€1"):
         sq.decide(command, sq.initial_squadron)
+
+
+def test_a_limit_of_one_server_is_told_in_the_singular() -> None:
+    stream = funded(10_000)
+    one = replace(LIMITS, max_concurrent_per_guild=1)
+    run(stream, sq.Reserve(actor=MEMBER, mission_id="m1", amount=100, limits=one))
+    with pytest.raises(Conflict, match="already has 1 server running or booked"):
+        sq.decide(sq.Reserve(actor=MEMBER, mission_id="m2", amount=100, limits=one), stream.state)
 
 
 def test_at_most_the_concurrent_limit_of_missions_hold_reservations() -> None:

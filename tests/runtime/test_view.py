@@ -4,12 +4,13 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.events import ReservationReduced
-from bot.domain.mission import MissionStatus
+from bot.domain.events import CreditsReserved, ReservationReduced
+from bot.domain.mission import Extend, MissionStatus
+from bot.domain.pricing import cost_at_rate
 from bot.domain.squadron import squadron_stream
 from bot.view import Balance, DueAction, ScheduleConfig, View
 from tests.fakes.clock import FakeClock
-from tests.runtime.history import GUILD, START, History, view_of
+from tests.runtime.history import GUILD, LIMITS, RATE, START, SYSTEM, History, view_of
 
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
@@ -42,6 +43,19 @@ async def test_missions_for_guild_lists_the_guilds_missions_by_start(history: Hi
     assert [m.mission_id for m in view.missions_for_guild(GUILD)] == ["early", "late"]
     assert [m.mission_id for m in view.missions_for_guild("g2")] == ["elsewhere"]
     assert view.missions_for_guild("nobody") == []
+
+
+async def test_session_numbers_count_a_guilds_sessions_in_booking_order(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("zulu", start_in=3 * HOUR)
+    await clock.advance(MINUTE)
+    await history.book("alpha", start_in=HOUR)
+    await history.book("elsewhere", start_in=HOUR, guild_id="g2")
+    view = view_of(history.events)
+    assert view.session_numbers(GUILD) == {"zulu": 1, "alpha": 2}
+    assert view.session_numbers("g2") == {"elsewhere": 1}
+    assert view_of(list(reversed(history.events))).session_numbers(GUILD) == {"zulu": 1, "alpha": 2}
 
 
 async def test_mission_answers_the_folded_state_or_none(history: History) -> None:
@@ -260,6 +274,28 @@ async def test_end_warnings_and_termination_at_the_booked_end(
     view.apply_all(await history.remind("m1", "end-15"))
     assert kinds(view.due_actions(end - 5 * MINUTE)) == [("remind", "end-5")]
     assert view.due_actions(end) == [DueAction("terminate", "m1", "booked_time_over", end)]
+
+
+async def test_an_extension_warns_again_fifteen_and_five_minutes_before_the_new_end(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("m1", start_in=None, minutes=60)
+    await history.launch("m1")
+    await history.ready("m1")
+    end = START + HOUR
+    await history.remind("m1", "end-15")
+    await history.remind("m1", "end-5")
+    await clock.set(end - 4 * MINUTE)
+    await history.decide("m1", Extend(actor=SYSTEM, now=clock.now(), minutes=30, limits=LIMITS))
+    await history.record(
+        squadron_stream(GUILD),
+        CreditsReserved(mission_id="m1", amount_cents=cost_at_rate(RATE, 30)),
+    )
+    view = view_of(history.events)
+    new_end = end + 30 * MINUTE
+    assert view.next_due_at() == new_end - 15 * MINUTE
+    assert kinds(view.due_actions(new_end - 15 * MINUTE)) == [("remind", "end-15")]
+    assert kinds(view.due_actions(new_end - 5 * MINUTE)) == [("remind", "end-5")]
 
 
 async def test_a_due_termination_makes_overdue_warnings_moot(history: History) -> None:

@@ -149,7 +149,9 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     await expect(quote).to_contain_text("Only you can see this")
     await screenshot(page, "4-quote")
     await quote.get_by_role("button", name="Start server").click()
-    await expect(message(page, "server starting")).to_contain_text("Mia (manager) server starting.")
+    await expect(message(page, "server starting")).to_contain_text(
+        "Mia (manager) server starting: Server #1 · "
+    )
 
     # Ready: the stand-in DCS process's address, in the reminder channel.
     await app.services.background.drain()
@@ -158,9 +160,9 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     assert mission.address is not None
     address = f"{mission.address}:{mission.port}"
     await open_place(page, "# reminders")
-    await expect(message(page, "is ready at")).to_contain_text(
-        f"@Mia (manager) your DCS server is ready at {address}."
-    )
+    ready = message(page, "is ready at")
+    await expect(ready).to_contain_text("@Mia (manager) Server #1 · ")
+    await expect(ready).to_contain_text(f"is ready at {address}.")
     await screenshot(page, "5-ready")
 
     # The server password comes only by DM, hidden until clicked.
@@ -175,7 +177,7 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     await page.select_option("#command", "server status")
     await page.locator("#option-mission").focus()
     suggestion = page.locator(".suggestions li").first
-    await expect(suggestion).to_contain_text(mission.mission_id[:8])
+    await expect(suggestion).to_contain_text("Server #1 · ")
     await suggestion.click()
     await page.click("#send")
     status = message(page, "used /server status")
@@ -188,15 +190,17 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     await expect(warning.get_by_role("button", name="Extend 30 min")).to_be_visible()
     await screenshot(page, "6-end-warning")
     await warning.get_by_role("button", name="Extend 30 min").click()
-    await expect(message(page, "Extended by 30 minutes")).to_contain_text(
-        "Extended by 30 minutes; the server now ends in 45 minutes."
+    await expect(message(page, "it now ends in 45 minutes")).to_contain_text(
+        "by 30 minutes; it now ends in 45 minutes."
     )
     await screenshot(page, "7-extended")
 
     # The automatic end at the extended time (19:30).
     await advance(clock, timedelta(minutes=46))
-    await expect(message(page, "has stopped")).to_contain_text(
-        "@Mia (manager) your server has stopped (booked time over): 90 minutes billed, $1.50."
+    stopped = message(page, "has stopped")
+    await expect(stopped).to_contain_text("@Mia (manager) Server #1 · ")
+    await expect(stopped).to_contain_text(
+        "has stopped (booked time over): 90 minutes billed, $1.50."
     )
     await screenshot(page, "8-ended")
     assert not await app.services.provider.game_port_open(mission.address, mission.port)

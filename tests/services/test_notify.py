@@ -61,6 +61,7 @@ async def test_the_logging_notifier_writes_one_line_without_the_password(
         "user_id": "u-1",
         "address": "203.0.113.7",
         "port": 10308,
+        "srs_port": None,
     }
     assert "s3cret-pass" not in LineFormatter().format(record)
 

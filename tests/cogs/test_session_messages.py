@@ -1,0 +1,124 @@
+"""What a squadron sees of a session stays true: extensions, ends, cancellations and stops show
+on the public messages and reach a channel the squadron reads."""
+
+from datetime import timedelta
+
+from bot.domain.actor import Actor
+from discord_emulator import Message
+from discord_emulator.models import walk_components
+from tests.cogs.conftest import World
+from tests.cogs.test_commands import newest, start_server
+
+MINUTE = timedelta(minutes=1)
+
+
+def field(message: Message, name: str) -> str:
+    [embed] = message.embeds
+    return next(str(f["value"]) for f in embed["fields"] if f["name"] == name)
+
+
+def buttons_disabled(message: Message) -> list[bool]:
+    return [
+        bool(c.get("disabled")) for c in walk_components(message.components) if "custom_id" in c
+    ]
+
+
+async def test_an_extension_is_announced_shown_on_the_public_messages_and_warned_again(
+    world: World,
+) -> None:
+    w = world
+    await w.fund(5000)
+    mission = await start_server(w)
+    started = newest(w.emu.channel_messages(w.general), "server starting")
+    ready = newest(w.emu.channel_messages(w.reminders), "is ready at")
+    assert started is not None and ready is not None
+    assert started.content.endswith(
+        "server starting: Server #1 · " + f"{mission.start_at:%a %H:%M}."
+    )
+    warning = w.emu.next_message(w.reminders)
+    await w.advance(45 * MINUTE)
+    warned = await warning
+    assert "Server #1" in warned.content and "ends in 15 minutes" in warned.content
+
+    announced = w.emu.next_message(w.reminders)
+    extend = await w.emu.click(warned, f"rr:extend:{mission.mission_id}:30", w.manager)
+    await extend.message()
+    announcement = await announced
+    assert f"<@{w.manager.id}> extended Server #1" in announcement.content
+    assert "by 30 minutes; it now ends" in announcement.content
+
+    new_end = f"<t:{int((mission.end_at + 30 * MINUTE).timestamp())}:f>"
+    assert new_end in field(ready, "Ends")
+    assert new_end in field(started, "Ends")
+    assert buttons_disabled(warned) == [True, True, True]
+
+    again = w.emu.next_message(w.reminders)
+    await w.advance(30 * MINUTE)
+    rewarned = await again
+    assert "ends in 15 minutes" in rewarned.content
+    assert buttons_disabled(rewarned) == [False, False, False]
+
+
+async def test_without_a_reminder_channel_the_end_is_told_where_the_server_was_started(
+    world: World,
+) -> None:
+    w = world
+    owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
+    await w.app.services.squadrons.change_settings(owner, {"reminder_channel_id": ""})
+    await w.fund(5000)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    await w.app.services.background.drain()
+    await w.advance(timedelta(seconds=30))
+    await w.emu.until(lambda: newest(w.emu.channel_messages(w.general), "is ready at"), "ready")
+    await w.advance(10 * MINUTE)
+
+    stop = await w.emu.invoke(w.guild, w.manager, "server stop")
+    await stop.message()
+    await (await stop.click("confirm")).response()
+    notice = await w.emu.until(
+        lambda: newest(w.emu.channel_messages(w.general), "has stopped"), "the end notice"
+    )
+    assert notice.content.startswith(f"<@{w.manager.id}> Server #1 · ")
+    assert "has stopped (stopped by a member): 11 minutes billed, $0.37." in notice.content
+    progress = await w.emu.until(lambda: newest(stop.messages, "has stopped"), "the stop's end")
+    assert progress.content.startswith("Server #1 · ")
+    assert progress.content.endswith("has stopped: 11 minutes billed, $0.37.")
+
+
+async def test_a_cancellation_shows_on_the_booking_message_and_in_the_reminder_channel(
+    world: World,
+) -> None:
+    w = world
+    await w.fund(5000)
+    handle = await w.emu.invoke(
+        w.guild, w.manager, "server schedule", {"start": "tomorrow 20:00", "duration": "1h"}
+    )
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    booking = await w.emu.until(
+        lambda: newest(w.emu.channel_messages(w.general), "server booked"), "the booking"
+    )
+    assert booking.embeds[0]["title"].endswith("· Booked")
+
+    told = w.emu.next_message(w.reminders)
+    cancel = await w.emu.invoke(w.guild, w.manager, "server cancel")
+    await cancel.message()
+    await (await cancel.click("confirm")).response()
+    assert "was cancelled before it started; nothing was charged." in (await told).content
+    assert booking.embeds[0]["title"].startswith("Server #1 · ")
+    assert booking.embeds[0]["title"].endswith("· Cancelled")
+
+
+async def test_the_ready_message_gives_the_srs_port_when_the_session_runs_srs(
+    world: World,
+) -> None:
+    w = world
+    owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
+    await w.app.services.squadrons.change_settings(owner, {"srs.enabled": "true"})
+    await w.fund(5000)
+    await start_server(w)
+    ready = newest(w.emu.channel_messages(w.reminders), "is ready at")
+    assert ready is not None
+    assert ready.content.endswith(" SRS: port `5002`.")
