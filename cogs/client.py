@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.services import Services
 from cogs.errors import ReportingTree
 from cogs.notifier import DiscordNotifier
-from cogs.views import EndButton, ExtendButton
+from cogs.views import EndButton, ExpiredButton, ExtendButton
 
 log = logging.getLogger("rr.discord")
 
@@ -59,7 +59,7 @@ class RRBot(commands.Bot):
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
-        self.add_dynamic_items(ExtendButton, EndButton)
+        self.add_dynamic_items(ExtendButton, EndButton, ExpiredButton)
         if self.options.sync_on_start:
             await self.sync_commands()
 

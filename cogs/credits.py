@@ -52,7 +52,8 @@ class CreditsCog(commands.Cog):
     ) -> None:
         guild_id = require_guild(interaction)
         embed, view = await self._history_page(guild_id, page - 1, interaction.user.id)
-        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        sent = await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        view.shown_on(interaction, sent.message_id)
 
     async def _history_page(
         self, guild_id: str, page: int, owner_id: int
@@ -81,7 +82,10 @@ class HistoryPager(OwnedView):
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         embed, view = await self.cog._history_page(self.guild_id, page, self.owner_id)
+        self.stop()
         await interaction.response.edit_message(embed=embed, view=view)
+        if interaction.message:
+            view.shown_on(interaction, interaction.message.id)
 
     @discord.ui.button(label="Newer", style=discord.ButtonStyle.secondary, custom_id="newer")
     async def newer(self, interaction: discord.Interaction, button: discord.ui.Button[Any]) -> None:

@@ -211,7 +211,8 @@ class ServersCog(commands.Cog):
             view = StartOrBuyView(interaction.user.id, confirmed, buy, buy_label=label)
         else:
             view = ConfirmView(interaction.user.id, confirmed, confirm_label=confirm_label)
-        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        sent = await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        view.shown_on(interaction, sent.message_id)
 
     async def _offer_purchase(
         self,
@@ -225,11 +226,14 @@ class ServersCog(commands.Cog):
         view = BuyView(interaction.user.id, buy, label=buy_label(amount, shortfall.currency))
         text = shortfall_text(shortfall, amount)
         if interaction.response.is_done():
-            await interaction.followup.send(text, view=view, ephemeral=True)
-        elif interaction.type is discord.InteractionType.component:
+            followup = await interaction.followup.send(text, view=view, ephemeral=True, wait=True)
+            view.shown_on(interaction, followup.id)
+        elif interaction.type is discord.InteractionType.component and interaction.message:
             await interaction.response.edit_message(content=text, embed=None, view=view)
+            view.shown_on(interaction, interaction.message.id)
         else:
-            await interaction.response.send_message(text, view=view, ephemeral=True)
+            sent = await interaction.response.send_message(text, view=view, ephemeral=True)
+            view.shown_on(interaction, sent.message_id)
 
     def _buy_action(self, actor: Actor, amount: int, intent: dict[str, Any] | None) -> Action:
         """A buy button's action: DM a checkout link for ``amount`` that carries ``intent``."""
@@ -357,12 +361,11 @@ class ServersCog(commands.Cog):
     ) -> None:
         """Ask privately, with the mission shown, before doing something that cannot be undone."""
         label = await session_label(self.services, target)
-        await interaction.response.send_message(
-            question,
-            embed=self._embed(target, label),
-            view=ConfirmView(interaction.user.id, on_confirm, confirm_label=confirm_label),
-            ephemeral=True,
+        view = ConfirmView(interaction.user.id, on_confirm, confirm_label=confirm_label)
+        sent = await interaction.response.send_message(
+            question, embed=self._embed(target, label), view=view, ephemeral=True
         )
+        view.shown_on(interaction, sent.message_id)
 
     # --- looking ----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ after a restart, so they are ``DynamicItem``s whose custom id carries the missio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import discord
 
@@ -20,14 +21,42 @@ Action = Callable[[discord.Interaction], Awaitable[None]]
 Button = discord.ui.Button[Any]
 CONFIRM_TIMEOUT = 300.0
 MISSION_ID = r"[0-9a-f-]{36}"
+PRIVATE_BUTTONS = ("confirm", "dismiss", "buy", "newer", "older")
+"""The custom ids of the buttons on private prompts (``OwnedView``s)."""
+_LIVE: WeakKeyDictionary[discord.Client, set[int]] = WeakKeyDictionary()
+"""Per client: the ids of the messages whose owned view still answers."""
 
 
 class OwnedView(discord.ui.View):
-    """A view only the member who asked for it may press; errors reach them as one sentence."""
+    """A view only the member who asked for it may press; errors reach them as one sentence.
+
+    Whoever sends one passes the message id to ``shown_on``: while the view lives, its buttons
+    are its own; once it has timed out or stopped, or the bot restarted, ``ExpiredButton``
+    answers them instead of leaving Discord to say the interaction failed.
+    """
 
     def __init__(self, owner_id: int) -> None:
         super().__init__(timeout=CONFIRM_TIMEOUT)
         self.owner_id = owner_id
+        self._shown: list[tuple[set[int], int]] = []
+
+    def shown_on(self, interaction: discord.Interaction, message_id: int | None) -> None:
+        """The view is on message ``message_id``, sent in answer to ``interaction``."""
+        if message_id is not None and not self.is_finished():
+            live = _LIVE.setdefault(interaction.client, set())
+            live.add(message_id)
+            self._shown.append((live, message_id))
+
+    def stop(self) -> None:
+        self._forget()
+        super().stop()
+
+    async def on_timeout(self) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        for live, message_id in self._shown:
+            live.discard(message_id)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
@@ -175,6 +204,40 @@ class EndButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         await _with_servers_cog(
             interaction, lambda cog: cog.ask_to_stop(interaction, self.mission_id)
+        )
+
+
+class ExpiredButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"(?P<name>{'|'.join(PRIVATE_BUTTONS)})",
+):
+    """Answers a private prompt's button whose view no longer lives (timed out, already used,
+    or from before a restart): the prompt becomes one sentence asking to run the command again.
+
+    discord.py hands such a click both to this item and to a live view; this item's first step
+    runs first (its task is created first) and leaves the click to a live view."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(discord.ui.Button(label=name, custom_id=name))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button[Any], match: re.Match[str]
+    ) -> "ExpiredButton":
+        return cls(match["name"])
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        message = interaction.message
+        return message is not None and message.id not in _LIVE.get(interaction.client, ())
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        message = interaction.message
+        quoted = message is not None and any(
+            field.name == "Cost" for embed in message.embeds for field in embed.fields
+        )
+        what = "This quote" if quoted or self.item.custom_id == "buy" else "This"
+        await interaction.response.edit_message(
+            content=f"{what} has expired; run the command again.", embed=None, view=None
         )
 
 

@@ -122,3 +122,32 @@ async def test_the_ready_message_gives_the_srs_port_when_the_session_runs_srs(
     ready = newest(w.emu.channel_messages(w.reminders), "is ready at")
     assert ready is not None
     assert ready.content.endswith(" SRS: port `5002`.")
+
+
+async def test_an_old_quotes_buttons_say_it_expired_after_a_restart(world: World) -> None:
+    w = world
+    await w.fund(5000)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    quote = await handle.message()
+    await w.app.stop()
+    await w.app.start()
+    assert w.app.discord is not None
+    await w.app.discord.wait_until_ready()
+
+    pressed = await w.emu.click(quote, "confirm", w.manager)
+    await pressed.response()
+    assert quote.content == "This quote has expired; run the command again."
+    assert (quote.embeds, quote.custom_ids()) == ([], [])
+    assert await w.app.services.missions.for_guild(w.guild_id) == []
+
+
+async def test_a_live_prompt_is_answered_by_its_own_view_only(world: World) -> None:
+    w = world
+    await w.fund(5000)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    started = await w.emu.until(lambda: newest(handle.messages, "Server starting"), "the start")
+    assert "expired" not in started.content
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.is_active
