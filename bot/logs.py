@@ -26,7 +26,7 @@ _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, 
 _QUIET_LIBRARIES = ("aiohttp.access", "botocore", "boto3", "urllib3", "asyncio")
 _PAYLOAD_LOGGERS = ("discord",)
 """discord.py logs whole gateway events and HTTP bodies, and URLs holding interaction tokens, at
-DEBUG: what members type (a server password in ``/server config set``) and the messages rr sends
+DEBUG: what members type (a server password in ``/config set``) and the messages rr sends
 (the ready DM with the password). These loggers stay at INFO or above whatever RR_LOG_LEVEL says."""
 
 

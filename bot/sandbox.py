@@ -4,7 +4,7 @@
 
 - "Sandbox Squadron", owned by Ada, with Mia in the "Squadron managers" role, Pete as a plain
   member, #general and #reminders; the squadron's settings (recorded through the services, as
-  ``/server config`` would) make that role the manager role and #reminders the reminder channel;
+  ``/config`` would) make that role the manager role and #reminders the reminder channel;
 - "rr Operators", owned by Olga, an rr operator, where the /admin commands are registered.
 
 `console_routes` mounts the emulator's web console on the bot's web app under `CONSOLE_PATH`

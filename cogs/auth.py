@@ -48,10 +48,10 @@ def require_guild(interaction: discord.Interaction) -> str:
     return str(interaction.guild_id)
 
 
-def require_manager(actor: Actor) -> None:
+def require_manager(actor: Actor, what: str = "do that") -> None:
     if not (actor.is_manager or actor.is_operator):
         raise NotPermitted(
-            "Only squadron managers (the manager role or Manage Server) can do that; "
+            f"Only squadron managers (the manager role or Manage Server) can {what}; "
             "ask one of them."
         )
 

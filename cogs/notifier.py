@@ -299,12 +299,12 @@ class DiscordNotifier:
             await self._report(
                 guild_id,
                 "no-channel",
-                "rr has no channel to post in; set one with /server config channel.",
+                "rr has no channel to post in; set one with /config channel.",
             )
             return None
         missing = (
             f"missing-{channel_id}",
-            "rr's reminder channel no longer exists; choose another with /server config channel.",
+            "rr's reminder channel no longer exists; choose another with /config channel.",
         )
         try:
             channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
@@ -320,7 +320,7 @@ class DiscordNotifier:
                 guild_id,
                 f"forbidden-{channel_id}",
                 f"rr is not allowed to post in <#{channel_id}>; give it Send Messages and "
-                "Embed Links there, or choose another channel with /server config channel.",
+                "Embed Links there, or choose another channel with /config channel.",
             )
             return None
         except discord.NotFound:

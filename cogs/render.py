@@ -11,6 +11,7 @@ import discord
 
 from bot.domain.mission import MissionState, MissionStatus, describe_minutes
 from bot.domain.money import format_cents
+from bot.domain.settings import SETTINGS_CATALOGUE, SettingSpec, SquadronSettings
 from bot.domain.words import counted
 from bot.services import Quote
 from cogs.parsing import format_duration
@@ -162,19 +163,78 @@ def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:
     return embed
 
 
-def shown(value: object) -> object:
-    """A setting's value for display: a dash where it is unset or empty."""
-    return "—" if value in (None, "", [], ()) else value
+_GROUP_TITLES = {
+    "server": "Server",
+    "discord": "In Discord",
+    "missions": "Missions",
+    "clients": "Client checks",
+    "advanced": "Advanced",
+    "lotatc": "LotAtc",
+    "srs": "SRS",
+    "tacview": "Tacview",
+}
+_TOP_GROUPS = {
+    "timezone": "discord",
+    "reminder_channel_id": "discord",
+    "manager_role_id": "discord",
+    "missions": "missions",
+    "loop_missions": "missions",
+    "shuffle_missions": "missions",
+}
+_ADD_ONS = {
+    spec.key[: -len(".enabled")] for spec in SETTINGS_CATALOGUE if spec.key.endswith(".enabled")
+}
+"""Groups an add-on's ``enabled`` switches on; when it is off, the rest of the group is moot."""
+_LABELS = {
+    "is_public": "Listed publicly",
+    "reminder_channel_id": "Reminder channel",
+    "manager_role_id": "Manager role",
+    "loop_missions": "Loop the list",
+    "shuffle_missions": "Shuffle the list",
+    "eam_enabled": "External AWACS mode",
+    "los_enabled": "Line of sight",
+    "irl_radio_tx": "One transmitter at a time",
+    "irl_radio_rx_interference": "Transmissions interfere",
+    "allow_change_tailno": "Allow changing tail number",
+    "max_ping": "Max ping (ms)",
+    "playback_delay": "Playback delay (s)",
+}
 
 
-def settings_embed(public_view: Mapping[str, object]) -> discord.Embed:
-    """The squadron's settings with secrets masked, grouped the way the catalogue names them."""
+def setting_label(key: str) -> str:
+    """ "srs.max_players" → "Max players"."""
+    name = key.rpartition(".")[2]
+    return _LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def setting_value(spec: SettingSpec, value: object) -> str:
+    """A setting's value as people read it: on/off, mentions, a masked secret, a dash when
+    unset."""
+    if spec.secret:
+        return "set (hidden)" if value else "not set"
+    if spec.kind == "flag":
+        return "on" if value else "off"
+    if value in (None, "", [], ()):
+        return "—"
+    if spec.kind == "discord_id":
+        return f"<@&{value}>" if spec.key == "manager_role_id" else f"<#{value}>"
+    if isinstance(value, tuple | list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def settings_embed(settings: SquadronSettings) -> discord.Embed:
+    """The squadron's settings grouped and labelled as people read them, secrets masked; an
+    add-on that is off shows only that."""
     embed = discord.Embed(title="Squadron settings", colour=discord.Colour.blurple())
     groups: dict[str, list[str]] = {}
-    for key, value in public_view.items():
-        group, _, name = key.rpartition(".")
-        groups.setdefault(group or "server", []).append(f"`{name}`: {shown(value)}")
+    for spec in SETTINGS_CATALOGUE:
+        prefix, _, name = spec.key.rpartition(".")
+        group = prefix or _TOP_GROUPS.get(name, "clients" if "require_pure" in name else "server")
+        if prefix in _ADD_ONS and name != "enabled" and not settings.value(f"{prefix}.enabled"):
+            continue
+        value = setting_value(spec, settings.value(spec.key))
+        groups.setdefault(group, []).append(f"{setting_label(spec.key)}: **{value}**")
     for group, lines in groups.items():
-        text = "\n".join(lines)
-        embed.add_field(name=group, value=text[:1024], inline=False)
+        embed.add_field(name=_GROUP_TITLES[group], value="\n".join(lines)[:1024], inline=False)
     return embed

@@ -26,8 +26,8 @@ from cogs.render import (
     mission_label,
     missions_embed,
     quote_embed,
+    setting_value,
     settings_embed,
-    shown,
 )
 from cogs.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
 from cogs.welcome import require_set_up
@@ -43,7 +43,10 @@ class ServersCog(commands.Cog):
         guild_only=True,
     )
     config = app_commands.Group(
-        name="config", description="The squadron's server defaults.", parent=server
+        name="config",
+        description="Change the squadron's server defaults.",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
     )
 
     def __init__(self, bot: RRBot) -> None:
@@ -398,11 +401,20 @@ class ServersCog(commands.Cog):
 
     # --- squadron defaults ----------------------------------------------------------------------
 
+    @server.command(name="settings", description="Show the squadron's server settings.")
+    async def settings(self, interaction: discord.Interaction) -> None:
+        await self._show_settings(interaction)
+
     @config.command(name="show", description="Show the squadron's server settings.")
     async def config_show(self, interaction: discord.Interaction) -> None:
-        guild_id, _ = await self._admin(interaction)
+        await self._show_settings(interaction)
+
+    async def _show_settings(self, interaction: discord.Interaction) -> None:
+        """Managers and Manage Server see the settings, secrets masked."""
+        guild_id = require_guild(interaction)
+        require_manager(await self._actor(interaction), "see the squadron's settings")
         squadron = await self.services.squadrons.get(guild_id)
-        embed = settings_embed(squadron.settings.public_view())
+        embed = settings_embed(squadron.settings)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @config.command(name="set", description="Change one of the squadron's server settings.")
@@ -430,8 +442,10 @@ class ServersCog(commands.Cog):
     async def _change(self, interaction: discord.Interaction, changes: dict[str, str]) -> None:
         _, actor = await self._admin(interaction)
         settings = await self.services.squadrons.change_settings(actor, changes)
-        public = settings.public_view()
-        lines = [f"`{key}` is now {shown(public[key])}" for key in changes]
+        lines = [
+            f"`{key}` is now {setting_value(setting_spec(key), settings.value(key))}"
+            for key in changes
+        ]
         await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
     # --- autocomplete -----------------------------------------------------------------------------
@@ -552,7 +566,7 @@ def _mission_choice(squadron: SquadronState, typed: str | None) -> str | None:
             return path
     raise InputError(
         "That mission is not in the squadron's mission list; pick one from the list "
-        "or add it with /server config set missions."
+        "or add it with /config set missions."
     )
 
 

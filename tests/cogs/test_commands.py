@@ -84,7 +84,7 @@ async def test_autocomplete_offers_time_zones_and_the_guilds_active_servers(worl
     w = world
     await w.fund(5000)
     zones = await w.emu.autocomplete(
-        w.guild, w.admin, "server config timezone", {"timezone": "europe/lon"}, focused="timezone"
+        w.guild, w.admin, "config timezone", {"timezone": "europe/lon"}, focused="timezone"
     )
     assert zones[0]["value"] == "Europe/London"
     mission = await start_server(w)
@@ -152,7 +152,7 @@ async def test_the_password_reaches_the_booker_by_dm_only(world: World) -> None:
     w = world
     await w.fund(5000)
     options = {"setting": "password", "value": "hunter2"}
-    await (await w.emu.invoke(w.guild, w.admin, "server config set", options)).message()
+    await (await w.emu.invoke(w.guild, w.admin, "config set", options)).message()
     dm = w.emu.next_message(w.manager)
     await start_server(w)
     assert "||hunter2||" in (await dm).content

@@ -133,7 +133,7 @@ async def test_bookings_and_the_setting_accept_the_same_time_zones(world: World)
     for name in ("localtime", "Factory"):
         text = await refused(w, w.manager, "server schedule", {**booking, "timezone": name})
         assert f'"{name}" is not a time zone I know' in text
-        text = await refused(w, w.admin, "server config timezone", {"timezone": name})
+        text = await refused(w, w.admin, "config timezone", {"timezone": name})
         assert "timezone must be an IANA time zone name" in text
     quote = await (
         await w.emu.invoke(
@@ -142,9 +142,7 @@ async def test_bookings_and_the_setting_accept_the_same_time_zones(world: World)
     ).message()
     assert quote.embeds[0]["title"] == "Book a server"
     changed = await (
-        await w.emu.invoke(
-            w.guild, w.admin, "server config timezone", {"timezone": "europe/london"}
-        )
+        await w.emu.invoke(w.guild, w.admin, "config timezone", {"timezone": "europe/london"})
     ).message()
     assert "`timezone` is now Europe/London" in changed.content
 

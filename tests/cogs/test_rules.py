@@ -30,7 +30,13 @@ async def test_plain_members_may_look_but_not_start_stop_or_configure(world: Wor
         ("server cancel", {}),
     ]:
         assert "Only squadron managers" in await refused(w, w.pilot, command, options)
-    assert "Manage Server" in await refused(w, w.pilot, "server config show", {})
+    with pytest.raises(InvalidInvocation, match="cannot see /config"):
+        await w.emu.invoke(w.guild, w.pilot, "config show", {})
+    settings = await refused(w, w.pilot, "server settings", {})
+    assert settings == (
+        "Only squadron managers (the manager role or Manage Server) can see the squadron's "
+        "settings; ask one of them."
+    )
     status = await (await w.emu.invoke(w.guild, w.pilot, "server status")).message()
     assert not status.ephemeral
     balance = await (await w.emu.invoke(w.guild, w.pilot, "credits balance")).message()
@@ -42,19 +48,20 @@ async def test_the_manager_role_may_start_but_only_manage_server_may_configure(
 ) -> None:
     w = world
     await w.fund(5000)
-    text = await refused(
-        w, w.manager, "server config set", {"setting": "max_players", "value": "8"}
-    )
-    assert "Manage Server" in text
+    with pytest.raises(InvalidInvocation, match="cannot see /config"):
+        await w.emu.invoke(
+            w.guild, w.manager, "config set", {"setting": "max_players", "value": "8"}
+        )
+    shown = await (await w.emu.invoke(w.guild, w.manager, "server settings")).message()
+    assert shown.ephemeral
+    assert shown.embeds[0]["title"] == "Squadron settings"
     for starter in (w.manager, w.admin):
         quote = await (
             await w.emu.invoke(w.guild, starter, "server start", {"duration": "1h"})
         ).message()
         assert quote.embeds[0]["title"] == "Start a server now"
     changed = await (
-        await w.emu.invoke(
-            w.guild, w.admin, "server config set", {"setting": "max_players", "value": "8"}
-        )
+        await w.emu.invoke(w.guild, w.admin, "config set", {"setting": "max_players", "value": "8"})
     ).message()
     assert changed.ephemeral
     assert "`max_players` is now 8" in changed.content
@@ -110,7 +117,7 @@ async def test_admin_commands_are_only_in_the_operators_guild_and_only_for_opera
 async def test_the_server_password_never_shows_in_replies_or_event_history(world: World) -> None:
     w = world
     options = {"setting": "password", "value": "hunter2"}
-    changed = await (await w.emu.invoke(w.guild, w.admin, "server config set", options)).message()
+    changed = await (await w.emu.invoke(w.guild, w.admin, "config set", options)).message()
     assert changed.ephemeral
     assert "hunter2" not in changed.content
     stream = {"stream": f"squadron#{w.guild_id}"}
@@ -138,9 +145,9 @@ async def test_the_server_password_never_shows_in_replies_or_event_history(world
         ("credits buy", {"amount": "abc"}, "is not an amount"),
         ("credits buy", {"amount": "1"}, "smallest purchase"),
         ("credits buy", {"amount": "100000"}, "largest single purchase"),
-        ("server config set", {"setting": "nope", "value": "1"}, "no setting called"),
-        ("server config set", {"setting": "max_players", "value": "500"}, "max_players"),
-        ("server config timezone", {"timezone": "Nowhere/Land"}, "timezone"),
+        ("config set", {"setting": "nope", "value": "1"}, "no setting called"),
+        ("config set", {"setting": "max_players", "value": "500"}, "max_players"),
+        ("config timezone", {"timezone": "Nowhere/Land"}, "timezone"),
     ],
 )
 async def test_bad_input_gets_one_plain_sentence_and_records_nothing(

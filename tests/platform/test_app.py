@@ -163,7 +163,7 @@ async def test_debug_logs_carry_neither_a_typed_password_nor_the_sandbox_webhook
         handle = await app.sandbox.emulator.invoke(
             world.squadron,
             world.owner,
-            "server config set",
+            "config set",
             {"setting": "password", "value": TYPED_PASSWORD},
         )
         await handle.response()
