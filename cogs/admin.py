@@ -18,13 +18,17 @@ from cogs.client import EXTENSIONS, RRBot
 from cogs.errors import NotPermitted
 from cogs.parsing import InputError, parse_money
 from cogs.render import STATUS_LABELS, mission_line, redacted, short_id
+from cogs.views import Button, OwnedView
 
 log = logging.getLogger("rr.discord.admin")
 
-HISTORY_LIMIT = 15
+HISTORY_LIMIT = 500
+"""The most recent events ``/admin history`` pages through."""
 MESSAGE_LIMIT = 2000
 LARGEST_AMOUNT_CENTS = 999_999_99
 """The most an operator may grant or refund at once, against a slip of the finger."""
+PAGE_HEADER = 40
+"""Room kept on each page for its "Page 1 of 9" line."""
 
 
 class AdminCog(commands.Cog):
@@ -66,7 +70,7 @@ class AdminCog(commands.Cog):
             ended = await self.services.admin.terminate(actor, ended.mission_id)
         await _reply(
             interaction,
-            f"Mission `{short_id(ended.mission_id)}` is {STATUS_LABELS[ended.status].lower()}.",
+            f"Session `{short_id(ended.mission_id)}` is {STATUS_LABELS[ended.status].lower()}.",
         )
 
     def _amount(self, text: str) -> int:
@@ -161,16 +165,21 @@ class AdminCog(commands.Cog):
         lines = [f"**{size}**: {self._money(rate)} an hour" for size, rate in rates.items()]
         await _reply(interaction, "\n".join(lines))
 
-    @admin.command(name="history", description="The events of one stream.")
+    @admin.command(name="history", description="The events of one stream, newest page first.")
     @app_commands.describe(stream="e.g. squadron#123 or mission#<id>")
     async def history(self, interaction: discord.Interaction, stream: str) -> None:
         events = await self.services.admin.stream_history(stream.strip(), HISTORY_LIMIT)
+        if not events:
+            await _reply(interaction, "That stream has no events.")
+            return
         lines = [
             f"`{e.version}` {e.recorded_at:%Y-%m-%d %H:%M:%S} **{e.type}** "
-            f"{json.dumps(redacted(e.data), sort_keys=True)[:150]}"
+            f"{json.dumps(redacted(e.data), sort_keys=True)}"
             for e in events
         ]
-        await _reply(interaction, "\n".join(lines) or "That stream has no events.")
+        pager = HistoryPages(interaction.user.id, pages(lines, MESSAGE_LIMIT - PAGE_HEADER))
+        sent = await interaction.response.send_message(pager.text(), view=pager, ephemeral=True)
+        pager.shown_on(interaction, sent.message_id)
 
     @admin.command(name="reconcile", description="Compare the cloud with the records and repair.")
     async def reconcile(self, interaction: discord.Interaction) -> None:
@@ -196,6 +205,50 @@ class AdminCog(commands.Cog):
         await self.bot.reload_extension(cog)
         log.info("cog reloaded name=%s by=%s", cog, interaction.user.id)
         await _reply(interaction, f"Reloaded `{cog}`.")
+
+
+def pages(lines: list[str], limit: int) -> list[str]:
+    """``lines`` (oldest first) packed into pages of at most ``limit`` characters without
+    splitting a line, the newest page first; a line longer than a page is cut to fit, ending
+    in "…"."""
+    packed: list[list[str]] = []
+    size = limit + 1
+    fitted = [line if len(line) <= limit else line[: limit - 1] + "…" for line in lines]
+    for line in reversed(fitted):
+        if size + 1 + len(line) > limit:
+            packed.append([])
+            size = -1
+        packed[-1].insert(0, line)
+        size += 1 + len(line)
+    return ["\n".join(page) for page in packed]
+
+
+class HistoryPages(OwnedView):
+    """Newer / Older through pages of a stream's history."""
+
+    def __init__(self, owner_id: int, texts: list[str], page: int = 0) -> None:
+        super().__init__(owner_id)
+        self.texts, self.page = texts, page
+        self.newer.disabled = page <= 0
+        self.older.disabled = page + 1 >= len(texts)
+
+    def text(self) -> str:
+        return f"Page {self.page + 1} of {len(self.texts)}, newest first\n{self.texts[self.page]}"
+
+    async def _show(self, interaction: discord.Interaction, page: int) -> None:
+        view = HistoryPages(self.owner_id, self.texts, page)
+        self.stop()
+        await interaction.response.edit_message(content=view.text(), view=view)
+        if interaction.message:
+            view.shown_on(interaction, interaction.message.id)
+
+    @discord.ui.button(label="Newer", style=discord.ButtonStyle.secondary, custom_id="newer")
+    async def newer(self, interaction: discord.Interaction, button: Button) -> None:
+        await self._show(interaction, self.page - 1)
+
+    @discord.ui.button(label="Older", style=discord.ButtonStyle.secondary, custom_id="older")
+    async def older(self, interaction: discord.Interaction, button: Button) -> None:
+        await self._show(interaction, self.page + 1)
 
 
 async def _reply(interaction: discord.Interaction, text: str) -> None:

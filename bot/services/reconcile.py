@@ -35,6 +35,7 @@ from bot.domain.actor import Actor
 from bot.domain.errors import NotFound
 from bot.domain.events import TerminationReason
 from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.words import counted
 from bot.notify import AdminAlertNotice, Notifier
 from bot.services.lifecycle import DEFAULT_BACKSTOP_GRACE, launch_unfinished
 from bot.view.handle import ViewHandle
@@ -112,7 +113,8 @@ class ReconcileReport:
         return sum(1 for repair in self.repairs if repair.kind == kind)
 
     def __str__(self) -> str:
-        head = f"Checked {self.servers_seen} servers against {self.missions_checked} missions"
+        servers = counted(self.servers_seen, "server")
+        head = f"Checked {servers} against {counted(self.missions_checked, 'session')}"
         if not self.repairs:
             return f"{head}: everything matches."
         counts = ", ".join(
@@ -283,7 +285,7 @@ class Reconciler:
             )
             detail = (
                 "its launch was never recorded and its booked time is over; "
-                f"billed {ended.billed_minutes or 0} minutes"
+                f"billed {counted(ended.billed_minutes or 0, 'minute')}"
             )
             return Repair("ended", mission.mission_id, ended.instance_id, detail)
         resumed = await self._missions.launch(mission.mission_id)
@@ -307,7 +309,9 @@ class Reconciler:
             actor=RECONCILER,
             ended_at=self._last_known(mission, info),
         )
-        detail = f"its server is {info.state}; billed {ended.billed_minutes or 0} minutes"
+        detail = (
+            f"its server is {info.state}; billed {counted(ended.billed_minutes or 0, 'minute')}"
+        )
         log.warning(
             "server lost",
             extra={"mission_id": mission.mission_id, "instance_id": mission.instance_id},

@@ -436,7 +436,7 @@ async def test_servers_of_no_known_mission_are_terminated_and_operators_told(
     report = await reconciler_of(bot).reconcile()
 
     assert report.count("terminated") == 2
-    assert str(report).startswith("Checked 2 servers against 0 missions: 2 terminated.\n- ")
+    assert str(report).startswith("Checked 2 servers against 0 sessions: 2 terminated.\n- ")
     for instance_id in (unknown, untagged):
         assert described(aws, instance_id)["State"]["Name"] in ("shutting-down", "terminated")
     assert described(aws, elsewhere)["State"]["Name"] == "running"
@@ -480,7 +480,7 @@ async def test_a_backstop_the_launch_could_not_set_is_set_by_reconciliation(
     assert schedule is not None
     assert schedule["ScheduleExpression"] == at(mission.end_at + GRACE)
     assert report.count("backstop_set") == 1
-    assert str(report).startswith("Checked 1 servers against 1 missions: 1 backstop set.\n- ")
+    assert str(report).startswith("Checked 1 server against 1 session: 1 backstop set.\n- ")
 
 
 async def test_a_backstop_an_extension_could_not_move_is_moved_by_reconciliation(
