@@ -43,6 +43,15 @@ async def payment_succeeded(request: web.Request) -> web.Response:
     )
 
 
+def already_paid_page() -> web.Response:
+    """What a checkout link shows once it was paid, however long ago."""
+    return message_page(
+        "Already paid",
+        "This checkout was paid; its credit is in Discord (a direct message said so when it "
+        "landed). Nothing more is charged here. Use /credits buy in Discord to buy more.",
+    )
+
+
 async def payment_cancelled(request: web.Request) -> web.Response:
     return message_page(
         "Checkout cancelled",

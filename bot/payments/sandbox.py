@@ -8,7 +8,8 @@ header, so a forged Host cannot send the signed event elsewhere).
 
 Open checkouts live in memory and expire ``checkout_expiry`` after they open, on the bot's clock
 (so under RR_SANDBOX_TIME_SCALE=60 an hour-long checkout stays open for one real minute); after
-a restart their links say they have expired, as a Stripe session would after its deadline.
+a restart their links say they have expired, as a Stripe session would after its deadline. A
+paid checkout's link says it was paid, expired or not, while the bot runs.
 """
 
 import json
@@ -25,7 +26,7 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.domain.money import format_cents
-from bot.payments.pages import html_page, message_page
+from bot.payments.pages import already_paid_page, html_page, message_page
 from bot.payments.paths import (
     CANCEL_PATH,
     SANDBOX_CHECKOUT_PATH,
@@ -93,6 +94,8 @@ class SandboxCheckoutProvider:
         self._banner = REAL_DISCORD_BANNER if in_real_discord else SANDBOX_BANNER
         self._secret = "whsec_sandbox_" + secrets.token_hex(24)
         self._checkouts: dict[str, _SandboxCheckout] = {}
+        self._paid: set[str] = set()
+        """Purchases whose payment the bot recorded: their links say so, even once expired."""
 
     @property
     def webhook_secret(self) -> str:
@@ -118,6 +121,7 @@ class SandboxCheckoutProvider:
 
     async def close(self) -> None:
         self._checkouts.clear()
+        self._paid.clear()
 
     def _open(self, request: web.Request) -> _SandboxCheckout | None:
         checkout = self._checkouts.get(request.match_info["purchase_id"])
@@ -126,6 +130,8 @@ class SandboxCheckoutProvider:
         return checkout
 
     async def _checkout_page(self, request: web.Request) -> web.Response:
+        if request.match_info["purchase_id"] in self._paid:
+            return already_paid_page()
         checkout = self._open(request)
         if checkout is None:
             return _expired_page()
@@ -144,6 +150,8 @@ class SandboxCheckoutProvider:
         )
 
     async def _pay(self, request: web.Request) -> web.Response:
+        if request.match_info["purchase_id"] in self._paid:
+            return already_paid_page()
         checkout = self._open(request)
         if checkout is None:
             return _expired_page()
@@ -156,6 +164,7 @@ class SandboxCheckoutProvider:
             log.error("sandbox webhook post failed", extra={"error": type(error).__name__})
             status, answer = 0, {}
         if status == 200:
+            self._paid.add(checkout.request.purchase_id)
             raise web.HTTPSeeOther(f"{SUCCESS_PATH}?session_id={checkout.session_id}")
         log.error(
             "sandbox payment not recorded",

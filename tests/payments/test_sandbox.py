@@ -75,7 +75,25 @@ async def test_pressing_pay_twice_credits_once(running, buyer: Actor, ledger) ->
     first = await press_pay(app, checkout_path)
     second = await press_pay(app, checkout_path)
 
-    assert first[1] == second[1] == "/payments/success"
+    assert first[1] == "/payments/success"
+    assert second[0] == 200 and "Already paid" in second[2]
+    assert (await ledger.balance(GUILD)).balance_cents == 1500
+
+
+async def test_a_paid_checkout_link_says_it_was_paid_even_after_it_expired(
+    running, buyer: Actor, ledger, clock
+) -> None:
+    app: Running = await running(sandbox_config())
+    checkout_path = URL((await app.payments.start_checkout(buyer, GUILD, 1500)).url).path
+    await press_pay(app, checkout_path)
+
+    reopened = await page(app, checkout_path)
+    await clock.advance(timedelta(hours=2))
+    later = await page(app, checkout_path)
+
+    for status, html in (reopened, later):
+        assert status == 200
+        assert "Already paid" in html and "no longer open" not in html and 'id="pay"' not in html
     assert (await ledger.balance(GUILD)).balance_cents == 1500
 
 
