@@ -2,6 +2,7 @@
 on the public messages and reach a channel the squadron reads."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from bot.domain.actor import Actor
 from discord_emulator import Message
@@ -151,3 +152,36 @@ async def test_a_live_prompt_is_answered_by_its_own_view_only(world: World) -> N
     assert "expired" not in started.content
     [mission] = await w.app.services.missions.for_guild(w.guild_id)
     assert mission.is_active
+
+
+async def test_sessions_are_offered_by_their_label_in_the_squadrons_time_zone(
+    world: World,
+) -> None:
+    w = world
+    owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
+    await w.app.services.squadrons.change_settings(owner, {"timezone": "Asia/Tokyo"})
+    await w.fund(5000)
+    running = await start_server(w)
+    booked_at = (w.clock.now() + timedelta(days=1)).astimezone(ZoneInfo("Asia/Tokyo"))
+    handle = await w.emu.invoke(
+        w.guild,
+        w.manager,
+        "server schedule",
+        {"start": booked_at.strftime("%Y-%m-%d %H:%M"), "duration": "1h"},
+    )
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    await w.emu.until(lambda: newest(handle.messages, "Server booked"), "the booking")
+
+    choices = await w.emu.autocomplete(
+        w.guild, w.manager, "server extend", {"mission": ""}, focused="mission"
+    )
+    tokyo = running.start_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert [choice["name"] for choice in choices] == [
+        f"Server #1 · {tokyo:%a %H:%M} · Running · medium · 1h",
+        f"Server #2 · {booked_at:%a %H:%M} · Booked · medium · 1h",
+    ]
+    picked = await w.emu.autocomplete(
+        w.guild, w.manager, "server extend", {"mission": "#2"}, focused="mission"
+    )
+    assert [choice["name"][:9] for choice in picked] == ["Server #2"]
