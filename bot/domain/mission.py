@@ -368,7 +368,8 @@ def _book(command: Book, state: MissionState | None) -> list[DomainEvent]:
         raise InvalidRequest("That start time is in the past; pick a time from now on.")
     if start_at > now + timedelta(days=limits.booking_horizon_days):
         raise InvalidRequest(
-            f"You can book at most {limits.booking_horizon_days} days ahead; pick an earlier start."
+            f"You can book at most {counted(limits.booking_horizon_days, 'day')} ahead; "
+            "pick an earlier start."
         )
     return [
         MissionBooked(

@@ -179,6 +179,12 @@ def test_booking_up_to_the_horizon_is_allowed_and_beyond_refused() -> None:
     assert str(refused.value) == "You can book at most 60 days ahead; pick an earlier start."
 
 
+def test_a_horizon_of_one_day_is_told_in_the_singular() -> None:
+    one_day = replace(LIMITS, booking_horizon_days=1)
+    with pytest.raises(InvalidRequest, match="at most 1 day ahead;"):
+        ms.decide(book_command(start_at=NOW + timedelta(days=2), limits=one_day), None)
+
+
 def test_a_start_without_a_time_zone_is_refused() -> None:
     with pytest.raises(InvalidRequest, match="time zone"):
         ms.decide(book_command(start_at=datetime(2026, 12, 1, 20)), None)
