@@ -69,7 +69,6 @@ class _Shown:
 
 @dataclass
 class _Session:
-    origin_channel_id: int | None = None
     started: _Shown | None = None
     """The public message posted when the session was started or booked."""
     shown: list[_Shown] = field(default_factory=list)
@@ -82,16 +81,23 @@ class DiscordNotifier:
     def __init__(self, bot: "RRBot") -> None:
         self.bot = bot
         self._sessions: dict[str, _Session] = {}
+        self._origins: dict[str, int] = {}
+        """The channel each session was started or booked from, until its end is told."""
         self._reported: set[tuple[str, str]] = set()
 
-    def track(
-        self, mission_id: str, message: discord.WebhookMessage, channel_id: int | None
-    ) -> None:
-        """Keep ``message`` (posted when the session was started or booked) up to date, and
-        post the session's news in ``channel_id`` when the squadron has no reminder channel."""
-        session = self._sessions.setdefault(mission_id, _Session())
-        session.origin_channel_id = channel_id
-        session.started = _Shown(message.channel.id, message.id, message)
+    def expect(self, mission_id: str, channel_id: int | None) -> None:
+        """Post the news of the session about to be started or booked from ``channel_id`` there
+        when the squadron has no reminder channel (a launch may fail before ``track``)."""
+        if channel_id is not None:
+            self._origins[mission_id] = channel_id
+
+    async def track(self, mission: MissionState, message: discord.WebhookMessage) -> None:
+        """Keep ``message`` (posted when the session was started or booked, showing ``mission``)
+        up to date; if the session is over already, show how it ended now."""
+        self._session(mission).started = _Shown(message.channel.id, message.id, message)
+        current = await self.bot.services.missions.get(mission.mission_id)
+        if not current.is_active:
+            await self._refresh(current, self._sessions.pop(mission.mission_id, None))
 
     async def notify(self, notice: Notice) -> None:
         try:
@@ -148,7 +154,7 @@ class DiscordNotifier:
                 if posted is not None:
                     self._session(mission).warnings.append(_Shown(posted.channel.id, posted.id))
             case SessionExtendedNotice(mission=mission, minutes=minutes, extended_by=by):
-                label = await self._refresh(mission)
+                label = await self._refresh(mission, self._sessions.get(mission.mission_id))
                 await self._post(
                     mission.guild_id,
                     f"<@{by}> extended {label} by {counted(minutes, 'minute')}; it now ends "
@@ -167,7 +173,7 @@ class DiscordNotifier:
             case MissionEndedNotice(
                 mission=mission, reason=reason, billed_minutes=minutes, amount_cents=cents
             ):
-                label = await self._refresh(mission)
+                label = await self._refresh(mission, self._sessions.pop(mission.mission_id, None))
                 if mission.status is MissionStatus.CANCELLED:
                     text = f"{label} was cancelled before it started; nothing was charged."
                 else:
@@ -175,16 +181,16 @@ class DiscordNotifier:
                     text = f"{label} has stopped ({REASON_LABELS.get(reason, reason)}): {cost}."
                 text = f"<@{mission.booked_by}> {text}"
                 await self._post(mission.guild_id, text, mission=mission)
-                self._sessions.pop(mission.mission_id, None)
+                self._origins.pop(mission.mission_id, None)
             case LaunchFailedNotice(mission=mission, message=message):
-                label = await self._refresh(mission)
+                label = await self._refresh(mission, self._sessions.pop(mission.mission_id, None))
                 await self._post(
                     mission.guild_id,
                     f"<@{mission.booked_by}> {label} could not be started: {message} "
                     "Its credit is available again.",
                     mission=mission,
                 )
-                self._sessions.pop(mission.mission_id, None)
+                self._origins.pop(mission.mission_id, None)
             case BookingConfirmedNotice(mission=mission):
                 label = await session_label(self.bot.services, mission)
                 text = f"Your payment landed and {label} is booked for {when(mission.start_at)}."
@@ -236,11 +242,10 @@ class DiscordNotifier:
         label = await session_label(self.bot.services, mission)
         await self._edit(session.started, embed=self._embed(mission, label, stage))
 
-    async def _refresh(self, mission: MissionState) -> str:
-        """Show the session as it is now on every message that shows it, and take the buttons
-        off its end warnings; returns its label."""
+    async def _refresh(self, mission: MissionState, session: _Session | None) -> str:
+        """Show the session as it is now on every message of ``session`` that shows it, and
+        take the buttons off its end warnings; returns its label."""
         label = await session_label(self.bot.services, mission)
-        session = self._sessions.get(mission.mission_id)
         if session is None:
             return label
         embed = self._embed(mission, label)
@@ -336,9 +341,9 @@ class DiscordNotifier:
         squadron = await self.bot.services.squadrons.get(guild_id)
         if squadron.settings.reminder_channel_id:
             return int(squadron.settings.reminder_channel_id)
-        session = self._sessions.get(mission.mission_id) if mission else None
-        if session is not None and session.origin_channel_id is not None:
-            return session.origin_channel_id
+        origin = self._origins.get(mission.mission_id) if mission else None
+        if origin is not None:
+            return origin
         guild = self.bot.get_guild(int(guild_id))
         system = guild.system_channel if guild else None
         return system.id if system else None

@@ -14,6 +14,7 @@ from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
 from bot.domain.squadron import SquadronState
 from bot.domain.words import counted
 from bot.services import Quote
+from bot.services.missions import mission_id_for
 from cogs.auth import actor_for, require_admin, require_guild, require_manager
 from cogs.checkout import purchase_amount, send_checkout
 from cogs.client import RRBot
@@ -104,6 +105,7 @@ class ServersCog(commands.Cog):
             intent["mission_name"] = mission_name
 
         async def confirmed(button: discord.Interaction) -> None:
+            self.notifier.expect(mission_id_for(actor), interaction.channel_id)
             started = await self.services.missions.start(
                 actor, size=chosen, duration_minutes=minutes, mission_name=mission_name
             )
@@ -157,6 +159,7 @@ class ServersCog(commands.Cog):
             intent["mission_name"] = mission_name
 
         async def confirmed(button: discord.Interaction) -> None:
+            self.notifier.expect(mission_id_for(actor), interaction.channel_id)
             booked = await self.services.missions.book(
                 actor,
                 start_at=start_at,
@@ -259,7 +262,7 @@ class ServersCog(commands.Cog):
             embed=self._embed(mission, label, stage),
             wait=True,
         )
-        self.notifier.track(mission.mission_id, public, interaction.channel_id)
+        await self.notifier.track(mission, public)
 
     # --- changing a server ----------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ on the public messages and reach a channel the squadron reads."""
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from bot.cloud.base import InstanceInfo, LaunchError, LaunchRequest
 from bot.domain.actor import Actor
 from discord_emulator import Message
 from discord_emulator.models import walk_components
@@ -86,6 +89,34 @@ async def test_without_a_reminder_channel_the_end_is_told_where_the_server_was_s
     progress = await w.emu.until(lambda: newest(stop.messages, "has stopped"), "the stop's end")
     assert progress.content.startswith("Server #1 · ")
     assert progress.content.endswith("has stopped: 11 minutes billed, $0.37.")
+
+
+async def test_without_a_reminder_channel_a_failed_launch_is_told_where_it_was_started(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
+    await w.app.services.squadrons.change_settings(owner, {"reminder_channel_id": ""})
+    await w.fund(5000)
+
+    async def no_capacity(request: LaunchRequest) -> InstanceInfo:
+        raise LaunchError("capacity", "AWS has no free medium servers right now.")
+
+    monkeypatch.setattr(w.app.services.provider, "launch", no_capacity)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    await w.app.services.background.drain()
+    notice = await w.emu.until(
+        lambda: newest(w.emu.channel_messages(w.general), "could not be started"), "the failure"
+    )
+    assert notice.content.startswith(f"<@{w.manager.id}> Server #1 · ")
+    assert "AWS has no free medium servers right now." in notice.content
+    started = await w.emu.until(
+        lambda: newest(w.emu.channel_messages(w.general), "server starting"), "the start"
+    )
+    await w.emu.until(lambda: started.embeds[0]["title"].endswith("· Ended") or None, "its end")
+    assert "the launch failed" in str(started.embeds[0]["fields"])
 
 
 async def test_a_cancellation_shows_on_the_booking_message_and_in_the_reminder_channel(
