@@ -268,6 +268,7 @@ class ServersCog(commands.Cog):
 
     @server.command(name="extend", description="Add time to a server.")
     @app_commands.describe(duration="How much longer, e.g. 30m or 1h.", mission="Which server.")
+    @app_commands.rename(mission="server")
     async def extend(
         self, interaction: discord.Interaction, duration: str, mission: str | None = None
     ) -> None:
@@ -302,6 +303,7 @@ class ServersCog(commands.Cog):
 
     @server.command(name="stop", description="Stop a running server now.")
     @app_commands.describe(mission="Which server.")
+    @app_commands.rename(mission="server")
     async def stop(self, interaction: discord.Interaction, mission: str | None = None) -> None:
         guild_id, actor = await self._manager(interaction)
         target = await self._pick(guild_id, mission, _STOPPABLE, "stop")
@@ -340,6 +342,7 @@ class ServersCog(commands.Cog):
 
     @server.command(name="cancel", description="Cancel a booked server before it starts.")
     @app_commands.describe(mission="Which booking.")
+    @app_commands.rename(mission="server")
     async def cancel(self, interaction: discord.Interaction, mission: str | None = None) -> None:
         guild_id, actor = await self._manager(interaction)
         target = await self._pick(guild_id, mission, {MissionStatus.BOOKED}, "cancel")
@@ -377,6 +380,7 @@ class ServersCog(commands.Cog):
 
     @server.command(name="status", description="How a server is doing.")
     @app_commands.describe(mission="Which server (default: every active one).")
+    @app_commands.rename(mission="server")
     async def status(self, interaction: discord.Interaction, mission: str | None = None) -> None:
         guild_id = require_guild(interaction)
         labels = await session_labels(self.services, guild_id)

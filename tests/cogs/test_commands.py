@@ -89,7 +89,7 @@ async def test_autocomplete_offers_time_zones_and_the_guilds_active_servers(worl
     assert zones[0]["value"] == "Europe/London"
     mission = await start_server(w)
     choices = await w.emu.autocomplete(
-        w.guild, w.manager, "server stop", {"mission": ""}, focused="mission"
+        w.guild, w.manager, "server stop", {"server": ""}, focused="server"
     )
     assert [choice["value"] for choice in choices] == [mission.mission_id]
     assert "Running" in choices[0]["name"]

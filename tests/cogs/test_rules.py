@@ -81,12 +81,12 @@ async def test_nobody_acts_on_another_guilds_server(world: World) -> None:
     other = w.emu.add_guild("Other squadron")
     rival = w.emu.add_user("iceman")
     other.add_member(rival, roles=[other.add_role("boss", permissions=1 << 5)])
-    handle = await w.emu.invoke(other, rival, "server stop", {"mission": mission.mission_id})
+    handle = await w.emu.invoke(other, rival, "server stop", {"server": mission.mission_id})
     reply = await handle.message()
     assert reply.ephemeral
     assert "can't find that server" in reply.content
     choices = await w.emu.autocomplete(
-        other, rival, "server stop", {"mission": ""}, focused="mission"
+        other, rival, "server stop", {"server": ""}, focused="server"
     )
     assert choices == []
 
@@ -140,7 +140,7 @@ async def test_the_server_password_never_shows_in_replies_or_event_history(world
             "not a time zone",
         ),
         ("server extend", {"duration": "x"}, "is not a duration"),
-        ("server stop", {"mission": "zzzz"}, "can't find that server"),
+        ("server stop", {"server": "zzzz"}, "can't find that server"),
         ("server cancel", {}, "no server to cancel"),
         ("credits buy", {"amount": "abc"}, "is not an amount"),
         ("credits buy", {"amount": "1"}, "smallest purchase"),

@@ -205,7 +205,7 @@ async def test_sessions_are_offered_by_their_label_in_the_squadrons_time_zone(
     await w.emu.until(lambda: newest(handle.messages, "Server booked"), "the booking")
 
     choices = await w.emu.autocomplete(
-        w.guild, w.manager, "server extend", {"mission": ""}, focused="mission"
+        w.guild, w.manager, "server extend", {"server": ""}, focused="server"
     )
     tokyo = running.start_at.astimezone(ZoneInfo("Asia/Tokyo"))
     assert [choice["name"] for choice in choices] == [
@@ -213,6 +213,6 @@ async def test_sessions_are_offered_by_their_label_in_the_squadrons_time_zone(
         f"Server #2 · {booked_at:%a %H:%M} · Booked · medium · 1h",
     ]
     picked = await w.emu.autocomplete(
-        w.guild, w.manager, "server extend", {"mission": "#2"}, focused="mission"
+        w.guild, w.manager, "server extend", {"server": "#2"}, focused="server"
     )
     assert [choice["name"][:9] for choice in picked] == ["Server #2"]

@@ -175,7 +175,7 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
 
     # Its status, picking the server through the bot's autocomplete.
     await page.select_option("#command", "server status")
-    await page.locator("#option-mission").focus()
+    await page.locator("#option-server").focus()
     suggestion = page.locator(".suggestions li").first
     await expect(suggestion).to_contain_text("Server #1 · ")
     await suggestion.click()
