@@ -57,7 +57,7 @@ class CreditsCog(commands.Cog):
 
     async def _history_page(
         self, guild_id: str, page: int, owner_id: int
-    ) -> tuple[discord.Embed, discord.ui.View]:
+    ) -> tuple[discord.Embed, "HistoryPager"]:
         result = await self.services.squadrons.history(
             guild_id, page=page, page_size=HISTORY_PAGE_SIZE
         )
