@@ -82,7 +82,7 @@ async def measure(rounds: int, folder: Path) -> dict[str, list[float]]:
             grant = {"guild": str(guild.id), "amount": "100000", "reason": "benchmark"}
             await (await emu.invoke(operators, operator, "admin grant", grant)).response(30)
             reminders = {"channel": str(guild.channel("general").id)}
-            set_up = await emu.invoke(guild, pilots[0], "server config channel", reminders)
+            set_up = await emu.invoke(guild, pilots[0], "config channel", reminders)
             await set_up.response(30)
             latencies: dict[str, list[float]] = {name: [] for name, _ in COMMANDS}
             for round_number in range(-1, rounds):

@@ -19,16 +19,16 @@ log = logging.getLogger("rr.discord")
 WELCOME_TITLE = "Thanks for adding rr"
 WELCOME_STEPS = (
     "rr rents DCS World dedicated servers to your squadron by the hour. The first steps:",
-    "1. **Who may manage servers**: someone with Manage Server runs `/server config role` to "
+    "1. **Who may manage servers**: someone with Manage Server runs `/config role` to "
     "name the role whose members may start, book, extend and stop servers (members with Manage "
     "Server always may).",
-    "2. **Where reminders go**: `/server config channel` picks the channel for reminders, "
+    "2. **Where reminders go**: `/config channel` picks the channel for reminders, "
     "ready messages (the server's address) and end warnings.",
     "3. **Buy credit**: `/credits buy` with an amount; the payment link comes by DM, and "
     "`/credits balance` shows what is left.",
     "4. **Start a server**: `/server start` with a duration such as `2h` starts one now; "
-    "`/server schedule` books one for later. `/server config show` lists the squadron's "
-    "defaults (name, password, size, add-ons) and `/server config set` changes them.",
+    "`/server schedule` books one for later. `/config show` lists the squadron's "
+    "defaults (name, password, size, add-ons) and `/config set` changes them.",
 )
 
 
@@ -54,9 +54,9 @@ def require_set_up(squadron: SquadronState) -> None:
     settings = squadron.settings
     if settings.reminder_channel_id:
         return
-    steps = ["`/server config channel` (where reminders and the server's address go)"]
+    steps = ["`/config channel` (where reminders and the server's address go)"]
     if not settings.manager_role_id:
-        steps.append("`/server config role` (who may manage servers)")
+        steps.append("`/config role` (who may manage servers)")
     raise InputError(
         "This squadron isn't set up yet: someone with Manage Server should first run "
         + " and ".join(steps)

@@ -68,11 +68,12 @@ async def test_without_a_reminder_channel_the_end_is_told_where_the_server_was_s
 ) -> None:
     w = world
     owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
-    await w.app.services.squadrons.change_settings(owner, {"reminder_channel_id": ""})
     await w.fund(5000)
     handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
     await handle.message()
     await (await handle.click("confirm")).response()
+    # The reminder channel is unset while the server boots (a start needs one to be set).
+    await w.app.services.squadrons.change_settings(owner, {"reminder_channel_id": ""})
     await w.app.services.background.drain()
     await w.advance(timedelta(seconds=30))
     await w.emu.until(lambda: newest(w.emu.channel_messages(w.general), "is ready at"), "ready")
@@ -96,10 +97,11 @@ async def test_without_a_reminder_channel_a_failed_launch_is_told_where_it_was_s
 ) -> None:
     w = world
     owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
-    await w.app.services.squadrons.change_settings(owner, {"reminder_channel_id": ""})
     await w.fund(5000)
 
     async def no_capacity(request: LaunchRequest) -> InstanceInfo:
+        # The reminder channel is unset during the launch (a start needs one to be set).
+        await w.app.services.squadrons.change_settings(owner, {"reminder_channel_id": ""})
         raise LaunchError("capacity", "AWS has no free medium servers right now.")
 
     monkeypatch.setattr(w.app.services.provider, "launch", no_capacity)

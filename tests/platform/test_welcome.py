@@ -21,7 +21,7 @@ async def test_a_guild_that_adds_rr_gets_the_first_steps_in_its_system_channel(
     assert welcome.author is w.emu.bot_user
     [embed] = welcome.embeds
     assert embed["title"] == WELCOME_TITLE
-    for step in ("/server config role", "/server config channel", "/credits buy", "/server start"):
+    for step in ("/config role", "/config channel", "/credits buy", "/server start"):
         assert step in embed["description"]
 
 
@@ -74,8 +74,8 @@ async def test_starting_before_the_reminder_channel_is_set_says_what_to_set(
         replies
         == [
             "This squadron isn't set up yet: someone with Manage Server should first run "
-            "`/server config channel` (where reminders and the server's address go) and "
-            "`/server config role` (who may manage servers)."
+            "`/config channel` (where reminders and the server's address go) and "
+            "`/config role` (who may manage servers)."
         ]
         * 2
     )

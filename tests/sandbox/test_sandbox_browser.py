@@ -109,7 +109,7 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     assert urlsplit(page.url).path == CONSOLE_PATH
     await expect(page).to_have_title(CONSOLE_TITLE)
     await expect(page.locator("#place-name")).to_have_text("# general")
-    await expect(message(page, WELCOME_TITLE)).to_contain_text("/server config channel")
+    await expect(message(page, WELCOME_TITLE)).to_contain_text("/config channel")
     await screenshot(page, "0-welcome")
 
     await page.select_option("#member", label="Mia (manager)")
