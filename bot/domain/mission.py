@@ -22,6 +22,8 @@
 - `RecordEnded` needs a termination request first and records the bill of
   `bot.domain.billing.bill()`, which states the billing rule; the service appends it with the
   squadron's `Charge` of the same bill in one `append_many`.
+- A reminder is recorded once per key, and only while the mission is booked, launching or
+  running: one that is stopping, ended or cancelled takes none.
 - Extending adds minutes to the booked end and forgets the end warnings already sent, so they
   are sent again before the new end; the total may not exceed the maximum duration and
   is allowed while booked, launching or running. Only the booking member, a squadron manager
@@ -96,6 +98,10 @@ ACTIVE_STATUSES = frozenset(
         MissionStatus.TERMINATING,
     }
 )
+
+
+_TAKES_REMINDERS = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+"""A mission that is stopping, ended or cancelled is past every reminder."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -578,6 +584,8 @@ def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent
 def _record_reminder(command: RecordReminder, state: MissionState) -> list[DomainEvent]:
     if not 0 < len(command.key) <= MAX_REMINDER_KEY_LENGTH:
         raise InvalidRequest(f"A reminder key must be 1 to {MAX_REMINDER_KEY_LENGTH} characters.")
+    if state.status not in _TAKES_REMINDERS:
+        raise Conflict(f"This mission is {state.status}, so it takes no reminder.")
     if command.key in state.reminders_sent:
         return []
     return [ReminderSent(key=command.key)]

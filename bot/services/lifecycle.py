@@ -689,12 +689,17 @@ class Lifecycle:
                     fields["guild_id"] = current.guild_id
                     fields["outcome"] = "funded from available credit"
                     return current
-            state, stored = await self._streams.write_mission(
-                mission_id,
-                lambda current: missions.decide(
-                    missions.RecordReminder(actor=actor, now=self._clock.now(), key=key), current
-                ),
-            )
+            try:
+                state, stored = await self._streams.write_mission(
+                    mission_id,
+                    lambda current: missions.decide(
+                        missions.RecordReminder(actor=actor, now=self._clock.now(), key=key),
+                        current,
+                    ),
+                )
+            except Conflict:
+                fields["outcome"] = "no longer wanted"
+                return await self._streams.mission(mission_id)
             assert state is not None
             fields["guild_id"] = state.guild_id
             if not stored:

@@ -1,3 +1,4 @@
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -672,6 +673,14 @@ def test_a_reminder_key_is_recorded_at_most_once() -> None:
     assert ms.decide(remind, stream.state) == []
     run(stream, ms.RecordReminder(actor=SYSTEM, now=NOW, key="start-15"))
     assert state_of(stream).reminders_sent == frozenset({"start-60", "start-15"})
+
+
+@pytest.mark.parametrize("stream", [cancelled, terminating, ended], ids=lambda f: f.__name__)
+def test_a_mission_that_is_cancelled_or_stopping_takes_no_reminder(
+    stream: Callable[[], MissionStream],
+) -> None:
+    with pytest.raises(Conflict, match="takes no reminder"):
+        ms.decide(ms.RecordReminder(actor=SYSTEM, now=NOW, key="start-15"), stream().state)
 
 
 @pytest.mark.parametrize("key", ["", "k" * 65])

@@ -532,6 +532,17 @@ async def test_a_reminder_is_sent_once(bot: BotProcess) -> None:
     ]
 
 
+async def test_a_booking_cancelled_before_its_reminder_gets_none(bot: BotProcess) -> None:
+    mission = await booked(bot, start_in=2 * HOUR)
+    await bot.services.missions.cancel(member(), mission.mission_id)
+
+    seen = await bot.services.missions.send_reminder(mission.mission_id, "start-60")
+
+    assert seen.status is MissionStatus.CANCELLED
+    assert bot.notifier.of_type(ReminderNotice) == []
+    assert "ReminderSent" not in await bot.types(mission_stream(mission.mission_id))
+
+
 async def test_an_end_warning_says_how_many_minutes_are_left(bot: BotProcess) -> None:
     mission = await running(bot, minutes=60)
     await bot.clock.advance(45 * MINUTE)
