@@ -6,7 +6,8 @@ mission services, which record it and make it safe to repeat, so passes in sever
 may overlap.
 
 - A server whose mission ended, or that belongs to no mission, or to an attempt its mission did
-  not keep: terminated, and the operators alerted.
+  not keep: terminated, and the operators alerted. A mission that ends while the pass is under
+  way terminates its own server, so that server is no stray.
 - A server its mission launched but never recorded (a crash between the launch request and its
   result): the launch is resumed, which adopts the server through its tags and client token and
   records it; a launch with no server behind it is repeated with the same client token, or
@@ -24,7 +25,7 @@ may overlap.
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -188,6 +189,7 @@ class Reconciler:
                 log.exception("reconciliation failed; trying again next time")
 
     async def _reconcile(self) -> ReconcileReport:
+        active_before = {m.mission_id for m in await self._view.active_missions()}
         servers = await self._provider.list_managed()
         recorded = await self._view.running_instances()
         active = await self._view.active_missions()
@@ -197,7 +199,9 @@ class Reconciler:
             if info.state == "running":
                 self._last_seen_running[info.instance_id] = now
             repairs.append(
-                await self._guarded(self._server(info), info.mission_id, info.instance_id)
+                await self._guarded(
+                    self._server(info, active_before), info.mission_id, info.instance_id
+                )
             )
         listed = {info.instance_id for info in servers}
         with_server = {info.mission_id for info in servers}
@@ -226,14 +230,21 @@ class Reconciler:
             repairs=tuple(repair for repair in repairs if repair is not None),
         )
 
-    async def _server(self, info: InstanceInfo) -> Repair | None:
-        """Keep a server its mission owns; adopt one its mission launched; stop the rest."""
+    async def _server(self, info: InstanceInfo, active_before: Collection[str]) -> Repair | None:
+        """Keep a server its mission owns; adopt one its mission launched; stop the rest.
+
+        A server whose mission was active when the pass began and has ended since was
+        terminated by that ending (it terminates before it records the end); the listing
+        merely predates it. Should it run on all the same, the next pass stops it.
+        """
         if info.mission_id is None:
             return await self._stop_stray(info, "it belongs to no mission")
         try:
             mission = await self._missions.get(info.mission_id)
         except NotFound:
             return await self._stop_stray(info, "its mission is unknown")
+        if not mission.is_active and mission.mission_id in active_before:
+            return None
         if not mission.is_active:
             return await self._stop_stray(info, f"its mission is {mission.status}")
         if mission.instance_id == info.instance_id:

@@ -89,6 +89,19 @@ class CannotTerminate(LoopbackProbe):
         await super().terminate(instance_id)
 
 
+class SlowListing(LoopbackProbe):
+    """Lists the servers, then runs ``meanwhile`` before the listing reaches the reconciler:
+    what other work does while a slow list call is under way."""
+
+    meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def list_managed(self) -> list[InstanceInfo]:
+        servers = await super().list_managed()
+        if self.meanwhile is not None:
+            await self.meanwhile()
+        return servers
+
+
 Bots = Callable[..., Awaitable[BotProcess]]
 
 
@@ -420,6 +433,25 @@ async def test_a_server_shutting_down_after_its_mission_ended_raises_no_alarm(
 
     assert str(report).endswith("everything matches.")
     assert operator_side.notifier.of_type(AdminAlertNotice) == []
+
+
+async def test_a_server_whose_mission_ends_during_the_pass_is_no_stray(
+    bots: Bots, aws: Aws
+) -> None:
+    bot = await bots(SlowListing)
+    mission = await started(bot)
+    assert mission.instance_id is not None
+    listing = bot.provider
+    assert isinstance(listing, SlowListing)
+    listing.meanwhile = lambda: bot.services.missions.stop(member(), mission.mission_id)
+
+    report = await reconciler_of(bot).reconcile()
+
+    assert report.count("terminated") == 0
+    assert bot.notifier.of_type(AdminAlertNotice) == []
+    ended = await bot.services.missions.get(mission.mission_id)
+    assert (ended.status, ended.termination_reason) == (MissionStatus.ENDED, "stopped_by_user")
+    assert described(aws, mission.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
 
 
 async def test_servers_of_no_known_mission_are_terminated_and_operators_told(
