@@ -1,6 +1,8 @@
 """``/server …``: start, book, extend, stop, cancel and inspect the squadron's DCS servers, and set
 the squadron's defaults. Thin: parse, authorise, call ``bot.services``, render."""
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import discord
@@ -33,6 +35,8 @@ from cogs.render import (
 from cogs.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
 from cogs.welcome import require_set_up
 
+Recheck = Callable[[], Awaitable[object]]
+"""Raises what would refuse a start or booking now, apart from credit (a new quote)."""
 SIZE_CHOICES = [app_commands.Choice(name=size, value=size) for size in INSTANCE_SIZES]
 SETTING_KEYS = tuple(spec.key for spec in SETTINGS_CATALOGUE)
 
@@ -99,7 +103,10 @@ class ServersCog(commands.Cog):
         require_set_up(squadron)
         chosen = size or squadron.settings.instance_size
         mission_name = _mission_choice(squadron, mission)
-        quote = await self.services.missions.quote(guild_id, chosen, minutes)
+        recheck = partial(
+            self.services.missions.quote, guild_id, chosen, minutes, mission_name=mission_name
+        )
+        quote = await recheck()
         intent = {"action": "start", "size": chosen, "duration_minutes": minutes}
         if mission_name:
             intent["mission_name"] = mission_name
@@ -118,6 +125,7 @@ class ServersCog(commands.Cog):
             title="Start a server now",
             size=chosen,
             intent=intent,
+            recheck=recheck,
             confirm_label="Start server",
             on_confirm=confirmed,
         )
@@ -148,7 +156,10 @@ class ServersCog(commands.Cog):
         minutes = parse_duration(duration)
         chosen = size or squadron.settings.instance_size
         mission_name = _mission_choice(squadron, mission)
-        quote = await self.services.missions.quote(guild_id, chosen, minutes, start_at=start_at)
+        recheck = partial(
+            self.services.missions.quote, guild_id, chosen, minutes, start_at, mission_name
+        )
+        quote = await recheck()
         intent = {
             "action": "book",
             "size": chosen,
@@ -176,6 +187,7 @@ class ServersCog(commands.Cog):
             title="Book a server",
             size=chosen,
             intent=intent,
+            recheck=recheck,
             confirm_label="Book server",
             on_confirm=confirmed,
         )
@@ -189,17 +201,18 @@ class ServersCog(commands.Cog):
         title: str,
         size: str,
         intent: dict[str, Any],
+        recheck: Recheck,
         confirm_label: str,
         on_confirm: Action,
     ) -> None:
         """Show the quote with a confirm button; for a start the credit only partly covers,
         with a choice to start anyway or buy the rest; when it cannot go ahead, the shortfall
-        with a buy button."""
+        with a buy button. The quote has checked every refusal but credit already."""
         if not quote.can_go_ahead:
             shortfall = InsufficientCredit(
                 quote.shortfall_cents, quote.cost_cents, quote.available_cents, quote.currency
             )
-            await self._offer_purchase(interaction, actor, shortfall, intent)
+            await self._offer_purchase(interaction, actor, shortfall, intent, recheck)
             return
         embed = quote_embed(title=title, quote=quote, size=size)
 
@@ -207,12 +220,12 @@ class ServersCog(commands.Cog):
             try:
                 await on_confirm(button)
             except InsufficientCredit as error:
-                await self._offer_purchase(button, actor, error, intent)
+                await self._offer_purchase(button, actor, error, intent, recheck)
 
         view: discord.ui.View
         if quote.partly_funded:
             amount = purchase_amount(self.services, quote.shortfall_cents)
-            buy = self._buy_action(actor, amount, intent)
+            buy = self._buy_action(actor, amount, intent, recheck)
             label = buy_label(amount, quote.currency)
             view = StartOrBuyView(interaction.user.id, confirmed, buy, buy_label=label)
         else:
@@ -226,9 +239,10 @@ class ServersCog(commands.Cog):
         actor: Actor,
         shortfall: InsufficientCredit,
         intent: dict[str, Any] | None,
+        recheck: Recheck | None = None,
     ) -> None:
         amount = purchase_amount(self.services, shortfall.shortfall_cents)
-        buy = self._buy_action(actor, amount, intent)
+        buy = self._buy_action(actor, amount, intent, recheck)
         view = BuyView(interaction.user.id, buy, label=buy_label(amount, shortfall.currency))
         text = shortfall_text(shortfall, amount)
         if interaction.response.is_done():
@@ -241,10 +255,20 @@ class ServersCog(commands.Cog):
             sent = await interaction.response.send_message(text, view=view, ephemeral=True)
             view.shown_on(interaction, sent.message_id)
 
-    def _buy_action(self, actor: Actor, amount: int, intent: dict[str, Any] | None) -> Action:
-        """A buy button's action: DM a checkout link for ``amount`` that carries ``intent``."""
+    def _buy_action(
+        self,
+        actor: Actor,
+        amount: int,
+        intent: dict[str, Any] | None,
+        recheck: Recheck | None = None,
+    ) -> Action:
+        """A buy button's action: DM a checkout link for ``amount`` that carries ``intent``,
+        unless ``recheck`` finds the request refused since it was offered (another server
+        started meanwhile): then the member is told why and buys nothing."""
 
         async def buy(button: discord.Interaction) -> None:
+            if recheck is not None:
+                await recheck()
             await send_checkout(button, self.services, actor, amount, intent)
 
         return buy

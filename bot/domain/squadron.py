@@ -465,14 +465,7 @@ def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
     _require_not_negative(command.amount, "A reservation")
     if command.minimum is not None:
         _require_not_negative(command.minimum, "A reservation's minimum")
-    is_new = command.mission_id not in state.reservations
-    active = len(state.reservations)
-    if is_new and active >= command.limits.max_concurrent_per_guild:
-        raise Conflict(
-            f"The squadron already has {counted(active, 'server')} running or booked, the most "
-            "allowed at "
-            "once; stop or cancel one first."
-        )
+    require_room(state, command.mission_id, command.limits)
     available = state.available_cents
     if command.amount <= available:
         return [CreditsReserved(mission_id=command.mission_id, amount_cents=command.amount)]
@@ -486,6 +479,17 @@ def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
             minimum - available, minimum, available, command.currency, shortest_session=True
         )
     return [CreditsReserved(mission_id=command.mission_id, amount_cents=available)]
+
+
+def require_room(state: SquadronState, mission_id: str, limits: Limits) -> None:
+    """Refuse a reservation for a new mission when the squadron already holds as many as it
+    may at once (``Conflict``); a mission already holding one may add to it."""
+    active = len(state.reservations)
+    if mission_id not in state.reservations and active >= limits.max_concurrent_per_guild:
+        raise Conflict(
+            f"The squadron already has {counted(active, 'server')} running or booked, the most "
+            "allowed at once; stop or cancel one first."
+        )
 
 
 # --- evolve -------------------------------------------------------------------------------------

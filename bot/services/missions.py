@@ -22,6 +22,7 @@ from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.billing import funded_until
+from bot.domain.booking import require_bookable
 from bot.domain.errors import InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
 from bot.domain.mission import MissionState, minimum_session_cents
@@ -172,12 +173,15 @@ class MissionService:
         size: str | None,
         duration_minutes: int,
         start_at: datetime | None = None,
+        mission_name: str | None = None,
     ) -> Quote:
         """The credit a start (``start_at`` None) or booking would reserve, any shortfall, and
         how long the available credit keeps the server running.
 
-        The booking rules are checked as for the booking itself, so a duration or a start time
-        that would be refused is refused here, before the member confirms anything.
+        Everything but credit is checked as for the booking itself (``require_bookable``), so
+        a request that would be refused (its duration, its start time, its mission file, the
+        squadron's limit on servers at once) is refused here, before the member confirms or
+        pays for anything.
         """
         squadron = await self._streams.squadron(guild_id)
         book = self._book_command(
@@ -190,7 +194,8 @@ class MissionService:
             size,
             None,
         )
-        missions.decide(book, None)
+        require_bookable(book, squadron)
+        mission_options(QUOTE_MISSION_ID, mission_name, squadron.settings)
         rate = book.rate
         cost, least = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
         minimum = cost if least is None else least
@@ -327,6 +332,9 @@ class MissionService:
         ) -> tuple[list[NewEvent], list[NewEvent]]:
             if mission is not None:  # a repeat of this command: it is booked already
                 return [], []
+            # Every other refusal before a shortfall: the member is offered to buy only what
+            # would then be carried out.
+            require_bookable(book, squadron)
             squadron_events = squadrons.decide(reserve, squadron)
             if settle is not None:
                 squadron_events += squadrons.decide(settle, squadron)

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from bot.domain.actor import Actor
 from bot.domain.mission import MissionStatus
 from discord_emulator import InteractionHandle, Message
 from discord_emulator.models import walk_components
@@ -245,3 +246,56 @@ async def test_buying_the_rest_of_a_start_short_of_its_cost_starts_the_whole_ses
     assert (mission.immediate, mission.duration_minutes) == (True, 240)
     squadron = await w.app.services.squadrons.get(w.guild_id)
     assert squadron.reservations == {mission.mission_id: 800}
+
+
+async def book_for_later(w: World, hours: int) -> None:
+    """A server booked for ``hours`` from now through the services, with credit granted for
+    exactly what it reserves."""
+    booker = Actor(
+        user_id=str(w.manager.id),
+        guild_id=w.guild_id,
+        is_manager=True,
+        source_id=f"booking-{hours}",
+    )
+    start_at = w.clock.now() + timedelta(hours=hours)
+    quote = await w.app.services.missions.quote(w.guild_id, None, 60, start_at)
+    await w.fund(quote.cost_cents)
+    await w.app.services.missions.book(booker, start_at=start_at, duration_minutes=60)
+
+
+async def purchases_started(w: World) -> int:
+    return sum(1 for event in await w.events() if event.type == "PurchaseStarted")
+
+
+async def test_a_squadron_at_its_server_limit_is_told_so_and_offered_nothing_to_buy(
+    world: World,
+) -> None:
+    w = world
+    for hours in (2, 3):
+        await book_for_later(w, hours)
+    assert (await w.app.services.squadrons.balance(w.guild_id)).available_cents == 0
+
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    reply = await handle.message()
+
+    assert reply.ephemeral
+    assert "already has 2 servers running or booked" in reply.content
+    assert reply.custom_ids() == []
+    assert await purchases_started(w) == 0
+
+
+async def test_the_buy_button_sells_nothing_once_the_request_would_be_refused(
+    world: World,
+) -> None:
+    w = world
+    await book_for_later(w, 2)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    offer = await handle.message()
+    assert "buy" in offer.custom_ids()
+    await book_for_later(w, 3)
+
+    refused = await (await handle.click("buy")).message()
+
+    assert "already has 2 servers running or booked" in refused.content
+    assert w.emu.dm_messages(w.manager) == []
+    assert await purchases_started(w) == 0

@@ -116,6 +116,26 @@ async def test_quote_refuses_what_the_booking_would_refuse(bot: BotProcess) -> N
         await bot.services.missions.quote(GUILD, "huge", 60)
 
 
+async def test_quote_refuses_a_server_beyond_the_limit_rather_than_sell_credit_for_it(
+    bot: BotProcess,
+) -> None:
+    await bot.fund(640)
+    for hours in (1, 2):
+        await bot.services.missions.book(
+            member(), start_at=START + hours * HOUR, duration_minutes=60
+        )
+
+    with pytest.raises(Conflict, match="most allowed"):
+        await bot.services.missions.quote(GUILD, "medium", 60)
+    with pytest.raises(Conflict, match="most allowed"):
+        await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 5 * HOUR)
+
+
+async def test_quote_refuses_a_mission_file_the_booking_would_refuse(bot: BotProcess) -> None:
+    with pytest.raises(SettingsError):
+        await bot.services.missions.quote(GUILD, "medium", 60, mission_name="briefing.txt")
+
+
 # --- start and book ---------------------------------------------------------------------------
 
 
@@ -245,6 +265,13 @@ async def test_booking_beyond_the_concurrency_limit_is_refused(bot: BotProcess) 
 
     with pytest.raises(Conflict, match="most allowed"):
         await bot.services.missions.book(member(), start_at=START + 3 * HOUR, duration_minutes=60)
+
+
+async def test_a_booking_refused_for_its_time_says_so_rather_than_ask_for_credit(
+    bot: BotProcess,
+) -> None:
+    with pytest.raises(InvalidRequest, match="in the past"):
+        await bot.services.missions.book(member(), start_at=START - HOUR, duration_minutes=60)
 
 
 async def test_booking_a_mission_that_is_not_a_miz_file_is_refused(
