@@ -86,10 +86,11 @@ class Services:
             limits=limits,
             background=self.background,
         )
+        self._intents = IntentRunner(self.missions, streams, notifier, clock)
         self.squadrons = SquadronService(
             streams=streams,
             pricing=pricing,
-            intents=IntentRunner(self.missions, streams, notifier, clock),
+            intents=self._intents,
             background=self.background,
         )
         self.admin = AdminService(
@@ -111,7 +112,9 @@ class Services:
         self._payments = payments
 
     async def aclose(self) -> None:
-        """Let background work (launches under way, paid requests) finish, then close payments."""
+        """Let background work (launches under way, paid requests) finish, then close payments;
+        paid requests waiting to be tried again are left for the next start-up."""
+        self._intents.stop()
         await self.background.drain()
         if self._payments is not None:
             await self._payments.aclose()

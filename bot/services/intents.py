@@ -9,8 +9,14 @@ Its outcome is recorded on the squadron's stream as ``PaidRequestSettled``: in t
 write when carried out, alone when refused. The buyer is told only by the attempt that
 recorded it, so two processes, or a retry at start-up, never tell them twice; a request
 credited but never settled (the bot stopped in between) is carried out at the next start-up.
+
+Only a rule refuses a paid request for good. An unexpected error (the store or the cloud
+failing) settles nothing: the operators are told, and the request is tried again after a
+back-off that doubles, a few times; what is still unsettled then (or when the bot stops) is
+taken up at the next start-up.
 """
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +30,7 @@ from bot.domain.errors import DomainError, InvalidRequest
 from bot.domain.mission import MissionState
 from bot.domain.settings import SettingsError
 from bot.domain.squadron import PURCHASE_SOURCE, Purchase
-from bot.notify import BookingConfirmedNotice, IntentFailedNotice, Notifier
+from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNotice, Notifier
 from bot.services.missions import MissionService, command_key
 from bot.services.streams import Streams
 from eventstore import AlreadyAppended
@@ -36,10 +42,10 @@ TOO_LATE_TO_START = (
     "Your payment landed while rr was unavailable, so the server was not started late; the "
     "credit is yours to use: start it with /server start when you are ready."
 )
-UNEXPECTED_FAILURE = (
-    "Your payment was recorded, but the server could not be booked because of an error on our "
-    "side; book it again with /server start or /server schedule."
-)
+RETRY_BACKOFF = timedelta(seconds=15)
+"""Wait after a paid request's first unexpected failure; it doubles after each further one."""
+RETRY_ATTEMPTS = 6
+"""Tries in one run before the request is left for the next start-up (about 8 minutes)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,12 @@ class IntentRunner:
         self._streams = streams
         self._notifier = notifier
         self._clock = clock
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop waiting to try failed requests again: they stay unsettled, for the next
+        start-up, and the tasks carrying them out end now instead of after their back-off."""
+        self._stopping.set()
 
     async def carry_out(
         self,
@@ -96,12 +108,42 @@ class IntentRunner:
         paid_at: datetime | None = None,
     ) -> MissionState | None:
         """Do what the paid purchase was for, once, and tell the buyer how it went; returns the
-        mission, or None when this attempt found that it could not be carried out.
+        mission, or None when it was refused or is left for later.
 
-        ``paid_at`` is when the payment was recorded, for a request taken up later (after a
-        restart): a "start now" paid more than ``LATE_START`` ago is refused rather than
-        starting a server nobody may be waiting for any more.
+        ``paid_at`` is when the payment was recorded (now, unless the request is taken up
+        later, after a restart): a "start now" paid more than ``LATE_START`` ago is refused
+        rather than starting a server nobody may be waiting for any more. An unexpected error
+        is reported to the operators and the request tried again after a back-off.
         """
+        paid_at = paid_at or self._clock.now()
+        failures = 0
+        while True:
+            try:
+                return await self._attempt(guild_id, purchase, causation_id, paid_at)
+            except Exception as error:
+                failures += 1
+                log.exception(
+                    "paid request failed",
+                    extra={
+                        "guild_id": guild_id,
+                        "purchase_id": purchase.purchase_id,
+                        "failures": failures,
+                    },
+                )
+                if failures >= RETRY_ATTEMPTS:
+                    await self._alert(purchase, guild_id, error, "left for the next start-up of rr")
+                    return None
+                backoff = RETRY_BACKOFF * 2 ** (failures - 1)
+                if failures == 1:
+                    await self._alert(
+                        purchase, guild_id, error, f"trying again in {backoff.seconds} seconds"
+                    )
+                if not await self._wait(backoff):
+                    return None
+
+    async def _attempt(
+        self, guild_id: str, purchase: Purchase, causation_id: str | None, paid_at: datetime
+    ) -> MissionState | None:
         assert purchase.intent is not None
         actor = Actor(
             user_id=purchase.buyer_id,
@@ -110,7 +152,7 @@ class IntentRunner:
             source_id=purchase.purchase_id,
         )
         action = str(purchase.intent.get("action"))
-        if action == "start" and paid_at is not None and self._clock.now() - paid_at > LATE_START:
+        if action == "start" and self._clock.now() - paid_at > LATE_START:
             await self._refuse(actor, guild_id, purchase, action, TOO_LATE_TO_START, causation_id)
             return None
         try:
@@ -126,18 +168,34 @@ class IntentRunner:
         except (DomainError, SettingsError) as error:
             await self._refuse(actor, guild_id, purchase, action, str(error), causation_id)
             return None
-        except Exception:
-            log.exception(
-                "paid request failed",
-                extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
-            )
-            await self._refuse(actor, guild_id, purchase, action, UNEXPECTED_FAILURE, causation_id)
-            return None
         if booking.recorded:
             await self._notifier.notify(
                 BookingConfirmedNotice(booking.mission, purchase.purchase_id)
             )
         return booking.mission
+
+    async def _wait(self, backoff: timedelta) -> bool:
+        """Sleep ``backoff`` on the clock; False when the runner was stopped meanwhile."""
+        sleeper = asyncio.ensure_future(self._clock.sleep_until(self._clock.now() + backoff))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({sleeper, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (sleeper, stopping):
+                waiter.cancel()
+            await asyncio.gather(sleeper, stopping, return_exceptions=True)
+        return not self._stopping.is_set()
+
+    async def _alert(self, purchase: Purchase, guild_id: str, error: Exception, then: str) -> None:
+        """Tell the operators; the error's type only, as its text may carry anything."""
+        action = str(purchase.intent.get("action")) if purchase.intent else "request"
+        await self._notifier.notify(
+            AdminAlertNotice(
+                None,
+                f"A paid {action} (purchase {purchase.purchase_id}, guild {guild_id}) failed "
+                f"with an unexpected {type(error).__name__}; {then}.",
+            )
+        )
 
     async def _refuse(
         self,

@@ -247,8 +247,10 @@ class SquadronService:
         """Carry out every paid request whose payment was recorded but which was never settled
         (the bot stopped in between); returns how many were taken up.
 
-        Run once at start-up, after the view is rebuilt. Safe beside other processes doing the
-        same or carrying one out: each request is settled, and its buyer told, once.
+        Run once at start-up, after the view is rebuilt; the requests are carried out in the
+        background (one that fails is tried again after a back-off). Safe beside other
+        processes doing the same or carrying one out: each request is settled, and its buyer
+        told, once.
         """
         resumed = 0
         for guild_id in await self._streams.view.guilds_with_unsettled_paid_requests():
@@ -261,18 +263,15 @@ class SquadronService:
                     extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
                 )
                 payment = credited.get(purchase.purchase_id)
-                try:
-                    await self._intents.carry_out(
+                self._background.spawn(
+                    self._intents.carry_out(
                         guild_id,
                         purchase,
                         payment.id if payment else None,
                         paid_at=payment.recorded_at if payment else None,
-                    )
-                except Exception:
-                    log.exception(
-                        "paid request not settled; it is tried again at the next start-up",
-                        extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
-                    )
+                    ),
+                    name=f"intent:{purchase.purchase_id}",
+                )
         return resumed
 
     async def _credited_purchases(self, guild_id: str) -> dict[str, StoredEvent]:

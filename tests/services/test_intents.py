@@ -1,7 +1,7 @@
 """Once the payment lands, the start or booking it was bought for is carried out, once."""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import pytest
 
@@ -10,10 +10,14 @@ from bot.domain.actor import Actor
 from bot.domain.events import PaidRequestSettled, from_stored
 from bot.domain.mission import MissionStatus
 from bot.domain.squadron import squadron_stream
-from bot.notify import BookingConfirmedNotice, IntentFailedNotice, ReadyNotice
-from bot.services.intents import LATE_START, TOO_LATE_TO_START
+from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNotice, ReadyNotice
+from bot.services.intents import LATE_START, RETRY_ATTEMPTS, RETRY_BACKOFF, TOO_LATE_TO_START
 from bot.view import Balance
-from tests.fakes.clock import FakeClock
+from eventstore import StoredEvent
+from eventstore.codec import Batch
+from eventstore.memory import MemoryEventStore
+from tests.fakes.clock import FakeClock, settle
+from tests.fakes.notifier import WAIT_LIMIT_SECONDS
 from tests.services.fake_provider import FakeProvider
 from tests.services.harness import GUILD, HOUR, MEMBER, MINUTE, START, BotProcess, member
 
@@ -302,3 +306,107 @@ async def test_a_process_deciding_on_a_squadron_known_before_settling_books_and_
     assert late.notifier.notices == []
     squadron = await bot.squadron_in_store()
     assert (len(squadron.reservations), squadron.available_cents) == (1, 1000)
+
+
+# --- an unexpected error is tried again, not refused --------------------------------------------
+
+
+class FailingBookings(MemoryEventStore):
+    """A memory store whose writes of a new mission fail ``failures`` times, as a store that
+    is unreachable for a while."""
+
+    def __init__(self, clock: FakeClock, failures: int) -> None:
+        super().__init__(clock.now)
+        self.failures = failures
+
+    async def append_many(
+        self, batches: Iterable[Batch], *, idempotency_key: str | None = None
+    ) -> list[StoredEvent]:
+        batches = list(batches)
+        books = any(stream.startswith("mission#") for stream, _, _ in batches)
+        if books and self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("the store did not answer")
+        return await super().append_many(batches, idempotency_key=idempotency_key)
+
+
+async def drained(process: BotProcess) -> None:
+    """Wait for the background work, failing rather than hanging if some still waits on the
+    clock."""
+    async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+        await process.services.background.drain()
+
+
+@pytest.fixture
+async def flaky(clock: FakeClock, provider: FakeProvider) -> AsyncIterator[BotProcess]:
+    """A bot over a store that fails the first two bookings."""
+    store = FailingBookings(clock, failures=2)
+    process = BotProcess(store, clock, provider)
+    await process.start()
+    yield process
+    await process.stop()
+    await store.close()
+
+
+async def test_a_paid_start_that_fails_unexpectedly_is_tried_again_and_the_operators_told(
+    flaky: BotProcess, clock: FakeClock
+) -> None:
+    await buy(flaky, 240, {"action": "start", "size": "medium", "duration_minutes": 60})
+
+    await flaky.services.squadrons.record_purchase(GUILD, "p1", 240, MEMBER, "cs_1", "evt_1")
+    await settle()
+    await clock.advance(RETRY_BACKOFF)
+    assert flaky.notifier.of_type(BookingConfirmedNotice) == []
+    await clock.advance(2 * RETRY_BACKOFF)
+    await drained(flaky)
+
+    assert flaky.notifier.of_type(IntentFailedNotice) == []
+    [confirmed] = flaky.notifier.of_type(BookingConfirmedNotice)
+    assert confirmed.purchase_id == "p1"
+    [alert] = flaky.notifier.of_type(AdminAlertNotice)
+    assert alert.guild_id is None
+    assert "purchase p1" in alert.message and "ConnectionError" in alert.message
+    assert "store did not answer" not in alert.message
+    assert [s.outcome for s in await settlements(flaky)] == ["carried_out"]
+
+
+async def test_a_paid_request_failing_every_try_is_left_unsettled_for_the_next_start_up(
+    clock: FakeClock, provider: FakeProvider
+) -> None:
+    store = FailingBookings(clock, failures=RETRY_ATTEMPTS)
+    first = BotProcess(store, clock, provider)
+    await first.start()
+    await buy(first, 240, {"action": "start", "size": "medium", "duration_minutes": 60})
+    await first.services.squadrons.record_purchase(GUILD, "p1", 240, MEMBER, "cs_1", "evt_1")
+    await settle()
+    for failures in range(1, RETRY_ATTEMPTS):
+        await clock.advance(RETRY_BACKOFF * 2 ** (failures - 1))
+    await drained(first)
+    await first.stop()
+
+    assert first.notifier.of_type(IntentFailedNotice) == []
+    assert "next start-up" in first.notifier.of_type(AdminAlertNotice)[-1].message
+    assert (await first.squadron_in_store()).unsettled_paid_requests != ()
+
+    restarted = BotProcess(store, clock, provider)
+    await restarted.start()
+    assert await resume(restarted) == 1
+    await restarted.stop()
+    assert len(restarted.notifier.of_type(BookingConfirmedNotice)) == 1
+    assert [s.outcome for s in await settlements(restarted)] == ["carried_out"]
+    await store.close()
+
+
+async def test_stopping_the_bot_leaves_a_request_waiting_to_be_tried_again_unsettled(
+    flaky: BotProcess,
+) -> None:
+    await buy(flaky, 240, {"action": "start", "size": "medium", "duration_minutes": 60})
+    await flaky.services.squadrons.record_purchase(GUILD, "p1", 240, MEMBER, "cs_1", "evt_1")
+    await settle()
+
+    async with asyncio.timeout(WAIT_LIMIT_SECONDS):
+        await flaky.stop()
+
+    assert flaky.notifier.of_type(BookingConfirmedNotice) == []
+    assert await settlements(flaky) == []
+    assert (await flaky.squadron_in_store()).unsettled_paid_requests != ()
