@@ -372,6 +372,9 @@ class CountedActions:
     async def send_reminder(self, mission_id: str, key: str) -> object:
         return await self._counted("remind", self._actions.send_reminder(mission_id, key))
 
+    async def deliver(self, mission_id: str, key: str) -> object:
+        return await self._counted("deliver", self._actions.deliver(mission_id, key))
+
     async def _counted(self, kind: str, action: Awaitable[object]) -> object:
         try:
             result = await action

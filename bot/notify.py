@@ -5,6 +5,10 @@ and *where* (a Discord channel, a DM, a log line). Every notice says which guild
 member it concerns (``guild_id``, ``mission_id``, ``user_id``; the last two may be None).
 A server password only ever travels in ``ReadyNotice.password``; the Discord notifier decides
 where it may be shown, and no notifier writes it to a log.
+
+Reminders, ready notices and end and credit warnings *must arrive* (``must_arrive``): each is
+recorded before it is sent, and a notifier that could not deliver one raises ``DeliveryFailed``
+so that the services send it again later rather than count it delivered.
 """
 
 import logging
@@ -196,6 +200,18 @@ Notice = (
     | AdminAlertNotice
 )
 
+MUST_ARRIVE: tuple[type, ...] = (ReminderNotice, ReadyNotice, EndWarningNotice, LowCreditNotice)
+
+
+def must_arrive(notice: Notice) -> bool:
+    """A notice sent again until its delivery is confirmed."""
+    return isinstance(notice, MUST_ARRIVE)
+
+
+class DeliveryFailed(Exception):
+    """A notice that must arrive did not reach its readers; the services try again later."""
+
+
 _NOT_LOGGED = frozenset({"mission", "password", "guild_id", "buyer_id"})
 _RENAMED = {"message": "text"}
 """Fields whose names ``logging`` keeps for itself."""
@@ -222,7 +238,8 @@ def details(notice: Notice) -> dict[str, object]:
 
 class Notifier(Protocol):
     async def notify(self, notice: Notice) -> None:
-        """Deliver ``notice``. Must not raise for delivery failures: log them instead."""
+        """Deliver ``notice``. Must not raise for delivery failures (log them instead), except
+        ``DeliveryFailed`` for a notice that ``must_arrive``."""
         ...
 
 
@@ -234,17 +251,24 @@ class LoggingNotifier:
 
 
 class FanoutNotifier:
-    """Hands every notice to each notifier in turn; one failing notifier does not stop the rest."""
+    """Hands every notice to each notifier in turn; one failing notifier does not stop the rest,
+    and a notice that must arrive and failed with any of them raises ``DeliveryFailed`` once
+    all were tried."""
 
     def __init__(self, notifiers: Sequence[Notifier]) -> None:
         self._notifiers = tuple(notifiers)
 
     async def notify(self, notice: Notice) -> None:
+        failed: Exception | None = None
         for notifier in self._notifiers:
             try:
                 await notifier.notify(notice)
-            except Exception:
-                log.exception(
+            except Exception as error:
+                failed = failed or error
+                log.warning(
                     "notifier failed",
+                    exc_info=not isinstance(error, DeliveryFailed),
                     extra={"notifier": type(notifier).__name__, "notice": type(notice).__name__},
                 )
+        if failed is not None and must_arrive(notice):
+            raise DeliveryFailed(f"{type(notice).__name__} was not delivered") from failed

@@ -34,6 +34,8 @@ class MissionActions(Protocol):
 
     async def send_reminder(self, mission_id: str, key: str) -> object: ...
 
+    async def deliver(self, mission_id: str, key: str) -> object: ...
+
 
 _Slot = tuple[str, str, str]
 """(mission id, kind, key or reason): one action, for counting its failures in a row."""
@@ -154,6 +156,8 @@ class Scheduler:
         match action.kind:
             case "remind":
                 await self._actions.send_reminder(action.mission_id, action.key_or_reason)
+            case "deliver":
+                await self._actions.deliver(action.mission_id, action.key_or_reason)
             case "launch":
                 await self._actions.launch(action.mission_id)
             case "check_ready":

@@ -15,7 +15,9 @@ Where things go:
 - The server password goes only by DM to the booker; receipts and payment outcomes by DM to the
   buyer.
 - A Discord failure (missing permission, deleted channel, closed DMs) is logged and reported to the
-  guild's owner once per problem while the bot runs, never retried in a loop.
+  guild's owner once per problem while the bot runs. A reminder, ready message or warning whose
+  channel post failed raises ``DeliveryFailed``: the services send it again after a back-off,
+  for a while (the owner may have fixed the channel meanwhile).
 """
 
 import logging
@@ -32,6 +34,7 @@ from bot.notify import (
     AdminAlertNotice,
     BookingConfirmedNotice,
     CreditsLandedNotice,
+    DeliveryFailed,
     EndWarningNotice,
     IntentFailedNotice,
     LaunchFailedNotice,
@@ -43,6 +46,7 @@ from bot.notify import (
     ReadyNotice,
     ReminderNotice,
     SessionExtendedNotice,
+    must_arrive,
 )
 from cogs.labels import session_label
 from cogs.render import REASON_LABELS, billed, mission_embed, when
@@ -101,7 +105,7 @@ class DiscordNotifier:
 
     async def notify(self, notice: Notice) -> None:
         try:
-            await self._deliver(notice)
+            delivered = await self._deliver(notice)
         except discord.HTTPException as error:
             log.warning(
                 "discord delivery failed notice=%s guild=%s status=%s code=%s",
@@ -110,25 +114,30 @@ class DiscordNotifier:
                 error.status,
                 error.code,
             )
+            delivered = False
+        if not delivered and must_arrive(notice):
+            raise DeliveryFailed(f"{type(notice).__name__} was not posted")
 
-    async def _deliver(self, notice: Notice) -> None:
+    async def _deliver(self, notice: Notice) -> bool:
+        """Carry ``notice`` out; False when its channel post could not be made."""
         match notice:
             case ProgressNotice(mission=mission, stage=stage):
                 await self._show_progress(mission, stage)
             case ReminderNotice(mission=mission):
                 label = await session_label(self.bot.services, mission)
-                await self._post(
+                posted = await self._post(
                     mission.guild_id,
                     f"<@{mission.booked_by}> {label} starts {when(mission.start_at)}.",
                     embed=self._embed(mission, label),
                     mission=mission,
                     shows=True,
                 )
+                return posted is not None
             case ReadyNotice(mission=mission, address=address, port=port, password=password):
                 await self._show_progress(mission, "ready")
                 label = await session_label(self.bot.services, mission)
                 srs = f" SRS: port `{notice.srs_port}`." if notice.srs_port else ""
-                await self._post(
+                posted = await self._post(
                     mission.guild_id,
                     f"<@{mission.booked_by}> {label} is ready at `{address}:{port}`.{srs}",
                     embed=self._embed(mission, label),
@@ -142,6 +151,7 @@ class DiscordNotifier:
                         f"{label} is ready at `{address}:{port}`. "
                         f"Password: ||{password}|| (share it only with your squadron).",
                     )
+                return posted is not None
             case EndWarningNotice(mission=mission, minutes_left=minutes):
                 label = await session_label(self.bot.services, mission)
                 posted = await self._post(
@@ -153,6 +163,7 @@ class DiscordNotifier:
                 )
                 if posted is not None:
                     self._session(mission).warnings.append(_Shown(posted.channel.id, posted.id))
+                return posted is not None
             case SessionExtendedNotice(mission=mission, minutes=minutes, extended_by=by):
                 label = await self._refresh(mission, self._sessions.get(mission.mission_id))
                 await self._post(
@@ -163,13 +174,14 @@ class DiscordNotifier:
                 )
             case LowCreditNotice(mission=mission, minutes_left=minutes):
                 label = await session_label(self.bot.services, mission)
-                await self._post(
+                posted = await self._post(
                     mission.guild_id,
                     f"<@{mission.booked_by}> the squadron's credit runs out in "
                     f"{counted(minutes, 'minute')} and {label} will then stop; buy more with "
                     "/credits buy to keep it running.",
                     mission=mission,
                 )
+                return posted is not None
             case MissionEndedNotice(
                 mission=mission, reason=reason, billed_minutes=minutes, amount_cents=cents
             ):
@@ -225,6 +237,7 @@ class DiscordNotifier:
                 )
             case AdminAlertNotice(guild_id=guild_id, message=message):
                 await self._alert(guild_id, message)
+        return True
 
     # --- the messages that show a session -------------------------------------------------------
 

@@ -188,6 +188,9 @@ class Emulator:
     def deny_bot(self, channel: TextChannel) -> None:
         self._world.deny_bot(channel)
 
+    def allow_bot(self, channel: TextChannel) -> None:
+        self._world.allow_bot(channel)
+
     def channel_messages(self, channel: TextChannel) -> list[Message]:
         """What everyone sees in the channel, oldest first."""
         return self._world.channel_messages(channel)

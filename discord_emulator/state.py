@@ -179,6 +179,11 @@ class World:
         channel.overwrites.append(denied)
         self.bus.publish(ChannelUpdated(channel))
 
+    def allow_bot(self, channel: TextChannel) -> None:
+        """Undo ``deny_bot``: the bot may post in ``channel`` again."""
+        channel.overwrites = [o for o in channel.overwrites if (o.type, o.id) != (1, self.bot.id)]
+        self.bus.publish(ChannelUpdated(channel))
+
     # -- lookups (Discord's errors) ---------------------------------------------------------
 
     def user(self, user_id: int) -> User:

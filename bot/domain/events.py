@@ -43,6 +43,7 @@ __all__ = [
     "MissionCharged",
     "MissionEnded",
     "MissionExtended",
+    "NoticeDelivered",
     "PaidRequestSettled",
     "PurchaseClosed",
     "PurchaseStarted",
@@ -224,6 +225,15 @@ class ReminderSent(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeDelivered(DomainEvent):
+    """The notice recorded as `key` (a reminder's key, or "ready" for `InstanceReady`) reached
+    Discord; until then the scheduler sends it again."""
+
+    TYPE: ClassVar[str] = "NoticeDelivered"
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InstanceLaunchRequested(DomainEvent):
     TYPE: ClassVar[str] = "InstanceLaunchRequested"
     attempt: int
@@ -303,6 +313,7 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     MissionBooked,
     MissionCancelled,
     ReminderSent,
+    NoticeDelivered,
     InstanceLaunchRequested,
     InstanceLaunched,
     InstanceLaunchFailed,

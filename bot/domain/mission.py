@@ -23,7 +23,9 @@
   `bot.domain.billing.bill()`, which states the billing rule; the service appends it with the
   squadron's `Charge` of the same bill in one `append_many`.
 - A reminder is recorded once per key, and only while the mission is booked, launching or
-  running: one that is stopping, ended or cancelled takes none.
+  running: one that is stopping, ended or cancelled takes none. A recorded reminder (and
+  `InstanceReady`) is the intent to tell the members; `RecordDelivered` records that the notice
+  reached them, so one a crash or a Discord error kept from them is sent again.
 - Extending adds minutes to the booked end and forgets the end warnings already sent, so they
   are sent again before the new end; the total may not exceed the maximum duration and
   is allowed while booked, launching or running. Only the booking member, a squadron manager
@@ -57,6 +59,7 @@ from bot.domain.events import (
     MissionCancelled,
     MissionEnded,
     MissionExtended,
+    NoticeDelivered,
     ReminderSent,
     TerminationReason,
     TerminationRequested,
@@ -100,8 +103,11 @@ ACTIVE_STATUSES = frozenset(
 )
 
 
-_TAKES_REMINDERS = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
-"""A mission that is stopping, ended or cancelled is past every reminder."""
+LIVE_STATUSES = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+"""A mission in these takes reminders and notices; one stopping, ended or cancelled is past
+them."""
+READY_NOTICE = "ready"
+"""The key of the ready notice among a mission's notices (the others are reminder keys)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,6 +135,7 @@ class MissionState:
     port: int | None = None
     ready_at: datetime | None = None
     reminders_sent: frozenset[str] = frozenset()
+    notices_delivered: frozenset[str] = frozenset()
     termination_reason: TerminationReason | None = None
     stop_at: datetime | None = None
     """When the session stopped for billing, recorded with the termination request."""
@@ -140,6 +147,13 @@ class MissionState:
     def is_active(self) -> bool:
         """Booked or under way: not yet ended or cancelled."""
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def undelivered_notices(self) -> frozenset[str]:
+        """Notices recorded (reminders, and the ready notice once ready) whose delivery is not
+        confirmed: each recorded event is the intent to send, ``NoticeDelivered`` its outcome."""
+        recorded = self.reminders_sent | ({READY_NOTICE} if self.ready_at else frozenset())
+        return recorded - self.notices_delivered
 
 
 initial_mission: MissionState | None = None
@@ -243,6 +257,15 @@ class RecordReminder:
     key: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordDelivered:
+    """A recorded notice (a reminder's key, or `READY_NOTICE`) reached its readers."""
+
+    actor: Actor
+    now: datetime
+    key: str
+
+
 MissionCommand = (
     Book
     | Cancel
@@ -254,6 +277,7 @@ MissionCommand = (
     | RequestTermination
     | RecordEnded
     | RecordReminder
+    | RecordDelivered
 )
 
 
@@ -311,6 +335,12 @@ def _decide(command: MissionCommand, state: MissionState | None) -> list[DomainE
             return _record_ended(command, state)
         case RecordReminder():
             return _record_reminder(command, state)
+        case RecordDelivered():
+            return (
+                []
+                if command.key not in state.undelivered_notices
+                else [NoticeDelivered(key=command.key)]
+            )
     raise TypeError(f"Not a mission command: {command!r}")
 
 
@@ -584,7 +614,7 @@ def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent
 def _record_reminder(command: RecordReminder, state: MissionState) -> list[DomainEvent]:
     if not 0 < len(command.key) <= MAX_REMINDER_KEY_LENGTH:
         raise InvalidRequest(f"A reminder key must be 1 to {MAX_REMINDER_KEY_LENGTH} characters.")
-    if state.status not in _TAKES_REMINDERS:
+    if state.status not in LIVE_STATUSES:
         raise Conflict(f"This mission is {state.status}, so it takes no reminder.")
     if command.key in state.reminders_sent:
         return []
@@ -627,6 +657,8 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
             return replace(state, status=MissionStatus.CANCELLED, termination_reason=event.reason)
         case ReminderSent():
             return replace(state, reminders_sent=state.reminders_sent | {event.key})
+        case NoticeDelivered():
+            return replace(state, notices_delivered=state.notices_delivered | {event.key})
         case InstanceLaunchRequested():
             return replace(
                 state,

@@ -76,6 +76,7 @@ class Services:
             clock=clock,
             compute=compute,
             limits=limits,
+            background=self.background,
             login_pool=login_pool,
         )
         self.missions = MissionService(

@@ -21,11 +21,18 @@ from bot.domain.actor import Actor
 from bot.domain.billing import bill, billable_start, credit_runs_out, funded_until
 from bot.domain.errors import Conflict
 from bot.domain.events import TerminationReason
-from bot.domain.mission import END_WARNING_PREFIX, MissionState, MissionStatus
+from bot.domain.mission import (
+    END_WARNING_PREFIX,
+    LIVE_STATUSES,
+    READY_NOTICE,
+    MissionState,
+    MissionStatus,
+)
 from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.settings import SettingsError, SquadronSettings
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.notify import (
+    DeliveryFailed,
     EndWarningNotice,
     LaunchFailedNotice,
     LowCreditNotice,
@@ -37,6 +44,7 @@ from bot.notify import (
     ReminderNotice,
     SessionExtendedNotice,
 )
+from bot.services.background import BackgroundTasks
 from bot.services.logged import logged
 from bot.services.streams import Streams
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
@@ -113,9 +121,11 @@ class Lifecycle:
         clock: Clock,
         compute: ComputeSettings,
         limits: Limits,
+        background: BackgroundTasks,
         login_pool: LoginPool | None = None,
     ) -> None:
         self._streams = streams
+        self._background = background
         self._provider = provider
         self._notifier = notifier
         self._clock = clock
@@ -127,6 +137,8 @@ class Lifecycle:
         by doing nothing (the first records the result)."""
         self._told_starting_dcs: set[str] = set()
         """Missions whose "starting DCS" progress was told; the probe repeats every 30 s."""
+        self._delivering: set[tuple[str, str]] = set()
+        """(mission, notice key) being sent right now, which the scheduler does not send too."""
 
     # --- launch -----------------------------------------------------------------------------
 
@@ -342,14 +354,13 @@ class Lifecycle:
                     self._told_starting_dcs.add(mission_id)
                     await self._tell(ProgressNotice(state, "starting_dcs"))
                 return state
-            return await self._record_ready(state, info.address, port, settings, actor)
+            return await self._record_ready(state, info.address, port, actor)
 
     async def _record_ready(
         self,
         state: MissionState,
         address: str,
         port: int,
-        settings: SquadronSettings,
         actor: Actor,
     ) -> MissionState:
         ready, stored = await self._streams.write_mission(
@@ -369,8 +380,7 @@ class Lifecycle:
         self._told_starting_dcs.discard(state.mission_id)
         if stored:
             await self._tell(ProgressNotice(ready, "ready"))
-            srs_port = settings.srs.port if settings.srs.enabled else None
-            await self._tell(ReadyNotice(ready, address, port, settings.password or None, srs_port))
+            await self._send_recorded(ready, READY_NOTICE, first_try=True)
         return ready
 
     # --- extension --------------------------------------------------------------------------
@@ -705,8 +715,77 @@ class Lifecycle:
             if not stored:
                 fields["outcome"] = "already sent"
                 return state
-            await self._tell(await self._reminder(state, key))
+            await self._send_recorded(state, key, first_try=True)
             return state
+
+    async def deliver(self, mission_id: str, key: str) -> MissionState:
+        """Send a notice that was recorded but whose delivery is not confirmed (the bot crashed
+        or Discord failed in between); raises ``DeliveryFailed`` when it fails again, for the
+        scheduler to back off. A mission past its notices gets none."""
+        with logged("deliver", mission_id=mission_id, key=key) as fields:
+            state = await self._streams.mission(mission_id)
+            fields["guild_id"] = state.guild_id
+            if key not in state.undelivered_notices or state.status not in LIVE_STATUSES:
+                fields["outcome"] = "nothing to do"
+                return state
+            await self._send_recorded(state, key, first_try=False)
+            return state
+
+    async def _send_recorded(self, state: MissionState, key: str, *, first_try: bool) -> None:
+        """Send the notice recorded as ``key``, then record that it was delivered.
+
+        Failing on its first try (just after it was recorded) it is logged and left to the
+        scheduler, which sends it again; failing later, ``DeliveryFailed`` reaches the
+        scheduler. A notice this process is sending already is left to that send.
+        """
+        slot = (state.mission_id, key)
+        if slot in self._delivering:
+            return
+        self._delivering.add(slot)
+        delivered = False
+        try:
+            await self._notifier.notify(await self._recorded_notice(state, key))
+            delivered = True
+        except Exception as error:
+            if not first_try:
+                raise DeliveryFailed(f"notice {key} not delivered") from error
+            log.warning(
+                "notice not delivered; the scheduler sends it again",
+                exc_info=not isinstance(error, DeliveryFailed),
+                extra={"mission_id": state.mission_id, "key": key},
+            )
+            return
+        finally:
+            if not delivered:
+                self._delivering.discard(slot)
+        # Confirmed in the background: a stop cancelling the scheduler's action now would
+        # otherwise leave a notice that was sent unconfirmed, and sent again after a restart.
+        self._background.spawn(
+            self._confirm_delivered(slot), name=f"delivered:{state.mission_id}:{key}"
+        )
+
+    async def _confirm_delivered(self, slot: tuple[str, str]) -> None:
+        mission_id, key = slot
+        try:
+            await self._streams.write_mission(
+                mission_id,
+                lambda current: missions.decide(
+                    missions.RecordDelivered(actor=SCHEDULER, now=self._clock.now(), key=key),
+                    current,
+                ),
+            )
+        finally:
+            self._delivering.discard(slot)
+
+    async def _recorded_notice(self, state: MissionState, key: str) -> Notice:
+        if key == READY_NOTICE:
+            assert state.address is not None and state.port is not None
+            settings = (await self._streams.squadron(state.guild_id)).settings
+            srs_port = settings.srs.port if settings.srs.enabled else None
+            return ReadyNotice(
+                state, state.address, state.port, settings.password or None, srs_port
+            )
+        return await self._reminder(state, key)
 
     async def _reminder(self, state: MissionState, key: str) -> Notice:
         now = self._clock.now()

@@ -490,3 +490,6 @@ class MissionService:
 
     async def send_reminder(self, mission_id: str, key: str) -> MissionState:
         return await self._lifecycle.send_reminder(mission_id, key)
+
+    async def deliver(self, mission_id: str, key: str) -> MissionState:
+        return await self._lifecycle.deliver(mission_id, key)

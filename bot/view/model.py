@@ -14,7 +14,7 @@ import heapq
 import itertools
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bot.domain import mission as missions
@@ -360,15 +360,23 @@ class View:
 def _advance_timeline(
     timeline: Timeline, before: MissionState | None, after: MissionState, event: StoredEvent
 ) -> Timeline:
-    """Note when the mission entered the states whose time its state does not record."""
+    """Note when the mission entered the states whose time its state does not record, and
+    when each of its notices was recorded."""
     if after.status is MissionStatus.LAUNCHING and (
         before is None
         or before.status is not MissionStatus.LAUNCHING
         or before.attempt != after.attempt
     ):
-        return Timeline(timeline.booked_at, event.recorded_at, timeline.terminating_since)
+        return replace(timeline, launch_requested_at=event.recorded_at)
     if after.status is MissionStatus.TERMINATING and (
         before is None or before.status is not MissionStatus.TERMINATING
     ):
-        return Timeline(timeline.booked_at, timeline.launch_requested_at, event.recorded_at)
+        return replace(timeline, terminating_since=event.recorded_at)
+    recorded = after.undelivered_notices - (before.undelivered_notices if before else frozenset())
+    if recorded:
+        at = event.recorded_at
+        return replace(
+            timeline,
+            notices_recorded_at={**timeline.notices_recorded_at, **dict.fromkeys(recorded, at)},
+        )
     return timeline

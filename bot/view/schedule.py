@@ -7,14 +7,14 @@ time, so the view computes it once per change and indexes the mission by its ear
 """
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.billing import credit_runs_out
 from bot.domain.mission import END_WARNING_PREFIX, MissionState, MissionStatus
 
-ActionKind = Literal["remind", "launch", "check_ready", "terminate", "retry_terminate"]
+ActionKind = Literal["remind", "deliver", "launch", "check_ready", "terminate", "retry_terminate"]
 
 _PRIORITY: dict[ActionKind, int] = {
     "terminate": 0,
@@ -22,6 +22,7 @@ _PRIORITY: dict[ActionKind, int] = {
     "launch": 1,
     "check_ready": 2,
     "remind": 3,
+    "deliver": 3,
 }
 """Order of one mission's due actions; the scheduler performs one at a time per mission."""
 
@@ -50,12 +51,18 @@ class ScheduleConfig:
     """...up to this."""
     heartbeat: timedelta = timedelta(minutes=1)
     """The scheduler ticks at least this often, so its health shows even when nothing is due."""
+    delivery_retry: timedelta = timedelta(seconds=30)
+    """A notice recorded but not confirmed delivered this long after is sent again (the bot
+    crashed, or Discord failed, in between; the failure back-off applies after that)..."""
+    delivery_window: timedelta = timedelta(minutes=30)
+    """...until this long after it was recorded: a notice is not worth sending later."""
 
 
 @dataclass(frozen=True, slots=True)
 class DueAction:
     """One thing the scheduler should do for a mission: ``key_or_reason`` is the reminder key
-    for "remind", the termination reason for "terminate"/"retry_terminate", else ""."""
+    for "remind", the notice's key for "deliver", the termination reason for
+    "terminate"/"retry_terminate", else ""."""
 
     kind: ActionKind
     mission_id: str
@@ -107,11 +114,13 @@ def next_opening(
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """Moments the mission's state does not carry, taken from when its events were recorded."""
+    """Moments the mission's state does not carry, taken from when its events were recorded;
+    ``notices_recorded_at`` maps each recorded notice's key to when it was recorded."""
 
     booked_at: datetime | None = None
     launch_requested_at: datetime | None = None
     terminating_since: datetime | None = None
+    notices_recorded_at: Mapping[str, datetime] = field(default_factory=dict)
 
 
 def plan(
@@ -133,6 +142,7 @@ def plan(
         *_launch(mission, config),
         *_readiness(mission, timeline, config),
         *_end_warnings(mission, config),
+        *_deliveries(mission, timeline, config),
         _planned("terminate", mission, "booked_time_over", mission.end_at),
         *_credit(mission, reserved_cents, config),
     ]
@@ -256,6 +266,26 @@ def _end_warnings(mission: MissionState, config: ScheduleConfig) -> list[Planned
     offsets = config.end_warning_offsets_minutes
     prefix = END_WARNING_PREFIX.removesuffix("-")
     return _reminders(mission, prefix, offsets, mission.end_at, mission.launched_at)
+
+
+def _deliveries(
+    mission: MissionState, timeline: Timeline, config: ScheduleConfig
+) -> list[PlannedAction]:
+    """Send again each notice recorded but not confirmed delivered, within its window."""
+    planned = []
+    for key in sorted(mission.undelivered_notices):
+        recorded_at = timeline.notices_recorded_at.get(key)
+        if recorded_at is not None:
+            planned.append(
+                _planned(
+                    "deliver",
+                    mission,
+                    key,
+                    recorded_at + config.delivery_retry,
+                    lapses_at=recorded_at + config.delivery_window,
+                )
+            )
+    return planned
 
 
 def _credit(

@@ -224,3 +224,36 @@ async def test_commands_sync_to_the_development_guild_only_when_one_is_set(
         assert w.emu.registered_commands(guild=None) == []
         reply = await (await w.emu.invoke(w.guild, w.pilot, "credits balance")).message()
         assert reply.embeds[0]["title"] == "Server credit"
+
+
+async def test_a_ready_message_discord_refused_is_posted_once_the_channel_works_again(
+    world: World,
+) -> None:
+    w = world
+    await w.fund(1000)
+    w.emu.deny_bot(w.reminders)
+    handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    await handle.message()
+    await (await handle.click("confirm")).response()
+    await w.app.services.background.drain()
+    await w.advance(timedelta(seconds=30))
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.status is MissionStatus.RUNNING
+    assert newest(w.emu.channel_messages(w.reminders), "is ready at") is None
+    await w.emu.until(
+        lambda: newest(w.emu.dm_messages(w.guild.owner), "not allowed to post"),
+        "the report to the owner",
+    )
+
+    w.emu.allow_bot(w.reminders)
+    await w.advance(timedelta(seconds=30))
+    await w.emu.until(
+        lambda: newest(w.emu.channel_messages(w.reminders), "is ready at"), "the ready message"
+    )
+    await w.app.services.background.drain()
+    await w.advance(10 * MINUTE)
+
+    posted = [m for m in w.emu.channel_messages(w.reminders) if "is ready at" in m.content]
+    assert len(posted) == 1
+    events = [e.type for e in await w.events() if e.stream_id.endswith(mission.mission_id)]
+    assert events.count("NoticeDelivered") == 1

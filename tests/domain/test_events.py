@@ -24,6 +24,7 @@ from bot.domain.events import (
     MissionCharged,
     MissionEnded,
     MissionExtended,
+    NoticeDelivered,
     PaidRequestSettled,
     PurchaseClosed,
     PurchaseStarted,
@@ -90,6 +91,7 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
     ),
     MissionCancelled: MissionCancelled(reason="cancelled"),
     ReminderSent: ReminderSent(key="start-60"),
+    NoticeDelivered: NoticeDelivered(key="start-60"),
     InstanceLaunchRequested: InstanceLaunchRequested(
         attempt=1, client_token="m1-1", size="medium", region="eu-central-1", login_ref=None
     ),

@@ -1,10 +1,11 @@
-"""A notifier that remembers every notice, for tests to look at or wait for."""
+"""A notifier that remembers every notice, for tests to look at or wait for, and can refuse the
+notices that must arrive, as Discord failing would."""
 
 import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from bot.notify import Notice
+from bot.notify import DeliveryFailed, Notice, must_arrive
 
 N = TypeVar("N")
 
@@ -15,9 +16,14 @@ WAIT_LIMIT_SECONDS = 30.0
 class RecordingNotifier:
     def __init__(self) -> None:
         self.notices: list[Notice] = []
+        self.failing = 0
+        """The next this many notices that must arrive fail, as Discord refusing them would."""
         self._waiters: list[tuple[Callable[[Notice], bool], asyncio.Future[Notice]]] = []
 
     async def notify(self, notice: Notice) -> None:
+        if self.failing and must_arrive(notice):
+            self.failing -= 1
+            raise DeliveryFailed(f"{type(notice).__name__} refused")
         self.notices.append(notice)
         for matches, waiter in list(self._waiters):
             if not waiter.done() and matches(notice):

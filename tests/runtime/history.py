@@ -22,10 +22,12 @@ from bot.domain.events import (
     to_new_event,
 )
 from bot.domain.mission import (
+    READY_NOTICE,
     Book,
     Cancel,
     MissionState,
     MissionStatus,
+    RecordDelivered,
     RecordEnded,
     RecordLaunched,
     RecordReady,
@@ -138,14 +140,29 @@ class History:
         )
         return requested + launched
 
-    async def ready(self, mission_id: str) -> list[StoredEvent]:
+    async def ready(self, mission_id: str, *, delivered: bool = True) -> list[StoredEvent]:
+        """The server recorded ready and (unless not ``delivered``) its ready notice sent."""
         now = self.clock.now()
         command = RecordReady(actor=SYSTEM, now=now, address="127.0.0.1", port=10308, ready_at=now)
-        return await self.decide(mission_id, command)
+        recorded = await self.decide(mission_id, command)
+        if not delivered:
+            return recorded
+        return recorded + await self.delivered(mission_id, READY_NOTICE)
 
-    async def remind(self, mission_id: str, key: str) -> list[StoredEvent]:
-        return await self.decide(
+    async def remind(
+        self, mission_id: str, key: str, *, delivered: bool = True
+    ) -> list[StoredEvent]:
+        """The reminder recorded and (unless not ``delivered``) sent."""
+        recorded = await self.decide(
             mission_id, RecordReminder(actor=SYSTEM, now=self.clock.now(), key=key)
+        )
+        if not delivered:
+            return recorded
+        return recorded + await self.delivered(mission_id, key)
+
+    async def delivered(self, mission_id: str, key: str) -> list[StoredEvent]:
+        return await self.decide(
+            mission_id, RecordDelivered(actor=SYSTEM, now=self.clock.now(), key=key)
         )
 
     async def request_termination(

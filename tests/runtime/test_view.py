@@ -14,6 +14,7 @@ from tests.runtime.history import GUILD, LIMITS, RATE, START, SYSTEM, History, v
 
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
@@ -125,7 +126,7 @@ async def test_an_event_ahead_of_its_stream_waits_for_the_versions_before_it(
 ) -> None:
     granted = list(history.events)
     booked = await history.book("m1", start_in=HOUR)
-    reminded = await history.remind("m1", "start-60")
+    reminded = await history.remind("m1", "start-60", delivered=False)
     view = view_of(granted)
     view.apply_all(reminded)
     assert view.mission("m1") is None
@@ -214,6 +215,46 @@ async def test_after_downtime_only_the_latest_overdue_reminder_is_sent(
     view.apply_all(await history.remind("m1", "start-60"))
     assert view.due_actions(clock.now()) == []
     assert kinds(view.due_actions(start - 15 * MINUTE)) == [("launch", ""), ("remind", "start-15")]
+
+
+async def test_a_reminder_recorded_but_not_delivered_is_sent_again_until_it_is(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("m1", start_in=48 * HOUR)
+    await clock.set(START + 24 * HOUR)
+    await history.remind("m1", "start-1440", delivered=False)
+    view = view_of(history.events)
+    retry = ScheduleConfig().delivery_retry
+
+    assert view.next_due_at() == clock.now() + retry
+    assert view.due_actions(clock.now() + retry - SECOND) == []
+    assert view.due_actions(clock.now() + retry) == [
+        DueAction("deliver", "m1", "start-1440", clock.now() + retry)
+    ]
+    view.apply_all(await history.delivered("m1", "start-1440"))
+    assert view.next_due_at() == START + 47 * HOUR
+
+
+async def test_a_notice_not_delivered_within_its_window_is_given_up(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("m1", start_in=None)
+    await history.launch("m1")
+    await history.ready("m1", delivered=False)
+    view = view_of(history.events)
+    window = ScheduleConfig().delivery_window
+
+    assert kinds(view.due_actions(clock.now() + window - SECOND)) == [("deliver", "ready")]
+    assert view.due_actions(clock.now() + window) == []
+
+
+async def test_a_cancelled_booking_has_no_reminder_to_send_again(history: History) -> None:
+    await history.book("m1", start_in=2 * HOUR)
+    await history.remind("m1", "start-60", delivered=False)
+    await history.cancel("m1")
+    view = view_of(history.events)
+
+    assert view.next_due_at() is None
 
 
 async def test_start_reminders_lapse_at_the_start(history: History, clock: FakeClock) -> None:

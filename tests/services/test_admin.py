@@ -51,8 +51,8 @@ async def test_stream_history_gives_the_latest_events_oldest_first(bot: BotProce
     events = await bot.services.admin.stream_history(mission_stream(started.mission_id), 2)
 
     assert [(event.version, event.type) for event in events] == [
-        (3, "InstanceLaunched"),
         (4, "InstanceReady"),
+        (5, "NoticeDelivered"),
     ]
 
 

@@ -23,6 +23,7 @@ from bot.notify import (
 )
 from bot.services.lifecycle import NO_LOGIN_MESSAGE
 from bot.view import Balance
+from eventstore import EventStore
 from tests.fakes.clock import FakeClock, settle
 from tests.services.fake_provider import FakeProvider
 from tests.services.harness import (
@@ -31,6 +32,7 @@ from tests.services.harness import (
     GUILD,
     HOUR,
     MINUTE,
+    SCHEDULE,
     START,
     BotProcess,
     member,
@@ -207,6 +209,7 @@ async def test_a_process_launching_a_mission_it_has_stale_gives_back_the_login_i
     async with two_processes(clock, provider) as (bot, stale):
         mission = await booked(bot)
         await stale.services.missions.send_reminder(mission.mission_id, "start-60")
+        await stale.services.background.drain()
         await bot.services.missions.launch(mission.mission_id)
         await bot.services.missions.stop(member(), mission.mission_id)
 
@@ -223,6 +226,7 @@ async def test_a_process_launching_a_mission_it_has_stale_leaves_the_login_it_ru
     async with two_processes(clock, provider) as (bot, stale):
         mission = await booked(bot)
         await stale.services.missions.send_reminder(mission.mission_id, "start-60")
+        await stale.services.background.drain()
         launched = await bot.services.missions.launch(mission.mission_id)
 
         seen = await stale.services.missions.launch(mission.mission_id)
@@ -543,6 +547,44 @@ async def test_a_booking_cancelled_before_its_reminder_gets_none(bot: BotProcess
     assert "ReminderSent" not in await bot.types(mission_stream(mission.mission_id))
 
 
+async def test_a_reminder_discord_failed_to_take_is_sent_again_and_only_once(
+    clock: FakeClock, provider: FakeProvider
+) -> None:
+    async with over(eventstore.open("memory://", clock=clock.now), clock, provider) as bot:
+        mission = await booked(bot, start_in=2 * HOUR)
+        bot.notifier.failing = 2
+        await clock.set(mission.start_at - HOUR)
+        assert bot.notifier.of_type(ReminderNotice) == []
+        await clock.advance(SCHEDULE.delivery_retry)
+        assert bot.notifier.of_type(ReminderNotice) == []
+
+        await clock.advance(SCHEDULE.failure_backoff)
+        await bot.notifier.wait_for(ReminderNotice)
+        await clock.advance(10 * MINUTE)
+
+        assert [n.key for n in bot.notifier.of_type(ReminderNotice)] == ["start-60"]
+        events = await bot.types(mission_stream(mission.mission_id))
+        assert (events.count("ReminderSent"), events.count("NoticeDelivered")) == (1, 1)
+
+
+async def test_a_ready_notice_that_failed_is_sent_again_after_a_restart(
+    clock: FakeClock, provider: FakeProvider
+) -> None:
+    store = eventstore.open("memory://", clock=clock.now)
+    async with over(store, clock, provider, scheduler=False, close=False) as first:
+        first.notifier.failing = 1
+        mission = await running(first)
+        assert first.notifier.of_type(ReadyNotice) == []
+
+    async with over(store, clock, provider) as restarted:
+        await clock.advance(SCHEDULE.delivery_retry)
+        ready = await restarted.notifier.wait_for(ReadyNotice)
+        await clock.advance(10 * MINUTE)
+
+        assert ready.mission_id == mission.mission_id and ready.address == mission.address
+        assert len(restarted.notifier.of_type(ReadyNotice)) == 1
+
+
 async def test_an_end_warning_says_how_many_minutes_are_left(bot: BotProcess) -> None:
     mission = await running(bot, minutes=60)
     await bot.clock.advance(45 * MINUTE)
@@ -629,3 +671,24 @@ async def process(
     finally:
         await bot.stop()
         await store.close()
+
+
+@asynccontextmanager
+async def over(
+    store: EventStore,
+    clock: FakeClock,
+    provider: FakeProvider,
+    *,
+    scheduler: bool = True,
+    close: bool = True,
+) -> AsyncIterator[BotProcess]:
+    """A bot process over ``store`` (closed afterwards unless not ``close``: a restart
+    follows), its scheduler running unless told not to."""
+    bot = BotProcess(store, clock, provider)
+    await bot.start(scheduler=scheduler)
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+        if close:
+            await store.close()

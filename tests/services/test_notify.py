@@ -8,6 +8,7 @@ from bot.logs import LineFormatter, extras
 from bot.notify import (
     AdminAlertNotice,
     CreditsLandedNotice,
+    DeliveryFailed,
     FanoutNotifier,
     LoggingNotifier,
     Notice,
@@ -94,3 +95,14 @@ async def test_fanout_reaches_every_notifier_even_after_one_fails(
     assert first.notices == last.notices == [notice]
     [failure] = [r for r in caplog.records if r.getMessage() == "notifier failed"]
     assert extras(failure) == {"notifier": "Broken", "notice": "AdminAlertNotice"}
+
+
+async def test_fanout_reaches_every_notifier_then_says_a_notice_that_must_arrive_did_not() -> None:
+    failing, last = RecordingNotifier(), RecordingNotifier()
+    failing.failing = 1
+    notice = ReadyNotice(MISSION, "203.0.113.7", 10308, "s3cret-pass")
+
+    with pytest.raises(DeliveryFailed):
+        await FanoutNotifier([failing, last]).notify(notice)
+
+    assert (failing.notices, last.notices) == ([], [notice])

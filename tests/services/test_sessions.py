@@ -14,6 +14,7 @@ import pytest
 
 import eventstore
 from bot.cloud.local import LocalProvider
+from bot.domain import mission as missions
 from bot.domain.errors import Conflict
 from bot.domain.mission import MissionState, MissionStatus, mission_stream
 from bot.domain.squadron import squadron_stream
@@ -25,6 +26,7 @@ from bot.notify import (
     ReadyNotice,
     ReminderNotice,
 )
+from bot.services.lifecycle import SCHEDULER
 from bot.view import Balance
 from eventstore import EventStore
 from tests.fakes.clock import FakeClock
@@ -35,6 +37,7 @@ from tests.services.harness import (
     HOUR,
     MEMBER,
     MINUTE,
+    SCHEDULE,
     START,
     BotProcess,
     member,
@@ -156,6 +159,33 @@ async def test_a_restart_does_not_repeat_reminders_already_sent(
     await second.notifier.wait_for(ReminderNotice, lambda n: n.key == "start-15")
 
     assert [n.key for n in second.notifier.of_type(ReminderNotice)] == ["start-15"]
+
+
+async def test_a_reminder_recorded_just_before_a_crash_is_sent_once_after_the_restart(
+    processes: list[BotProcess], clock: FakeClock
+) -> None:
+    first, second = processes
+    await first.start()
+    await first.fund(1_000)
+    booked = await first.services.missions.book(
+        member(), start_at=BOOKED_START, duration_minutes=60
+    )
+    await clock.set(BOOKED_START - HOUR)
+    stream = mission_stream(booked.mission_id)
+    reminded = missions.decide(
+        missions.RecordReminder(actor=SCHEDULER, now=clock.now(), key="start-60"),
+        await first.services.missions.get(booked.mission_id),
+    )
+    await first.store.append(stream, len(await first.stream(stream)), reminded)
+    await first.stop()
+
+    await second.start(scheduler=True)
+    await clock.advance(SCHEDULE.delivery_retry)
+    await second.notifier.wait_for(ReminderNotice, lambda n: n.key == "start-60")
+    await clock.set(BOOKED_START - 16 * MINUTE)
+
+    assert [n.key for n in second.notifier.of_type(ReminderNotice)] == ["start-60"]
+    assert (await second.types(stream)).count("NoticeDelivered") == 1
 
 
 async def test_a_server_whose_time_ran_out_while_the_bot_was_down_is_ended_at_start_up(
