@@ -123,6 +123,9 @@ class ScheduleSettings(BaseModel):
     backstop_grace_minutes: Minutes = 15
 
 
+Terrain = Annotated[
+    str, _matching(r"[A-Za-z0-9_-]{1,64}", "terrain names as missions give them, such as Caucasus")
+]
 WindowsPath = Annotated[
     str, _matching(r"[A-Za-z]:\\[ !#-&(-~]*", "a Windows path such as C:\\Program Files\\...")
 ]
@@ -262,6 +265,11 @@ class Settings(BaseSettings):
     local_retention_hours: float = Field(default=24.0, ge=0)
     operator_ids: Annotated[tuple[DiscordId, ...], BeforeValidator(_comma_separated)] = ()
     operator_guild_id: OptionalDiscordId = None
+    mission_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    installed_terrains: Annotated[tuple[Terrain, ...], BeforeValidator(_comma_separated)] = (
+        "Caucasus",
+        "MarianaIslands",
+    )
 
     discord_token: OptionalSecret = Field(
         default=None, validation_alias=AliasChoices("DISCORD_TOKEN")
