@@ -23,6 +23,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bot.bench_discord
 	$(BIN)/python -m bot.agentapi.bench
 	$(BIN)/python -m bot.bench_soak
+	$(BIN)/python -m tests.files.miz.benchmark
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml

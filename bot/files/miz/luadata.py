@@ -65,7 +65,7 @@ class Keep:
 
     fields: Mapping[LuaKey | _AnyKey, Keep] | None = None
     reduce: Callable[[LuaTable], LuaValue | None] | None = None
-    by_token: Mapping[bytes, Keep] | None = field(init=False, repr=False, compare=False)
+    by_token: Mapping[bytes, tuple[str, Keep]] | None = field(init=False, repr=False, compare=False)
     """`fields` by how their string keys are spelled in the file, to skip the other fields of
     a kept table without decoding their keys; None when `ANY` is among the fields."""
 
@@ -73,7 +73,7 @@ class Keep:
         by_token = None
         if self.fields is not None and ANY not in self.fields:
             by_token = {
-                spelling: keep
+                spelling: (key, keep)
                 for key, keep in self.fields.items()
                 if isinstance(key, str)
                 for spelling in _spellings(key)
@@ -218,46 +218,60 @@ class _Parser:
         return position
 
     def _fields(self, buffer: bytes, final: bool) -> int:
-        # The hot loop: most fields are in tables nobody keeps, so that path does the least.
+        # The hot loop. Most fields are in tables nobody keeps, or are fields of a kept table
+        # that nobody asked for (`by_token` says so without decoding the key): those paths do
+        # the least and call nothing.
         match = _ENTRY.match
         size = len(buffer)
         frames = self._frames
         max_depth = self._limits.max_depth
         skipped = self._skipped
         after_field = self._after_field
+        by_token = frames[-1].keep.by_token if frames else None
         position = 0
         try:
             while True:
                 found = match(buffer, position)
-                if found is None or (found.end() == size and not final):
+                if found is None:
+                    return position
+                end = found.end()
+                if end == size and not final:
                     return position
                 sep, kstr, knum, kname, vstr, vnum, vkw, opened, closed = found.groups()
                 if not frames and not skipped:
                     skipped = self._statement(found)
                     after_field = False
-                    position = found.end()
-                    continue
-                if sep is not None and not after_field:
-                    raise LuaDataError(f"unexpected '{sep.decode()}'")
-                if closed is not None:
+                elif closed is not None:
+                    if sep is not None and not after_field:
+                        raise LuaDataError(f"unexpected '{sep.decode()}'")
                     if skipped:
                         skipped -= 1
                     else:
                         self._close()
                     after_field = True
                 else:
-                    if after_field and sep is None:
-                        raise LuaDataError("a ',' is missing between two fields")
+                    if sep is None:
+                        if after_field:
+                            raise LuaDataError("a ',' is missing between two fields")
+                    elif not after_field:
+                        raise LuaDataError(f"unexpected '{sep.decode()}'")
                     if kname is not None and kname in _RESERVED:
                         raise LuaDataError(f"'{kname.decode()}' cannot be a field name")
                     if opened is not None and len(frames) + skipped >= max_depth:
                         raise LuaDataError(f"tables are nested more than {max_depth} deep")
-                    if skipped:
+                    if skipped or (
+                        by_token is not None
+                        and kstr is not None
+                        and kstr not in by_token
+                        and b"\\" not in kstr
+                    ):
                         skipped += opened is not None
                     else:
                         skipped += self._field(kstr, knum, kname, vstr, vnum, vkw, opened)
                     after_field = opened is None
-                position = found.end()
+                if not skipped:
+                    by_token = frames[-1].keep.by_token if frames else None
+                position = end
         finally:
             self._skipped = skipped
             self._after_field = after_field
@@ -279,10 +293,10 @@ class _Parser:
         spelled = kstr if kname is None else kname
         by_token = frame.keep.by_token
         if by_token is not None and spelled is not None and b"\\" not in spelled:
-            keep = by_token.get(spelled)
-            if keep is None:
+            named = by_token.get(spelled)
+            if named is None:
                 return 1 if opened is not None else 0
-            key = _string(spelled) if kname is None else spelled.decode("ascii")
+            key, keep = named
         else:
             if kstr is not None:
                 key = _string(kstr)
@@ -422,6 +436,8 @@ def _number(token: bytes) -> int | float:
 
 def _key_number(token: bytes) -> int | float:
     """Lua has one number type: [1] and [1.0] are the same key."""
+    if token.isdigit():
+        return int(token)
     value = _number(token)
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
