@@ -97,11 +97,19 @@ class LuaLimits:
 _SPACE = rb"[ \t\n\r\f\v]*+"
 _LINE_COMMENT = rb"--(?!\[=*+\[)[^\r\n]*+"
 _SKIP = _SPACE + rb"(?:" + _LINE_COMMENT + _SPACE + rb")*+"
-_ESCAPED = rb"\\(?:\r\n|\n\r|.)"
-_QUOTED = (
-    rb'"[^"\\\r\n]*+(?:' + _ESCAPED + rb'[^"\\\r\n]*+)*+"'
-    rb"|'[^'\\\r\n]*+(?:" + _ESCAPED + rb"[^'\\\r\n]*+)*+'"
-)
+_ESCAPED = rb"\\(?:\r\n|\n\r|[01][0-9]{2}|2[0-4][0-9]|25[0-5]|[0-9]{1,2}(?![0-9])|[^0-9])"
+"""Lua 5.1's escapes: a decimal one (up to three digits) must stay within \\255."""
+_ANY_ESCAPE = rb"\\(?:\r\n|\n\r|.)"
+
+
+def _quoted(escape: bytes) -> bytes:
+    return (
+        rb'"[^"\\\r\n]*+(?:' + escape + rb'[^"\\\r\n]*+)*+"'
+        rb"|'[^'\\\r\n]*+(?:" + escape + rb"[^'\\\r\n]*+)*+'"
+    )
+
+
+_QUOTED = _quoted(_ESCAPED)
 _NUMERAL = (
     rb"(?:0[xX][0-9A-Fa-f]{1,16}+"
     rb"|(?:[0-9]{1,64}+(?:\.[0-9]{0,64}+)?+|\.[0-9]{1,64}+)(?:[eE][+-]?+[0-9]{1,4}+)?+)"
@@ -137,6 +145,7 @@ _ENTRY = re.compile(
 """One table field (or a closing brace), with the gap and separator before it."""
 _LEAD = re.compile(_SKIP + rb"(?:[,;]" + _SKIP + rb")?+(?:" + _KEY + rb")?+", re.DOTALL)
 """What an entry that cannot be read starts with, to point at what follows."""
+_LENIENT_QUOTED = re.compile(_quoted(_ANY_ESCAPE), re.DOTALL)
 _END = re.compile(_SKIP + rb"\Z")
 _NUMERAL_AT_END = re.compile(_NUMERAL + rb"\Z")
 _ESCAPE = re.compile(rb"\\(?:([0-9]{1,3})|(\r\n|\n\r|\n|\r)|(.))", re.DOTALL)
@@ -145,6 +154,7 @@ _ESCAPED_LETTERS = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"
     b"v": b"\v",
 }
 _KEYWORDS: dict[bytes, bool | None] = {b"true": True, b"false": False, b"nil": None}
+_WHITESPACE = b" \t\n\r\f\v"
 _RESERVED = frozenset(word.encode() for word in LUA_RESERVED_WORDS)
 _SHOWN = re.compile(rb"[A-Za-z0-9_.]{1,24}|[!-~]")
 
@@ -205,16 +215,9 @@ class _Parser:
 
     def feed(self, buffer: bytes, final: bool) -> int:
         """Read whole fields from `buffer`; return where the first incomplete one starts."""
-        position = 0
-        try:
-            position = self._fields(buffer, final)
-            if final:
-                self._finish(buffer, position)
-        except LuaDataError as error:
-            if error.line is not None:
-                raise
-            line = self.line + buffer.count(b"\n", 0, position)
-            raise LuaDataError(error.reason, line) from None
+        position = self._fields(buffer, final)
+        if final:
+            self._finish(buffer, position)
         return position
 
     def _fields(self, buffer: bytes, final: bool) -> int:
@@ -272,6 +275,13 @@ class _Parser:
                 if not skipped:
                     by_token = frames[-1].keep.by_token if frames else None
                 position = end
+        except LuaDataError as error:
+            if error.line is not None:
+                raise
+            assert found is not None  # the error is about the field just found
+            field_text = found.group()
+            token = position + len(field_text) - len(field_text.lstrip(_WHITESPACE))
+            raise LuaDataError(error.reason, self.line + buffer.count(b"\n", 0, token)) from None
         finally:
             self._skipped = skipped
             self._after_field = after_field
@@ -323,7 +333,7 @@ class _Parser:
         """A global assignment; 1 when it opens a table nobody keeps, else 0."""
         sep, _, _, name, vstr, vnum, vkw, opened, _ = found.groups()
         if sep is not None or name is None or name in _RESERVED:
-            shown = _shown(found.group(0).lstrip(b" \t\n\r\f\v;"))
+            shown = _shown(found.group(0).lstrip(_WHITESPACE))
             raise LuaDataError(f"expected 'name = value' but found '{shown}'")
         key = name.decode("ascii")
         keep = self._keep.get(key)
@@ -376,6 +386,8 @@ def _unreadable(buffer: bytes, position: int, limits: LuaLimits, line: int) -> L
     if rest[:1] in (b'"', b"'"):
         if len(rest) > limits.max_value_bytes:
             reason = f"a string is longer than {limits.max_value_bytes:,} bytes"
+        elif _LENIENT_QUOTED.match(rest):
+            reason = "a string has a decimal escape beyond \\255"
         else:
             reason = "a string is not closed on the line it starts"
     else:
@@ -411,10 +423,7 @@ def _string(token: bytes) -> str:
 def _unescape(escape: re.Match[bytes]) -> bytes:
     digits, newline, other = escape.groups()
     if digits is not None:
-        code = int(digits)
-        if code > 255:
-            raise LuaDataError(f"the escape '\\{code}' is beyond \\255")
-        return bytes((code,))
+        return bytes((int(digits),))  # _ESCAPED keeps it within 255
     if newline is not None:
         return b"\n"
     return _ESCAPED_LETTERS.get(other, other)

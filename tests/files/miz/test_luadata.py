@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -81,6 +81,24 @@ def test_reads_what_the_mission_editor_writes() -> None:
 def test_any_split_into_chunks_reads_the_same(size: int) -> None:
     whole = parse(DCS_STYLE, {"mission": WHOLE})
     assert parse_lua_data(in_pieces(DCS_STYLE, size), {"mission": WHOLE}) == whole
+
+
+def outcome(chunks: Iterable[bytes]) -> object:
+    try:
+        return parse_lua_data(chunks, {"mission": WHOLE})
+    except LuaDataError as error:
+        return str(error)
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_damaged_text_reads_or_fails_the_same_in_any_chunks(data: st.DataObject) -> None:
+    damaged = bytearray(DCS_STYLE)
+    for _ in range(data.draw(st.integers(1, 6))):
+        at = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[at] = data.draw(st.sampled_from(b"{}[]\"'\\-=,;0x.e \n\tabc\x00\xff"))
+    text = bytes(damaged)
+    assert outcome(in_pieces(text, data.draw(st.integers(1, 50)))) == outcome([text])
 
 
 def test_builds_only_what_is_kept() -> None:
@@ -169,7 +187,7 @@ def test_accepts_nothing_lua_would_read_differently(
         (b"mission = { ['a'] = }", "unexpected '}'"),
         (b"mission = { 1..2 }", "unexpected '1..2'"),
         (b"mission = { 12abc }", "unexpected '12abc'"),
-        (b'mission = { "\\256" }', "the escape '\\256' is beyond \\255"),
+        (b'mission = { "\\2555", "\\256" }', "a string has a decimal escape beyond \\255"),
         (b"mission = { 'unclosed }", "a string is not closed on the line it starts"),
         (b"mission = {", "the text ends inside a table"),
         (b"mission = }", "unexpected '}'"),
