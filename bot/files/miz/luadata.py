@@ -15,10 +15,10 @@ what the editor writes and refuses everything else:
 Long strings (`[[...]]`), block comments, names used as values, operators and calls are refused.
 
 The input arrives in chunks and is matched one table field at a time by a regular expression
-without backtracking, so time is linear in its size; tables are tracked on an explicit stack
-whose depth is limited, so no nesting reaches Python's own stack. Only the parts named by a
-`Keep` tree are built as Python values (everything else is checked and dropped), which bounds
-memory by what the caller keeps rather than by the file's size.
+whose repetitions are possessive (they never backtrack), so time is linear in its size. Tables
+are tracked on an explicit stack whose depth is limited, so no nesting reaches Python's own
+stack. Only the parts named by a `Keep` tree are built as Python values (everything else is
+checked and dropped), which bounds memory by what the caller keeps, not by the file's size.
 """
 
 from __future__ import annotations
@@ -350,8 +350,6 @@ class _Parser:
         return 0
 
     def _close(self) -> None:
-        if not self._frames:
-            raise LuaDataError("unexpected '}'")
         frame = self._frames.pop()
         value: LuaValue | None = frame.table
         if frame.keep.reduce is not None:
@@ -375,7 +373,7 @@ class _Parser:
         if not _END.match(buffer, position):
             raise _unreadable(buffer, position, self._limits, self.line)
         if self._frames or self._skipped:
-            raise LuaDataError("the text ends inside a table")
+            raise LuaDataError("the text ends inside a table", self.line + buffer.count(b"\n"))
 
 
 def _unreadable(buffer: bytes, position: int, limits: LuaLimits, line: int) -> LuaDataError:

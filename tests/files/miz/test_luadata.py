@@ -189,7 +189,7 @@ def test_accepts_nothing_lua_would_read_differently(
         (b"mission = { 12abc }", "unexpected '12abc'"),
         (b'mission = { "\\2555", "\\256" }', "a string has a decimal escape beyond \\255"),
         (b"mission = { 'unclosed }", "a string is not closed on the line it starts"),
-        (b"mission = {", "the text ends inside a table"),
+        (b"mission = {\n", "line 2: the text ends inside a table"),
         (b"mission = }", "unexpected '}'"),
         (b"\xef\xbb\xbfmission = {}", "unexpected '\\239'"),
     ],
