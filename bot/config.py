@@ -265,7 +265,6 @@ class Settings(BaseSettings):
     local_retention_hours: float = Field(default=24.0, ge=0)
     operator_ids: Annotated[tuple[DiscordId, ...], BeforeValidator(_comma_separated)] = ()
     operator_guild_id: OptionalDiscordId = None
-    mission_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
     installed_terrains: Annotated[tuple[Terrain, ...], BeforeValidator(_comma_separated)] = (
         "Caucasus",
         "MarianaIslands",

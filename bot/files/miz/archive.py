@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from bot.files.miz.errors import MizRejected
-from bot.files.miz.limits import MIB, MizLimits
+from bot.files.miz.limits import MB, MizLimits
 
 MISSION = "mission"
 DICTIONARY = "l10n/DEFAULT/dictionary"
@@ -132,4 +132,4 @@ def _check_entry(info: zipfile.ZipInfo, seen: set[str]) -> None:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / MIB:,.1f} MB"
+    return f"{size / MB:,.1f} MB"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.config import InvalidSettings, load_settings
 from bot.files.miz import MizLimits, MizRejected, check_terrain, read_mission
+from bot.files.miz.limits import MB
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,9 +28,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidSettings as error:
         print(f"rr-mission: {error}", file=sys.stderr)
         return 2
+    max_file_bytes = settings.files.mission_max_mb * MB
     try:
         with arguments.file.open("rb") as file:
-            summary = read_mission(file, MizLimits(max_file_bytes=settings.mission_max_bytes))
+            summary = read_mission(file, MizLimits(max_file_bytes=max_file_bytes))
     except OSError as error:
         print(f"rr-mission: cannot read {arguments.file}: {error.strerror}.", file=sys.stderr)
         return 2

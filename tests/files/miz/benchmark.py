@@ -22,7 +22,7 @@ from tests.files.miz.missions import MissionPlan, build_mission
 
 PLAN = MissionPlan(blue_clients=100, red_clients=100, ai_groups=1000, units_per_group=70)
 RUNS = 3
-MB = 1024 * 1024
+MB = 1_000_000
 
 
 def main() -> None:

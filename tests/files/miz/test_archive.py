@@ -78,8 +78,8 @@ def test_a_zip_bomb_is_refused_by_its_ratio_without_unpacking() -> None:
 
 
 def test_the_unpacked_total_is_capped() -> None:
-    files = archive(("mission", MISSION), ("a.ogg", bytes(2 * 1024 * 1024)))
-    limits = MizLimits(max_unpacked_bytes=1024 * 1024, max_compression_ratio=10_000)
+    files = archive(("mission", MISSION), ("a.ogg", bytes(2_000_000)))
+    limits = MizLimits(max_unpacked_bytes=1_000_000, max_compression_ratio=10_000)
     assert "would unpack to 2.0 MB and rr accepts at most 1.0 MB" in refusal(files, limits)
 
 

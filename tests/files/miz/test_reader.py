@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tracemalloc
 import zipfile
 from collections.abc import Callable
@@ -189,9 +190,12 @@ def test_the_command_prints_the_summary_as_json(
     assert json.loads(printed.out)["client_slots"]["blue"]["total"] == 2
     assert printed.err.startswith("This mission is set on Syria, which rr's servers do not have")
 
-    monkeypatch.setenv("RR_MISSION_MAX_BYTES", "1000")
+    with zipfile.ZipFile(path, "a") as padded:  # past 1 MB, whatever zip does
+        padded.writestr("l10n/DEFAULT/noise.ogg", os.urandom(1_100_000))
+    monkeypatch.setenv("RR_FILES_MISSION_MAX_MB", "1")
     assert main(["inspect", str(path)]) == 1
-    assert capsys.readouterr().err.startswith("This file is ")
+    refusal = capsys.readouterr().err
+    assert refusal.startswith("This file is 1.1 MB and rr accepts missions up to 1.0 MB")
 
     assert main(["inspect", str(tmp_path / "missing.miz")]) == 2
     assert "cannot read" in capsys.readouterr().err
