@@ -34,7 +34,14 @@ class MizArchive:
         file.seek(0)
         try:
             self._zip = zipfile.ZipFile(file)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            ValueError,
+            EOFError,
+            OSError,
+            NotImplementedError,  # a zip needing a newer version of the format than Python reads
+        ):
             raise MizRejected(
                 "This file is not a DCS mission: a .miz is a zip archive and this is not one, "
                 "so upload the .miz file the mission editor saved."

@@ -147,5 +147,13 @@ def test_any_damage_is_read_or_refused_in_a_sentence(small_miz: bytes, data: st.
         assert str(refused).endswith(".")
 
 
+def test_a_zip_needing_a_newer_format_version_is_refused_in_a_sentence(small_miz: bytes) -> None:
+    damaged = bytearray(small_miz)
+    central = damaged.index(b"PK\x01\x02")
+    damaged[central + 6 : central + 8] = (64).to_bytes(2, "little")  # version needed: 6.4
+    with pytest.raises(MizRejected, match=r"a \.miz is a zip archive"):
+        read_mission(io.BytesIO(bytes(damaged)))
+
+
 def test_the_damaged_mission_starts_out_readable(small_miz: bytes) -> None:
     assert read_mission(io.BytesIO(small_miz)).client_slots["blue"].total == 1
