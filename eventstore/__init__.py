@@ -10,9 +10,14 @@ Contract (every backend):
 - An append without a key whose events (by id) are already stored at exactly those versions is
   recognised as a repeat of a write that landed (say, a retry after a timeout): it writes
   nothing and returns the stored events.
-- On DynamoDB a single conditional write cannot see a *missing* previous version, so an
-  ``expected_version`` ahead of the stream is not detected there; ``Repository`` never
-  produces one.
+- An ``expected_version`` ahead of the stream is refused like a stale one. On DynamoDB a
+  conditional put cannot see a *missing* previous version, so the store checks it against the
+  head this process has seen stored (a warm stream: still one ``PutItem``) and, when it has
+  seen none, adds a ``ConditionCheck`` that the expected version exists (a transaction).
+- An idempotency key is remembered for ``IDEMPOTENCY_KEY_TTL`` (7 days, well past Stripe's 3
+  days of retries) from the append that used it, then may be used again: on DynamoDB the key
+  item carries a ``ttl`` attribute (the table's TTL deletes it, and until then the condition
+  treats it as gone), on SQLite expired keys are swept hourly, on memory at each keyed append.
 - ``data`` and ``metadata`` are JSON maps stored as JSON text and come back equal and of the
   same types (bool stays bool, ints of any size, finite floats, None, unicode, nesting).
   NaN, infinities, non-string keys, tuples and other non-JSON values are refused with
@@ -42,22 +47,43 @@ feed delivers reaches the consumer exactly once and in version order within its 
 every backend.
 
 ``Repository`` is the cached command path: a warm command is one conditional write.
+
+Leases (``acquire_lease``, ``renew_lease``, ``release_lease``; see ``eventstore.lease``): one
+holder per name at a time, taken over only after its expiry by the taker's clock (so clocks
+must agree far better than the lease term), with a fencing token that grows with each
+acquisition. An append with ``fence=lease`` is refused with ``LeaseLost``, atomically with the
+append, unless the lease is still current and unexpired: on DynamoDB a ``ConditionCheck`` on
+the lease item in the append's transaction, on SQLite a check inside its write transaction.
+
+Checkpoints (``save_checkpoint``, ``load_checkpoint``): a named blob of any size; each save is
+a new version and a load returns the latest whole. DynamoDB stores it in 350 KB chunks and
+commits a save by replacing one head item.
 """
 
-from eventstore.errors import AlreadyAppended, ConcurrencyError, EventStoreError, EventTooLarge
-from eventstore.events import NewEvent, Position, StoredEvent
+from eventstore.errors import (
+    AlreadyAppended,
+    ConcurrencyError,
+    EventStoreError,
+    EventTooLarge,
+    LeaseLost,
+)
+from eventstore.events import Checkpoint, NewEvent, Position, StoredEvent
 from eventstore.feed import FeedReader
+from eventstore.lease import Lease
 from eventstore.repository import Repository
 from eventstore.store import EventStore
 from eventstore.urls import open_store as open
 
 __all__ = [
     "AlreadyAppended",
+    "Checkpoint",
     "ConcurrencyError",
     "EventStore",
     "EventStoreError",
     "EventTooLarge",
     "FeedReader",
+    "Lease",
+    "LeaseLost",
     "NewEvent",
     "Position",
     "Repository",

@@ -11,11 +11,15 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventstore.errors import EventTooLarge
 from eventstore.events import NewEvent, Position, StoredEvent
+from eventstore.lease import Lease
+
+IDEMPOTENCY_KEY_TTL = timedelta(days=7)
+"""How long an idempotency key is remembered: far past any retry (Stripe retries for 3 days)."""
 
 MAX_ITEM_BYTES = 400 * 1024
 """DynamoDB's item size limit: attribute names plus values, in bytes."""
@@ -26,8 +30,12 @@ MAX_WRITE_ITEMS = 100
 MAX_WRITE_BYTES = 4 * 1024 * 1024
 """DynamoDB's limit on the total size of one TransactWriteItems request."""
 
-RESERVED_PREFIX = "idem#"
-"""Stream ids with this prefix are reserved: DynamoDB keeps idempotency keys beside the events."""
+KEY_PREFIX = "idem#"
+LEASE_PREFIX = "lease#"
+CHECKPOINT_PREFIX = "checkpoint#"
+RESERVED_PREFIXES = (KEY_PREFIX, LEASE_PREFIX, CHECKPOINT_PREFIX)
+"""Stream ids with these prefixes are reserved: DynamoDB keeps idempotency keys, leases and
+checkpoints beside the events."""
 
 _NUMBER_BYTES = 21
 """The most a DynamoDB number attribute can take, used for the version attributes."""
@@ -80,10 +88,16 @@ class Write:
 
     streams: tuple[StreamWrite, ...]
     idempotency_key: str | None
+    fence: Lease | None = None
 
     @property
     def records(self) -> list[Record]:
         return [record for stream in self.streams for record in stream.records]
+
+    @property
+    def recorded_at(self) -> str:
+        """The time every record of the write carries (one clock reading per write)."""
+        return self.streams[0].records[0].recorded_at
 
 
 def utc_now() -> datetime:
@@ -100,6 +114,11 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def to_millisecond(moment: datetime) -> datetime:
+    """``moment`` as every backend stores it: UTC, cut to the millisecond."""
+    return parse_time(format_time(moment))
+
+
 def int_position(after: Position | None) -> int:
     """The sequence number a memory or SQLite feed resumes after (0: from the start)."""
     if after is None:
@@ -109,8 +128,15 @@ def int_position(after: Position | None) -> int:
     return after
 
 
-def prepare(batches: Iterable[Batch], idempotency_key: str | None, now: datetime) -> Write:
+def prepare(
+    batches: Iterable[Batch],
+    idempotency_key: str | None,
+    now: datetime,
+    fence: Lease | None = None,
+) -> Write:
     """Check an append completely and build its records; raises before anything is sent."""
+    if fence is not None and not isinstance(fence, Lease):
+        raise ValueError(f"An append is fenced by a Lease from acquire_lease, not {fence!r}.")
     if idempotency_key is not None and (
         not isinstance(idempotency_key, str) or not idempotency_key
     ):
@@ -134,7 +160,7 @@ def prepare(batches: Iterable[Batch], idempotency_key: str | None, now: datetime
             for offset, event in enumerate(events, start=1)
         )
         streams.append(StreamWrite(stream_id, expected_version, records))
-    write = Write(tuple(streams), idempotency_key)
+    write = Write(tuple(streams), idempotency_key, fence)
     _check_write_limits(write)
     return write
 
@@ -142,11 +168,12 @@ def prepare(batches: Iterable[Batch], idempotency_key: str | None, now: datetime
 def _check_stream(stream_id: object, expected_version: object, events: object) -> None:
     if not isinstance(stream_id, str) or not stream_id:
         raise ValueError(f"A stream id must be a non-empty string, not {stream_id!r}.")
-    if stream_id.startswith(RESERVED_PREFIX):
-        raise ValueError(
-            f"Stream id {stream_id!r} starts with {RESERVED_PREFIX!r}, which the store reserves "
-            "for idempotency keys; choose another name."
-        )
+    for prefix in RESERVED_PREFIXES:
+        if stream_id.startswith(prefix):
+            raise ValueError(
+                f"Stream id {stream_id!r} starts with {prefix!r}, which the store reserves for "
+                "its own items; choose another name."
+            )
     if (
         not isinstance(expected_version, int)
         or isinstance(expected_version, bool)

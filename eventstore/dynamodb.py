@@ -17,10 +17,12 @@ at the first request: opening the store builds no client and sends nothing.
 """
 
 import asyncio
+import hashlib
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -28,10 +30,28 @@ import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from cachetools import LRUCache
 
-from eventstore.codec import RESERVED_PREFIX, Record, Write, format_time, parse_time, utc_now
-from eventstore.errors import AlreadyAppended, ConcurrencyError
-from eventstore.events import Position, StoredEvent
+from eventstore import lease as leases
+from eventstore.codec import (
+    CHECKPOINT_PREFIX,
+    IDEMPOTENCY_KEY_TTL,
+    KEY_PREFIX,
+    LEASE_PREFIX,
+    Record,
+    Write,
+    format_time,
+    parse_time,
+    utc_now,
+)
+from eventstore.errors import (
+    AlreadyAppended,
+    ConcurrencyError,
+    EventStoreError,
+    LeaseLost,
+)
+from eventstore.events import Checkpoint, Position, StoredEvent
+from eventstore.lease import Lease
 from eventstore.store import Clock, EventStore
 
 T = TypeVar("T")
@@ -47,8 +67,23 @@ _TRANSIENT_RETRIES = 5
 _TRANSIENT_BACKOFF_SECONDS = 0.025
 _TRANSIENT_REASONS = {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 _WAIT_FOR_TABLE = {"Delay": 1, "MaxAttempts": 120}
+_KNOWN_HEADS = 100_000
+_TTL_ATTRIBUTE = "ttl"
+_FAILED = "ConditionalCheckFailed"
+_CHUNK_BYTES = 350 * 1024
+"""A checkpoint's bytes per item, under DynamoDB's 400 KB item limit."""
+_LOAD_ATTEMPTS = 5
+_LEASE_NAMES = {"#owner": "owner", "#token": "token", "#expires": "expires"}
 
-Item = dict[str, dict[str, str]]
+Item = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A ``ConditionCheck`` in an append's transaction and the error its failure means."""
+
+    request: dict[str, Any]
+    refusal: EventStoreError
 
 
 class DynamoDBEventStore(EventStore):
@@ -80,13 +115,72 @@ class DynamoDBEventStore(EventStore):
         self._threads = ThreadPoolExecutor(_THREADS, thread_name_prefix="eventstore-dynamodb")
         self._ready = False
         self._ready_lock = asyncio.Lock()
+        self._heads: LRUCache[str, int] = LRUCache(maxsize=_KNOWN_HEADS)
+        """Per stream, the highest version this process has seen stored (events are never
+        deleted, so that version exists for good)."""
 
     async def _write(self, write: Write) -> list[StoredEvent]:
         await self._ensure_table()
         records = write.records
-        if len(records) == 1 and write.idempotency_key is None:
-            return await self._put(records[0], write.streams[0].expected_version)
-        return await self._transact(write)
+        checks = self._checks(write)
+        if len(records) == 1 and write.idempotency_key is None and not checks:
+            stored = await self._put(records[0], write.streams[0].expected_version)
+        else:
+            stored = await self._transact(write, checks)
+        self._note(stored)
+        return stored
+
+    def _checks(self, write: Write) -> list[_Check]:
+        """The conditions a put's own ``attribute_not_exists`` cannot express.
+
+        A put at version n + 1 cannot see whether version n exists: when this process has not
+        seen it stored, a check that it exists goes into the transaction (a warm stream, whose
+        head is known, needs none). A fenced write checks its lease too.
+        """
+        checks = []
+        if write.fence is not None:
+            fence = write.fence
+            checks.append(
+                _Check(
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": _key(LEASE_PREFIX + fence.name),
+                            "ConditionExpression": "#token = :token AND #owner = :owner "
+                            "AND #expires > :now",
+                            "ExpressionAttributeNames": _LEASE_NAMES,
+                            "ExpressionAttributeValues": {
+                                ":token": {"N": str(fence.token)},
+                                ":owner": {"S": fence.owner},
+                                ":now": {"S": write.recorded_at},
+                            },
+                        }
+                    },
+                    LeaseLost(fence.name, fence.token),
+                )
+            )
+        for stream in write.streams:
+            expected = stream.expected_version
+            if expected == 0 or self._heads.get(stream.stream_id, 0) >= expected:
+                continue
+            checks.append(
+                _Check(
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table,
+                            "Key": _key(stream.stream_id, expected),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    ConcurrencyError(stream.stream_id, expected),
+                )
+            )
+        return checks
+
+    def _note(self, events: Sequence[StoredEvent]) -> None:
+        for event in events:
+            if self._heads.get(event.stream_id, 0) < event.version:
+                self._heads[event.stream_id] = event.version
 
     async def read(self, stream_id: str, after_version: int = 0) -> AsyncIterator[StoredEvent]:
         await self._ensure_table()
@@ -100,7 +194,9 @@ class DynamoDBEventStore(EventStore):
             "ConsistentRead": True,
         }
         async for item in self._pages("query", query):
-            yield _record(item).to_event(_position_of(item))
+            event = _record(item).to_event(_position_of(item))
+            self._note([event])
+            yield event
 
     async def read_all(self, after: Position | None = None) -> AsyncIterator[StoredEvent]:
         await self._ensure_table()
@@ -191,14 +287,15 @@ class DynamoDBEventStore(EventStore):
             return [_record(existing).to_event(_position_of(existing))]
         return [record.to_event(_position(record))]
 
-    async def _transact(self, write: Write) -> list[StoredEvent]:
+    async def _transact(self, write: Write, checks: list[_Check]) -> list[StoredEvent]:
         records = write.records
         token = str(uuid.uuid4())
         owners = [record.id for record in records]
         items = [self._new_item(_item(record)) for record in records]
         if write.idempotency_key is not None:
             owners.append(token)
-            items.append(self._new_item(_key_item(write, token)))
+            items.append(self._key_put(write, token))
+        items.extend(check.request for check in checks)
         retries = 0
         while True:
             try:
@@ -215,9 +312,22 @@ class DynamoDBEventStore(EventStore):
                     retries += 1
                     await asyncio.sleep(_TRANSIENT_BACKOFF_SECONDS * 2**retries)
                     continue
-                landed = _landed(error, write, reasons, owners)
+                landed = _landed(error, write, reasons, owners, checks)
                 return [_record(item).to_event(_position_of(item)) for item in landed]
             return [record.to_event(_position(record)) for record in records]
+
+    def _key_put(self, write: Write, token: str) -> dict[str, Any]:
+        """The idempotency key's item: new, or replacing one whose time is up.
+
+        DynamoDB's TTL deletes the item some time (up to days) after ``ttl``; until then the
+        condition treats it as gone already, so a key expires exactly as on every backend.
+        """
+        expired = format_time(parse_time(write.recorded_at) - IDEMPOTENCY_KEY_TTL)
+        put = self._new_item(_key_item(write, token))
+        put["Put"]["ConditionExpression"] = f"{_NEW_ITEM} OR #ts <= :expired"
+        put["Put"]["ExpressionAttributeNames"] = {"#ts": "ts"}
+        put["Put"]["ExpressionAttributeValues"] = {":expired": {"S": expired}}
+        return put
 
     def _new_item(self, item: Item) -> dict[str, Any]:
         return {
@@ -228,6 +338,164 @@ class DynamoDBEventStore(EventStore):
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }
         }
+
+    async def _acquire(
+        self, name: str, owner: str, now: datetime, expires_at: datetime
+    ) -> Lease | None:
+        await self._ensure_table()
+        current = await self._lease(name)
+        lease = leases.taken(current, name, owner, now, expires_at)
+        if lease is None:
+            return None
+        condition: dict[str, Any] = {"ConditionExpression": _NEW_ITEM}
+        if current is not None:
+            condition = {
+                "ConditionExpression": "#token = :seen",
+                "ExpressionAttributeNames": {"#token": "token"},
+                "ExpressionAttributeValues": {":seen": {"N": str(current.token)}},
+            }
+        try:
+            await self._call("put_item", TableName=self.table, Item=_lease_item(lease), **condition)
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            return None
+        return lease
+
+    async def _renew(self, lease: Lease, now: datetime, expires_at: datetime) -> Lease:
+        await self._ensure_table()
+        updated = await self._update_lease(
+            lease,
+            expires_at,
+            "#token = :token AND #owner = :owner AND #expires > :now",
+            now,
+        )
+        if not updated:
+            raise LeaseLost(lease.name, lease.token)
+        return replace(lease, expires_at=expires_at)
+
+    async def _release(self, lease: Lease, now: datetime) -> None:
+        await self._ensure_table()
+        await self._update_lease(lease, now, "#token = :token AND #expires > :now", now)
+
+    async def _update_lease(
+        self, lease: Lease, expires_at: datetime, condition: str, now: datetime
+    ) -> bool:
+        """Set the lease's expiry if ``condition`` holds; whether it did."""
+        values = {
+            ":token": {"N": str(lease.token)},
+            ":now": {"S": format_time(now)},
+            ":expires_at": {"S": format_time(expires_at)},
+        }
+        if "#owner" in condition:
+            values[":owner"] = {"S": lease.owner}
+        try:
+            await self._call(
+                "update_item",
+                TableName=self.table,
+                Key=_key(LEASE_PREFIX + lease.name),
+                UpdateExpression="SET #expires = :expires_at",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    name: value
+                    for name, value in _LEASE_NAMES.items()
+                    if name in f"{condition} #expires"
+                },
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    async def _lease(self, name: str) -> Lease | None:
+        item = await self._get(_key(LEASE_PREFIX + name))
+        if item is None:
+            return None
+        return Lease(
+            name, item["owner"]["S"], int(item["token"]["N"]), parse_time(item["expires"]["S"])
+        )
+
+    async def _get(self, key: Item) -> Item | None:
+        answer = await self._call("get_item", TableName=self.table, Key=key, ConsistentRead=True)
+        item: Item | None = answer.get("Item")
+        return item
+
+    async def _save_checkpoint(self, name: str, data: bytes) -> int:
+        """The chunks first, under a key of their own, then the head item that points at them
+        (the commit), then the chunks of the head it replaced are deleted. A save cut short
+        leaves unreferenced chunks behind, which cost storage only: a load never sees them."""
+        await self._ensure_table()
+        pk = CHECKPOINT_PREFIX + name
+        blob = f"{pk}#{uuid.uuid4()}"
+        chunks = [data[i : i + _CHUNK_BYTES] for i in range(0, len(data), _CHUNK_BYTES)]
+        await self._each(
+            "put_item",
+            [
+                {"Item": {**_key(blob, number), "data": {"B": chunk}}}
+                for number, chunk in enumerate(chunks, start=1)
+            ],
+        )
+        while True:
+            head = await self._get(_key(pk))
+            version = int(head["version"]["N"]) + 1 if head is not None else 1
+            new_head = {
+                **_key(pk),
+                "version": {"N": str(version)},
+                "blob": {"S": blob},
+                "chunks": {"N": str(len(chunks))},
+                "sha256": {"S": hashlib.sha256(data).hexdigest()},
+            }
+            condition: dict[str, Any] = {"ConditionExpression": _NEW_ITEM}
+            if head is not None:
+                condition = {
+                    "ConditionExpression": "#version = :seen",
+                    "ExpressionAttributeNames": {"#version": "version"},
+                    "ExpressionAttributeValues": {":seen": head["version"]},
+                }
+            try:
+                await self._call("put_item", TableName=self.table, Item=new_head, **condition)
+            except ClientError as error:
+                if _code(error) != "ConditionalCheckFailedException":
+                    raise
+                continue
+            if head is not None:
+                await self._delete_chunks(head["blob"]["S"], int(head["chunks"]["N"]))
+            return version
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        """The head item, then its chunks; if a save deleted them meanwhile, the (newer) head
+        is read again."""
+        await self._ensure_table()
+        for _ in range(_LOAD_ATTEMPTS):
+            head = await self._get(_key(CHECKPOINT_PREFIX + name))
+            if head is None:
+                return None
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": head["blob"]},
+                "ConsistentRead": True,
+            }
+            chunks = [item async for item in self._pages("query", request)]
+            data = b"".join(chunk["data"]["B"] for chunk in chunks)
+            if len(chunks) == int(head["chunks"]["N"]) and (
+                hashlib.sha256(data).hexdigest() == head["sha256"]["S"]
+            ):
+                return Checkpoint(name, int(head["version"]["N"]), data)
+        raise EventStoreError(
+            f"checkpoint {name!r} was replaced {_LOAD_ATTEMPTS} times while it was being read"
+        )
+
+    async def _delete_chunks(self, blob: str, count: int) -> None:
+        await self._each("delete_item", [{"Key": _key(blob, sk)} for sk in range(1, count + 1)])
+
+    async def _each(self, operation: str, requests: list[dict[str, Any]]) -> None:
+        """Send one request per entry, as many at once as the pool has threads."""
+        await asyncio.gather(
+            *(self._call(operation, TableName=self.table, **request) for request in requests)
+        )
 
     async def _ensure_table(self) -> None:
         if self._ready:
@@ -256,6 +524,12 @@ class DynamoDBEventStore(EventStore):
             raise ValueError(
                 f"The DynamoDB table {self.table!r} has no {FEED_INDEX!r} index on gpk/gsk; "
                 "it was not made for the event store."
+            )
+        ttl = self.client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
+        if ttl.get("TimeToLiveStatus") in ("DISABLED", None) and self._create:
+            self.client.update_time_to_live(
+                TableName=self.table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": _TTL_ATTRIBUTE},
             )
 
     def _create_table(self) -> None:
@@ -299,22 +573,32 @@ def _default_region() -> str:
     return region
 
 
-def _landed(error: ClientError, write: Write, reasons: list[Any], owners: list[str]) -> list[Item]:
+def _landed(
+    error: ClientError,
+    write: Write,
+    reasons: list[Any],
+    owners: list[str],
+    checks: list[_Check],
+) -> list[Item]:
     """The stored items when a cancelled transaction had in fact landed, else the caller's error.
 
-    It landed if every item failed its condition against the very item this write puts (an
-    earlier attempt of the same request went through).
+    It landed if every put failed its condition against the very item this write puts (an
+    earlier attempt of the same request went through). Otherwise a used idempotency key is
+    reported first, then a lost lease, then the first stale stream.
     """
     codes = [reason.get("Code") for reason in reasons]
     failures = {code for code in codes if code != "None"}
-    if len(codes) != len(owners) or failures != {"ConditionalCheckFailed"}:
+    if len(codes) != len(owners) + len(checks) or failures != {_FAILED}:
         raise error
-    items = [reason.get("Item") for reason in reasons]
-    if all(_is_own(item, owner) for item, owner in zip(items, owners, strict=True)):
-        return [item for item in items[: len(write.records)] if item is not None]
-    if write.idempotency_key is not None and codes[-1] == "ConditionalCheckFailed":
+    puts = [reason.get("Item") for reason in reasons[: len(owners)]]
+    if all(_is_own(item, owner) for item, owner in zip(puts, owners, strict=True)):
+        return [item for item in puts[: len(write.records)] if item is not None]
+    if write.idempotency_key is not None and codes[len(owners) - 1] == _FAILED:
         raise AlreadyAppended(write.idempotency_key) from None
-    stale = write.records[codes.index("ConditionalCheckFailed")].stream_id
+    for check, code in zip(checks, codes[len(owners) :], strict=True):
+        if code == _FAILED:
+            raise check.refusal from None
+    stale = write.records[codes.index(_FAILED)].stream_id
     expected = next(s.expected_version for s in write.streams if s.stream_id == stale)
     raise ConcurrencyError(stale, expected) from None
 
@@ -350,12 +634,27 @@ def _item(record: Record) -> Item:
     }
 
 
+def _key(pk: str, sk: int = 0) -> Item:
+    """The key of an item; the store's own items (keys, leases, checkpoints) sit at sk 0."""
+    return {"pk": {"S": pk}, "sk": {"N": str(sk)}}
+
+
 def _key_item(write: Write, token: str) -> Item:
+    expires = parse_time(write.recorded_at) + IDEMPOTENCY_KEY_TTL
     return {
-        "pk": {"S": f"{RESERVED_PREFIX}{write.idempotency_key}"},
-        "sk": {"N": "0"},
+        **_key(f"{KEY_PREFIX}{write.idempotency_key}"),
         "token": {"S": token},
-        "ts": {"S": write.records[0].recorded_at},
+        "ts": {"S": write.recorded_at},
+        _TTL_ATTRIBUTE: {"N": str(int(expires.timestamp()) + 1)},
+    }
+
+
+def _lease_item(lease: Lease) -> Item:
+    return {
+        **_key(LEASE_PREFIX + lease.name),
+        "owner": {"S": lease.owner},
+        "token": {"N": str(lease.token)},
+        "expires": {"S": format_time(lease.expires_at)},
     }
 
 

@@ -37,3 +37,18 @@ class EventTooLarge(EventStoreError, ValueError):
         self.event_type = event_type
         self.size = size
         self.limit = limit
+
+
+class LeaseLost(EventStoreError):
+    """The lease is no longer this holder's: it expired or another process took it over.
+
+    Raised by ``renew_lease`` and by an append fenced by the lease; the append wrote nothing.
+    """
+
+    def __init__(self, name: str, token: int) -> None:
+        super().__init__(
+            f"lease {name!r} with fencing token {token} is no longer held: it expired or another "
+            "process acquired it; stop the work it authorised"
+        )
+        self.name = name
+        self.token = token

@@ -44,3 +44,12 @@ class StoredEvent:
     recorded_at: datetime
     position: Position
     schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A named blob as last saved; ``version`` counts the saves of ``name`` (1 for the first)."""
+
+    name: str
+    version: int
+    data: bytes

@@ -9,13 +9,24 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
-from eventstore.codec import Record, Write, int_position, utc_now
-from eventstore.errors import AlreadyAppended, ConcurrencyError
-from eventstore.events import Position, StoredEvent
+from eventstore import lease as leases
+from eventstore.codec import (
+    IDEMPOTENCY_KEY_TTL,
+    Record,
+    Write,
+    format_time,
+    int_position,
+    parse_time,
+    utc_now,
+)
+from eventstore.errors import AlreadyAppended, ConcurrencyError, LeaseLost
+from eventstore.events import Checkpoint, Position, StoredEvent
+from eventstore.lease import Lease
 from eventstore.store import Clock, EventStore
 
 Synchronous = Literal["FULL", "NORMAL"]
@@ -42,7 +53,20 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     key TEXT PRIMARY KEY,
     recorded_at TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (recorded_at);
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    expires_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
 """
+_SWEEP_EVERY = timedelta(hours=1)
 
 _COLUMNS = "position, stream_id, version, type, schema_version, data, metadata, id, recorded_at"
 _READ_STREAM = (
@@ -72,10 +96,63 @@ class SqliteEventStore(EventStore):
         self._synchronous = synchronous
         self._connection: sqlite3.Connection | None = None
         self._closed = False
+        self._swept_at: datetime | None = None
+        """When expired idempotency keys were last deleted (only the worker thread uses it)."""
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-sqlite")
 
     async def _write(self, write: Write) -> list[StoredEvent]:
-        return await self._call(self._write_now, write)
+        return await self._call(self._in_transaction, self._insert, write)
+
+    async def _acquire(
+        self, name: str, owner: str, now: datetime, expires_at: datetime
+    ) -> Lease | None:
+        def acquire(connection: sqlite3.Connection) -> Lease | None:
+            lease = leases.taken(_lease(connection, name), name, owner, now, expires_at)
+            if lease is not None:
+                _store_lease(connection, lease)
+            return lease
+
+        return await self._call(self._in_transaction, acquire)
+
+    async def _renew(self, lease: Lease, now: datetime, expires_at: datetime) -> Lease:
+        def renew(connection: sqlite3.Connection) -> Lease:
+            renewed = leases.renewed(_lease(connection, lease.name), lease, now, expires_at)
+            _store_lease(connection, renewed)
+            return renewed
+
+        return await self._call(self._in_transaction, renew)
+
+    async def _release(self, lease: Lease, now: datetime) -> None:
+        def release(connection: sqlite3.Connection) -> None:
+            released = leases.released(_lease(connection, lease.name), lease, now)
+            if released is not None:
+                _store_lease(connection, released)
+
+        await self._call(self._in_transaction, release)
+
+    async def _save_checkpoint(self, name: str, data: bytes) -> int:
+        def save(connection: sqlite3.Connection) -> int:
+            row = connection.execute(
+                "SELECT version FROM checkpoints WHERE name = ?", (name,)
+            ).fetchone()
+            version = row[0] + 1 if row is not None else 1
+            connection.execute(
+                "INSERT INTO checkpoints (name, version, data) VALUES (?, ?, ?) ON CONFLICT "
+                "(name) DO UPDATE SET version = excluded.version, data = excluded.data",
+                (name, version, data),
+            )
+            return version
+
+        return await self._call(self._in_transaction, save)
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        rows = await self._call(
+            self._select, "SELECT version, data FROM checkpoints WHERE name = ?", name
+        )
+        if not rows:
+            return None
+        ((version, data),) = rows
+        return Checkpoint(name, version, bytes(data))
 
     async def read(self, stream_id: str, after_version: int = 0) -> AsyncIterator[StoredEvent]:
         while True:
@@ -126,26 +203,42 @@ class SqliteEventStore(EventStore):
         connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         _switch_to_wal(connection)
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
-        if self._create:
-            connection.executescript(_SCHEMA)
-        elif not _has_schema(connection):
+        if not self._create and not _has_schema(connection):
             connection.close()
             raise ValueError(
                 f"{str(path)!r} holds no event store tables; drop create=false to create them."
             )
+        connection.executescript(_SCHEMA)
         self._connection = connection
         return connection
 
-    def _write_now(self, write: Write) -> list[StoredEvent]:
+    def _in_transaction(self, function: Callable[..., T], *arguments: Any) -> T:
+        """Run ``function(connection, *arguments)`` in one write transaction; raise to undo it.
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock (an operating-system lock on the file)
+        at once, so every check made inside holds until the commit, across processes too.
+        """
         connection = self._open()
         connection.execute("BEGIN IMMEDIATE")
         try:
-            stored = _insert(connection, write)
+            result = function(connection, *arguments)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
-        return stored
+        return result
+
+    def _insert(self, connection: sqlite3.Connection, write: Write) -> list[StoredEvent]:
+        now = parse_time(write.recorded_at)
+        if write.idempotency_key is not None and (
+            self._swept_at is None or now - self._swept_at >= _SWEEP_EVERY
+        ):
+            connection.execute(
+                "DELETE FROM idempotency_keys WHERE recorded_at <= ?",
+                (format_time(now - IDEMPOTENCY_KEY_TTL),),
+            )
+            self._swept_at = now
+        return _insert(connection, write)
 
     def _select(self, query: str, *parameters: object) -> list[Any]:
         return self._open().execute(query, parameters).fetchall()
@@ -160,13 +253,19 @@ def _insert(connection: sqlite3.Connection, write: Write) -> list[StoredEvent]:
     """Check and write inside the caller's write transaction; raise to refuse."""
     key = write.idempotency_key
     if key is not None:
-        try:
-            connection.execute(
-                "INSERT INTO idempotency_keys (key, recorded_at) VALUES (?, ?)",
-                (key, write.streams[0].records[0].recorded_at),
-            )
-        except sqlite3.IntegrityError:
-            raise AlreadyAppended(key) from None
+        expired = format_time(parse_time(write.recorded_at) - IDEMPOTENCY_KEY_TTL)
+        cursor = connection.execute(
+            "INSERT INTO idempotency_keys (key, recorded_at) VALUES (?, ?) ON CONFLICT (key) "
+            "DO UPDATE SET recorded_at = excluded.recorded_at WHERE recorded_at <= ?",
+            (key, write.recorded_at, expired),
+        )
+        if cursor.rowcount == 0:
+            raise AlreadyAppended(key)
+    fence = write.fence
+    if fence is not None:
+        now = parse_time(write.recorded_at)
+        if not leases.holds(_lease(connection, fence.name), fence, now):
+            raise LeaseLost(fence.name, fence.token)
     for stream in write.streams:
         (version,) = connection.execute(
             "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = ?",
@@ -212,6 +311,25 @@ def _landed(connection: sqlite3.Connection, write: Write) -> list[StoredEvent] |
             return None
         stored.extend(events)
     return stored
+
+
+def _lease(connection: sqlite3.Connection, name: str) -> Lease | None:
+    row = connection.execute(
+        "SELECT owner, token, expires_at FROM leases WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        return None
+    owner, token, expires_at = row
+    return Lease(name, owner, token, parse_time(expires_at))
+
+
+def _store_lease(connection: sqlite3.Connection, lease: Lease) -> None:
+    connection.execute(
+        "INSERT INTO leases (name, owner, token, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT "
+        "(name) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
+        "expires_at = excluded.expires_at",
+        (lease.name, lease.owner, lease.token, format_time(lease.expires_at)),
+    )
 
 
 def _switch_to_wal(connection: sqlite3.Connection) -> None:

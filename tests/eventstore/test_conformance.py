@@ -18,6 +18,7 @@ from eventstore import (
     FeedReader,
     NewEvent,
 )
+from eventstore.codec import IDEMPOTENCY_KEY_TTL
 from tests.eventstore.conftest import OpenStore
 from tests.eventstore.support import FakeClock, collect, current_version, keys
 
@@ -95,17 +96,36 @@ async def test_a_stale_expected_version_raises_and_writes_nothing(store: EventSt
     assert [e.data["n"] for e in await collect(store.read("s"))] == [1, 2]
 
 
-async def test_an_expected_version_ahead_of_the_stream_raises(
-    store: EventStore, backend: str
-) -> None:
-    if backend == "dynamodb":
-        pytest.skip("one conditional PutItem cannot see that the previous version is missing")
+async def test_an_expected_version_ahead_of_the_stream_raises(store: EventStore) -> None:
     await store.append("s", 0, [event(1)])
 
     with pytest.raises(ConcurrencyError):
-        await store.append("s", 5, [event(2)])
+        await store.append("s", 2, [event(2)])
+    with pytest.raises(ConcurrencyError):
+        await store.append("s", 5, [event(2)], idempotency_key="k")
+    with pytest.raises(ConcurrencyError) as raised:
+        await store.append_many([("t", 0, [event(3)]), ("s", 3, [event(4)])])
 
-    assert keys(await collect(store.read("s"))) == [("s", 1)]
+    assert (raised.value.stream_id, raised.value.expected_version) == ("s", 3)
+    assert keys(await collect(store.read_all())) == [("s", 1)]
+
+
+async def test_a_store_that_never_saw_a_stream_refuses_an_append_ahead_of_it(
+    open_store: OpenStore, backend: str
+) -> None:
+    """Another process wrote the stream: this one knows nothing of its head."""
+    if backend == "memory":
+        pytest.skip("a memory store is not shared between store objects")
+    writer, other = await open_store(), await open_store()
+    await writer.append("s", 0, [event(1)])
+
+    with pytest.raises(ConcurrencyError):
+        await other.append("s", 2, [event(2)])
+    assert await other.append("s", 1, [event(2)]) == 2
+    with pytest.raises(ConcurrencyError):
+        await writer.append("s", 3, [event(3)])
+
+    assert keys(await collect(writer.read("s"))) == [("s", 1), ("s", 2)]
 
 
 async def test_repeating_a_write_that_landed_writes_nothing_and_returns_the_stored_events(
@@ -197,6 +217,25 @@ async def test_a_repeated_idempotency_key_writes_nothing_and_raises(store: Event
 
     assert raised.value.idempotency_key == "stripe-evt-1"
     assert keys(await collect(store.read_all())) == [("s", 1)]
+
+
+async def test_an_idempotency_key_is_remembered_for_seven_days_then_expires(
+    open_store: OpenStore, clock: FakeClock
+) -> None:
+    store = await open_store(clock)
+    await store.append("s", 0, [event(1)], idempotency_key="stripe-evt-1")
+    clock.advance(IDEMPOTENCY_KEY_TTL - timedelta(milliseconds=1))
+
+    with pytest.raises(AlreadyAppended):
+        await store.append("s", 1, [event(2)], idempotency_key="stripe-evt-1")
+    clock.advance(timedelta(milliseconds=1))
+    assert await store.append("s", 1, [event(3)], idempotency_key="stripe-evt-1") == 2
+    clock.advance(IDEMPOTENCY_KEY_TTL - timedelta(milliseconds=1))
+    with pytest.raises(AlreadyAppended):
+        await store.append("s", 2, [event(4)], idempotency_key="stripe-evt-1")
+
+    assert timedelta(days=3) < IDEMPOTENCY_KEY_TTL, "Stripe retries for up to 3 days"
+    assert [e.data["n"] for e in await collect(store.read("s"))] == [1, 3]
 
 
 async def test_a_repeated_key_is_reported_even_when_the_version_is_also_stale(

@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSResponse
 
 import eventstore
 from eventstore import AlreadyAppended, FeedReader, NewEvent, Repository, StoredEvent
+from eventstore.codec import IDEMPOTENCY_KEY_TTL
 from eventstore.dynamodb import DynamoDBEventStore
 from tests.eventstore.conftest import REGION
 from tests.eventstore.support import FakeClock, collect, keys
@@ -300,3 +301,51 @@ async def test_a_feed_reader_on_a_quiet_feed_does_not_walk_the_idle_hours_again(
     assert keys(await collect(feed.read())) == [("s", 2)]
 
     assert log.operations == ["Query", "PutItem", "Query"]
+
+
+async def test_an_append_to_a_stream_this_process_never_saw_checks_the_version_exists(
+    dynamodb: DynamoDBEventStore, table_url: str, clock: FakeClock
+) -> None:
+    """The check costs a transaction only while the head is unknown; then the warm path is
+    one PutItem again."""
+    async with eventstore.open(table_url, clock=clock) as writer:
+        await writer.append("s", 0, [NewEvent("X", {})])
+    await collect(dynamodb.read("other"))
+    log = RequestLog(dynamodb)
+
+    await dynamodb.append("s", 1, [NewEvent("Y", {})])
+    await dynamodb.append("s", 2, [NewEvent("Z", {})])
+
+    assert log.operations == ["TransactWriteItems", "PutItem"]
+
+
+async def test_idempotency_key_items_carry_a_ttl_the_table_enforces(
+    dynamodb: DynamoDBEventStore, clock: FakeClock
+) -> None:
+    await dynamodb.append("s", 0, [NewEvent("X", {})], idempotency_key="stripe-evt-1")
+
+    key_item = dynamodb.client.get_item(
+        TableName=dynamodb.table, Key={"pk": {"S": "idem#stripe-evt-1"}, "sk": {"N": "0"}}
+    )["Item"]
+    ttl = dynamodb.client.describe_time_to_live(TableName=dynamodb.table)
+
+    expires = datetime.fromtimestamp(int(key_item["ttl"]["N"]), UTC)
+    assert timedelta(0) < expires - (clock.now + IDEMPOTENCY_KEY_TTL) <= timedelta(seconds=1)
+    assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "ttl"
+
+
+async def test_a_checkpoint_is_chunked_under_the_item_limit_and_replaced_chunks_are_deleted(
+    dynamodb: DynamoDBEventStore,
+) -> None:
+    await dynamodb.save_checkpoint("view", b"a" * (1024 * 1024))
+    await dynamodb.save_checkpoint("view", b"b" * (800 * 1024))
+
+    items = dynamodb.client.scan(TableName=dynamodb.table)["Items"]
+    chunks = [item for item in items if item["pk"]["S"].startswith("checkpoint#view#")]
+    (head,) = [item for item in items if item["pk"]["S"] == "checkpoint#view"]
+
+    assert len(chunks) == 3
+    assert {chunk["pk"]["S"] for chunk in chunks} == {head["blob"]["S"]}
+    assert all(len(chunk["data"]["B"]) <= 350 * 1024 for chunk in chunks)
+    assert head["version"] == {"N": "2"}

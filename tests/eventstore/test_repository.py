@@ -15,6 +15,7 @@ from eventstore import (
     StoredEvent,
 )
 from eventstore.codec import Batch
+from eventstore.lease import Lease
 from eventstore.memory import MemoryEventStore
 from tests.eventstore.support import collect
 
@@ -43,12 +44,16 @@ class CountingStore(MemoryEventStore):
         return super().read(stream_id, after_version)
 
     async def append_many(
-        self, batches: Iterable[Batch], *, idempotency_key: str | None = None
+        self,
+        batches: Iterable[Batch],
+        *,
+        idempotency_key: str | None = None,
+        fence: Lease | None = None,
     ) -> list[StoredEvent]:
         self.appends += 1
         if self.before_append is not None:
             await self.before_append()
-        return await super().append_many(batches, idempotency_key=idempotency_key)
+        return await super().append_many(batches, idempotency_key=idempotency_key, fence=fence)
 
 
 @pytest.fixture

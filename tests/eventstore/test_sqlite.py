@@ -5,6 +5,7 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 
 import eventstore
 from eventstore import ConcurrencyError, EventStore, NewEvent
-from tests.eventstore.support import collect, current_version
+from eventstore.codec import IDEMPOTENCY_KEY_TTL
+from tests.eventstore.support import FakeClock, collect, current_version
 
 
 def trace_statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
@@ -121,3 +123,18 @@ async def test_stores_opening_a_new_file_at_the_same_moment_all_open_it(tmp_path
             assert versions == [1, 1, 1, 1]
         finally:
             await asyncio.gather(*(store.close() for store in stores))
+
+
+async def test_expired_idempotency_keys_are_swept_from_the_file(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 11, 28, 3, 15, tzinfo=UTC))
+    path = tmp_path / "events.db"
+    async with eventstore.open(f"sqlite:///{path}", clock=clock) as store:
+        await store.append("s", 0, [NewEvent("X", {})], idempotency_key="old")
+        clock.advance(IDEMPOTENCY_KEY_TTL - timedelta(hours=1))
+        await store.append("s", 1, [NewEvent("X", {})], idempotency_key="recent")
+        clock.advance(timedelta(hours=1))
+        await store.append("s", 2, [NewEvent("X", {})], idempotency_key="new")
+
+    with sqlite3.connect(path) as connection:
+        remaining = connection.execute("SELECT key FROM idempotency_keys ORDER BY key").fetchall()
+    assert remaining == [("new",), ("recent",)]
