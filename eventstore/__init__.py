@@ -32,14 +32,17 @@ from (an ``int`` for memory and SQLite, a ``str`` for DynamoDB; opaque and JSON-
 - memory and SQLite: a true global order. Every event is delivered exactly once, after every
   event committed before it, resuming strictly after ``position``.
 - DynamoDB: a global secondary index keyed by an hour bucket (``gpk``) and ``ts#id`` (``gsk``).
-  ``read_all()`` scans the index once; ``read_all(after=position)`` queries bucket by bucket
-  from ``position`` up to the present, re-reading an overlap window (10 s by default) before
-  ``position``. An event is delivered at least once provided it becomes visible in the index
-  within the overlap window of the time it was stamped with (writer clock skew + write latency
-  including retries + index propagation); positions from the scan are capped at the time the
-  scan began, so resuming from one re-reads what the scan may have missed. Within a pass,
-  events come in order of their millisecond time stamp, ties in (stream, version) order: that
-  is version order within a stream as long as writers' clocks agree.
+  ``read_all()`` queries bucket by bucket from the table's first hour, page by page;
+  ``read_all(after=position)`` from ``position`` up to the present, re-reading an overlap
+  window (10 s by default, at least 2) before ``position``. Every event is delivered at least
+  once: a write confirmed more than half the overlap after its stamp (slow network, paused
+  process, retries) gets its feed key stamped again with the time it was confirmed, and a
+  write botocore gave up on is sent again freshly stamped (so the abandoned request, should it
+  arrive later, fails its condition). What is left for the other half of the overlap is
+  writers' clock skew and the index's propagation lag. botocore's own limits (1 s to
+  connect, 3 s to read, 3 attempts) keep both rare. Within a pass, events come in order of
+  their feed key's millisecond, ties in (stream, version) order: that is version order within
+  a stream as long as writers' clocks agree.
 
 Consumers should read the feed through ``FeedReader``: it drops (stream, version) pairs it
 has delivered and fills any gap from the stream itself (a consistent read), so whatever the

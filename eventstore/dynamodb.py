@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 import boto3
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from cachetools import LRUCache
 
 from eventstore import lease as leases
@@ -59,6 +60,15 @@ T = TypeVar("T")
 FEED_INDEX = "feed"
 DEFAULT_OVERLAP = timedelta(seconds=10)
 """Re-read window of the feed: covers writer clock skew, retried writes and index lag."""
+MIN_OVERLAP = timedelta(seconds=2)
+
+_CONNECT_TIMEOUT = timedelta(seconds=1)
+_READ_TIMEOUT = timedelta(seconds=3)
+_ATTEMPTS = 3
+"""botocore's limits per request: an attempt gives up after 4 s, a request after 3 attempts
+(instead of 60 s timeouts), so a write's outcome is known, or it is sent again, soon after
+its stamp. Correctness does not rest on them: see ``_within_window``."""
+_STAMP_CHARS = len("2026-11-28T03:15:00.123Z")
 
 _THREADS = 16
 _BUCKET_CHARS = len("2026-11-28T03")
@@ -111,7 +121,12 @@ class DynamoDBEventStore(EventStore):
         self._client_lock = threading.Lock()
         self.table = table
         self._create = create
+        if overlap < MIN_OVERLAP:
+            raise ValueError(f"The feed's overlap must be at least {MIN_OVERLAP}, not {overlap}.")
         self._overlap = overlap
+        self.window = overlap / 2
+        """A write confirmed later than this after its stamp has its feed key stamped again;
+        the other half of the overlap covers clock skew and the index's propagation."""
         self._threads = ThreadPoolExecutor(_THREADS, thread_name_prefix="eventstore-dynamodb")
         self._ready = False
         self._ready_lock = asyncio.Lock()
@@ -121,14 +136,56 @@ class DynamoDBEventStore(EventStore):
 
     async def _write(self, write: Write) -> list[StoredEvent]:
         await self._ensure_table()
-        records = write.records
         checks = self._checks(write)
-        if len(records) == 1 and write.idempotency_key is None and not checks:
-            stored = await self._put(records[0], write.streams[0].expected_version)
-        else:
-            stored = await self._transact(write, checks)
+        token = str(uuid.uuid4())
+        try:
+            stored = await self._send(write, checks, token)
+        except (BotoConnectionError, HTTPClientError):
+            # botocore gave up without an answer, so the request may still land later with
+            # its old stamp. The same events (same ids, same key token) sent again with a
+            # fresh stamp either land, and the old request then fails its condition, or find
+            # it landed, and the refresh below brings it back inside the window.
+            stored = await self._send(_restamped(write, self._clock()), checks, token)
+        stored = await self._within_window(stored)
         self._note(stored)
         return stored
+
+    async def _send(self, write: Write, checks: list[_Check], token: str) -> list[StoredEvent]:
+        records = write.records
+        if len(records) == 1 and write.idempotency_key is None and not checks:
+            return await self._put(records[0], write.streams[0].expected_version)
+        return await self._transact(write, checks, token)
+
+    async def _within_window(self, stored: list[StoredEvent]) -> list[StoredEvent]:
+        """The events, each with a feed key stamped within ``window`` of when it was stored.
+
+        A write confirmed more than ``window`` after its stamp (a slow network, a paused
+        process, a retried request) may have become visible after a reader had already moved
+        past its stamp plus the overlap; its feed key (``gpk``/``gsk``, not its recorded
+        time) is then set to now, again until one such update is itself quick, so every
+        reader resuming within the overlap finds it. Readers drop the repeat by version.
+        """
+        fresh = []
+        for event in stored:
+            while self._clock() - _feed_start(event.position) > self.window:
+                position = _position_at(self._clock()) + event.id
+                bucket, _, gsk = position.partition("|")
+                await self._call(
+                    "update_item",
+                    TableName=self.table,
+                    Key=_key(event.stream_id, event.version),
+                    UpdateExpression="SET gpk = :bucket, gsk = :gsk",
+                    ConditionExpression="#id = :id",
+                    ExpressionAttributeNames={"#id": "id"},
+                    ExpressionAttributeValues={
+                        ":bucket": {"S": bucket},
+                        ":gsk": {"S": gsk},
+                        ":id": {"S": event.id},
+                    },
+                )
+                event = replace(event, position=position)
+            fresh.append(event)
+        return fresh
 
     def _checks(self, write: Write) -> list[_Check]:
         """The conditions a put's own ``attribute_not_exists`` cannot express.
@@ -235,7 +292,12 @@ class DynamoDBEventStore(EventStore):
         """
         with self._client_lock:
             if self._client is None:
-                config = Config(retries={"mode": "standard"}, max_pool_connections=_THREADS)
+                config = Config(
+                    connect_timeout=_CONNECT_TIMEOUT.total_seconds(),
+                    read_timeout=_READ_TIMEOUT.total_seconds(),
+                    retries={"mode": "standard", "total_max_attempts": _ATTEMPTS},
+                    max_pool_connections=_THREADS,
+                )
                 self._client = boto3.session.Session().client(
                     "dynamodb",
                     region_name=self._region,
@@ -287,9 +349,8 @@ class DynamoDBEventStore(EventStore):
             return [_record(existing).to_event(_position_of(existing))]
         return [record.to_event(_position(record))]
 
-    async def _transact(self, write: Write, checks: list[_Check]) -> list[StoredEvent]:
+    async def _transact(self, write: Write, checks: list[_Check], token: str) -> list[StoredEvent]:
         records = write.records
-        token = str(uuid.uuid4())
         owners = [record.id for record in records]
         items = [self._new_item(_item(record)) for record in records]
         if write.idempotency_key is not None:
@@ -710,5 +771,17 @@ def _buckets(start: datetime, end: datetime) -> Iterator[str]:
 
 
 def _feed_order(items: list[Item]) -> list[Item]:
-    """Index order, except that events stamped in the same millisecond go in version order."""
-    return sorted(items, key=lambda item: (item["ts"]["S"], item["pk"]["S"], int(item["sk"]["N"])))
+    """Index order, except that events keyed in the same millisecond go in version order."""
+    return sorted(
+        items,
+        key=lambda item: (item["gsk"]["S"][:_STAMP_CHARS], item["pk"]["S"], int(item["sk"]["N"])),
+    )
+
+
+def _restamped(write: Write, now: datetime) -> Write:
+    stamp = format_time(now)
+    streams = tuple(
+        replace(stream, records=tuple(replace(r, recorded_at=stamp) for r in stream.records))
+        for stream in write.streams
+    )
+    return replace(write, streams=streams)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from eventstore.codec import utc_now
-from eventstore.dynamodb import DEFAULT_OVERLAP, DynamoDBEventStore
+from eventstore.dynamodb import DEFAULT_OVERLAP, MIN_OVERLAP, DynamoDBEventStore
 from eventstore.memory import MemoryEventStore
 from eventstore.sqlite import SqliteEventStore
 from eventstore.store import Clock, EventStore
@@ -23,7 +23,7 @@ def open_store(url: str, *, clock: Clock = utc_now) -> EventStore:
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``; options
       ``create=false``, ``synchronous=normal`` (default ``full``: every commit synced to disk)
     - ``dynamodb://TABLE``; options ``region``, ``endpoint_url`` (only for a local
-      DynamoDB-compatible server), ``create=false``, ``overlap_seconds`` (default 10)
+      DynamoDB-compatible server), ``create=false``, ``overlap_seconds`` (default 10, at least 2)
 
     A bad URL raises ``ValueError`` saying what is wrong. Nothing is contacted until first use.
     """
@@ -87,10 +87,11 @@ def _overlap(url: str, options: dict[str, str]) -> timedelta:
         seconds = float(text)
     except ValueError:
         seconds = math.nan
-    if not 0 <= seconds <= _DAY_SECONDS:
+    least = MIN_OVERLAP.total_seconds()
+    if not least <= seconds <= _DAY_SECONDS:
         raise ValueError(
-            f"overlap_seconds must be a number of seconds from 0 to {_DAY_SECONDS} in {url!r}, "
-            f"not {text!r}."
+            f"overlap_seconds must be a number of seconds from {least:g} to {_DAY_SECONDS} in "
+            f"{url!r}, not {text!r}."
         )
     return timedelta(seconds=seconds)
 

@@ -4,7 +4,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +12,12 @@ import boto3
 import pytest
 import urllib3
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ReadTimeoutError
 
 import eventstore
 from eventstore import AlreadyAppended, FeedReader, NewEvent, Repository, StoredEvent
 from eventstore.codec import IDEMPOTENCY_KEY_TTL
-from eventstore.dynamodb import DynamoDBEventStore
+from eventstore.dynamodb import _ATTEMPTS, DynamoDBEventStore
 from tests.eventstore.conftest import REGION
 from tests.eventstore.support import FakeClock, collect, keys
 
@@ -349,3 +350,124 @@ async def test_a_checkpoint_is_chunked_under_the_item_limit_and_replaced_chunks_
     assert {chunk["pk"]["S"] for chunk in chunks} == {head["blob"]["S"]}
     assert all(len(chunk["data"]["B"]) <= 350 * 1024 for chunk in chunks)
     assert head["version"] == {"N": "2"}
+
+
+class InFlight:
+    """A botocore ``before-send`` hook: while the first ``PutItem`` is on its way, time passes
+    (the fake clock moves by ``delay``) and ``meanwhile`` runs on the event loop."""
+
+    def __init__(
+        self,
+        store: DynamoDBEventStore,
+        clock: FakeClock,
+        delay: timedelta,
+        meanwhile: Callable[[], Awaitable[Any]],
+    ) -> None:
+        self._clock = clock
+        self._delay = delay
+        self._meanwhile = meanwhile
+        self._loop = asyncio.get_running_loop()
+        self.sent: list[str] = []
+        store.client.meta.events.register("before-send.dynamodb", self)
+
+    def __call__(self, request: Any, **_: Any) -> None:
+        operation = request.headers["X-Amz-Target"].decode().rpartition(".")[2]
+        self.sent.append(operation)
+        if self.sent == ["PutItem"]:
+            self._clock.advance(self._delay)
+            asyncio.run_coroutine_threadsafe(self._meanwhile(), self._loop).result()
+
+
+async def test_an_event_that_lands_after_the_overlap_window_still_reaches_other_readers(
+    dynamodb: DynamoDBEventStore, table_url: str, clock: FakeClock
+) -> None:
+    """Another process follows the feed and passes while the write is in flight for 30 s
+    (three times the window): it must still get the event on a later pass."""
+    async with eventstore.open(table_url, clock=clock) as other_process:
+        feed = FeedReader(other_process)
+        await dynamodb.append("warm", 0, [NewEvent("X", {})])
+        assert keys(await collect(feed.read())) == [("warm", 1)]
+        seen_meanwhile: list[StoredEvent] = []
+
+        async def reader_pass() -> None:
+            seen_meanwhile.extend(await collect(feed.read()))
+
+        slow = InFlight(dynamodb, clock, timedelta(seconds=30), reader_pass)
+        stored = await dynamodb.append_many([("s", 0, [NewEvent("Y", {})])])
+        clock.advance(timedelta(seconds=1))
+        later = keys(await collect(feed.read()))
+
+    assert seen_meanwhile == []
+    assert later == [("s", 1)]
+    assert slow.sent == ["PutItem", "UpdateItem"]
+    assert stored[0].recorded_at == datetime(2026, 11, 28, 3, 15, 0, 123000, tzinfo=UTC)
+    assert stored[0].position == f"2026-11-28T03|2026-11-28T03:15:30.123Z#{stored[0].id}"
+
+
+async def test_a_quick_write_costs_no_refresh(
+    dynamodb: DynamoDBEventStore, clock: FakeClock
+) -> None:
+    await dynamodb.append("warm", 0, [NewEvent("X", {})])
+
+    async def nothing() -> None:
+        return None
+
+    quick = InFlight(dynamodb, clock, dynamodb.window, nothing)
+    await dynamodb.append("warm", 1, [NewEvent("Y", {})])
+
+    assert quick.sent == ["PutItem"]
+
+
+class TimedOut:
+    """A botocore ``before-send`` hook: every ``PutItem`` attempt botocore makes for the first
+    request times out without reaching the server; the first is kept, to arrive late."""
+
+    def __init__(self, store: DynamoDBEventStore) -> None:
+        self.sent: list[str] = []
+        self.held: Any = None
+        store.client.meta.events.register("before-send.dynamodb", self)
+
+    def __call__(self, request: Any, **_: Any) -> None:
+        operation = request.headers["X-Amz-Target"].decode().rpartition(".")[2]
+        self.sent.append(operation)
+        if operation == "PutItem" and self.sent.count("PutItem") <= _ATTEMPTS:
+            self.held = self.held or request
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    def deliver_late(self) -> int:
+        request = self.held
+        headers = {name: _text(value) for name, value in request.headers.items()}
+        answer = urllib3.PoolManager().request(
+            request.method, request.url, body=request.body, headers=headers
+        )
+        return int(answer.status)
+
+
+async def test_a_request_abandoned_after_timeouts_can_no_longer_land_with_its_old_stamp(
+    dynamodb: DynamoDBEventStore, clock: FakeClock
+) -> None:
+    await dynamodb.append("warm", 0, [NewEvent("X", {})])
+    timed_out = TimedOut(dynamodb)
+    clock.advance(timedelta(seconds=1))
+
+    version = await dynamodb.append("s", 0, [NewEvent("Y", {}, id="e1")])
+    late_status = timed_out.deliver_late()
+
+    assert version == 1
+    assert timed_out.sent == ["PutItem"] * (_ATTEMPTS + 1)
+    assert late_status == 400
+    (stored,) = await collect(dynamodb.read("s"))
+    assert stored.id == "e1"
+    assert stored.recorded_at == clock.now.replace(microsecond=123000)
+
+
+async def test_one_attempt_of_a_request_gives_up_within_the_write_window(
+    dynamodb: DynamoDBEventStore,
+) -> None:
+    """botocore's defaults (60 s timeouts, retried) would hold a write far past the overlap."""
+    config = dynamodb.client.meta.config
+
+    attempt = timedelta(seconds=config.connect_timeout + config.read_timeout)
+
+    assert attempt < dynamodb.window
+    assert config.retries["total_max_attempts"] == _ATTEMPTS

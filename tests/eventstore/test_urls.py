@@ -74,6 +74,7 @@ async def test_dynamodb_with_create_false_refuses_a_missing_table(moto_endpoint:
         ("dynamodb://bad$name?region=eu-west-1", "names its table"),
         ("dynamodb://table/extra?region=eu-west-1", "names its table"),
         ("dynamodb://table?region=eu-west-1&overlap_seconds=-1", "overlap_seconds"),
+        ("dynamodb://table?region=eu-west-1&overlap_seconds=1.5", "from 2 to"),
         ("dynamodb://table?region=eu-west-1&overlap_seconds=inf", "overlap_seconds"),
         ("dynamodb://table?region=eu-west-1&overlap_seconds=soon", "overlap_seconds"),
         ("dynamodb://table?region=eu-west-1&table=x", "Unknown option 'table'"),
