@@ -33,9 +33,10 @@ MAX_WRITE_BYTES = 4 * 1024 * 1024
 KEY_PREFIX = "idem#"
 LEASE_PREFIX = "lease#"
 CHECKPOINT_PREFIX = "checkpoint#"
-RESERVED_PREFIXES = (KEY_PREFIX, LEASE_PREFIX, CHECKPOINT_PREFIX)
-"""Stream ids with these prefixes are reserved: DynamoDB keeps idempotency keys, leases and
-checkpoints beside the events."""
+META_PREFIX = "meta#"
+RESERVED_PREFIXES = (KEY_PREFIX, LEASE_PREFIX, CHECKPOINT_PREFIX, META_PREFIX)
+"""Stream ids with these prefixes are reserved: DynamoDB keeps idempotency keys, leases,
+checkpoints and its own bookkeeping beside the events."""
 
 _NUMBER_BYTES = 21
 """The most a DynamoDB number attribute can take, used for the version attributes."""

@@ -39,6 +39,7 @@ from eventstore.codec import (
     IDEMPOTENCY_KEY_TTL,
     KEY_PREFIX,
     LEASE_PREFIX,
+    META_PREFIX,
     Record,
     Write,
     format_time,
@@ -69,6 +70,9 @@ _ATTEMPTS = 3
 (instead of 60 s timeouts), so a write's outcome is known, or it is sent again, soon after
 its stamp. Correctness does not rest on them: see ``_within_window``."""
 _STAMP_CHARS = len("2026-11-28T03:15:00.123Z")
+_BUCKETS_AT_ONCE = 8
+"""Hour buckets whose first page is asked for at once when the feed walks many of them."""
+_FIRST_BUCKET = {"pk": {"S": f"{META_PREFIX}feed"}, "sk": {"N": "0"}}
 
 _THREADS = 16
 _BUCKET_CHARS = len("2026-11-28T03")
@@ -99,9 +103,10 @@ class _Check:
 class DynamoDBEventStore(EventStore):
     """Events in a DynamoDB table; ``read_all`` walks the hour buckets of the ``feed`` index.
 
-    ``read_all(after=None)`` scans the index once; ``read_all(after=position)`` queries each
-    hour bucket from ``position`` minus ``overlap`` up to the present (plus ``overlap`` for
-    writers whose clocks run ahead). See the package docstring for what is guaranteed.
+    ``read_all(after=None)`` queries each hour bucket from the feed's first (kept in a
+    bookkeeping item, ``meta#feed``), ``read_all(after=position)`` from ``position`` minus
+    ``overlap``, both up to the present plus ``overlap`` (for writers whose clocks run ahead),
+    page by page. See the package docstring for what is guaranteed.
     """
 
     def __init__(
@@ -130,12 +135,19 @@ class DynamoDBEventStore(EventStore):
         self._threads = ThreadPoolExecutor(_THREADS, thread_name_prefix="eventstore-dynamodb")
         self._ready = False
         self._ready_lock = asyncio.Lock()
+        self._first_bucket = ""
+        """The feed's earliest hour bucket as last read or written (it only ever moves back)."""
         self._heads: LRUCache[str, int] = LRUCache(maxsize=_KNOWN_HEADS)
         """Per stream, the highest version this process has seen stored (events are never
         deleted, so that version exists for good)."""
 
     async def _write(self, write: Write) -> list[StoredEvent]:
         await self._ensure_table()
+        bucket = write.recorded_at[:_BUCKET_CHARS]
+        if bucket < self._first_bucket:
+            # A writer whose clock is behind every event so far: the first pass must start
+            # at its bucket, so the bookkeeping moves before the event is written.
+            self._first_bucket = await self._in_pool(lambda: self._lower_first_bucket(bucket))
         checks = self._checks(write)
         token = str(uuid.uuid4())
         try:
@@ -258,23 +270,33 @@ class DynamoDBEventStore(EventStore):
     async def read_all(self, after: Position | None = None) -> AsyncIterator[StoredEvent]:
         await self._ensure_table()
         if after is None:
-            started = self._clock()
-            items = [item async for item in self._pages("scan", self._feed_request())]
-            cap = _position_at(started)
-            for item in _feed_order(items):
-                yield _record(item).to_event(min(_position_of(item), cap))
-            return
-        start = _feed_start(after) - self._overlap
-        for bucket in _buckets(start, self._clock() + self._overlap):
-            request = self._feed_request()
-            request["KeyConditionExpression"] = "gpk = :bucket AND gsk > :start"
-            request["ExpressionAttributeValues"] = {
-                ":bucket": {"S": bucket},
-                ":start": {"S": format_time(start)},
-            }
-            items = [item async for item in self._pages("query", request)]
-            for item in _feed_order(items):
-                yield _record(item).to_event(_position_of(item))
+            start, floor = _bucket_time(self._first_bucket), None
+        else:
+            start = _feed_start(after) - self._overlap
+            floor = format_time(start)
+        buckets = list(_buckets(start, self._clock() + self._overlap))
+        for offset in range(0, len(buckets), _BUCKETS_AT_ONCE):
+            requests = [
+                self._bucket_query(bucket, floor)
+                for bucket in buckets[offset : offset + _BUCKETS_AT_ONCE]
+            ]
+            pages = await asyncio.gather(*(self._call("query", **r) for r in requests))
+            for request, page in zip(requests, pages, strict=True):
+                async for item in _in_feed_order(self._pages("query", request, page)):
+                    yield _record(item).to_event(_position_of(item))
+
+    def _bucket_query(self, bucket: str, floor: str | None) -> dict[str, Any]:
+        """The index query for one hour bucket, after ``floor`` (a time) if given."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": FEED_INDEX,
+            "KeyConditionExpression": "gpk = :bucket",
+            "ExpressionAttributeValues": {":bucket": {"S": bucket}},
+        }
+        if floor is not None:
+            request["KeyConditionExpression"] = "gpk = :bucket AND gsk > :floor"
+            request["ExpressionAttributeValues"][":floor"] = {"S": floor}
+        return request
 
     def present_position(self) -> Position:
         """The bucket walk after a pass that starts now can begin at now, minus the overlap."""
@@ -319,17 +341,19 @@ class DynamoDBEventStore(EventStore):
     async def _in_pool(self, function: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function)
 
-    async def _pages(self, operation: str, request: dict[str, Any]) -> AsyncIterator[Item]:
+    async def _pages(
+        self, operation: str, request: dict[str, Any], page: dict[str, Any] | None = None
+    ) -> AsyncIterator[Item]:
+        """The items of every page of a query or scan, from ``page`` if it was fetched already."""
         while True:
-            page = await self._call(operation, **request)
+            if page is None:
+                page = await self._call(operation, **request)
             for item in page.get("Items", []):
                 yield item
             if "LastEvaluatedKey" not in page:
                 return
             request = {**request, "ExclusiveStartKey": page["LastEvaluatedKey"]}
-
-    def _feed_request(self) -> dict[str, Any]:
-        return {"TableName": self.table, "IndexName": FEED_INDEX}
+            page = None
 
     async def _put(self, record: Record, expected_version: int) -> list[StoredEvent]:
         try:
@@ -586,12 +610,54 @@ class DynamoDBEventStore(EventStore):
                 f"The DynamoDB table {self.table!r} has no {FEED_INDEX!r} index on gpk/gsk; "
                 "it was not made for the event store."
             )
+        self._first_bucket = self._read_first_bucket()
         ttl = self.client.describe_time_to_live(TableName=self.table)["TimeToLiveDescription"]
         if ttl.get("TimeToLiveStatus") in ("DISABLED", None) and self._create:
             self.client.update_time_to_live(
                 TableName=self.table,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": _TTL_ATTRIBUTE},
             )
+
+    def _read_first_bucket(self) -> str:
+        """The earliest hour bucket of the feed, from its bookkeeping item.
+
+        A table from before that item has its index scanned once for its earliest bucket (in
+        pages, keeping only the least); an empty one starts at the present hour.
+        """
+        item = self.client.get_item(
+            TableName=self.table, Key=_FIRST_BUCKET, ConsistentRead=True
+        ).get("Item")
+        if item is not None:
+            return str(item["first"]["S"])
+        earliest = _bucket(self._clock())
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": FEED_INDEX,
+            "ProjectionExpression": "gpk",
+        }
+        while True:
+            page = self.client.scan(**request)
+            earliest = min([earliest, *(item["gpk"]["S"] for item in page.get("Items", []))])
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._lower_first_bucket(earliest)
+
+    def _lower_first_bucket(self, bucket: str) -> str:
+        """Move the feed's first bucket back to ``bucket`` unless it is there already."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=_FIRST_BUCKET,
+                UpdateExpression="SET #first = :bucket",
+                ConditionExpression="attribute_not_exists(pk) OR #first > :bucket",
+                ExpressionAttributeNames={"#first": "first"},
+                ExpressionAttributeValues={":bucket": {"S": bucket}},
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+        return bucket
 
     def _create_table(self) -> None:
         def key(name: str, role: str) -> dict[str, str]:
@@ -766,16 +832,38 @@ def _buckets(start: datetime, end: datetime) -> Iterator[str]:
     """The hour buckets from the one holding ``start`` to the one holding ``end``."""
     hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     while hour <= end:
-        yield format_time(hour)[:_BUCKET_CHARS]
+        yield _bucket(hour)
         hour += timedelta(hours=1)
 
 
-def _feed_order(items: list[Item]) -> list[Item]:
-    """Index order, except that events keyed in the same millisecond go in version order."""
-    return sorted(
-        items,
-        key=lambda item: (item["gsk"]["S"][:_STAMP_CHARS], item["pk"]["S"], int(item["sk"]["N"])),
-    )
+async def _in_feed_order(items: AsyncIterator[Item]) -> AsyncIterator[Item]:
+    """Index order (``ts#id``), except that events keyed in the same millisecond go in
+    (stream, version) order; only one millisecond's events are held at a time."""
+    same_moment: list[Item] = []
+    async for item in items:
+        if same_moment and _stamp(same_moment[0]) != _stamp(item):
+            for held in sorted(same_moment, key=_stream_order):
+                yield held
+            same_moment = []
+        same_moment.append(item)
+    for held in sorted(same_moment, key=_stream_order):
+        yield held
+
+
+def _stamp(item: Item) -> str:
+    return str(item["gsk"]["S"][:_STAMP_CHARS])
+
+
+def _stream_order(item: Item) -> tuple[str, int]:
+    return item["pk"]["S"], int(item["sk"]["N"])
+
+
+def _bucket(moment: datetime) -> str:
+    return format_time(moment)[:_BUCKET_CHARS]
+
+
+def _bucket_time(bucket: str) -> datetime:
+    return datetime.fromisoformat(f"{bucket}:00:00+00:00")
 
 
 def _restamped(write: Write, now: datetime) -> Write:

@@ -270,21 +270,59 @@ async def test_reading_the_feed_from_a_position_walks_the_hour_buckets(
     assert [e.position for e in resumed] == sorted(e.position for e in resumed)
 
 
-async def test_the_first_feed_pass_resumes_from_when_it_started(
+async def test_the_first_feed_pass_queries_hour_by_hour_from_the_first_page_by_page(
     dynamodb: DynamoDBEventStore, table_url: str, clock: FakeClock
 ) -> None:
-    """An event stamped after the scan began might have been missed by it, so it is re-read."""
-    await dynamodb.append("early", 0, [NewEvent("X", {})])
-    ahead = FakeClock(clock.now + timedelta(minutes=1))
-    async with eventstore.open(table_url, clock=ahead) as fast_writer:
-        await fast_writer.append("late", 0, [NewEvent("X", {})])
+    """No scan, nothing sorted beyond one millisecond: a bucket of more than 1 MB (DynamoDB's
+    page) comes in several pages, in order, events of one millisecond in version order."""
+    big = {"x": "x" * (390 * 1024)}
+    clock.now = datetime(2026, 11, 28, 1, 30, tzinfo=UTC)
+    await dynamodb.append("first", 0, [NewEvent("X", {})])
+    clock.now = datetime(2026, 11, 28, 3, 15, tzinfo=UTC)
+    for stream in ("c", "b", "a"):
+        await dynamodb.append(stream, 0, [NewEvent("Big", big)])
+        clock.advance(timedelta(seconds=1))
+    await dynamodb.append_many([("z", 0, [NewEvent("X", {})]), ("y", 0, [NewEvent("Y", {})])])
 
-    first = await collect(dynamodb.read_all())
-    second = await collect(dynamodb.read_all(after=first[-1].position))
+    async with eventstore.open(table_url, clock=clock) as restarted:
+        await collect(restarted.read("warm-up"))
+        log = RequestLog(restarted)
+        everything = keys(await collect(restarted.read_all()))
 
-    assert keys(first) == [("early", 1), ("late", 1)]
-    assert first[-1].position == "2026-11-28T03|2026-11-28T03:15:00.123Z#"
-    assert ("late", 1) in keys(second)
+    assert everything == [("first", 1), ("c", 1), ("b", 1), ("a", 1), ("y", 1), ("z", 1)]
+    assert log.operations == ["Query"] * 4, "hours 01, 02 and 03, the last in two pages"
+
+
+async def test_a_writer_behind_every_event_so_far_moves_the_first_hour_back(
+    dynamodb: DynamoDBEventStore, table_url: str, clock: FakeClock
+) -> None:
+    await dynamodb.append("s", 0, [NewEvent("X", {})])
+    behind = FakeClock(clock.now - timedelta(hours=5))
+    async with eventstore.open(table_url, clock=behind) as late_writer:
+        await late_writer.append("late", 0, [NewEvent("X", {})])
+
+    async with eventstore.open(table_url, clock=clock) as restarted:
+        assert keys(await collect(restarted.read_all())) == [("late", 1), ("s", 1)]
+
+
+async def test_a_table_from_before_the_bookkeeping_finds_its_first_hour_once(
+    dynamodb: DynamoDBEventStore, table_url: str, clock: FakeClock
+) -> None:
+    for hours_ago, stream in ((30, "old"), (2, "recent")):
+        clock.now -= timedelta(hours=hours_ago)
+        await dynamodb.append(stream, 0, [NewEvent("X", {})])
+        clock.now += timedelta(hours=hours_ago)
+    dynamodb.client.delete_item(
+        TableName=dynamodb.table, Key={"pk": {"S": "meta#feed"}, "sk": {"N": "0"}}
+    )
+
+    async with eventstore.open(table_url, clock=clock) as upgraded:
+        assert keys(await collect(upgraded.read_all())) == [("old", 1), ("recent", 1)]
+    async with eventstore.open(table_url, clock=clock) as next_start:
+        await collect(next_start.read("warm-up"))
+        log = RequestLog(next_start)
+        await collect(next_start.read_all())
+    assert "Scan" not in log.operations
 
 
 async def test_a_feed_reader_on_a_quiet_feed_does_not_walk_the_idle_hours_again(
