@@ -4,11 +4,9 @@ sqlite3 connections are not thread-safe and its calls block, so every call runs 
 dedicated worker thread that owns the connection; the event loop only awaits it.
 """
 
-import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -28,6 +26,7 @@ from eventstore.errors import AlreadyAppended, ConcurrencyError, LeaseLost
 from eventstore.events import Checkpoint, Position, StoredEvent
 from eventstore.lease import Lease
 from eventstore.store import Clock, EventStore
+from eventstore.worker import Worker
 
 Synchronous = Literal["FULL", "NORMAL"]
 T = TypeVar("T")
@@ -98,7 +97,7 @@ class SqliteEventStore(EventStore):
         self._closed = False
         self._swept_at: datetime | None = None
         """When expired idempotency keys were last deleted (only the worker thread uses it)."""
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventstore-sqlite")
+        self._worker = Worker("eventstore-sqlite")
 
     async def _write(self, write: Write) -> list[StoredEvent]:
         return await self._call(self._in_transaction, self._insert, write)
@@ -178,10 +177,10 @@ class SqliteEventStore(EventStore):
             return
         self._closed = True
         await self._call(self._close_now)
-        await asyncio.to_thread(self._worker.shutdown)
+        await self._worker.stop()
 
     async def _call(self, function: Callable[..., T], *arguments: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._worker, function, *arguments)
+        return await self._worker.call(function, *arguments)
 
     def _open(self) -> sqlite3.Connection:
         """The worker thread's connection, opened (and the schema made) on first use."""

@@ -138,3 +138,12 @@ async def test_expired_idempotency_keys_are_swept_from_the_file(tmp_path: Path) 
     with sqlite3.connect(path) as connection:
         remaining = connection.execute("SELECT key FROM idempotency_keys ORDER BY key").fetchall()
     assert remaining == [("new",), ("recent",)]
+
+
+async def test_a_closed_store_refuses_requests_at_once(tmp_path: Path) -> None:
+    store = eventstore.open(f"sqlite:///{tmp_path}/events.db")
+    await store.append("s", 0, [NewEvent("X", {})])
+    await store.close()
+
+    with pytest.raises(RuntimeError):
+        await asyncio.wait_for(store.append("s", 1, [NewEvent("X", {})]), timeout=30)
