@@ -41,6 +41,7 @@ from bot.notify import FanoutNotifier, LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, build_payment_service, payment_routes
 from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce, is_loopback
 from bot.scheduler import MissionActions, Scheduler
+from bot.secrets import SealingStore, open_keyring
 from bot.services import ComputeSettings, SchedulerStatus, Services
 from bot.services.reconcile import Reconciler
 from bot.view import ScheduleConfig, View, ViewStats
@@ -137,7 +138,7 @@ class App:
                 f"member or operator, so it listens on loopback only, not {settings.web_host}: "
                 "set RR_WEB_HOST=127.0.0.1, or set DISCORD_TOKEN."
             )
-        store = _open_store(settings, clock)
+        store = await _open_sealing_store(settings, clock)
         stack.push_async_callback(store.close)
         if isinstance(clock, ScaledClock):
             now = await carry_clock(store, clock)
@@ -189,6 +190,7 @@ class App:
             limits=limits(settings),
             compute=ComputeSettings(deployment=settings.deployment, backstop_grace=backstop_grace),
             login_pool=login_pool,
+            keys=store.keys,
         )
         stack.push_async_callback(services.aclose)
         self._services = services
@@ -540,6 +542,18 @@ def _open_store(settings: Settings, clock: Clock) -> eventstore.EventStore:
         return eventstore.open(settings.event_store, clock=clock.now)
     except ValueError as error:
         raise FatalError(f"RR_EVENT_STORE is not usable: {error}") from None
+
+
+async def _open_sealing_store(settings: Settings, clock: Clock) -> SealingStore:
+    """The event store, sealing squadrons' secret settings with their keys."""
+    store = _open_store(settings, clock)
+    try:
+        keys = await open_keyring(settings.secrets_key, store, settings.secrets_key_table)
+    except ValueError as error:
+        await store.close()
+        raise FatalError(f"RR_SECRETS_KEY is not usable: {error}") from None
+    log.info("secrets ready", extra={"master_key": keys.master.name})
+    return SealingStore(store, keys)
 
 
 def _bind_web(settings: Settings) -> WebServer:

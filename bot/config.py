@@ -251,6 +251,10 @@ class Settings(BaseSettings):
             r"(memory|sqlite|dynamodb)://.*", "a URL starting memory://, sqlite:/// or dynamodb://"
         ),
     ] = "sqlite:///./var/rr.db"
+    secrets_key: Annotated[
+        str, _matching(r"(file|kms)://.+", "a URL starting file:// or kms://")
+    ] = "file://./var/secrets.key"
+    secrets_key_table: Path = Path("var/squadron-keys.json")
     compute: Literal["local", "ec2"] = "local"
     deployment: Annotated[
         str, _matching(r"[a-z0-9][a-z0-9-]{0,31}", "up to 32 lower-case letters, digits and dashes")

@@ -85,12 +85,20 @@ class DomainEvent:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SquadronSettingsChanged(DomainEvent):
-    """The whole new settings, and which catalogue keys changed."""
+    """The whole new settings, and which catalogue keys changed. ``secrets_forgotten``: the
+    squadron's key was deleted, so its secrets are blank and must be set again (it stays true
+    until one is).
+
+    From version 3 the store holds the secret settings sealed with the squadron's key
+    (``bot.secrets``), which opens them before this codec reads the event; version 2 and
+    older events hold them in plain text.
+    """
 
     TYPE: ClassVar[str] = "SquadronSettingsChanged"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     settings: SquadronSettings
     changed: tuple[str, ...]
+    secrets_forgotten: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -389,6 +397,12 @@ def _settings_v1_flags_to_booleans(data: EventData) -> EventData:
         if isinstance(holder, dict) and holder.get(name) in _V1_BOOLEANS:
             holder[name] = _V1_BOOLEANS[holder[name]]
     return {**data, "settings": settings}
+
+
+@UPCASTERS.register("SquadronSettingsChanged", 2)
+def _settings_v2_secrets_in_plain_text(data: EventData) -> EventData:
+    """Version 2 held the secret settings in plain text, readable by anyone: none forgotten."""
+    return {**data, "secrets_forgotten": False}
 
 
 @UPCASTERS.register("TerminationRequested", 1)

@@ -678,6 +678,20 @@ SETTINGS_CATALOGUE: tuple[SettingSpec, ...] = tuple(_catalogue(SquadronSettings,
 _SPECS_BY_KEY = {spec.key: spec for spec in SETTINGS_CATALOGUE}
 
 
+SECRET_KEYS: tuple[str, ...] = tuple(spec.key for spec in SETTINGS_CATALOGUE if spec.secret)
+"""The catalogue keys whose values are secret (passwords): sealed in the event history."""
+_NEEDS_A_SECRET = ("lotatc.enabled", "srs.eam_enabled", "tacview.remote_control_enabled")
+"""The flags `_check_coalition_passwords` allows only with passwords set."""
+
+
+def forgotten_secrets() -> dict[str, object]:
+    """The changes that leave settings with no secret: every secret at its default and each
+    feature that needs a password off. What a squadron whose secrets were forgotten has."""
+    changes: dict[str, object] = {key: setting_spec(key).default for key in SECRET_KEYS}
+    changes.update(dict.fromkeys(_NEEDS_A_SECRET, False))
+    return changes
+
+
 def setting_spec(key: str) -> SettingSpec:
     """The catalogue entry for `key`; an unknown key is a SettingsError."""
     try:

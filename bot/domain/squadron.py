@@ -45,7 +45,14 @@ from bot.domain.events import (
 )
 from bot.domain.money import format_cents
 from bot.domain.pricing import Limits
-from bot.domain.settings import SettingsError, SquadronSettings, parse_setting
+from bot.domain.settings import (
+    SECRET_KEYS,
+    SETTINGS_CATALOGUE,
+    SettingsError,
+    SquadronSettings,
+    forgotten_secrets,
+    parse_setting,
+)
 from bot.domain.words import counted
 from eventstore import NewEvent, StoredEvent
 
@@ -89,6 +96,8 @@ class SquadronState:
     purchases: Mapping[str, Purchase] = field(default_factory=dict)
     purchase_ids_by_session: Mapping[str, str] = field(default_factory=dict)
     credited_session_ids: frozenset[str] = frozenset()
+    secrets_forgotten: bool = False
+    """The squadron's secret settings were forgotten (its key deleted); set them again."""
 
     @property
     def reserved_cents(self) -> int:
@@ -132,6 +141,13 @@ class ChangeSettings:
 
     actor: Actor
     changes: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForgetSecrets:
+    """Blank the secret settings once their key is deleted (operators only)."""
+
+    actor: Actor
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,6 +241,7 @@ class Charge:
 
 SquadronCommand = (
     ChangeSettings
+    | ForgetSecrets
     | StartPurchase
     | RecordPurchase
     | ClosePurchase
@@ -251,6 +268,8 @@ def _decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]
     match command:
         case ChangeSettings():
             return _change_settings(command, state)
+        case ForgetSecrets():
+            return _forget_secrets(command, state)
         case StartPurchase():
             return _start_purchase(command, state)
         case RecordPurchase():
@@ -311,7 +330,21 @@ def _change_settings(command: ChangeSettings, state: SquadronState) -> list[Doma
     changed = tuple(key for key in typed if settings.value(key) != state.settings.value(key))
     if not changed:
         return []
-    return [SquadronSettingsChanged(settings=settings, changed=changed)]
+    forgotten = state.secrets_forgotten and not any(key in SECRET_KEYS for key in changed)
+    return [
+        SquadronSettingsChanged(settings=settings, changed=changed, secrets_forgotten=forgotten)
+    ]
+
+
+def _forget_secrets(command: ForgetSecrets, state: SquadronState) -> list[DomainEvent]:
+    _require_operator(command.actor, "forget a squadron's secrets")
+    settings = state.settings.apply_changes(forgotten_secrets())
+    changed = tuple(
+        spec.key
+        for spec in SETTINGS_CATALOGUE
+        if settings.value(spec.key) != state.settings.value(spec.key)
+    )
+    return [SquadronSettingsChanged(settings=settings, changed=changed, secrets_forgotten=True)]
 
 
 def _start_purchase(command: StartPurchase, state: SquadronState) -> list[DomainEvent]:
@@ -506,7 +539,9 @@ def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
     """The state after one typed squadron event."""
     match event:
         case SquadronSettingsChanged():
-            return replace(state, settings=event.settings)
+            return replace(
+                state, settings=event.settings, secrets_forgotten=event.secrets_forgotten
+            )
         case PurchaseStarted():
             purchase = Purchase(
                 purchase_id=event.purchase_id,

@@ -12,6 +12,7 @@ from bot.cloud.base import ComputeProvider
 from bot.domain.pricing import Limits, Pricing
 from bot.notify import Notifier
 from bot.payments.service import PaymentService
+from bot.secrets import KeyRing
 from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
@@ -59,6 +60,7 @@ class Services:
         limits: Limits,
         compute: ComputeSettings,
         login_pool: LoginPool | None = None,
+        keys: KeyRing | None = None,
     ) -> None:
         self.store = store
         self.view = view
@@ -93,6 +95,7 @@ class Services:
             pricing=pricing,
             intents=self._intents,
             background=self.background,
+            keys=keys,
         )
         self.admin = AdminService(
             store=store,

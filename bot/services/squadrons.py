@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
-from bot.domain.errors import InvalidRequest
+from bot.domain.errors import InvalidRequest, NotAllowed
 from bot.domain.events import (
     CreditsGranted,
     CreditsPurchased,
@@ -29,6 +29,7 @@ from bot.domain.mission import describe_minutes
 from bot.domain.pricing import Pricing
 from bot.domain.settings import SquadronSettings
 from bot.domain.squadron import Purchase, SquadronState, squadron_stream
+from bot.secrets import KeyRing
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.logged import logged
@@ -81,7 +82,9 @@ class SquadronService:
         pricing: Pricing,
         intents: IntentRunner,
         background: BackgroundTasks,
+        keys: KeyRing | None = None,
     ) -> None:
+        self._keys = keys
         self._streams = streams
         self._pricing = pricing
         self._intents = intents
@@ -131,6 +134,24 @@ class SquadronService:
                 idempotency_key=command_key(actor, "settings"),
             )
             return state.settings
+
+    async def forget_secrets(self, actor: Actor, guild_id: str) -> bool:
+        """Delete the squadron's key, so the secret settings it sealed in the event history can
+        never be read again, and record them blank (operators only). False when the squadron had
+        no key: nothing of it was sealed."""
+        if not actor.is_operator:
+            raise NotAllowed("Only an rr operator can forget a squadron's secrets.")
+        if self._keys is None:
+            raise InvalidRequest("This rr keeps no squadron keys, so it has nothing to forget.")
+        with logged("forget secrets", guild_id=guild_id, user_id=actor.user_id) as fields:
+            deleted = await self._keys.forget(guild_id)
+            fields["had_key"] = deleted
+            await self._streams.write_squadron(
+                guild_id,
+                lambda current: squadrons.decide(squadrons.ForgetSecrets(actor=actor), current),
+                idempotency_key=command_key(actor, "forget-secrets"),
+            )
+            return deleted
 
     async def grant(self, actor: Actor, guild_id: str, amount_cents: int, reason: str) -> Balance:
         """Give credit (operators only)."""

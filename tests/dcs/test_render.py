@@ -275,7 +275,9 @@ def through_the_event_store(squadron: SquadronSettings) -> SquadronSettings:
     async def round_trip() -> SquadronSettings:
         with tempfile.TemporaryDirectory() as folder:
             async with eventstore.open(f"sqlite:///{folder}/rr.db") as store:
-                event = SquadronSettingsChanged(settings=squadron, changed=())
+                event = SquadronSettingsChanged(
+                    settings=squadron, changed=(), secrets_forgotten=False
+                )
                 await store.append("squadron#1", 0, [to_new_event(event, {})])
                 [stored] = [stored async for stored in store.read("squadron#1")]
         reloaded = from_stored(stored)

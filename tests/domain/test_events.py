@@ -49,7 +49,9 @@ SETTINGS = SquadronSettings().apply_changes(
 
 SAMPLES: dict[type[DomainEvent], DomainEvent] = {
     SquadronSettingsChanged: SquadronSettingsChanged(
-        settings=SETTINGS, changed=("srs.enabled", "server_name", "missions")
+        settings=SETTINGS,
+        changed=("srs.enabled", "server_name", "missions"),
+        secrets_forgotten=False,
     ),
     PurchaseStarted: PurchaseStarted(
         purchase_id="p1",
@@ -125,9 +127,9 @@ def test_every_event_round_trips_through_the_store_shape(event: DomainEvent) -> 
     assert from_stored(stored(new, "stream#1", 1)) == event
 
 
-def test_settings_event_is_at_version_2_and_stores_real_booleans() -> None:
+def test_settings_event_is_at_version_3_and_stores_real_booleans() -> None:
     new = to_new_event(SAMPLES[SquadronSettingsChanged], {})
-    assert new.schema_version == 2
+    assert new.schema_version == 3
     assert new.data["settings"]["srs"]["enabled"] is True
     assert new.data["settings"]["server_name"] == "true"
 

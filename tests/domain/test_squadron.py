@@ -112,7 +112,9 @@ def test_a_manager_changes_settings_from_typed_text() -> None:
     )
     assert events == [
         SquadronSettingsChanged(
-            settings=stream.state.settings, changed=("srs.enabled", "max_players")
+            settings=stream.state.settings,
+            changed=("srs.enabled", "max_players"),
+            secrets_forgotten=False,
         )
     ]
     assert stream.state.settings.srs.enabled is True
