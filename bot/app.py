@@ -549,7 +549,7 @@ async def _open_sealing_store(settings: Settings, clock: Clock) -> SealingStore:
     store = _open_store(settings, clock)
     try:
         keys = await open_keyring(settings.secrets_key, store, settings.secrets_key_table)
-    except ValueError as error:
+    except (ValueError, OSError, BotoCoreError, ClientError) as error:
         await store.close()
         raise FatalError(f"RR_SECRETS_KEY is not usable: {error}") from None
     log.info("secrets ready", extra={"master_key": keys.master.name})

@@ -582,6 +582,11 @@ class DynamoDBEventStore(EventStore):
             *(self._call(operation, TableName=self.table, **request) for request in requests)
         )
 
+    async def ensure_table(self) -> None:
+        """Check the table exists, creating it unless ``create=false``; once per store. For a
+        caller keeping items of its own in the table before the store's first request."""
+        await self._ensure_table()
+
     async def _ensure_table(self) -> None:
         if self._ready:
             return

@@ -45,6 +45,7 @@ async def open_master_key(url: str) -> MasterKey:
 
 async def _key_table(store: EventStore, path: Path) -> KeyTable:
     if isinstance(store, DynamoDBEventStore):
+        await store.ensure_table()
         client = await asyncio.to_thread(lambda: store.client)
         return DynamoKeyTable(client, store.table)
     return FileKeyTable(path)

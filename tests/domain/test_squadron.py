@@ -566,3 +566,31 @@ def test_a_charge_of_zero_still_frees_the_reservation() -> None:
     run(stream, reserve("m1", 500))
     run(stream, sq.Charge(actor=STRIPE, mission_id="m1", minutes=0, amount=0))
     assert stream.state.reservations == {}
+
+
+def test_forgetting_secrets_blanks_them_turns_off_what_needs_them_until_one_is_set() -> None:
+    stream = new_squadron()
+    run(
+        stream,
+        sq.ChangeSettings(
+            actor=MANAGER,
+            changes={
+                "password": "hunter22",
+                "lotatc.blue_password": "blue1",
+                "lotatc.enabled": "yes",
+            },
+        ),
+    )
+    with pytest.raises(NotAllowed):
+        run(stream, sq.ForgetSecrets(actor=MANAGER))
+    [event] = run(stream, sq.ForgetSecrets(actor=OPERATOR))
+    assert isinstance(event, SquadronSettingsChanged)
+    assert event.secrets_forgotten
+    assert set(event.changed) == {"password", "lotatc.blue_password", "lotatc.enabled"}
+    assert stream.state.settings.password == ""
+    assert stream.state.settings.lotatc.enabled is False
+    assert stream.state.secrets_forgotten
+    run(stream, sq.ChangeSettings(actor=MANAGER, changes={"max_players": "12"}))
+    assert stream.state.secrets_forgotten, "still to be set again after an unrelated change"
+    run(stream, sq.ChangeSettings(actor=MANAGER, changes={"password": "new-one"}))
+    assert not stream.state.secrets_forgotten
