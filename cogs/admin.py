@@ -133,8 +133,24 @@ class AdminCog(commands.Cog):
         )
         await _reply(interaction, f"Refunded {self._money(cents)} from guild `{guild_id}`.")
 
+    @admin.command(
+        name="forget-secrets",
+        description="Delete a squadron's key: its passwords in the history become unreadable.",
+    )
+    @app_commands.describe(guild="The squadron.")
+    async def forget_secrets(self, interaction: discord.Interaction, guild: str) -> None:
+        actor = await self._operator(interaction)
+        guild_id = await self._squadron(guild)
+        had_key = await self.services.squadrons.forget_secrets(actor, guild_id)
+        done = "Deleted the key of" if had_key else "No key was kept for"
+        await _reply(
+            interaction,
+            f"{done} guild `{guild_id}`; its passwords are blank and must be set again.",
+        )
+
     @grant.autocomplete("guild")
     @refund.autocomplete("guild")
+    @forget_secrets.autocomplete("guild")
     async def _squadrons(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:

@@ -39,6 +39,10 @@ Recheck = Callable[[], Awaitable[object]]
 """Raises what would refuse a start or booking now, apart from credit (a new quote)."""
 SIZE_CHOICES = [app_commands.Choice(name=size, value=size) for size in INSTANCE_SIZES]
 SETTING_KEYS = tuple(spec.key for spec in SETTINGS_CATALOGUE)
+SECRETS_FORGOTTEN = (
+    "The squadron's passwords were forgotten (its key was deleted), and LotAtc, SRS coalition "
+    "security and Tacview remote control are off: set the passwords again with /config set."
+)
 
 
 class ServersCog(commands.Cog):
@@ -446,6 +450,8 @@ class ServersCog(commands.Cog):
         require_manager(await self._actor(interaction), "see the squadron's settings")
         squadron = await self.services.squadrons.get(guild_id)
         embed = settings_embed(squadron.settings)
+        if squadron.secrets_forgotten:
+            embed.description = SECRETS_FORGOTTEN
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
     @config.command(name="set", description="Change one of the squadron's server settings.")
