@@ -7,7 +7,7 @@ A key deleted by another process stays in this one's memory until it restarts.
 import asyncio
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.secrets.cipher import CannotOpen
 from bot.secrets.keytable import KeyTable, WrappedKey
@@ -19,10 +19,7 @@ log = logging.getLogger("rr.secrets")
 @dataclass(frozen=True, slots=True)
 class DataKey:
     key_id: str
-    secret: bytes
-
-    def __repr__(self) -> str:
-        return f"DataKey({self.key_id!r})"
+    secret: bytes = field(repr=False)
 
 
 class KeyRing:

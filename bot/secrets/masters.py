@@ -8,7 +8,7 @@ key moved to another squadron does not unwrap. boto3 runs off the event loop.
 import asyncio
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,16 @@ from botocore.exceptions import ClientError
 from bot.secrets.cipher import KEY_BYTES, CannotOpen, new_key, open_box, seal
 
 _CONTEXT_KEY = "rr:squadron"
+_NOT_THIS_KEYS = frozenset(
+    {"InvalidCiphertextException", "IncorrectKeyException", "NotFoundException"}
+)
+"""KMS's answers that the wrapped key will never unwrap: another key or context, or no such
+master key. Others (throttled, disabled, pending deletion, denied) may pass and are raised."""
 
 
 @dataclass(frozen=True, slots=True)
 class NewDataKey:
-    plaintext: bytes
+    plaintext: bytes = field(repr=False)
     wrapped: bytes
 
 
@@ -109,7 +114,7 @@ class KmsMasterKey(MasterKey):
                 EncryptionContext={_CONTEXT_KEY: squadron_id},
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "InvalidCiphertextException":
+            if error.response.get("Error", {}).get("Code") in _NOT_THIS_KEYS:
                 raise CannotOpen("KMS refused to unwrap the data key") from None
             raise
         plaintext: bytes = answer["Plaintext"]

@@ -15,7 +15,9 @@ from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.events import SquadronSettingsChanged, from_stored, to_data
 from bot.domain.squadron import squadron_stream
-from bot.secrets import KeyRing, SealingStore, open_keyring
+from bot.secrets import DataKey, KeyRing, SealingStore, open_keyring, open_master_key
+from bot.secrets.cipher import CannotOpen, new_key
+from bot.secrets.sealing import open_settings, seal_settings
 from eventstore import EventStore, NewEvent
 
 GUILD = "900000000000000001"
@@ -138,17 +140,15 @@ async def test_one_squadrons_forgotten_key_leaves_anothers_secrets(
     assert_opened(await read_settings(store, OTHER_GUILD))
 
 
-async def test_a_box_copied_to_another_squadron_does_not_open(sqlite_sealed: OpenSealed) -> None:
-    store = await sqlite_sealed()
-    await change_settings(store, GUILD)
-    await change_settings(store, OTHER_GUILD)
-    [mine] = [event async for event in store.inner.read(squadron_stream(GUILD))]
-    [theirs] = [event async for event in store.inner.read(squadron_stream(OTHER_GUILD))]
-    copied = {**theirs.data, "sealed": mine.data["sealed"]}
-    stream = squadron_stream("900000000000000003")
-    await store.inner.append(stream, 0, [NewEvent(theirs.type, copied, schema_version=3)])
-    await store.keys.for_sealing("900000000000000003")
-    assert_forgotten(await read_settings(store, "900000000000000003"))
+def test_a_box_sealed_for_one_squadron_does_not_open_for_another() -> None:
+    """The guild id is the associated data: the same key does not open a box moved elsewhere."""
+    key = DataKey("k1", new_key())
+    [event] = sq.decide(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), sq.initial_squadron)
+    sealed = seal_settings(event.data, key, GUILD)
+    assert open_settings(sealed, key, GUILD)["settings"]["password"] == PASSWORDS["password"]
+    elsewhere = open_settings(sealed, key, OTHER_GUILD)
+    assert elsewhere["settings"]["password"] == ""
+    assert elsewhere["secrets_forgotten"] is True
 
 
 async def test_old_plaintext_events_still_read(sqlite_sealed: OpenSealed) -> None:
@@ -226,3 +226,21 @@ async def test_a_wrong_master_key_reads_secrets_as_forgotten(tmp_path: Path) -> 
     second: KeyRing = await open_keyring(f"file://{tmp_path}/two.key", store, table)
     assert_forgotten(await read_settings(SealingStore(store, second)))
     await store.close()
+
+
+async def test_kms_unwraps_a_data_key_only_for_its_squadron(moto_endpoint: str) -> None:
+    kms = boto3.client("kms", region_name="eu-west-1", endpoint_url=moto_endpoint)
+    key_id = kms.create_key(Description="rr secrets test")["KeyMetadata"]["KeyId"]
+    master = await open_master_key(f"kms://{key_id}?region=eu-west-1&endpoint_url={moto_endpoint}")
+    made = await master.new_data_key(GUILD)
+    assert len(made.plaintext) == 32
+    assert made.plaintext not in made.wrapped
+    assert await master.unwrap(GUILD, made.wrapped) == made.plaintext
+    with pytest.raises(CannotOpen):
+        await master.unwrap(OTHER_GUILD, made.wrapped)
+
+
+async def test_a_master_key_url_must_name_a_key() -> None:
+    for url in ("file://", "kms://", "kms://alias/x?colour=red", "s3://bucket", "file://x?a=b"):
+        with pytest.raises(ValueError, match="names no master key"):
+            await open_master_key(url)
