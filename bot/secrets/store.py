@@ -4,10 +4,11 @@ the store itself holds no secret in plain text."""
 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
+from datetime import datetime
 
 from bot.secrets.keyring import KeyRing
 from bot.secrets.sealing import FIRST_SEALED_VERSION, SEALED_TYPE, open_settings, seal_settings
-from eventstore import EventStore, NewEvent, Position, StoredEvent
+from eventstore import Checkpoint, EventStore, Lease, NewEvent, Position, StoredEvent
 from eventstore.codec import Batch, Write
 
 SQUADRON_PREFIX = "squadron#"
@@ -20,14 +21,18 @@ class SealingStore(EventStore):
         self.keys = keys
 
     async def append_many(
-        self, batches: Iterable[Batch], *, idempotency_key: str | None = None
+        self,
+        batches: Iterable[Batch],
+        *,
+        idempotency_key: str | None = None,
+        fence: Lease | None = None,
     ) -> list[StoredEvent]:
         plain = [(stream, version, list(events)) for stream, version, events in batches]
         sealed = [
             (stream, version, [await self._seal(stream, event) for event in events])
             for stream, version, events in plain
         ]
-        stored = await self.inner.append_many(sealed, idempotency_key=idempotency_key)
+        stored = await self.inner.append_many(sealed, idempotency_key=idempotency_key, fence=fence)
         written = [event for _, _, events in plain for event in events]
         return [replace(event, data=new.data) for event, new in zip(stored, written, strict=True)]
 
@@ -44,6 +49,25 @@ class SealingStore(EventStore):
 
     def present_position(self) -> Position | None:
         return self.inner.present_position()
+
+    # Leases and checkpoints hold no settings: the inner store keeps them as they are.
+
+    async def _acquire(
+        self, name: str, owner: str, now: datetime, expires_at: datetime
+    ) -> Lease | None:
+        return await self.inner._acquire(name, owner, now, expires_at)
+
+    async def _renew(self, lease: Lease, now: datetime, expires_at: datetime) -> Lease:
+        return await self.inner._renew(lease, now, expires_at)
+
+    async def _release(self, lease: Lease, now: datetime) -> None:
+        await self.inner._release(lease, now)
+
+    async def _save_checkpoint(self, name: str, data: bytes) -> int:
+        return await self.inner._save_checkpoint(name, data)
+
+    async def load_checkpoint(self, name: str) -> Checkpoint | None:
+        return await self.inner.load_checkpoint(name)
 
     async def close(self) -> None:
         await self.inner.close()

@@ -5,6 +5,7 @@ through boto3 against the moto server on loopback."""
 import stat
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -116,6 +117,24 @@ async def test_the_raw_event_is_version_3_with_one_sealed_box(sqlite_sealed: Ope
     assert set(raw.data["sealed"]) == {"key", "box"}
     assert "password" not in raw.data["settings"]
     assert "blue_password" not in raw.data["settings"]["lotatc"]
+
+
+async def test_leases_fences_and_checkpoints_pass_through_the_sealing_store(
+    sqlite_sealed: OpenSealed,
+) -> None:
+    store = await sqlite_sealed()
+    lease = await store.acquire_lease("scheduler", "process-a", timedelta(seconds=30))
+    assert lease is not None
+    assert await store.acquire_lease("scheduler", "process-b", timedelta(seconds=30)) is None
+    await store.append("test#fenced", 0, [NewEvent("Noted", {})], fence=lease)
+    await store.release_lease(lease)
+    taken = await store.acquire_lease("scheduler", "process-b", timedelta(seconds=30))
+    assert taken is not None and taken.token > lease.token
+    with pytest.raises(eventstore.LeaseLost):
+        await store.append("test#fenced", 1, [NewEvent("Noted", {})], fence=lease)
+    assert await store.save_checkpoint("view", b"state") == 1
+    checkpoint = await store.load_checkpoint("view")
+    assert checkpoint is not None and checkpoint.data == b"state"
 
 
 async def test_forgetting_the_key_blanks_the_secrets_never_fails(
