@@ -1,0 +1,65 @@
+"""One session on a deployed stack, run by rr's own parts built from the stack's outputs: the
+DynamoDB store from RR_EVENT_STORE, the EC2 provider (and its backstop and login checks) from
+the RR_EC2_* settings, the login pool, the services and the view. Whatever AWS calls rr makes
+for a session, this makes them, with whichever credentials boto3 finds in the environment."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+import eventstore
+from bot.cloud.ec2 import open_ec2_provider
+from bot.cloud.logins import LoginPool
+from bot.config import Settings
+from bot.domain.mission import MissionState
+from tests.cloud.helpers import REGION
+from tests.fakes.clock import FakeClock
+from tests.services.harness import BotProcess, member
+
+FUNDS = 10_000
+RAN_FOR = timedelta(minutes=40)
+
+
+@dataclass(frozen=True)
+class SessionRun:
+    launched: MissionState
+    ended: MissionState
+
+
+def use_stack_settings(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], moto_endpoint: str
+) -> Settings:
+    """rr's environment as the operator sets it from the outputs; boto3 aimed at moto."""
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+async def run_session(
+    settings: Settings,
+    clock: FakeClock,
+    while_running: Callable[[MissionState], None] = lambda _: None,
+) -> SessionRun:
+    """Start a session now, let its launch finish, look at it with ``while_running``, run it a
+    while, stop it."""
+    provider = await open_ec2_provider(settings, clock.now)
+    async with eventstore.open(settings.event_store, clock=clock.now) as store:
+        pool = LoginPool(store, settings.ec2.login_parameters)
+        bot = BotProcess(store, clock, provider, login_pool=pool)
+        await bot.start()
+        try:
+            await bot.fund(FUNDS)
+            await bot.services.squadrons.change_settings(member(manager=True), {"region": REGION})
+            started = await bot.services.missions.start(member(), duration_minutes=60)
+            await bot.services.background.drain()
+            launched = await bot.services.missions.get(started.mission_id)
+            assert launched.instance_id is not None, "the launch did not finish"
+            while_running(launched)
+            await clock.advance(RAN_FOR)
+            ended = await bot.services.missions.stop(member(), started.mission_id)
+        finally:
+            await bot.stop()
+    return SessionRun(launched=launched, ended=ended)

@@ -1,0 +1,54 @@
+"""The deployed stack runs a session: rr's real EC2 provider and DynamoDB store, configured
+only from the stack's outputs, launch a server from the stack's launch template into its
+subnet and security group with its instance profile, set the backstop with its role, and end
+it, the bill recorded in the stack's table."""
+
+from typing import Any
+
+import pytest
+
+from bot.domain.mission import MissionState, MissionStatus
+from tests.cloud.helpers import tags_of
+from tests.deploy.session import run_session, use_stack_settings
+from tests.deploy.stack import Stack
+from tests.fakes.clock import FakeClock
+
+
+def put_logins(admin: Any, stack: Stack) -> None:
+    for name in stack.settings["RR_EC2_LOGIN_PARAMETERS"].split(","):
+        admin("ssm").put_parameter(Name=name, Value='{"username": "u"}', Type="SecureString")
+
+
+async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
+    stack: Stack, admin: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+) -> None:
+    put_logins(admin, stack)
+    settings = use_stack_settings(monkeypatch, stack.settings, moto_endpoint)
+    seen: dict[str, Any] = {}
+
+    def while_running(mission: MissionState) -> None:
+        reply = admin("ec2").describe_instances(InstanceIds=[mission.instance_id])
+        seen["instance"] = reply["Reservations"][0]["Instances"][0]
+        name = f"rr-{stack.deployment}-{mission.instance_id}"
+        seen["backstop"] = admin("scheduler").get_schedule(Name=name)
+
+    run = await run_session(settings, clock, while_running)
+
+    instance = seen["instance"]
+    assert tags_of(instance)["aws:ec2launchtemplate:id"] == stack.resources["ServerLaunchTemplate"]
+    assert instance["ImageId"] == stack.image_id
+    assert instance["SubnetId"] == stack.resources["ServerSubnet"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [
+        stack.resources["ServerSecurityGroup"]
+    ]
+    assert instance["IamInstanceProfile"]["Arn"] == stack.settings["RR_EC2_INSTANCE_PROFILE"]
+    assert tags_of(instance)["rr:deployment"] == stack.deployment
+    assert seen["backstop"]["Target"]["RoleArn"] == stack.settings["RR_EC2_BACKSTOP_ROLE_ARN"]
+    assert run.ended.status is MissionStatus.ENDED
+    ended = admin("ec2").describe_instances(InstanceIds=[run.launched.instance_id])
+    assert ended["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
+    with pytest.raises(admin("scheduler").exceptions.ResourceNotFoundException):
+        admin("scheduler").get_schedule(Name=f"rr-{stack.deployment}-{run.launched.instance_id}")
+    table = admin("dynamodb").scan(TableName=f"rr-{stack.deployment}-events")["Items"]
+    types = {item["type"]["S"] for item in table if "type" in item}
+    assert {"InstanceLaunched", "MissionEnded", "MissionCharged", "LoginAcquired"} <= types
