@@ -20,6 +20,7 @@ from tests.services.harness import BotProcess, member
 
 FUNDS = 10_000
 RAN_FOR = timedelta(minutes=40)
+EXTENDED_BY = 30
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ async def run_session(
     while_running: Callable[[MissionState], None] = lambda _: None,
 ) -> SessionRun:
     """Start a session now, let its launch finish, look at it with ``while_running``, run it a
-    while, stop it."""
+    while, extend it (which moves its backstop), stop it."""
     provider = await open_ec2_provider(settings, clock.now)
     async with eventstore.open(settings.event_store, clock=clock.now) as store:
         pool = LoginPool(store, settings.ec2.login_parameters)
@@ -59,6 +60,8 @@ async def run_session(
             assert launched.instance_id is not None, "the launch did not finish"
             while_running(launched)
             await clock.advance(RAN_FOR)
+            await bot.services.missions.extend(member(), started.mission_id, EXTENDED_BY)
+            await bot.services.background.drain()
             ended = await bot.services.missions.stop(member(), started.mission_id)
         finally:
             await bot.stop()
