@@ -126,8 +126,8 @@ def authorisations(request: Recorded, account: Account) -> list[IamRequest]:
 def _ec2(request: Recorded, account: Account) -> list[IamRequest]:
     params = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
     action = params["Action"]
-    if action == "DescribeInstances":
-        return [IamRequest("ec2:DescribeInstances", "*")]
+    if action in ("DescribeInstances", "DescribeImages", "DescribeLaunchTemplateVersions"):
+        return [IamRequest(f"ec2:{action}", "*")]
     if action == "TerminateInstances":
         ids = [v for k, v in params.items() if k.startswith("InstanceId.")]
         return [

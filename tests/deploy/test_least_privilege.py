@@ -1,8 +1,9 @@
 """Least privilege, as far as local stand-ins reach.
 
 1. moto with IAM enforcement on, rr's AWS credentials those of a user holding only the bot
-   policy's actions: a whole session (launch, backstop, logins, store, end) succeeds, and a
-   call outside the policy is refused — so the policy names every action rr calls.
+   policy's actions: a whole session (launch, backstop, logins, store, extension, end) and
+   ``rr-bot check`` succeed, and a call outside the policy is refused — so the policy names
+   every action rr calls.
    moto matches actions only (against the resource "*"), so the user holds the actions with
    ``Resource: "*"`` and no conditions; that proves the action list, nothing more.
 2. Every request rr sent in that session, recorded at the HTTP level, turned into the IAM
@@ -33,6 +34,7 @@ from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.access_control import IAMRequest
 
 from bot.domain.mission import MissionStatus
+from bot.preflight import Finding, preflight
 from tests.cloud.helpers import NO_RETRIES
 from tests.deploy.iam import IamRequest, actions_of, allowed
 from tests.deploy.recorded import Account, Recorded, authorisations, recording_server
@@ -56,6 +58,8 @@ class EnforcedRun:
     run: SessionRun
     requests: list[Recorded]
     refused: list[int]
+    checked: list[Finding]
+    """``rr-bot check`` with the same credentials."""
     complaints: list[str]
     """What rr logged at WARNING or above: a refusal it handled would show here."""
     policies: dict[str, dict[str, Any]]
@@ -114,6 +118,7 @@ def _enforced_run(endpoint: str, recorder: Any, patch: pytest.MonkeyPatch) -> En
     recorder.on = True
     try:
         run = asyncio.run(run_session(settings, clock))
+        checked = asyncio.run(preflight(settings, now=clock.now))
         recorder.on = False
         refused = _refusals(endpoint, stack)
     finally:
@@ -125,6 +130,7 @@ def _enforced_run(endpoint: str, recorder: Any, patch: pytest.MonkeyPatch) -> En
         run=run,
         requests=list(recorder.requests),
         refused=refused,
+        checked=checked,
         complaints=complaints.messages,
         policies=policies,
         account=_account(admin, stack),
@@ -145,7 +151,7 @@ def _refusals(endpoint: str, stack: Stack) -> list[int]:
     table = f"rr-{stack.deployment}-events"
     attempts = [
         ("dynamodb", lambda c: c.delete_table(TableName=table)),
-        ("ec2", lambda c: c.describe_images(Owners=["self"])),
+        ("ec2", lambda c: c.describe_vpcs()),
         ("scheduler", lambda c: c.list_schedules()),
     ]
     codes = []
@@ -227,6 +233,15 @@ def test_a_whole_session_succeeds_with_only_the_bots_actions(enforced: EnforcedR
     assert enforced.run.ended.status is MissionStatus.ENDED
     assert enforced.complaints == []
     assert {r.service for r in enforced.requests} == {"dynamodb", "ec2", "scheduler", "ssm"}
+
+
+def test_rr_bot_check_passes_every_aws_item_with_only_the_bots_actions(
+    enforced: EnforcedRun,
+) -> None:
+    aws_items = [f for f in enforced.checked if not f.item.startswith(("Stripe", "public URL"))]
+
+    assert [f.line() for f in aws_items if not f.ok] == []
+    assert len(aws_items) == 8
 
 
 def test_moto_enforced_the_policy_calls_outside_it_are_refused(enforced: EnforcedRun) -> None:

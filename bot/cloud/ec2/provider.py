@@ -80,6 +80,10 @@ class Ec2Provider:
             login_helper=settings.login_helper,
         )
 
+    @property
+    def region(self) -> str:
+        return self._region
+
     async def launch(self, request: LaunchRequest) -> InstanceInfo:
         instance_type = self._instance_type(request)
         user_data = build_user_data(
@@ -191,7 +195,7 @@ class Ec2Provider:
         self, request: LaunchRequest, instance_type: str, user_data: str
     ) -> InstanceInfo:
         reply = await asyncio.to_thread(
-            self._ec2.run_instances, **self._run_parameters(request, instance_type, user_data)
+            self._ec2.run_instances, **self.run_parameters(request, instance_type, user_data)
         )
         info = _info(reply["Instances"][0])
         log.info(
@@ -206,9 +210,10 @@ class Ec2Provider:
         )
         return info
 
-    def _run_parameters(
+    def run_parameters(
         self, request: LaunchRequest, instance_type: str, user_data: str
     ) -> dict[str, Any]:
+        """RunInstances' parameters for a launch (the preflight dry-runs them too)."""
         settings = self._settings
         tags = [
             {"Key": "Name", "Value": f"rr-{self._deployment}-{request.mission_id}"},
