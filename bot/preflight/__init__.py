@@ -1,20 +1,23 @@
 """``rr-bot check``: a deployment checked item by item before rr runs on it.
 
-Each item is exercised the way rr uses it, without changing anything: the event table and its
+Each item is exercised the way rr uses it, leaving nothing changed: the event table and its
 index (reads, and a conditional put that can never succeed), the launch template and its image,
 a dry-run launch and termination, a disabled backstop schedule with the backstop role (deleted
-at once), the ED login parameters (described, never read), Stripe's keys (listing checkout
-sessions), and the public URL's health check. One line per item says what to fix.
+at once), the ED login parameters (described, never read), the file store's bucket (an empty
+probe object written and deleted), Stripe's keys (listing checkout sessions), and the public
+URL's health check. One line per item says what to fix.
 """
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from bot.clock import Clock, SystemClock
 from bot.cloud.ec2.backstop import Backstop
 from bot.cloud.ec2.provider import Ec2Provider
 from bot.cloud.ec2.setup import check_ec2_settings
 from bot.config import InvalidSettings, Settings
 from bot.preflight.aws import AwsClients, dynamodb_table, event_table, servers
+from bot.preflight.files import file_store
 from bot.preflight.findings import Finding, failed, passed
 from bot.preflight.web import public_url, stripe_keys
 
@@ -26,9 +29,10 @@ async def preflight(
     *,
     clients: AwsClients | None = None,
     stripe_api_base: str | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Clock | None = None,
 ) -> list[Finding]:
     """Every item's finding, in a fixed order; AWS clients are boto3's unless given."""
+    clock = clock or SystemClock()
     table = dynamodb_table(settings.event_store)
     if clients is None and (table is not None or settings.compute == "ec2"):
         clients = AwsClients.from_environment(table[1] if table else None)
@@ -41,9 +45,10 @@ async def preflight(
         found += await event_table(clients.dynamodb, table[0])
     if settings.compute == "ec2":
         assert clients is not None
-        found += await _servers(settings, clients, now)
+        found += await _servers(settings, clients, clock.now)
     else:
         found.append(passed("servers", "local stand-ins (RR_COMPUTE=local): nothing to check"))
+    found.append(await file_store(settings, clock))
     found += await stripe_keys(settings, stripe_api_base)
     found.append(await public_url(settings))
     return found

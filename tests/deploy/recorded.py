@@ -114,6 +114,7 @@ def authorisations(request: Recorded, account: Account) -> list[IamRequest]:
     handlers = {
         "ec2": _ec2,
         "dynamodb": _dynamodb,
+        "s3": _s3,
         "ssm": _ssm,
         "scheduler": _scheduler,
     }
@@ -250,3 +251,25 @@ def _scheduler(request: Recorded, account: Account) -> list[IamRequest]:
         context = {"iam:PassedToService": "scheduler.amazonaws.com"}
         found.append(IamRequest("iam:PassRole", role, context))
     return found
+
+
+_OBJECT_ACTIONS = {
+    "GET": "s3:GetObject",
+    "HEAD": "s3:GetObject",
+    "PUT": "s3:PutObject",
+    "DELETE": "s3:DeleteObject",
+}
+
+
+def _s3(request: Recorded, account: Account) -> list[IamRequest]:
+    """Path-style requests (rr addresses a custom endpoint by path): HeadBucket is authorised
+    as ``s3:ListBucket``, HeadObject as ``s3:GetObject``."""
+    bucket, _, key = urlsplit(request.path).path.lstrip("/").partition("/")
+    if not key:
+        if request.method == "HEAD":
+            return [IamRequest("s3:ListBucket", f"arn:{account.partition}:s3:::{bucket}")]
+        raise AssertionError(f"rr called S3 {request.method} on a bucket, unknown to the mapping")
+    action = _OBJECT_ACTIONS.get(request.method)
+    if action is None:
+        raise AssertionError(f"rr called S3 {request.method} on an object, unknown to the mapping")
+    return [IamRequest(action, f"arn:{account.partition}:s3:::{bucket}/{key}")]

@@ -14,13 +14,16 @@ from bot.cloud.ec2 import open_ec2_provider
 from bot.cloud.logins import LoginPool
 from bot.config import Settings
 from bot.domain.mission import MissionState
+from bot.files.store.keys import ObjectKey
+from bot.files.store.open import open_object_store
 from tests.cloud.helpers import REGION
 from tests.fakes.clock import FakeClock
-from tests.services.harness import BotProcess, member
+from tests.services.harness import GUILD, BotProcess, member
 
 FUNDS = 10_000
 RAN_FOR = timedelta(minutes=40)
 EXTENDED_BY = 30
+LINK_LIFETIME = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,28 @@ def use_stack_settings(
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    # S3 clients address buckets by host name unless told the endpoint; moto is one host.
+    files = f"{settings['RR_FILES_STORE']}&endpoint_url={moto_endpoint}"
+    monkeypatch.setenv("RR_FILES_STORE", files)
     return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+async def use_file_store(settings: Settings, clock: FakeClock) -> ObjectKey:
+    """What rr does with squadrons' files on S3: opened (the bucket checked), a mission stored,
+    read and linked, a debrief's upload link and look-up, a deletion. Returns the mission's key."""
+    store = await open_object_store(settings.files.store, clock=clock, base_url="http://unused")
+    try:
+        stored = await store.put(GUILD, b"mission = {}")
+        assert await store.get(stored.key) == b"mission = {}"
+        await store.download_link(stored.key, LINK_LIFETIME, filename="training.miz")
+        debrief = ObjectKey.debrief(GUILD, "session-1", "tacview.acmi")
+        await store.upload_link(debrief, settings.files.debrief_max_mb * 10**6, LINK_LIFETIME)
+        assert await store.head(debrief) is None
+        kept = await store.put(GUILD, b"mission = {kept = true}")
+        await store.delete(stored.key)
+    finally:
+        await store.close()
+    return kept.key
 
 
 async def run_session(

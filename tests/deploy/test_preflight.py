@@ -33,6 +33,7 @@ ITEMS = [
     "server termination (dry run)",
     "backstop role",
     "ED logins",
+    "file store",
     "Stripe API key",
     "Stripe webhook secret",
     "public URL",
@@ -87,7 +88,7 @@ class Deployment:
             self.settings(),
             clients=clients or self.clients(),
             stripe_api_base=self.stripe_base,
-            now=self.clock.now,
+            clock=self.clock,
         )
 
 
@@ -110,6 +111,7 @@ async def deployment(
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
     env = {
         **stack.settings,
+        "RR_FILES_STORE": f"{stack.settings['RR_FILES_STORE']}&endpoint_url={moto_endpoint}",
         "STRIPE_API_KEY": stripe.api_key,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "RR_PUBLIC_URL": str(health_server.make_url("")).rstrip("/"),
@@ -121,7 +123,8 @@ async def deployment(
 
 
 def _items(findings: list[Finding]) -> list[str]:
-    return [f.item.split(" lt-")[0].split(" rr-")[0].split(" arn:")[0] for f in findings]
+    names = [f.item.split(" lt-")[0].split(" rr-")[0].split(" arn:")[0] for f in findings]
+    return [name.split(" s3:")[0] for name in names]
 
 
 async def test_a_complete_deployment_passes_every_item(deployment: Deployment) -> None:
@@ -256,6 +259,15 @@ BROKEN: list[tuple[str, Breaker, str, str]] = [
         "is not an SSM SecureString",
     ),
     ("login the servers cannot read", _outside_prefix, "ED logins", "is outside"),
+    (
+        "no bucket",
+        _env(
+            "RR_FILES_STORE",
+            lambda d: d.env["RR_FILES_STORE"].replace("s3://rr-", "s3://gone-rr-"),
+        ),
+        "file store",
+        "the bucket does not exist",
+    ),
     ("Stripe refuses the key", _stripe_refuses_the_key, "Stripe API key", "refuses"),
     (
         "webhook secret not a signing secret",

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.mission import MissionState, MissionStatus
 from tests.cloud.helpers import tags_of
-from tests.deploy.session import run_session, use_stack_settings
+from tests.deploy.session import run_session, use_file_store, use_stack_settings
 from tests.deploy.stack import Stack
 from tests.fakes.clock import FakeClock
 
@@ -33,6 +33,7 @@ async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
         seen["backstop"] = admin("scheduler").get_schedule(Name=name)
 
     run = await run_session(settings, clock, while_running)
+    kept = await use_file_store(settings, clock)
 
     instance = seen["instance"]
     assert tags_of(instance)["aws:ec2launchtemplate:id"] == stack.resources["ServerLaunchTemplate"]
@@ -52,3 +53,5 @@ async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
     table = admin("dynamodb").scan(TableName=f"rr-{stack.deployment}-events")["Items"]
     types = {item["type"]["S"] for item in table if "type" in item}
     assert {"InstanceLaunched", "MissionEnded", "MissionCharged", "LoginAcquired"} <= types
+    listed = admin("s3").list_objects_v2(Bucket=stack.resources["FileBucket"])["Contents"]
+    assert [o["Key"] for o in listed] == [f"rr/{kept}"]

@@ -9,12 +9,11 @@ from cfnlint.api import ManualArgs, lint_file
 
 from bot.config import Settings, env_names
 from bot.domain.settings import SquadronSettings
+from bot.files.store.keys import ObjectKey
 from eventstore.dynamodb import DynamoDBEventStore
 from eventstore.events import NewEvent
 from tests.deploy.stack import STACK_REGION, TEMPLATE, Stack, resource, template
 
-PENDING_SETTINGS = {"RR_FILE_STORE"}
-"""Settings the template already sets for a part of rr still under way (the S3 file store)."""
 BOTO3_SETTINGS = {"AWS_DEFAULT_REGION"}
 
 
@@ -28,7 +27,7 @@ def test_every_output_is_a_setting_rr_reads_named_as_its_variable() -> None:
     outputs = template()["Outputs"]
     names = {output["Description"] for output in outputs.values()}
 
-    assert names <= set(env_names()) | BOTO3_SETTINGS | PENDING_SETTINGS
+    assert names <= set(env_names()) | BOTO3_SETTINGS
     for key, output in outputs.items():
         assert key == output["Description"].replace("_", "")
 
@@ -98,8 +97,10 @@ def test_the_bucket_is_private_encrypted_https_only_and_expires_debriefs(
     assert set(written["PublicAccessBlockConfiguration"].values()) == {True}
     assert written["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     rules = {rule["Id"]: rule for rule in written["LifecycleConfiguration"]["Rules"]}
-    assert rules["expire-debriefs"]["Prefix"].startswith(_file_prefix() + "/")
-    assert rules["expire-debriefs"]["ExpirationInDays"] == {"Ref": "DebriefRetentionDays"}
+    debriefs = ObjectKey.debrief("123456789012345678", "session", "file").partition("/")[0]
+    assert rules["expire-debriefs"]["Prefix"] == f"{_file_prefix()}/{debriefs}/"
+    assert rules["expire-debriefs"]["ExpirationInDays"] == {"Ref": "DebriefDays"}
+    assert template()["Outputs"]["RRFILESDEBRIEFDAYS"]["Value"] == {"Ref": "DebriefDays"}
     deny = resource("AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}
@@ -140,8 +141,8 @@ def test_the_launch_template_terminates_on_shutdown_and_requires_imdsv2(
 
 
 def _file_prefix() -> str:
-    value = template()["Outputs"]["RRFILESTORE"]["Value"]["Fn::Sub"]
-    return str(value).removeprefix("s3://${FileBucket}/")
+    value = str(template()["Outputs"]["RRFILESSTORE"]["Value"]["Fn::Sub"])
+    return value.removeprefix("s3://${FileBucket}/").partition("?")[0]
 
 
 def _shape(table: dict[str, Any]) -> dict[str, Any]:
