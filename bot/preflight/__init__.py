@@ -3,7 +3,8 @@
 Each item is exercised the way rr uses it, leaving nothing changed: the event table and its
 index (reads, and a conditional put that can never succeed), the launch template and its image,
 a dry-run launch and termination, a disabled backstop schedule with the backstop role (deleted
-at once), the ED login parameters (described, never read), the file store's bucket (an empty
+at once), the ED login parameters (described, never read), the secrets key (a data key made
+and unwrapped), the file store's bucket (an empty
 probe object written and deleted), Stripe's keys (listing checkout sessions), and the public
 URL's health check. One line per item says what to fix.
 """
@@ -19,6 +20,7 @@ from bot.config import InvalidSettings, Settings
 from bot.preflight.aws import AwsClients, dynamodb_table, event_table, servers
 from bot.preflight.files import file_store
 from bot.preflight.findings import Finding, failed, passed
+from bot.preflight.secrets import secrets_key
 from bot.preflight.web import public_url, stripe_keys
 
 __all__ = ["AwsClients", "Finding", "preflight"]
@@ -48,6 +50,7 @@ async def preflight(
         found += await _servers(settings, clients, clock.now)
     else:
         found.append(passed("servers", "local stand-ins (RR_COMPUTE=local): nothing to check"))
+    found.append(await secrets_key(settings))
     found.append(await file_store(settings, clock))
     found += await stripe_keys(settings, stripe_api_base)
     found.append(await public_url(settings))

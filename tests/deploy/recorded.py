@@ -104,6 +104,8 @@ class Account:
     """{instance profile ARN: its role's ARN}"""
     template_images: Mapping[str, str]
     """{launch template id: the image it launches}"""
+    kms_aliases: Mapping[str, str]
+    """{alias/NAME: the ARN of the key it names}"""
 
     def arn(self, service: str, region: str, resource: str, *, account: bool = True) -> str:
         owner = self.account_id if account else ""
@@ -114,6 +116,7 @@ def authorisations(request: Recorded, account: Account) -> list[IamRequest]:
     handlers = {
         "ec2": _ec2,
         "dynamodb": _dynamodb,
+        "kms": _kms,
         "s3": _s3,
         "ssm": _ssm,
         "scheduler": _scheduler,
@@ -217,7 +220,16 @@ def _dynamodb(request: Recorded, account: Account) -> list[IamRequest]:
             for item in body["TransactItems"]
             for kind in item
         ]
-    if operation in ("DescribeTable", "PutItem", "Query", "Scan", "GetItem"):
+    if operation in (
+        "DeleteItem",
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "Scan",
+        "UpdateItem",
+    ):
         return [
             IamRequest(f"dynamodb:{operation}", table(body["TableName"], body.get("IndexName")))
         ]
@@ -273,3 +285,15 @@ def _s3(request: Recorded, account: Account) -> list[IamRequest]:
     if action is None:
         raise AssertionError(f"rr called S3 {request.method} on an object, unknown to the mapping")
     return [IamRequest(action, f"arn:{account.partition}:s3:::{bucket}/{key}")]
+
+
+def _kms(request: Recorded, account: Account) -> list[IamRequest]:
+    """Authorised on the key itself, whether the call names it by alias, id or ARN."""
+    if request.operation not in ("GenerateDataKey", "Decrypt"):
+        raise AssertionError(f"rr called kms:{request.operation}, unknown to the mapping")
+    key = json.loads(request.body)["KeyId"]
+    if key.startswith("alias/"):
+        key = account.kms_aliases[key]
+    elif not key.startswith("arn:"):
+        key = account.arn("kms", request.region, f"key/{key}")
+    return [IamRequest(f"kms:{request.operation}", key)]

@@ -6,6 +6,7 @@ for a session, this makes them, with whichever credentials boto3 finds in the en
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,7 @@ from bot.config import Settings
 from bot.domain.mission import MissionState
 from bot.files.store.keys import ObjectKey
 from bot.files.store.open import open_object_store
+from bot.secrets.open import open_keyring
 from tests.cloud.helpers import REGION
 from tests.fakes.clock import FakeClock
 from tests.services.harness import GUILD, BotProcess, member
@@ -24,6 +26,7 @@ FUNDS = 10_000
 RAN_FOR = timedelta(minutes=40)
 EXTENDED_BY = 30
 LINK_LIFETIME = timedelta(minutes=15)
+LEASE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,26 @@ def use_stack_settings(
     files = f"{settings['RR_FILES_STORE']}&endpoint_url={moto_endpoint}"
     monkeypatch.setenv("RR_FILES_STORE", files)
     return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+async def use_store_and_secrets(settings: Settings, clock: FakeClock, key_table: Path) -> None:
+    """The event store's other parts (the active process's lease, the view's checkpoints) and
+    the squadrons' keys: one sealed under the master key, opened by a fresh key ring (KMS
+    decrypts), then forgotten."""
+    async with eventstore.open(settings.event_store, clock=clock.now) as store:
+        lease = await store.acquire_lease("rr-active", "process-1", LEASE)
+        assert lease is not None
+        await store.release_lease(await store.renew_lease(lease, LEASE))
+        await store.save_checkpoint("view", b"x" * 600_000)  # chunked: several items
+        await store.save_checkpoint("view", b"smaller")  # the older chunks deleted
+        loaded = await store.load_checkpoint("view")
+        assert loaded is not None and loaded.data == b"smaller"
+        sealing = await open_keyring(settings.secrets_key, store, key_table)
+        key = await sealing.for_sealing(GUILD)
+        opening = await open_keyring(settings.secrets_key, store, key_table)
+        opened = await opening.for_opening(GUILD, key.key_id)
+        assert opened is not None and opened.secret == key.secret
+        assert await opening.table.delete(GUILD)
 
 
 async def use_file_store(settings: Settings, clock: FakeClock) -> ObjectKey:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -38,7 +39,13 @@ from bot.preflight import Finding, preflight
 from tests.cloud.helpers import NO_RETRIES
 from tests.deploy.iam import IamRequest, actions_of, allowed
 from tests.deploy.recorded import Account, Recorded, authorisations, recording_server
-from tests.deploy.session import SessionRun, run_session, use_file_store, use_stack_settings
+from tests.deploy.session import (
+    SessionRun,
+    run_session,
+    use_file_store,
+    use_stack_settings,
+    use_store_and_secrets,
+)
 from tests.deploy.stack import REPO, STACK_REGION, Stack, deploy
 from tests.fakes.clock import FakeClock
 
@@ -79,12 +86,15 @@ def _admin(endpoint: str, service: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def enforced() -> Iterator[EnforcedRun]:
+def enforced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EnforcedRun]:
+    key_table = tmp_path_factory.mktemp("keys") / "keys.json"
     with pytest.MonkeyPatch.context() as patch, recording_server() as (endpoint, recorder):
-        yield _enforced_run(endpoint, recorder, patch)
+        yield _enforced_run(endpoint, recorder, patch, key_table)
 
 
-def _enforced_run(endpoint: str, recorder: Any, patch: pytest.MonkeyPatch) -> EnforcedRun:
+def _enforced_run(
+    endpoint: str, recorder: Any, patch: pytest.MonkeyPatch, key_table: Path
+) -> EnforcedRun:
     def admin(service: str) -> Any:
         return _admin(endpoint, service)
 
@@ -119,6 +129,7 @@ def _enforced_run(endpoint: str, recorder: Any, patch: pytest.MonkeyPatch) -> En
     try:
         run = asyncio.run(run_session(settings, clock))
         asyncio.run(use_file_store(settings, clock))
+        asyncio.run(use_store_and_secrets(settings, clock, key_table))
         checked = asyncio.run(preflight(settings, clock=clock))
         recorder.on = False
         refused = _refusals(endpoint, stack)
@@ -223,6 +234,13 @@ def _account(admin: Any, stack: Stack) -> Account:
         },
         profile_roles={profile_arn: profile["InstanceProfile"]["Roles"][0]["Arn"]},
         template_images={stack.settings["RR_EC2_LAUNCH_TEMPLATE_ID"]: stack.image_id},
+        kms_aliases={
+            alias[
+                "AliasName"
+            ]: f"arn:aws:kms:{STACK_REGION}:{ACCOUNT_ID}:key/{alias['TargetKeyId']}"
+            for alias in admin("kms").list_aliases()["Aliases"]
+            if "TargetKeyId" in alias
+        },
     )
 
 
@@ -233,7 +251,8 @@ def _requests_of(enforced: EnforcedRun) -> list[IamRequest]:
 def test_a_whole_session_succeeds_with_only_the_bots_actions(enforced: EnforcedRun) -> None:
     assert enforced.run.ended.status is MissionStatus.ENDED
     assert enforced.complaints == []
-    assert {r.service for r in enforced.requests} == {"dynamodb", "ec2", "s3", "scheduler", "ssm"}
+    services = {r.service for r in enforced.requests}
+    assert services == {"dynamodb", "ec2", "kms", "s3", "scheduler", "ssm"}
 
 
 def test_rr_bot_check_passes_every_aws_item_with_only_the_bots_actions(
@@ -242,7 +261,7 @@ def test_rr_bot_check_passes_every_aws_item_with_only_the_bots_actions(
     aws_items = [f for f in enforced.checked if not f.item.startswith(("Stripe", "public URL"))]
 
     assert [f.line() for f in aws_items if not f.ok] == []
-    assert len(aws_items) == 9
+    assert len(aws_items) == 10
 
 
 def test_moto_enforced_the_policy_calls_outside_it_are_refused(enforced: EnforcedRun) -> None:

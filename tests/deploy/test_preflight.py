@@ -33,6 +33,7 @@ ITEMS = [
     "server termination (dry run)",
     "backstop role",
     "ED logins",
+    "secrets key",
     "file store",
     "Stripe API key",
     "Stripe webhook secret",
@@ -124,7 +125,7 @@ async def deployment(
 
 def _items(findings: list[Finding]) -> list[str]:
     names = [f.item.split(" lt-")[0].split(" rr-")[0].split(" arn:")[0] for f in findings]
-    return [name.split(" s3:")[0] for name in names]
+    return [name.split(" s3:")[0].split(" kms:")[0] for name in names]
 
 
 async def test_a_complete_deployment_passes_every_item(deployment: Deployment) -> None:
@@ -267,6 +268,12 @@ BROKEN: list[tuple[str, Breaker, str, str]] = [
         ),
         "file store",
         "the bucket does not exist",
+    ),
+    (
+        "no secrets key",
+        _env("RR_SECRETS_KEY", lambda d: "kms://alias/rr-gone?region=eu-west-1"),
+        "secrets key",
+        "does not exist",
     ),
     ("Stripe refuses the key", _stripe_refuses_the_key, "Stripe API key", "refuses"),
     (

@@ -3,13 +3,19 @@ only from the stack's outputs, launch a server from the stack's launch template 
 subnet and security group with its instance profile, set the backstop with its role, and end
 it, the bill recorded in the stack's table."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.domain.mission import MissionState, MissionStatus
 from tests.cloud.helpers import tags_of
-from tests.deploy.session import run_session, use_file_store, use_stack_settings
+from tests.deploy.session import (
+    run_session,
+    use_file_store,
+    use_stack_settings,
+    use_store_and_secrets,
+)
 from tests.deploy.stack import Stack
 from tests.fakes.clock import FakeClock
 
@@ -20,7 +26,12 @@ def put_logins(admin: Any, stack: Stack) -> None:
 
 
 async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
-    stack: Stack, admin: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch, moto_endpoint: str
+    stack: Stack,
+    admin: Any,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    moto_endpoint: str,
+    tmp_path: Path,
 ) -> None:
     put_logins(admin, stack)
     settings = use_stack_settings(monkeypatch, stack.settings, moto_endpoint)
@@ -34,6 +45,7 @@ async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
 
     run = await run_session(settings, clock, while_running)
     kept = await use_file_store(settings, clock)
+    await use_store_and_secrets(settings, clock, tmp_path / "keys.json")
 
     instance = seen["instance"]
     assert tags_of(instance)["aws:ec2launchtemplate:id"] == stack.resources["ServerLaunchTemplate"]
