@@ -99,7 +99,7 @@ async def _table(dynamodb: Any, table: str) -> Finding:
 
 async def _table_reads(dynamodb: Any, table: str) -> Finding:
     item = "event table reads"
-    calls = [
+    calls: list[tuple[str, dict[str, Any], Callable[..., Any]]] = [
         (
             "dynamodb:Query",
             dict(
@@ -277,7 +277,7 @@ async def _backstop_role(settings: Settings, scheduler: Any, now: datetime) -> F
             "Input": json.dumps({"InstanceIds": []}),
         },
     }
-    steps = [
+    steps: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
         ("scheduler:CreateSchedule", scheduler.create_schedule, definition),
         ("scheduler:GetSchedule", scheduler.get_schedule, {"Name": name}),
         ("scheduler:UpdateSchedule", scheduler.update_schedule, definition),
