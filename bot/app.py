@@ -218,6 +218,7 @@ class App:
             missions=services.missions,
             notifier=notifier,
             clock=clock,
+            sightings=services.sightings,
             logins=login_pool,
             backstop_grace=backstop_grace,
         )

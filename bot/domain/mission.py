@@ -106,6 +106,8 @@ ACTIVE_STATUSES = frozenset(
 LIVE_STATUSES = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
 """A mission in these takes reminders and notices; one stopping, ended or cancelled is past
 them."""
+SERVER_UP_STATUSES = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+"""A mission in these may have a server up in the cloud."""
 READY_NOTICE = "ready"
 """The key of the ready notice among a mission's notices (the others are reminder keys)."""
 

@@ -18,6 +18,7 @@ from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
 from bot.services.missions import Booking, MissionService, Quote
+from bot.services.sightings import Sightings
 from bot.services.squadrons import LedgerEntry, Page, SquadronService
 from bot.services.streams import Streams
 from bot.view.handle import ViewHandle
@@ -70,10 +71,12 @@ class Services:
         self.pricing = pricing
         self.limits = limits
         self.background = BackgroundTasks()
+        self.sightings = Sightings()
         streams = Streams(store, view)
         lifecycle = Lifecycle(
             streams=streams,
             provider=provider,
+            sightings=self.sightings,
             notifier=notifier,
             clock=clock,
             compute=compute,

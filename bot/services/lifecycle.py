@@ -25,6 +25,7 @@ from bot.domain.mission import (
     END_WARNING_PREFIX,
     LIVE_STATUSES,
     READY_NOTICE,
+    SERVER_UP_STATUSES,
     MissionState,
     MissionStatus,
 )
@@ -46,6 +47,7 @@ from bot.notify import (
 )
 from bot.services.background import BackgroundTasks
 from bot.services.logged import logged
+from bot.services.sightings import Sightings
 from bot.services.streams import Streams
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
@@ -117,6 +119,7 @@ class Lifecycle:
         *,
         streams: Streams,
         provider: ComputeProvider,
+        sightings: Sightings,
         notifier: Notifier,
         clock: Clock,
         compute: ComputeSettings,
@@ -127,6 +130,7 @@ class Lifecycle:
         self._streams = streams
         self._background = background
         self._provider = provider
+        self._sightings = sightings
         self._notifier = notifier
         self._clock = clock
         self._compute = compute
@@ -446,6 +450,16 @@ class Lifecycle:
                 if not state.is_active:
                     fields["outcome"] = "cancelled before launch"
                     return state
+            if (
+                ended_at is None
+                and state.status in SERVER_UP_STATUSES
+                and state.instance_id is not None
+            ):
+                info = await self._provider.describe(state.instance_id)
+                if info.state in ("gone", "terminated"):
+                    # Lost before its end came: billed to when it was last known running.
+                    reason = "instance_lost"
+                    ended_at = self._sightings.last_known(state, info, self._clock.now())
             stop_at = ended_at
             if reason in _CREDIT_BOUND and state.status is not MissionStatus.TERMINATING:
                 funding = await self._fund_from_credit(state, actor)

@@ -35,10 +35,11 @@ from bot.cloud.base import ComputeProvider, InstanceInfo
 from bot.domain.actor import Actor
 from bot.domain.errors import NotFound
 from bot.domain.events import TerminationReason
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.mission import SERVER_UP_STATUSES, MissionState
 from bot.domain.words import counted
 from bot.notify import AdminAlertNotice, Notifier
 from bot.services.lifecycle import DEFAULT_BACKSTOP_GRACE, launch_unfinished
+from bot.services.sightings import Sightings
 from bot.view.handle import ViewHandle
 
 log = logging.getLogger("rr.reconcile")
@@ -57,7 +58,6 @@ RepairKind = Literal[
     "failed",
 ]
 REPAIR_KINDS: tuple[RepairKind, ...] = get_args(RepairKind)
-_UP = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
 
 
 class MissionOperations(Protocol):
@@ -135,6 +135,7 @@ class Reconciler:
         missions: MissionOperations,
         notifier: Notifier,
         clock: Clock,
+        sightings: Sightings,
         logins: LoginHolders | None = None,
         backstop_grace: timedelta = DEFAULT_BACKSTOP_GRACE,
     ) -> None:
@@ -143,12 +144,11 @@ class Reconciler:
         self._missions = missions
         self._notifier = notifier
         self._clock = clock
+        self._sightings = sightings
         self._logins = logins
         self._backstop_grace = backstop_grace
         self._backstops: dict[str, datetime] = {}
         """Instance id → the backstop time this process last made sure of."""
-        self._last_seen_running: dict[str, datetime] = {}
-        """Instance id → the last time a pass saw it running: how far a lost one is billed."""
         self._pass = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -197,7 +197,7 @@ class Reconciler:
         repairs: list[Repair | None] = []
         for info in servers:
             if info.state == "running":
-                self._last_seen_running[info.instance_id] = now
+                self._sightings.saw_running(info.instance_id, now)
             repairs.append(
                 await self._guarded(
                     self._server(info, active_before), info.mission_id, info.instance_id
@@ -206,19 +206,15 @@ class Reconciler:
         listed = {info.instance_id for info in servers}
         with_server = {info.mission_id for info in servers}
         for mission in recorded:
-            if mission.status in _UP and mission.instance_id not in listed:
+            if mission.status in SERVER_UP_STATUSES and mission.instance_id not in listed:
                 repairs.append(await self._guarded(self._maybe_lost(mission), mission.mission_id))
         for mission in active:
             if launch_unfinished(mission) and mission.mission_id not in with_server:
                 repairs.append(await self._guarded(self._resume(mission), mission.mission_id))
         if self._logins is not None:
             repairs += await self._release_logins(self._logins)
-        known = listed | {mission.instance_id for mission in recorded}
-        self._last_seen_running = {
-            instance_id: seen
-            for instance_id, seen in self._last_seen_running.items()
-            if instance_id in known
-        }
+        known = listed | {m.instance_id for m in recorded if m.instance_id is not None}
+        self._sightings.keep_only(known)
         self._backstops = {
             instance_id: when
             for instance_id, when in self._backstops.items()
@@ -318,7 +314,7 @@ class Reconciler:
             mission.mission_id,
             "instance_lost",
             actor=RECONCILER,
-            ended_at=self._last_known(mission, info),
+            ended_at=self._sightings.last_known(mission, info, self._clock.now()),
         )
         detail = (
             f"its server is {info.state}; billed {counted(ended.billed_minutes or 0, 'minute')}"
@@ -328,22 +324,6 @@ class Reconciler:
             extra={"mission_id": mission.mission_id, "instance_id": mission.instance_id},
         )
         return Repair("lost", mission.mission_id, mission.instance_id, detail)
-
-    def _last_known(self, mission: MissionState, info: InstanceInfo) -> datetime | None:
-        """When the lost server was last known running: a server that never became ready is
-        billed nothing (its launch time); a ready one up to when the provider says it stopped
-        or the latest sighting (a restarted bot has none), but never past the booked end, as a
-        server the backstop stopped late was over time through no fault of the squadron."""
-        if mission.ready_at is None:
-            return mission.launched_at
-        assert mission.instance_id is not None
-        known = [mission.ready_at]
-        seen = self._last_seen_running.get(mission.instance_id)
-        if seen is not None:
-            known.append(seen)
-        if info.stopped_at is not None:
-            known.append(min(info.stopped_at, self._clock.now()))
-        return min(max(known), mission.end_at)
 
     async def _release_logins(self, logins: LoginHolders) -> list[Repair | None]:
         repairs: list[Repair | None] = []

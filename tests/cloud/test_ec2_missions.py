@@ -149,6 +149,7 @@ def reconciler_of(bot: BotProcess, logins: LoginPool | None = None) -> Reconcile
         missions=bot.services.missions,
         notifier=bot.notifier,
         clock=bot.clock,
+        sightings=bot.services.sightings,
         logins=logins,
         backstop_grace=GRACE,
     )

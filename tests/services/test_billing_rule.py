@@ -182,6 +182,7 @@ def _reconciler(bot: BotProcess) -> Reconciler:
         missions=bot.services.missions,
         notifier=bot.notifier,
         clock=bot.clock,
+        sightings=bot.services.sightings,
         backstop_grace=GRACE,
     )
 
@@ -228,6 +229,7 @@ def _issue(**changes: object) -> Scenario:
     _issue(later=120, extensions=[(30, 30)], stop="admin", stop_after=70, crash="before_terminate")
 )
 @example(_issue(later=60, stop="lost", stop_after=50, crash="before_terminate", restart_after=600))
+@example(_issue(duration=30, stop="lost", stop_after=25))  # found gone at its booked end
 @example(_issue(duration=180, stop="credit", stop_after=45, crash="after_terminate"))
 @example(_issue(duration=120, stop="credit", stop_after=45, down_after=30, restart_after=300))
 @settings(
