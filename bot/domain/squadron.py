@@ -16,6 +16,8 @@ Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
 - An admin refund may only take available credit, so it never eats into reservations;
   beyond that it needs `allow_negative=True` and then takes the balance below what is reserved.
 - Purchases are idempotent per checkout session: recording one already credited decides nothing.
+- A member holds at most `MAX_OPEN_PURCHASES` open checkouts (started, neither paid nor closed,
+  nor older than the link's lifetime); another is refused until one is paid or lapses.
 - A credited purchase made for a start or booking (its intent) is settled once: carried out
   with its booking, or refused. Refusing it again decides nothing; carrying out one already
   settled is refused, so a request refused elsewhere is not booked after all.
@@ -23,7 +25,10 @@ Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Literal
+
+from immutables import Map
 
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, InsufficientCredit, InvalidRequest, NotAllowed, NotFound
@@ -60,6 +65,9 @@ STREAM_PREFIX = "squadron#"
 PURCHASE_SOURCE = "purchase"
 """The source of a command carried out for a paid request; its source id is the purchase id."""
 
+MAX_OPEN_PURCHASES = 5
+"""Open checkouts one member may hold at once."""
+
 PurchaseStatus = Literal["started", "credited", "closed"]
 
 
@@ -81,6 +89,8 @@ class Purchase:
     credited_cents: int = 0
     refunded_cents: int = 0
     settled: bool = False
+    started_at: datetime | None = None
+    """When its checkout was opened (None when it was credited without one)."""
 
     @property
     def refundable_cents(self) -> int:
@@ -89,13 +99,21 @@ class Purchase:
 
 @dataclass(frozen=True, slots=True)
 class SquadronState:
+    """Folded in constant time per event: the growing maps are persistent (`immutables.Map`,
+    a hash trie), so an event adds or replaces one entry and shares the rest with the state
+    before it. `open_purchase_ids` and `unsettled_ids` index the few purchases decisions scan."""
+
     guild_id: str
     settings: SquadronSettings
     balance_cents: int = 0
     reservations: Mapping[str, int] = field(default_factory=dict)
-    purchases: Mapping[str, Purchase] = field(default_factory=dict)
-    purchase_ids_by_session: Mapping[str, str] = field(default_factory=dict)
-    credited_session_ids: frozenset[str] = frozenset()
+    purchases: Map[str, Purchase] = field(default_factory=Map)
+    purchase_ids_by_session: Map[str, str] = field(default_factory=Map)
+    credited_session_ids: Map[str, None] = field(default_factory=Map)
+    open_purchase_ids: Map[str, None] = field(default_factory=Map)
+    """Purchases whose checkout is open (status "started")."""
+    unsettled_ids: Map[str, None] = field(default_factory=Map)
+    """Credited purchases with an intent not yet carried out or refused."""
     secrets_forgotten: bool = False
     """The squadron's secret settings were forgotten (its key deleted); set them again."""
 
@@ -115,13 +133,17 @@ class SquadronState:
     @property
     def unsettled_paid_requests(self) -> tuple[Purchase, ...]:
         """Credited purchases whose start or booking was neither carried out nor refused."""
-        return tuple(
+        return tuple(self.purchases[purchase_id] for purchase_id in self.unsettled_ids)
+
+    def open_purchases(self, buyer_id: str, lapsed_before: datetime) -> list[Purchase]:
+        """The buyer's open checkouts started at or after ``lapsed_before``."""
+        found = (self.purchases[purchase_id] for purchase_id in self.open_purchase_ids)
+        return [
             purchase
-            for purchase in self.purchases.values()
-            if purchase.status == "credited"
-            and purchase.intent is not None
-            and not purchase.settled
-        )
+            for purchase in found
+            if purchase.buyer_id == buyer_id
+            and (purchase.started_at is None or purchase.started_at >= lapsed_before)
+        ]
 
     def purchase_for_session(self, checkout_session_id: str) -> Purchase | None:
         purchase_id = self.purchase_ids_by_session.get(checkout_session_id)
@@ -152,11 +174,14 @@ class ForgetSecrets:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartPurchase:
+    """``lapsed_before``: checkouts opened before it have expired and no longer count as open."""
+
     actor: Actor
     purchase_id: str
     amount_cents: int
     buyer_id: str
     checkout_session_id: str
+    lapsed_before: datetime
     intent: Mapping[str, object] | None = None
 
 
@@ -358,6 +383,7 @@ def _start_purchase(command: StartPurchase, state: SquadronState) -> list[Domain
         raise Conflict(
             "That checkout session already belongs to another purchase; start a new one."
         )
+    check_open_purchases(state, command.buyer_id, command.lapsed_before)
     return [
         PurchaseStarted(
             purchase_id=command.purchase_id,
@@ -367,6 +393,15 @@ def _start_purchase(command: StartPurchase, state: SquadronState) -> list[Domain
             intent=command.intent,
         )
     ]
+
+
+def check_open_purchases(state: SquadronState, buyer_id: str, lapsed_before: datetime) -> None:
+    """Refuse another checkout to a buyer already holding `MAX_OPEN_PURCHASES` open ones."""
+    if len(state.open_purchases(buyer_id, lapsed_before)) >= MAX_OPEN_PURCHASES:
+        raise Conflict(
+            f"You already have {MAX_OPEN_PURCHASES} payment links open; pay one of them (they "
+            "are in your DMs) or wait for one to expire before asking for another."
+        )
 
 
 def _record_purchase(command: RecordPurchase, state: SquadronState) -> list[DomainEvent]:
@@ -532,11 +567,11 @@ def evolve(state: SquadronState, stored: StoredEvent) -> SquadronState:
     """The state after one stored event of the squadron's stream."""
     if not state.guild_id:
         state = replace(state, guild_id=stored.stream_id.removeprefix(STREAM_PREFIX))
-    return apply(state, from_stored(stored))
+    return apply(state, from_stored(stored), stored.recorded_at)
 
 
-def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
-    """The state after one typed squadron event."""
+def apply(state: SquadronState, event: DomainEvent, recorded_at: datetime) -> SquadronState:
+    """The state after one typed squadron event, recorded at ``recorded_at``."""
     match event:
         case SquadronSettingsChanged():
             return replace(
@@ -550,6 +585,7 @@ def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
                 checkout_session_id=event.checkout_session_id,
                 status="started",
                 intent=event.intent,
+                started_at=recorded_at,
             )
             return _with_purchase(state, purchase)
         case CreditsPurchased():
@@ -562,12 +598,15 @@ def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
                 status="credited",
                 intent=None if started is None else started.intent,
                 credited_cents=event.amount_cents,
+                started_at=None if started is None else started.started_at,
             )
             state = _with_purchase(state, purchase)
             return replace(
                 state,
                 balance_cents=state.balance_cents + event.amount_cents,
-                credited_session_ids=state.credited_session_ids | {event.checkout_session_id},
+                credited_session_ids=state.credited_session_ids.set(
+                    event.checkout_session_id, None
+                ),
             )
         case PurchaseClosed():
             closed = replace(state.purchases[event.purchase_id], status="closed")
@@ -609,14 +648,28 @@ def apply(state: SquadronState, event: DomainEvent) -> SquadronState:
 
 
 def _with_purchase(state: SquadronState, purchase: Purchase) -> SquadronState:
+    """``state`` holding ``purchase`` (new or changed), its indexes kept up: a few trie
+    updates, whatever the number of purchases. (Reservations stay a plain dict: a squadron
+    holds only a few at once.)"""
+    purchase_id = purchase.purchase_id
+    unsettled = purchase.status == "credited" and purchase.intent is not None
     return replace(
         state,
-        purchases={**state.purchases, purchase.purchase_id: purchase},
-        purchase_ids_by_session={
-            **state.purchase_ids_by_session,
-            purchase.checkout_session_id: purchase.purchase_id,
-        },
+        purchases=state.purchases.set(purchase_id, purchase),
+        purchase_ids_by_session=state.purchase_ids_by_session.set(
+            purchase.checkout_session_id, purchase_id
+        ),
+        open_purchase_ids=_toggle(
+            state.open_purchase_ids, purchase_id, purchase.status == "started"
+        ),
+        unsettled_ids=_toggle(state.unsettled_ids, purchase_id, unsettled and not purchase.settled),
     )
+
+
+def _toggle(ids: Map[str, None], key: str, present: bool) -> Map[str, None]:
+    if present:
+        return ids if key in ids else ids.set(key, None)
+    return ids.delete(key) if key in ids else ids
 
 
 def _without(reservations: Mapping[str, int], mission_id: str) -> dict[str, int]:

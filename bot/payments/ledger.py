@@ -1,6 +1,7 @@
 """The squadron-ledger calls payments make (``bot.services.SquadronService`` provides them)."""
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.actor import Actor
@@ -15,6 +16,12 @@ class PurchaseLedger(Protocol):
 
     async def squadron_name(self, guild_id: str) -> str: ...
 
+    async def check_open_purchases(
+        self, guild_id: str, buyer_id: str, *, lapsed_before: datetime
+    ) -> None:
+        """Refuse a buyer who already holds the most open checkouts allowed."""
+        ...
+
     async def record_purchase_started(
         self,
         actor: Actor,
@@ -23,6 +30,8 @@ class PurchaseLedger(Protocol):
         amount_cents: int,
         checkout_session_id: str,
         intent: Mapping[str, Any] | None,
+        *,
+        lapsed_before: datetime,
     ) -> None: ...
 
     async def record_purchase(

@@ -67,9 +67,14 @@ class PaymentService:
 
         ``intent`` is what to do once paid ({"action": "start" | "book", ...}). Raises
         ``PaymentError`` with one plain sentence, having recorded nothing, when the amount is out
-        of bounds or the provider fails.
+        of bounds or the provider fails, and ``Conflict`` (opening nothing) when the buyer
+        already holds the most open checkouts allowed.
         """
         self._check(actor, guild_id, amount_cents)
+        lapsed_before = self._clock.now() - self.config.checkout_expiry
+        await self._ledger.check_open_purchases(
+            guild_id, actor.user_id, lapsed_before=lapsed_before
+        )
         purchase_id = uuid.uuid4().hex
         request = CheckoutRequest(
             purchase_id=purchase_id,
@@ -82,7 +87,13 @@ class PaymentService:
         )
         opened = await self.provider.open_checkout(request)
         await self._ledger.record_purchase_started(
-            actor, guild_id, purchase_id, amount_cents, opened.session_id, intent
+            actor,
+            guild_id,
+            purchase_id,
+            amount_cents,
+            opened.session_id,
+            intent,
+            lapsed_before=lapsed_before,
         )
         log.info(
             "checkout started",

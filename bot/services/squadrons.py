@@ -111,7 +111,7 @@ class SquadronService:
         state = squadrons.initial_squadron
         async for stored in self._streams.store.read(squadron_stream(guild_id)):
             event = from_stored(stored)
-            state = squadrons.apply(state, event)
+            state = squadrons.apply(state, event, stored.recorded_at)
             entry = _ledger_entry(event, stored.recorded_at, state.balance_cents)
             if entry is not None:
                 entries.append(entry)
@@ -193,6 +193,14 @@ class SquadronService:
 
     # --- payments ---------------------------------------------------------------------------
 
+    async def check_open_purchases(
+        self, guild_id: str, buyer_id: str, *, lapsed_before: datetime
+    ) -> None:
+        """Refuse (``Conflict``) a buyer already holding the most open checkouts allowed, before
+        a new checkout is opened for them."""
+        state = await self._streams.squadron(guild_id)
+        squadrons.check_open_purchases(state, buyer_id, lapsed_before)
+
     async def record_purchase_started(
         self,
         actor: Actor,
@@ -201,8 +209,11 @@ class SquadronService:
         amount_cents: int,
         checkout_session_id: str,
         intent: Mapping[str, Any] | None,
+        *,
+        lapsed_before: datetime,
     ) -> None:
-        """Record an opened checkout and what to do once it is paid (checked now, not later)."""
+        """Record an opened checkout and what to do once it is paid (checked now, not later);
+        checkouts opened before ``lapsed_before`` have expired and no longer count as open."""
         if intent is not None:
             Intent.from_data(intent)
         with logged("purchase started", guild_id=guild_id, purchase_id=purchase_id):
@@ -215,6 +226,7 @@ class SquadronService:
                         amount_cents=amount_cents,
                         buyer_id=actor.user_id,
                         checkout_session_id=checkout_session_id,
+                        lapsed_before=lapsed_before,
                         intent=intent,
                     ),
                     current,

@@ -10,6 +10,8 @@ from eventstore import NewEvent, StoredEvent
 S = TypeVar("S")
 
 RECORDED_AT = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+"""A `lapsed_before` that lets every open checkout count."""
 
 
 def stored(event: NewEvent, stream_id: str, version: int) -> StoredEvent:

@@ -10,7 +10,7 @@ from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.errors import DomainError
 from bot.domain.pricing import Limits
-from tests.domain.streams import Stream
+from tests.domain.streams import LONG_AGO, Stream
 
 MEMBER = Actor("42", "7")
 OPERATOR = Actor.system("admin")
@@ -46,6 +46,7 @@ def _start(purchase_id: str, session: str, amount: int) -> Step:
             amount_cents=amount,
             buyer_id="42",
             checkout_session_id=session,
+            lapsed_before=LONG_AGO,
         )
     )
 

@@ -6,7 +6,7 @@ from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import DomainEvent, PaidRequestSettled, from_stored
-from tests.domain.streams import Stream
+from tests.domain.streams import LONG_AGO, Stream
 
 GUILD = "7"
 BUYER = Actor("42", GUILD, source_id="1300")
@@ -36,6 +36,7 @@ def squadron(
             amount_cents=500,
             buyer_id="42",
             checkout_session_id="cs_1",
+            lapsed_before=LONG_AGO,
             intent=intent,
         ),
     )

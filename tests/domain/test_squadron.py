@@ -1,4 +1,5 @@
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,7 @@ from bot.domain.events import (
     from_stored,
 )
 from bot.domain.pricing import Limits
-from tests.domain.streams import Stream
+from tests.domain.streams import LONG_AGO, RECORDED_AT, Stream
 
 GUILD = "7"
 MEMBER = Actor("42", GUILD, source_id="1300")
@@ -61,6 +62,7 @@ def start(purchase_id: str, cents: int = 1000, session: str | None = None) -> sq
         amount_cents=cents,
         buyer_id="42",
         checkout_session_id=session or f"cs_{purchase_id}",
+        lapsed_before=LONG_AGO,
         intent={"action": "start", "duration_minutes": 120},
     )
 
@@ -259,6 +261,62 @@ def test_closing_a_paid_purchase_decides_nothing() -> None:
     run(stream, record("p1", 1000))
     close = sq.ClosePurchase(actor=STRIPE, purchase_id="p1", reason="payment_failed")
     assert sq.decide(close, stream.state) == []
+
+
+def start_by(
+    buyer_id: str, purchase_id: str, lapsed_before: datetime = LONG_AGO
+) -> sq.StartPurchase:
+    return sq.StartPurchase(
+        actor=Actor(buyer_id, GUILD),
+        purchase_id=purchase_id,
+        amount_cents=500,
+        buyer_id=buyer_id,
+        checkout_session_id=f"cs_{purchase_id}",
+        lapsed_before=lapsed_before,
+    )
+
+
+def with_open_checkouts(count: int, buyer_id: str = "42") -> Stream[sq.SquadronState]:
+    stream = new_squadron()
+    for n in range(count):
+        run(stream, start_by(buyer_id, f"p{n}"))
+    return stream
+
+
+def test_a_member_holding_the_most_open_checkouts_is_refused_another() -> None:
+    stream = with_open_checkouts(sq.MAX_OPEN_PURCHASES)
+
+    with pytest.raises(Conflict) as refused:
+        sq.decide(start_by("42", "one_more"), stream.state)
+
+    assert str(refused.value) == (
+        "You already have 5 payment links open; pay one of them (they are in your DMs) or "
+        "wait for one to expire before asking for another."
+    )
+
+
+def test_the_open_checkout_cap_counts_each_member_alone() -> None:
+    stream = with_open_checkouts(sq.MAX_OPEN_PURCHASES)
+
+    assert sq.decide(start_by("77", "theirs"), stream.state)
+
+
+@pytest.mark.parametrize("ending", ["paid", "closed"])
+def test_a_checkout_paid_or_closed_frees_its_place(ending: str) -> None:
+    stream = with_open_checkouts(sq.MAX_OPEN_PURCHASES)
+    if ending == "paid":
+        run(stream, record("p0", 500))
+    else:
+        run(stream, sq.ClosePurchase(actor=STRIPE, purchase_id="p0", reason="expired"))
+
+    assert sq.decide(start_by("42", "next"), stream.state)
+
+
+def test_a_checkout_past_its_lifetime_no_longer_counts_as_open() -> None:
+    stream = with_open_checkouts(sq.MAX_OPEN_PURCHASES)
+    after_they_lapsed = RECORDED_AT + timedelta(seconds=1)
+
+    assert sq.decide(start_by("42", "next", after_they_lapsed), stream.state)
 
 
 def test_closing_an_unknown_purchase_is_not_found() -> None:

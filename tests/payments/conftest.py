@@ -66,8 +66,8 @@ def buyer() -> Member:
 
 
 @pytest.fixture
-async def store() -> AsyncIterator[eventstore.EventStore]:
-    opened = eventstore.open("memory://")
+async def store(clock: FakeClock) -> AsyncIterator[eventstore.EventStore]:
+    opened = eventstore.open("memory://", clock=clock.now)
     yield opened
     await opened.close()
 

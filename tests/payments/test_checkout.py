@@ -6,7 +6,8 @@ import pytest
 
 import eventstore
 from bot.domain.actor import Actor
-from bot.domain.squadron import squadron_stream
+from bot.domain.errors import Conflict
+from bot.domain.squadron import MAX_OPEN_PURCHASES, squadron_stream
 from bot.payments import PaymentError
 from tests.fakes.stripe_api import FailureMode, FakeStripeApi
 from tests.payments.conftest import BUYER, GUILD, START, stripe_config
@@ -138,3 +139,21 @@ async def test_a_member_cannot_buy_for_another_guild(running, stripe_api, store)
         await app.payments.start_checkout(stranger, GUILD, 2500)
 
     assert fake.requests == []
+
+
+async def test_a_member_with_the_most_open_checkouts_is_refused_until_one_lapses(
+    running, stripe_api, buyer: Actor, store, clock
+) -> None:
+    fake, api_base = stripe_api
+    app = await running(stripe_config(api_base))
+    for _ in range(MAX_OPEN_PURCHASES):
+        await app.payments.start_checkout(buyer, GUILD, 500)
+
+    with pytest.raises(Conflict, match="payment links open; pay one of them"):
+        await app.payments.start_checkout(buyer, GUILD, 500)
+
+    assert len(fake.requests) == MAX_OPEN_PURCHASES
+    assert len(await events_of(store)) == MAX_OPEN_PURCHASES
+    await clock.advance(timedelta(hours=1, seconds=1))
+    await app.payments.start_checkout(buyer, GUILD, 500)
+    assert len(fake.requests) == MAX_OPEN_PURCHASES + 1

@@ -16,6 +16,7 @@ from bot.view import Balance
 from eventstore import StoredEvent
 from eventstore.codec import Batch
 from eventstore.memory import MemoryEventStore
+from tests.domain.streams import LONG_AGO
 from tests.fakes.clock import FakeClock, settle
 from tests.fakes.notifier import WAIT_LIMIT_SECONDS
 from tests.services.fake_provider import FakeProvider
@@ -26,7 +27,7 @@ StartProcess = Callable[[], Awaitable[BotProcess]]
 
 async def buy(bot: BotProcess, amount: int, intent: dict[str, object], n: int = 1) -> None:
     await bot.services.squadrons.record_purchase_started(
-        member(MEMBER), GUILD, f"p{n}", amount, f"cs_{n}", intent
+        member(MEMBER), GUILD, f"p{n}", amount, f"cs_{n}", intent, lapsed_before=LONG_AGO
     )
 
 
@@ -99,7 +100,7 @@ async def test_a_paid_request_that_still_cannot_be_done_tells_the_buyer_why(
 
 async def test_a_plain_purchase_books_nothing(bot: BotProcess) -> None:
     await bot.services.squadrons.record_purchase_started(
-        member(MEMBER), GUILD, "p1", 500, "cs_1", None
+        member(MEMBER), GUILD, "p1", 500, "cs_1", None, lapsed_before=LONG_AGO
     )
 
     await bot.services.squadrons.record_purchase(GUILD, "p1", 500, MEMBER, "cs_1", "evt_1")

@@ -29,6 +29,7 @@ from bot.notify import (
 from bot.services.lifecycle import SCHEDULER
 from bot.view import Balance
 from eventstore import EventStore
+from tests.domain.streams import LONG_AGO
 from tests.fakes.clock import FakeClock
 from tests.fakes.moto_server import FAKE_AWS_ENV
 from tests.services.harness import (
@@ -336,7 +337,13 @@ async def test_a_paid_start_is_carried_out_once_when_two_processes_hear_of_the_p
     for process in processes:
         await process.start()
     await processes[0].services.squadrons.record_purchase_started(
-        member(MEMBER), GUILD, "p1", 240, "cs_1", {"action": "start", "duration_minutes": 60}
+        member(MEMBER),
+        GUILD,
+        "p1",
+        240,
+        "cs_1",
+        {"action": "start", "duration_minutes": 60},
+        lapsed_before=LONG_AGO,
     )
 
     credited = await asyncio.gather(

@@ -5,6 +5,7 @@ import pytest
 from bot.domain.errors import InvalidRequest, NotAllowed, NotFound
 from bot.domain.squadron import squadron_stream
 from bot.view import Balance
+from tests.domain.streams import LONG_AGO
 from tests.services.harness import GUILD, HOUR, MEMBER, MINUTE, START, BotProcess, member, operator
 
 # --- settings -------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ async def test_closing_a_purchase_happens_once_and_never_after_payment(bot: BotP
     buyer = member(MEMBER)
     for purchase_id, session in (("p1", "cs_1"), ("p2", "cs_2")):
         await bot.services.squadrons.record_purchase_started(
-            buyer, GUILD, purchase_id, 500, session, None
+            buyer, GUILD, purchase_id, 500, session, None, lapsed_before=LONG_AGO
         )
     await bot.services.squadrons.record_purchase(GUILD, "p2", 500, MEMBER, "cs_2", "evt_paid")
 
@@ -168,7 +169,13 @@ async def test_a_malformed_intent_is_refused_before_anything_is_recorded(
 ) -> None:
     with pytest.raises(InvalidRequest, match="duration"):
         await bot.services.squadrons.record_purchase_started(
-            member(), GUILD, "p1", 500, "cs_1", {"action": "start", "duration_minutes": "2h"}
+            member(),
+            GUILD,
+            "p1",
+            500,
+            "cs_1",
+            {"action": "start", "duration_minutes": "2h"},
+            lapsed_before=LONG_AGO,
         )
 
     assert await bot.types(squadron_stream(GUILD)) == []
