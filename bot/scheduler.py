@@ -8,11 +8,14 @@ every action as an event, so nothing is done twice, across restarts too.
 
 After an action the scheduler tells the view to hold that action back for a while: the probe
 interval after a readiness check, the retry interval after anything else that left the action
-due, and after a failure a back-off that doubles with each failure in a row.
+due, and after a failure a back-off that doubles with each failure in a row. The failure
+counts of a mission are forgotten once it has ended, so a process running for months keeps
+only those of missions still active.
 """
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -61,6 +64,11 @@ class Scheduler:
         """Clock time of the latest tick, for /healthz."""
 
     @property
+    def failing_actions(self) -> int:
+        """Actions whose latest try failed, of missions not known to have ended."""
+        return len(self._failures)
+
+    @property
     def alive(self) -> bool:
         return self._task is not None and not self._task.done()
 
@@ -104,8 +112,17 @@ class Scheduler:
                 self._in_flight[action.mission_id] = asyncio.create_task(
                     self._perform(action), name=f"scheduled:{action.kind}:{action.mission_id}"
                 )
+        await self._forget_ended_failures()
         busy = frozenset(self._in_flight)
         return await self._view.ask(lambda view: view.next_due_at(busy))
+
+    async def _forget_ended_failures(self) -> None:
+        if not self._failures:
+            return
+        failing = {mission_id for mission_id, _, _ in self._failures}
+        ended = await self._view.ask(lambda view: _ended(view, failing))
+        for slot in [slot for slot in self._failures if slot[0] in ended]:
+            del self._failures[slot]
 
     async def _sleep_until(self, next_at: datetime | None) -> None:
         heartbeat = self._clock.now() + self._config.heartbeat
@@ -173,3 +190,13 @@ class Scheduler:
     def _backoff(self, failures: int) -> timedelta:
         doubled = self._config.failure_backoff * 2 ** min(failures - 1, 16)
         return min(doubled, self._config.max_failure_backoff)
+
+
+def _ended(view: View, mission_ids: Collection[str]) -> set[str]:
+    """Those of ``mission_ids`` that are no longer booked or under way."""
+    ended = set()
+    for mission_id in mission_ids:
+        state = view.mission(mission_id)
+        if state is None or not state.is_active:
+            ended.add(mission_id)
+    return ended

@@ -207,3 +207,23 @@ async def test_an_immediate_mission_the_service_launched_is_left_to_it(rig: Rig)
     await rig.publish(await rig.history.ready("m1"))
     await rig.clock.advance(10 * MINUTE)
     assert rig.missions.calls == []
+
+
+class RemindersAlwaysFail(RecordingMissions):
+    async def send_reminder(self, mission_id: str, key: str) -> None:
+        raise ConnectionError("discord is down")
+
+
+async def test_failure_counts_are_forgotten_when_their_mission_ends(rig: Rig) -> None:
+    rig.scheduler = Scheduler(
+        rig.view, RemindersAlwaysFail(rig.history, rig.view), rig.clock, CONFIG
+    )
+    await rig.history.book("m1", start_in=2 * HOUR, minutes=60)
+    await start(rig)
+
+    await rig.clock.advance(HOUR)
+    assert rig.scheduler.failing_actions == 1
+    await rig.clock.advance(72 * HOUR)
+
+    assert (await rig.history.state("m1")).ended_at is not None
+    assert rig.scheduler.failing_actions == 0
