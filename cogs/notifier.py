@@ -15,9 +15,15 @@ Where things go:
 - The server password goes only by DM to the booker; receipts and payment outcomes by DM to the
   buyer.
 - A Discord failure (missing permission, deleted channel, closed DMs) is logged and reported to the
-  guild's owner once per problem while the bot runs. A reminder, ready message or warning whose
+  guild's owner once per problem: once per session for a notice about a session, else once while
+  the bot runs (among the latest `REMEMBERED_REPORTS`). A reminder, ready message or warning whose
   channel post failed raises ``DeliveryFailed``: the services send it again after a back-off,
   for a while (the owner may have fixed the channel meanwhile).
+
+What the notifier keeps of a session (the messages that show it, the channel it was started
+from, the problems reported about it) is dropped once a notice finds the session ended, or when
+starting or booking it was refused, so a bot running for months holds only what belongs to
+sessions still going.
 """
 
 import logging
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import discord
+from cachetools import LRUCache
 
 from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.money import format_cents
@@ -60,6 +67,9 @@ log = logging.getLogger("rr.discord.notify")
 TOKEN_FRESH_SECONDS = 14 * 60
 """Interaction tokens last 15 minutes; stop editing through one a minute before that."""
 
+REMEMBERED_REPORTS = 4096
+"""Problems outside any session remembered as reported; the oldest beyond are forgotten."""
+
 
 @dataclass
 class _Shown:
@@ -87,7 +97,20 @@ class DiscordNotifier:
         self._sessions: dict[str, _Session] = {}
         self._origins: dict[str, int] = {}
         """The channel each session was started or booked from, until its end is told."""
-        self._reported: set[tuple[str, str]] = set()
+        self._session_reports: dict[str, set[tuple[str, str]]] = {}
+        """Problems reported while telling of each session, until its end is told."""
+        self._reported: LRUCache[tuple[str, str], None] = LRUCache(maxsize=REMEMBERED_REPORTS)
+
+    @property
+    def sessions_remembered(self) -> int:
+        """Sessions the notifier keeps anything of (messages, channel, reported problems)."""
+        return len(self._sessions.keys() | self._origins.keys() | self._session_reports.keys())
+
+    def forget(self, mission_id: str) -> None:
+        """Drop all the notifier keeps of a session: it ended, or was never started or booked."""
+        self._sessions.pop(mission_id, None)
+        self._origins.pop(mission_id, None)
+        self._session_reports.pop(mission_id, None)
 
     def expect(self, mission_id: str, channel_id: int | None) -> None:
         """Post the news of the session about to be started or booked from ``channel_id`` there
@@ -115,6 +138,10 @@ class DiscordNotifier:
                 error.code,
             )
             delivered = False
+        finally:
+            mission = getattr(notice, "mission", None)
+            if isinstance(mission, MissionState) and not mission.is_active:
+                self.forget(mission.mission_id)
         if not delivered and must_arrive(notice):
             raise DeliveryFailed(f"{type(notice).__name__} was not posted")
 
@@ -150,6 +177,7 @@ class DiscordNotifier:
                         mission.booked_by,
                         f"{label} is ready at `{address}:{port}`. "
                         f"Password: ||{password}|| (share it only with your squadron).",
+                        mission,
                     )
                 return posted is not None
             case EndWarningNotice(mission=mission, minutes_left=minutes):
@@ -206,7 +234,7 @@ class DiscordNotifier:
             case BookingConfirmedNotice(mission=mission):
                 label = await session_label(self.bot.services, mission)
                 text = f"Your payment landed and {label} is booked for {when(mission.start_at)}."
-                await self._dm(mission.guild_id, mission.booked_by, text)
+                await self._dm(mission.guild_id, mission.booked_by, text, mission)
                 await self._post(
                     mission.guild_id,
                     f"<@{mission.booked_by}> booked {label}.",
@@ -316,6 +344,7 @@ class DiscordNotifier:
         if channel_id is None:
             await self._report(
                 guild_id,
+                mission,
                 "no-channel",
                 "rr has no channel to post in; set one with /config channel.",
             )
@@ -329,20 +358,21 @@ class DiscordNotifier:
         except discord.NotFound:
             channel = None
         if not isinstance(channel, discord.abc.Messageable):
-            await self._report(guild_id, *missing)
+            await self._report(guild_id, mission, *missing)
             return None
         try:
             posted = await channel.send(content, embed=embed, view=view)  # type: ignore[arg-type]
         except discord.Forbidden:
             await self._report(
                 guild_id,
+                mission,
                 f"forbidden-{channel_id}",
                 f"rr is not allowed to post in <#{channel_id}>; give it Send Messages and "
                 "Embed Links there, or choose another channel with /config channel.",
             )
             return None
         except discord.NotFound:
-            await self._report(guild_id, *missing)
+            await self._report(guild_id, mission, *missing)
             return None
         if shows and mission is not None and mission.is_active:
             self._session(mission).shown.append(_Shown(posted.channel.id, posted.id))
@@ -361,12 +391,15 @@ class DiscordNotifier:
         system = guild.system_channel if guild else None
         return system.id if system else None
 
-    async def _dm(self, guild_id: str, user_id: str, content: str) -> None:
+    async def _dm(
+        self, guild_id: str, user_id: str, content: str, mission: MissionState | None = None
+    ) -> None:
         try:
             await self._send_to_user(user_id, content)
         except discord.Forbidden:
             await self._report(
                 guild_id,
+                mission,
                 f"dm-{user_id}",
                 f"rr could not DM <@{user_id}> (their DMs are closed), so a private message "
                 "did not reach them; ask them to allow DMs from server members.",
@@ -378,11 +411,21 @@ class DiscordNotifier:
         user = self.bot.get_user(int(user_id)) or await self.bot.fetch_user(int(user_id))
         await user.send(content)
 
-    async def _report(self, guild_id: str, problem: str, message: str) -> None:
-        """Tell the guild's owner about a delivery problem, once per problem."""
-        if (guild_id, problem) in self._reported:
-            return
-        self._reported.add((guild_id, problem))
+    async def _report(
+        self, guild_id: str, mission: MissionState | None, problem: str, message: str
+    ) -> None:
+        """Tell the guild's owner about a delivery problem, once per problem: per session for a
+        notice about one, else among the latest reports."""
+        key = (guild_id, problem)
+        if mission is None:
+            if key in self._reported:
+                return
+            self._reported[key] = None
+        else:
+            reported = self._session_reports.setdefault(mission.mission_id, set())
+            if key in reported:
+                return
+            reported.add(key)
         log.warning("delivery problem guild=%s problem=%s", guild_id, problem)
         await self._alert(guild_id, message)
 

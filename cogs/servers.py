@@ -116,10 +116,15 @@ class ServersCog(commands.Cog):
             intent["mission_name"] = mission_name
 
         async def confirmed(button: discord.Interaction) -> None:
-            self.notifier.expect(mission_id_for(actor), interaction.channel_id)
-            started = await self.services.missions.start(
-                actor, size=chosen, duration_minutes=minutes, mission_name=mission_name
-            )
+            mission_id = mission_id_for(actor)
+            self.notifier.expect(mission_id, interaction.channel_id)
+            try:
+                started = await self.services.missions.start(
+                    actor, size=chosen, duration_minutes=minutes, mission_name=mission_name
+                )
+            except Exception:
+                self.notifier.forget(mission_id)
+                raise
             await self._show_booked(button, started, "Server starting")
 
         await self._offer(
@@ -174,14 +179,19 @@ class ServersCog(commands.Cog):
             intent["mission_name"] = mission_name
 
         async def confirmed(button: discord.Interaction) -> None:
-            self.notifier.expect(mission_id_for(actor), interaction.channel_id)
-            booked = await self.services.missions.book(
-                actor,
-                start_at=start_at,
-                duration_minutes=minutes,
-                size=chosen,
-                mission_name=mission_name,
-            )
+            mission_id = mission_id_for(actor)
+            self.notifier.expect(mission_id, interaction.channel_id)
+            try:
+                booked = await self.services.missions.book(
+                    actor,
+                    start_at=start_at,
+                    duration_minutes=minutes,
+                    size=chosen,
+                    mission_name=mission_name,
+                )
+            except Exception:
+                self.notifier.forget(mission_id)
+                raise
             await self._show_booked(button, booked, "Server booked")
 
         await self._offer(

@@ -1,10 +1,12 @@
 """Who may do what, and what bad input gets: one private sentence and nothing recorded."""
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from bot.domain.mission import MissionStatus
 from discord_emulator import InvalidInvocation, User
 from tests.cogs.conftest import World
 
@@ -202,3 +204,28 @@ async def test_fifty_members_at_once_are_each_acknowledged(world: World) -> None
     )
     answers = await asyncio.gather(*(handle.response() for handle in handles))
     assert [answer.type for answer in answers] == [4] * 50
+
+
+MINUTE = timedelta(minutes=1)
+
+
+async def test_the_notifier_forgets_a_session_once_it_has_ended(world: World) -> None:
+    w = world
+    w.emu.deny_bot(w.reminders)
+    await w.fund(1000)
+    notifier = w.app.discord.notifier  # type: ignore[union-attr]
+    start = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": "1h"})
+    await start.message()
+    await (await start.click("confirm")).response()
+    await w.app.services.background.drain()
+    await w.advance(timedelta(seconds=30))
+    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    assert mission.status is MissionStatus.RUNNING
+    assert notifier.sessions_remembered == 1
+
+    await w.advance(61 * MINUTE)
+
+    assert (await w.app.services.missions.get(mission.mission_id)).status is MissionStatus.ENDED
+    assert notifier.sessions_remembered == 0
+    reports = [m for m in w.emu.dm_messages(w.guild.owner) if "not allowed to post" in m.content]
+    assert len(reports) == 1
