@@ -19,6 +19,7 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m eventstore.bench
 	$(BIN)/python -m bot.bench_view
+	$(BIN)/python -m bot.bench_squadron
 	$(BIN)/python -m tests.emulator.benchmark
 	$(BIN)/python -m bot.bench_discord
 	$(BIN)/python -m bot.agentapi.bench
