@@ -74,6 +74,7 @@ from eventstore.events import Checkpoint, NewEvent, Position, StoredEvent
 from eventstore.feed import FeedReader
 from eventstore.lease import Lease
 from eventstore.repository import Repository
+from eventstore.snapshots import Snapshots
 from eventstore.store import EventStore
 from eventstore.urls import open_store as open
 
@@ -90,6 +91,7 @@ __all__ = [
     "NewEvent",
     "Position",
     "Repository",
+    "Snapshots",
     "StoredEvent",
     "open",
 ]

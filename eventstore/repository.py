@@ -4,9 +4,14 @@ A warm command reads nothing: the repository keeps recently used streams folded 
 version and appends at that version. Only a ``ConcurrencyError`` makes it read the events it
 missed, fold them and decide again. Commands on one stream within this process wait for each
 other, so they never conflict among themselves and cost no extra requests.
+
+With ``snapshots``, a cold load starts from the stream's latest snapshot and reads only the
+events after it; a snapshot is saved whenever a load or a command takes the stream past a
+multiple of ``snapshots.every`` events.
 """
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -16,7 +21,10 @@ from cachetools import LRUCache
 
 from eventstore.errors import ConcurrencyError
 from eventstore.events import NewEvent, StoredEvent
+from eventstore.snapshots import Snapshots
 from eventstore.store import EventStore
+
+log = logging.getLogger("eventstore.repository")
 
 S = TypeVar("S")
 
@@ -35,8 +43,10 @@ class Repository(Generic[S]):
         initial: S,
         *,
         max_streams: int = 10_000,
+        snapshots: Snapshots[S] | None = None,
     ) -> None:
         self._store = store
+        self._snapshots = snapshots
         self._evolve = evolve
         self._initial = initial
         self._cache: LRUCache[str, tuple[S, int]] = LRUCache(maxsize=max_streams)
@@ -47,8 +57,12 @@ class Repository(Generic[S]):
         cached = self._cache.get(stream_id)
         if cached is not None:
             return cached
-        folded = await self._catch_up(stream_id, self._initial, 0)
+        start = (self._initial, 0)
+        if self._snapshots is not None:
+            start = await self._snapshots.load(stream_id) or start
+        folded = await self._catch_up(stream_id, *start)
         self._cache[stream_id] = folded
+        await self._snapshot(stream_id, start[1], folded)
         return folded
 
     async def execute(
@@ -88,6 +102,7 @@ class Repository(Generic[S]):
                     continue
                 state = self._fold(state, stored)
                 self._cache[stream_id] = (state, stored[-1].version)
+                await self._snapshot(stream_id, version, (state, stored[-1].version))
                 return state, stored
 
     def remember(self, stream_id: str, stored_events: Sequence[StoredEvent]) -> None:
@@ -113,6 +128,20 @@ class Repository(Generic[S]):
     def forget(self, stream_id: str) -> None:
         """Drop the cached state; the next command on the stream reads it from the store."""
         self._cache.pop(stream_id, None)
+
+    async def _snapshot(self, stream_id: str, before: int, folded: tuple[S, int]) -> None:
+        """Save ``folded`` as the stream's snapshot if it passed a multiple of ``every`` since
+        version ``before``."""
+        snapshots = self._snapshots
+        state, version = folded
+        if snapshots is None or version // snapshots.every <= before // snapshots.every:
+            return
+        try:
+            await snapshots.save(stream_id, state, version)
+        except Exception:
+            log.warning(
+                "snapshot not saved stream=%s version=%d", stream_id, version, exc_info=True
+            )
 
     async def _catch_up(self, stream_id: str, state: S, version: int) -> tuple[S, int]:
         async for event in self._store.read(stream_id, after_version=version):

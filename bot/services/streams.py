@@ -15,11 +15,12 @@ from typing import TypeVar
 from bot.actor import ActorStopped
 from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
+from bot.domain import squadron_snapshot
 from bot.domain.errors import NotFound
 from bot.domain.mission import MissionState, mission_stream
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.view.handle import ViewHandle
-from eventstore import ConcurrencyError, EventStore, NewEvent, Repository, StoredEvent
+from eventstore import ConcurrencyError, EventStore, NewEvent, Repository, Snapshots, StoredEvent
 
 log = logging.getLogger("rr.services")
 
@@ -46,6 +47,17 @@ def caused_by(events: Sequence[NewEvent], causation_id: str | None) -> list[NewE
     ]
 
 
+def squadron_repository(store: EventStore) -> Repository[SquadronState]:
+    """Squadron streams, cached, loaded from their snapshot (``snapshot#squadron#<id>``) and
+    the events after it: a squadron's stream grows with every purchase."""
+    return Repository(
+        store,
+        squadrons.evolve,
+        squadrons.initial_squadron,
+        snapshots=Snapshots(store, squadron_snapshot.encode, squadron_snapshot.decode),
+    )
+
+
 class Streams:
     def __init__(self, store: EventStore, view: ViewHandle) -> None:
         self.store = store
@@ -53,9 +65,7 @@ class Streams:
         self.missions: Repository[MissionState | None] = Repository(
             store, missions.evolve, missions.initial_mission
         )
-        self.squadrons: Repository[SquadronState] = Repository(
-            store, squadrons.evolve, squadrons.initial_squadron
-        )
+        self.squadrons = squadron_repository(store)
 
     async def mission(self, mission_id: str) -> MissionState:
         """The mission as this process's cache knows it, to decide a step on (a stale cache

@@ -1,0 +1,92 @@
+"""A squadron's folded state as bytes, to load a long stream from a snapshot plus its tail.
+
+The text is JSON: ``{"schema": SCHEMA, "state": {...}}``. `SCHEMA` names this code's shape of
+`SquadronState` and what its fold means; bump it whenever either changes (a field added, an
+event folded differently), and snapshots written by other code are ignored: `decode` returns
+None and the stream is folded from its events, as if there were no snapshot.
+
+Purchases are written as rows (lists) rather than objects, since a squadron may have tens of
+thousands and the snapshot is read on every cold load.
+"""
+
+import json
+from datetime import datetime
+from typing import Any
+
+from immutables import Map
+
+from bot.domain.settings import SquadronSettings
+from bot.domain.squadron import Purchase, SquadronState
+
+SCHEMA = "squadron/1"
+
+
+def encode(state: SquadronState) -> bytes:
+    document = {
+        "schema": SCHEMA,
+        "state": {
+            "guild_id": state.guild_id,
+            "settings": state.settings.to_data(),
+            "balance_cents": state.balance_cents,
+            "reservations": list(state.reservations.items()),
+            "purchases": [_purchase_row(purchase) for purchase in state.purchases.values()],
+            "sessions": list(state.purchase_ids_by_session.items()),
+            "credited_sessions": list(state.credited_session_ids),
+        },
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def decode(data: bytes) -> SquadronState | None:
+    """The state ``data`` holds, or None when it was written by code of another `SCHEMA`."""
+    document = json.loads(data)
+    if document.get("schema") != SCHEMA:
+        return None
+    saved = document["state"]
+    purchases = [_purchase(row) for row in saved["purchases"]]
+    return SquadronState(
+        guild_id=saved["guild_id"],
+        settings=SquadronSettings.from_data(saved["settings"]),
+        balance_cents=saved["balance_cents"],
+        reservations={mission_id: cents for mission_id, cents in saved["reservations"]},
+        purchases=Map((purchase.purchase_id, purchase) for purchase in purchases),
+        purchase_ids_by_session=Map((session, pid) for session, pid in saved["sessions"]),
+        credited_session_ids=Map((session, None) for session in saved["credited_sessions"]),
+        open_purchase_ids=Map((p.purchase_id, None) for p in purchases if p.status == "started"),
+        unsettled_ids=Map(
+            (p.purchase_id, None)
+            for p in purchases
+            if p.status == "credited" and p.intent is not None and not p.settled
+        ),
+    )
+
+
+def _purchase_row(purchase: Purchase) -> list[Any]:
+    return [
+        purchase.purchase_id,
+        purchase.amount_cents,
+        purchase.buyer_id,
+        purchase.checkout_session_id,
+        purchase.status,
+        None if purchase.intent is None else dict(purchase.intent),
+        purchase.credited_cents,
+        purchase.refunded_cents,
+        purchase.settled,
+        None if purchase.started_at is None else purchase.started_at.isoformat(),
+    ]
+
+
+def _purchase(row: list[Any]) -> Purchase:
+    (pid, amount, buyer, session, status, intent, credited, refunded, settled, started) = row
+    return Purchase(
+        purchase_id=pid,
+        amount_cents=amount,
+        buyer_id=buyer,
+        checkout_session_id=session,
+        status=status,
+        intent=intent,
+        credited_cents=credited,
+        refunded_cents=refunded,
+        settled=settled,
+        started_at=None if started is None else datetime.fromisoformat(started),
+    )
