@@ -2,13 +2,15 @@
 
 A snapshot of stream ``s`` is the checkpoint ``snapshot#s``: the stream version it covers, a
 newline, then the state as the aggregate's ``encode`` wrote it. Loading reads the snapshot and
-only the events after that version. ``decode`` returns None for a state written by other code
-(its own schema tag), and the stream is then folded from its first event, as without a
-snapshot; a snapshot that cannot be read at all is treated the same way.
+only the events after that version. ``decode(stream_id, bytes)`` may read the stream itself
+(what a snapshot must not hold, such as secrets kept sealed only in events); it returns None
+for a state written by other code (its own schema tag), and the stream is then folded from its
+first event, as without a snapshot; a snapshot that cannot be read at all is treated the same
+way.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 from eventstore.store import EventStore
@@ -27,7 +29,7 @@ class Snapshots(Generic[S]):
         self,
         store: EventStore,
         encode: Callable[[S], bytes],
-        decode: Callable[[bytes], S | None],
+        decode: Callable[[str, bytes], Awaitable[S | None]],
         *,
         every: int = 500,
     ) -> None:
@@ -47,7 +49,7 @@ class Snapshots(Generic[S]):
         header, _, body = checkpoint.data.partition(b"\n")
         try:
             version = int(header)
-            state = self._decode(body)
+            state = await self._decode(stream_id, body)
         except (ValueError, KeyError, TypeError) as error:
             log.warning("snapshot unreadable, folding from events stream=%s: %s", stream_id, error)
             return None

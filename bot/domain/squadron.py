@@ -116,6 +116,8 @@ class SquadronState:
     """Credited purchases with an intent not yet carried out or refused."""
     secrets_forgotten: bool = False
     """The squadron's secret settings were forgotten (its key deleted); set them again."""
+    settings_version: int = 0
+    """The stream version of the event that set `settings` (0: none did, they are defaults)."""
 
     @property
     def reserved_cents(self) -> int:
@@ -567,7 +569,10 @@ def evolve(state: SquadronState, stored: StoredEvent) -> SquadronState:
     """The state after one stored event of the squadron's stream."""
     if not state.guild_id:
         state = replace(state, guild_id=stored.stream_id.removeprefix(STREAM_PREFIX))
-    return apply(state, from_stored(stored), stored.recorded_at)
+    state = apply(state, from_stored(stored), stored.recorded_at)
+    if stored.type == SquadronSettingsChanged.TYPE:
+        state = replace(state, settings_version=stored.version)
+    return state
 
 
 def apply(state: SquadronState, event: DomainEvent, recorded_at: datetime) -> SquadronState:

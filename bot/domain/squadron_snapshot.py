@@ -1,5 +1,9 @@
 """A squadron's folded state as bytes, to load a long stream from a snapshot plus its tail.
 
+The settings are left out, since they hold secrets that the store keeps only sealed: the
+snapshot names the version of the event that set them (`settings_version`), and the loader
+reads that one event (opened like any other) to complete the state (`with_settings`).
+
 The text is JSON: ``{"schema": SCHEMA, "state": {...}}``. `SCHEMA` names this code's shape of
 `SquadronState` and what its fold means; bump it whenever either changes (a field added, an
 event folded differently), and snapshots written by other code are ignored: `decode` returns
@@ -10,11 +14,13 @@ thousands and the snapshot is read on every cold load.
 """
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from immutables import Map
 
+from bot.domain.events import DomainEvent, SquadronSettingsChanged
 from bot.domain.settings import SquadronSettings
 from bot.domain.squadron import Purchase, SquadronState
 
@@ -26,7 +32,7 @@ def encode(state: SquadronState) -> bytes:
         "schema": SCHEMA,
         "state": {
             "guild_id": state.guild_id,
-            "settings": state.settings.to_data(),
+            "settings_version": state.settings_version,
             "balance_cents": state.balance_cents,
             "reservations": list(state.reservations.items()),
             "purchases": [_purchase_row(purchase) for purchase in state.purchases.values()],
@@ -38,7 +44,8 @@ def encode(state: SquadronState) -> bytes:
 
 
 def decode(data: bytes) -> SquadronState | None:
-    """The state ``data`` holds, or None when it was written by code of another `SCHEMA`."""
+    """The state ``data`` holds, with default settings until `with_settings` puts in those of
+    event `settings_version`; None when it was written by code of another `SCHEMA`."""
     document = json.loads(data)
     if document.get("schema") != SCHEMA:
         return None
@@ -46,7 +53,8 @@ def decode(data: bytes) -> SquadronState | None:
     purchases = [_purchase(row) for row in saved["purchases"]]
     return SquadronState(
         guild_id=saved["guild_id"],
-        settings=SquadronSettings.from_data(saved["settings"]),
+        settings=SquadronSettings(),
+        settings_version=saved["settings_version"],
         balance_cents=saved["balance_cents"],
         reservations={mission_id: cents for mission_id, cents in saved["reservations"]},
         purchases=Map((purchase.purchase_id, purchase) for purchase in purchases),
@@ -59,6 +67,13 @@ def decode(data: bytes) -> SquadronState | None:
             if p.status == "credited" and p.intent is not None and not p.settled
         ),
     )
+
+
+def with_settings(state: SquadronState, event: DomainEvent) -> SquadronState:
+    """``state`` with the settings of the event `settings_version` names."""
+    if not isinstance(event, SquadronSettingsChanged):
+        raise TypeError(f"Version {state.settings_version} is a {event.TYPE}, not the settings.")
+    return replace(state, settings=event.settings, secrets_forgotten=event.secrets_forgotten)
 
 
 def _purchase_row(purchase: Purchase) -> list[Any]:

@@ -17,6 +17,7 @@ from bot.domain import mission as missions
 from bot.domain import squadron as squadrons
 from bot.domain import squadron_snapshot
 from bot.domain.errors import NotFound
+from bot.domain.events import from_stored
 from bot.domain.mission import MissionState, mission_stream
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.view.handle import ViewHandle
@@ -50,11 +51,20 @@ def caused_by(events: Sequence[NewEvent], causation_id: str | None) -> list[NewE
 def squadron_repository(store: EventStore) -> Repository[SquadronState]:
     """Squadron streams, cached, loaded from their snapshot (``snapshot#squadron#<id>``) and
     the events after it: a squadron's stream grows with every purchase."""
+
+    async def decode(stream_id: str, data: bytes) -> SquadronState | None:
+        state = squadron_snapshot.decode(data)
+        if state is None or state.settings_version == 0:
+            return state
+        async for stored in store.read(stream_id, after_version=state.settings_version - 1):
+            return squadron_snapshot.with_settings(state, from_stored(stored))
+        return None
+
     return Repository(
         store,
         squadrons.evolve,
         squadrons.initial_squadron,
-        snapshots=Snapshots(store, squadron_snapshot.encode, squadron_snapshot.decode),
+        snapshots=Snapshots(store, squadron_snapshot.encode, decode),
     )
 
 

@@ -5,6 +5,7 @@ import json
 from bot.domain import squadron as sq
 from bot.domain import squadron_snapshot
 from bot.domain.actor import Actor
+from bot.domain.events import from_stored
 from bot.domain.pricing import Limits
 from tests.domain.streams import LONG_AGO, Stream
 
@@ -42,9 +43,17 @@ def paid(purchase_id: str) -> sq.RecordPurchase:
     )
 
 
-def a_busy_squadron() -> sq.SquadronState:
+PASSWORD = "hunter2-secret"
+
+
+def a_busy_squadron() -> Stream[sq.SquadronState]:
     stream = Stream(sq.squadron_stream(GUILD), sq.evolve, sq.initial_squadron)
-    run(stream, sq.ChangeSettings(actor=MANAGER, changes={"server_name": "Jolly Rogers"}))
+    run(
+        stream,
+        sq.ChangeSettings(
+            actor=MANAGER, changes={"server_name": "Jolly Rogers", "password": PASSWORD}
+        ),
+    )
     run(stream, start("open"))
     run(stream, start("closed"))
     run(stream, sq.ClosePurchase(actor=STRIPE, purchase_id="closed", reason="expired"))
@@ -58,19 +67,32 @@ def a_busy_squadron() -> sq.SquadronState:
         ),
     )
     run(stream, sq.Reserve(actor=MEMBER, mission_id="m1", amount=700, limits=Limits()))
-    return stream.state
+    return stream
 
 
-def test_a_snapshot_reads_back_as_the_state_it_was_written_from() -> None:
-    state = a_busy_squadron()
+def test_a_snapshot_reads_back_as_the_state_it_was_written_from_with_its_settings_event() -> None:
+    stream = a_busy_squadron()
+    state = stream.state
     assert state.open_purchase_ids and state.unsettled_ids and state.reservations
     assert state.purchases["without-checkout"].refunded_cents == 300
+    assert state.settings_version == 1
 
-    assert squadron_snapshot.decode(squadron_snapshot.encode(state)) == state
+    read = squadron_snapshot.decode(squadron_snapshot.encode(state))
+
+    assert read is not None
+    settings_event = from_stored(stream.events[read.settings_version - 1])
+    assert squadron_snapshot.with_settings(read, settings_event) == state
+
+
+def test_a_snapshot_holds_no_secret_setting() -> None:
+    state = a_busy_squadron().state
+    assert state.settings.value("password") == PASSWORD
+
+    assert PASSWORD.encode() not in squadron_snapshot.encode(state)
 
 
 def test_a_snapshot_written_by_other_code_is_not_read() -> None:
-    document = json.loads(squadron_snapshot.encode(a_busy_squadron()))
+    document = json.loads(squadron_snapshot.encode(a_busy_squadron().state))
     document["schema"] = "squadron/0"
 
     assert squadron_snapshot.decode(json.dumps(document).encode()) is None

@@ -19,7 +19,7 @@ def encode(total: int) -> bytes:
     return json.dumps({"schema": SCHEMA, "total": total}).encode()
 
 
-def decode(data: bytes) -> int | None:
+async def decode(stream_id: str, data: bytes) -> int | None:
     document = json.loads(data)
     return int(document["total"]) if document["schema"] == SCHEMA else None
 
