@@ -1,4 +1,5 @@
-"""Wiring: store, view, compute, services, payments, web app, Discord, reconciler, scheduler.
+"""The running process: opens the store, compute and web socket, has `bot.bootstrap.build` wire
+the rest, then starts view, feeder, payments, web app, Discord, reconciler and scheduler.
 
 `App.start` opens each part in that order and logs where it lives; `App.stop` closes them in
 reverse order (scheduler, reconciler, background work, Discord, web, payments, feeder, view,
@@ -10,42 +11,42 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any, Protocol
 
 import aiohttp
 import discord
-from botocore.exceptions import BotoCoreError, ClientError
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 import eventstore
-from bot.actor import Actor
 from bot.agentapi import AgentApi, agent_routes, build_agent_api
 from bot.agentapi.sessions import ViewSessions
-from bot.clock import Clock, ScaledClock, SystemClock
+from bot.bootstrap import (
+    FatalError,
+    SwitchableNotifier,
+    build,
+    make_clock,
+    open_compute,
+    open_files,
+    open_store,
+    payments_config,
+)
+from bot.clock import Clock, ScaledClock
 from bot.clock_anchor import carry_clock
-from bot.cloud.base import ComputeProvider
-from bot.cloud.ec2 import open_ec2_provider
-from bot.cloud.local import LocalProvider
-from bot.cloud.logins import LoginPool
-from bot.config import InvalidSettings, Settings
-from bot.domain.pricing import Limits, Pricing
+from bot.config import Settings
 from bot.files.limits import FileLimits
-from bot.files.store import ObjectStore, open_object_store
+from bot.files.store import ObjectStore
 from bot.logs import redact_also, url_without_credentials
-from bot.notify import FanoutNotifier, LoggingNotifier, Notice, Notifier
-from bot.payments import PaymentsConfig, build_payment_service, payment_routes
+from bot.notify import FanoutNotifier, LoggingNotifier
+from bot.payments import payment_routes
 from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce, is_loopback
-from bot.scheduler import MissionActions, Scheduler
-from bot.secrets import SealingStore, open_keyring
-from bot.services import ComputeSettings, SchedulerStatus, Services
+from bot.services import SchedulerStatus, Services
 from bot.services.reconcile import Reconciler
-from bot.view import ScheduleConfig, View, ViewStats
-from bot.view.feeder import ViewFeeder
+from bot.view import ViewStats
 from bot.view.handle import ViewHandle
 from bot.web import CheckResult, HealthCheck, WebServer, create_web_app
 from cogs.client import DiscordOptions, RRBot
@@ -54,16 +55,10 @@ log = logging.getLogger("rr.app")
 
 HEALTH_PROBE_STREAM = "health#probe"
 """A stream nobody writes: reading it is the cheapest request that proves the store answers."""
-FEED_INTERVAL = timedelta(seconds=5)
-"""How often (in real time) the feeder brings other processes' events into the view."""
 VIEW_MAX_LAG_PASSES = 6
 """The view is behind when the feeder has not reached the store's head for this many passes."""
 SCHEDULER_MAX_SILENCE_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
-
-
-class FatalError(Exception):
-    """rr cannot start, or cannot go on; ``str()`` is one line saying what to fix."""
 
 
 class App:
@@ -91,7 +86,6 @@ class App:
         """Why the app asked to be stopped, if it did."""
         self._on_fatal = on_fatal
         self._stack = AsyncExitStack()
-        self._started_at = time.monotonic()
         self._web: WebServer | None = None
         self._services: Services | None = None
         self.agent_api: AgentApi | None = None
@@ -138,22 +132,30 @@ class App:
                 f"member or operator, so it listens on loopback only, not {settings.web_host}: "
                 "set RR_WEB_HOST=127.0.0.1, or set DISCORD_TOKEN."
             )
-        store = await _open_sealing_store(settings, clock)
+        store = await open_store(settings, clock)
         stack.push_async_callback(store.close)
         if isinstance(clock, ScaledClock):
             now = await carry_clock(store, clock)
             log.info("sandbox clock carried on", extra={"now": now.isoformat()})
+        compute = await open_compute(settings, clock)
+        self._web = _bind_web(settings)
+        stack.callback(self._web.close)
+        notifier = SwitchableNotifier(LoggingNotifier())
+        rr = build(
+            settings,
+            store=store,
+            compute=compute,
+            clock=clock,
+            notifier=notifier,
+            payments=payments_config(settings, self.base_url),
+        )
+        services, view = rr.services, rr.view
 
-        config = schedule_config(settings)
-        view_actor: Actor[View] = Actor(View(config), name="view")
-        view_actor.start()
-        stack.push_async_callback(view_actor.stop)
-        view = ViewHandle(view_actor)
-        feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
-        feeder = ViewFeeder(store, view_actor, clock, interval=feed_interval)
+        rr.view_actor.start()
+        stack.push_async_callback(rr.view_actor.stop)
         rebuild_started = time.monotonic()
         try:
-            events = await feeder.catch_up()
+            events = await rr.feeder.catch_up()
         except Exception as error:
             raise FatalError(
                 f"The event store {url_without_credentials(settings.event_store)} cannot be "
@@ -167,43 +169,17 @@ class App:
                 "rebuilt_seconds": round(time.monotonic() - rebuild_started, 3),
             },
         )
-        feeder.start()
-        stack.push_async_callback(feeder.stop)
-
-        compute = await make_compute(settings, clock)
-        logins = settings.ec2.login_parameters if settings.compute == "ec2" else ()
+        rr.feeder.start()
+        stack.push_async_callback(rr.feeder.stop)
         log.info(
             "compute ready",
             extra={"provider": compute.name, "deployment": settings.deployment, **_where(settings)},
         )
 
-        notifier = SwitchableNotifier(LoggingNotifier())
-        backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
-        login_pool = LoginPool(store, logins) if logins else None
-        services = Services(
-            store=store,
-            view=view,
-            provider=compute,
-            notifier=notifier,
-            clock=clock,
-            pricing=Pricing(settings.pricing.rates_cents_per_hour, settings.pricing.currency),
-            limits=limits(settings),
-            compute=ComputeSettings(deployment=settings.deployment, backstop_grace=backstop_grace),
-            login_pool=login_pool,
-            keys=store.keys,
-        )
         stack.push_async_callback(services.aclose)
-        self._services = services
-
-        self._web = _bind_web(settings)
         stack.push_async_callback(self._web.stop)
-        payments = build_payment_service(
-            _payments_config(settings, self.base_url),
-            ledger=services.squadrons,
-            notifier=notifier,
-            clock=clock,
-        )
-        services.attach_payments(payments)
+        self._services = services
+        payments = services.payments
         redact_also(payments.provider.webhook_secret)  # the sandbox's is made just now
         log.info("payments ready", extra={"provider": payments.config.provider})
         if settings.sandbox_payments_in_discord:
@@ -211,24 +187,6 @@ class App:
                 "RR_SANDBOX_PAYMENTS is on with a real Discord bot: anyone who presses Pay on "
                 "the sandbox checkout gets free credit"
             )
-
-        reconciler = Reconciler(
-            provider=compute,
-            view=view,
-            missions=services.missions,
-            notifier=notifier,
-            clock=clock,
-            sightings=services.sightings,
-            logins=login_pool,
-            backstop_grace=backstop_grace,
-        )
-        services.admin.reconciler = reconciler
-        registry = CollectorRegistry()
-        uptime = Gauge("rr_uptime_seconds", "Seconds since the app was built.", registry=registry)
-        uptime.set_function(lambda: round(time.monotonic() - self._started_at, 3))
-        actions = CountedActions(services.missions, registry)
-        scheduler = Scheduler(view_actor, actions, clock, config)
-        services.admin.scheduler = scheduler
 
         sandbox = None
         if settings.discord_token is None:
@@ -240,21 +198,22 @@ class App:
             "rr_discord_interactions_total",
             "Discord interactions received (commands, buttons, autocomplete), by type.",
             ["type"],
-            registry=registry,
+            registry=rr.registry,
         )
         view_metrics = ViewMetrics(view)
-        registry.register(view_metrics)
+        rr.registry.register(view_metrics)
         self.agent_api = build_agent_api(store, ViewSessions(view), clock)
-        files = self.files = await _open_files(settings, clock, self.base_url)
+        files = self.files = await open_files(settings, clock, self.base_url)
         stack.push_async_callback(files.close)
         log.info("files ready", extra={"store": files.location})
+        max_lag = rr.feed_interval * VIEW_MAX_LAG_PASSES
         web_app = create_web_app(
             health={
                 "store": store_reachable(store),
-                "view": view_caught_up(view, feeder, clock, feed_interval * VIEW_MAX_LAG_PASSES),
-                "scheduler": scheduler_alive(scheduler, clock, config.heartbeat),
+                "view": view_caught_up(view, rr.feeder, clock, max_lag),
+                "scheduler": scheduler_alive(rr.scheduler, clock, rr.schedule.heartbeat),
             },
-            metrics=registry,
+            metrics=rr.registry,
             refresh_metrics=[view_metrics.refresh],
             routes=[
                 payment_routes(payments),
@@ -281,12 +240,12 @@ class App:
         self.discord = client
 
         stack.push_async_callback(services.background.drain)  # finish launches while Discord is up
-        await reconcile_at_start(reconciler)
+        await reconcile_at_start(rr.reconciler)
         await services.squadrons.resume_paid_requests()
-        reconciler.start()
-        stack.push_async_callback(reconciler.stop)
-        scheduler.start()
-        stack.push_async_callback(scheduler.stop)
+        rr.reconciler.start()
+        stack.push_async_callback(rr.reconciler.stop)
+        rr.scheduler.start()
+        stack.push_async_callback(rr.scheduler.stop)
         log.info("scheduler started", extra={"time_scale": settings.sandbox_time_scale})
 
     def _discord_options(self, sandbox: Sandbox | None) -> DiscordOptions:
@@ -340,54 +299,6 @@ class DiscordConnection:
         self._on_lost(f"the Discord connection ended: {error}")
 
 
-class SwitchableNotifier:
-    """Carries notices to ``target``, which the wiring replaces once Discord is connected
-    (the Discord client needs the services, which need a notifier first)."""
-
-    def __init__(self, target: Notifier) -> None:
-        self.target = target
-
-    async def notify(self, notice: Notice) -> None:
-        await self.target.notify(notice)
-
-
-class CountedActions:
-    """The services' mission actions, counted per kind and outcome for /metrics."""
-
-    def __init__(self, actions: MissionActions, registry: CollectorRegistry) -> None:
-        self._actions = actions
-        self._counts = Counter(
-            "rr_scheduler_actions_total",
-            "Actions the scheduler performed, by kind and outcome.",
-            ["kind", "outcome"],
-            registry=registry,
-        )
-
-    async def launch(self, mission_id: str) -> object:
-        return await self._counted("launch", self._actions.launch(mission_id))
-
-    async def check_ready(self, mission_id: str) -> object:
-        return await self._counted("check_ready", self._actions.check_ready(mission_id))
-
-    async def terminate(self, mission_id: str, reason: str) -> object:
-        return await self._counted("terminate", self._actions.terminate(mission_id, reason))
-
-    async def send_reminder(self, mission_id: str, key: str) -> object:
-        return await self._counted("remind", self._actions.send_reminder(mission_id, key))
-
-    async def deliver(self, mission_id: str, key: str) -> object:
-        return await self._counted("deliver", self._actions.deliver(mission_id, key))
-
-    async def _counted(self, kind: str, action: Awaitable[object]) -> object:
-        try:
-            result = await action
-        except Exception:
-            self._counts.labels(kind, "failed").inc()
-            raise
-        self._counts.labels(kind, "done").inc()
-        return result
-
-
 async def reconcile_at_start(reconciler: Reconciler) -> None:
     """Repair what a crash or downtime left behind before the scheduler acts; a cloud that does
     not answer now is not fatal: the periodic passes try again."""
@@ -395,53 +306,6 @@ async def reconcile_at_start(reconciler: Reconciler) -> None:
         await reconciler.reconcile()
     except Exception:
         log.exception("start-up reconciliation failed; the next pass tries again")
-
-
-def make_clock(settings: Settings) -> Clock:
-    if settings.sandbox_time_scale == 1:
-        return SystemClock()
-    return ScaledClock(settings.sandbox_time_scale)
-
-
-async def make_compute(settings: Settings, clock: Clock) -> ComputeProvider:
-    if settings.compute == "ec2":
-        try:
-            return await open_ec2_provider(settings, clock.now)
-        except InvalidSettings as error:
-            raise FatalError(str(error)) from None
-        except (BotoCoreError, ClientError) as error:
-            raise FatalError(f"EC2 cannot be reached: {error}") from None
-    return LocalProvider(
-        settings.local_instances_dir,
-        settings.deployment,
-        now=clock.now,
-        time_scale=settings.sandbox_time_scale,
-        retention=timedelta(hours=settings.local_retention_hours),
-    )
-
-
-def schedule_config(settings: Settings) -> ScheduleConfig:
-    schedule = settings.schedule
-    return ScheduleConfig(
-        reminder_offsets_minutes=schedule.reminder_offsets_minutes,
-        boot_lead=timedelta(minutes=schedule.boot_lead_minutes),
-        end_warning_offsets_minutes=schedule.end_warnings_minutes,
-        low_credit_warning=timedelta(minutes=schedule.low_credit_warning_minutes),
-        readiness_timeout=timedelta(minutes=schedule.readiness_timeout_minutes),
-        readiness_probe_interval=timedelta(seconds=schedule.readiness_probe_seconds),
-        terminate_retry=timedelta(seconds=schedule.terminate_retry_seconds),
-    )
-
-
-def limits(settings: Settings) -> Limits:
-    return Limits(
-        min_duration_minutes=settings.limits.min_duration_minutes,
-        max_duration_minutes=settings.limits.max_duration_minutes,
-        booking_horizon_days=settings.limits.booking_horizon_days,
-        max_concurrent_per_guild=settings.limits.max_concurrent_per_guild,
-        boot_lead_minutes=settings.schedule.boot_lead_minutes,
-        min_extension_minutes=settings.limits.min_extension_minutes,
-    )
 
 
 def store_reachable(store: eventstore.EventStore) -> HealthCheck:
@@ -536,27 +400,6 @@ def _interaction_counter(
     return on_interaction
 
 
-def _open_store(settings: Settings, clock: Clock) -> eventstore.EventStore:
-    """The store records each event's time on the bot's clock, so that a scaled sandbox clock
-    and recorded times agree."""
-    try:
-        return eventstore.open(settings.event_store, clock=clock.now)
-    except ValueError as error:
-        raise FatalError(f"RR_EVENT_STORE is not usable: {error}") from None
-
-
-async def _open_sealing_store(settings: Settings, clock: Clock) -> SealingStore:
-    """The event store, sealing squadrons' secret settings with their keys."""
-    store = _open_store(settings, clock)
-    try:
-        keys = await open_keyring(settings.secrets_key, store, settings.secrets_key_table)
-    except (ValueError, OSError, BotoCoreError, ClientError) as error:
-        await store.close()
-        raise FatalError(f"RR_SECRETS_KEY is not usable: {error}") from None
-    log.info("secrets ready", extra={"master_key": keys.master.name})
-    return SealingStore(store, keys)
-
-
 def _bind_web(settings: Settings) -> WebServer:
     host, port = settings.web_host, settings.web_port
     try:
@@ -566,28 +409,6 @@ def _bind_web(settings: Settings) -> WebServer:
             f"The web app cannot listen on {host}:{port} ({error.strerror or error}); "
             "set RR_WEB_HOST and RR_WEB_PORT to a free address."
         ) from None
-
-
-async def _open_files(settings: Settings, clock: Clock, base_url: str) -> ObjectStore:
-    key = settings.files.signing_key
-    try:
-        return await open_object_store(
-            settings.files.store,
-            clock=clock,
-            base_url=base_url,
-            signing_key=None if key is None else key.get_secret_value().encode(),
-        )
-    except ValueError as error:
-        raise FatalError(f"RR_FILES_STORE is not usable: {error}") from None
-    except (BotoCoreError, ClientError) as error:
-        raise FatalError(f"The file store's bucket cannot be used: {error}") from None
-
-
-def _payments_config(settings: Settings, public_url: str) -> PaymentsConfig:
-    try:
-        return PaymentsConfig.from_settings(settings, public_url)
-    except ValueError as error:
-        raise FatalError(str(error)) from None
 
 
 def _where(settings: Settings) -> dict[str, str]:

@@ -109,4 +109,9 @@ class WebServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+        self.close()
+
+    def close(self) -> None:
+        """Release the socket (a server that never started has nothing else to stop)."""
         self._socket.close()

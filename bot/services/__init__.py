@@ -45,8 +45,9 @@ __all__ = [
 class Services:
     """Builds and holds the services over one store, view, provider and notifier.
 
-    The wiring attaches what needs the services to exist first: ``payments`` (its ledger is
-    ``squadrons``), ``admin.reconciler`` and ``admin.scheduler``.
+    The composition root (`bot.bootstrap.build`) attaches what needs the services to exist
+    first: ``payments`` (its ledger is ``squadrons``), ``admin.reconciler`` and
+    ``admin.scheduler``.
     """
 
     def __init__(

@@ -14,15 +14,16 @@ from aiohttp.test_utils import TestServer
 
 import eventstore
 from bot.actor import Actor
+from bot.bootstrap import Rr, build, payment_service
 from bot.cloud.local import LocalProvider
+from bot.config import ScheduleSettings, Settings
 from bot.domain.actor import Actor as Member
-from bot.domain.pricing import Limits, Pricing
+from bot.domain.pricing import Limits
 from bot.notify import Notice
-from bot.payments import PaymentsConfig, PaymentService, build_payment_service, payment_routes
-from bot.services import ComputeSettings, Services, SquadronService
-from bot.view import ScheduleConfig, View
+from bot.payments import PaymentsConfig, PaymentService, payment_routes
+from bot.services import Services, SquadronService
+from bot.view import View
 from bot.view.feeder import ViewFeeder
-from bot.view.handle import ViewHandle
 from bot.web import create_web_app
 from tests.fakes.clock import FakeClock
 from tests.fakes.stripe_api import FakeStripeApi, signed_delivery, webhook_event
@@ -77,50 +78,51 @@ def notifier() -> RecordingNotifier:
     return RecordingNotifier()
 
 
-@pytest.fixture
-async def view_actor() -> AsyncIterator[Actor[View]]:
-    actor: Actor[View] = Actor(View(ScheduleConfig()), name="view")
-    actor.start()
-    yield actor
-    await actor.stop()
+SETTINGS = Settings(
+    _env_file=None,
+    deployment="test",
+    schedule=ScheduleSettings(boot_lead_minutes=Limits().boot_lead_minutes),
+)
 
 
-@pytest.fixture
-def feeder(store: eventstore.EventStore, view_actor: Actor[View], clock: FakeClock) -> ViewFeeder:
-    """Brings other processes' writes into the view; tests run its passes themselves."""
-    return ViewFeeder(store, view_actor, clock)
-
-
-def build_services(
-    store: eventstore.EventStore,
-    view_actor: Actor[View],
-    notifier: RecordingNotifier,
-    clock: FakeClock,
-    instances_dir: Path,
-) -> Services:
-    return Services(
+def build_process(
+    store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, instances_dir: Path
+) -> Rr:
+    """A bot process over ``store`` whose view actor the caller starts and stops."""
+    return build(
+        SETTINGS,
         store=store,
-        view=ViewHandle(view_actor),
-        provider=LocalProvider(instances_dir, "test", now=clock.now),
-        notifier=notifier,
+        compute=LocalProvider(instances_dir, "test", now=clock.now),
         clock=clock,
-        pricing=Pricing({"small": 100, "medium": 200, "large": 400}),
-        limits=Limits(),
-        compute=ComputeSettings(deployment="test"),
+        notifier=notifier,
     )
 
 
 @pytest.fixture
-async def services(
-    store: eventstore.EventStore,
-    view_actor: Actor[View],
-    notifier: RecordingNotifier,
-    clock: FakeClock,
-    tmp_path: Path,
-) -> AsyncIterator[Services]:
-    built = build_services(store, view_actor, notifier, clock, tmp_path)
+async def process(
+    store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Rr]:
+    built = build_process(store, notifier, clock, tmp_path)
+    built.view_actor.start()
     yield built
-    await built.aclose()
+    await built.services.aclose()
+    await built.view_actor.stop()
+
+
+@pytest.fixture
+def view_actor(process: Rr) -> Actor[View]:
+    return process.view_actor
+
+
+@pytest.fixture
+def feeder(process: Rr) -> ViewFeeder:
+    """Brings other processes' writes into the view; tests run its passes themselves."""
+    return process.feeder
+
+
+@pytest.fixture
+def services(process: Rr) -> Services:
+    return process.services
 
 
 @dataclass
@@ -135,12 +137,11 @@ class OtherProcess:
 async def other_process(
     store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[OtherProcess]:
-    view_actor: Actor[View] = Actor(View(ScheduleConfig()), name="other-view")
-    view_actor.start()
-    built = build_services(store, view_actor, notifier, clock, tmp_path / "other")
-    yield OtherProcess(built, ViewFeeder(store, view_actor, clock))
-    await built.aclose()
-    await view_actor.stop()
+    built = build_process(store, notifier, clock, tmp_path / "other")
+    built.view_actor.start()
+    yield OtherProcess(built.services, built.feeder)
+    await built.services.aclose()
+    await built.view_actor.stop()
 
 
 @pytest.fixture
@@ -199,12 +200,7 @@ async def running(
     async def start(config: PaymentsConfig, process: Services | None = None) -> Running:
         """The web app of ``process`` (the test's own ``services`` unless another is given)."""
         host = services if process is None else process
-        payments = build_payment_service(
-            config,
-            ledger=host.squadrons,
-            notifier=notifier,
-            clock=clock,
-        )
+        payments = payment_service(config, host, notifier, clock)
         host.attach_payments(payments)
         app = create_web_app(health={}, routes=[payment_routes(payments)])
         server = TestServer(app, host="127.0.0.1")

@@ -5,17 +5,15 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from bot.actor import Actor as ViewActor
+from bot.bootstrap import build
 from bot.cloud.base import ComputeProvider
+from bot.config import PricingSettings, ScheduleSettings, Settings
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.pricing import Limits, Pricing
 from bot.domain.squadron import SquadronState, squadron_stream
-from bot.scheduler import Scheduler
-from bot.services import ComputeSettings, Services
 from bot.services.lifecycle import LoginPool
 from bot.view import ScheduleConfig, View
-from bot.view.feeder import ViewFeeder
-from bot.view.handle import ViewHandle
 from eventstore import EventStore, StoredEvent
 from tests.fakes.clock import FakeClock, settle
 from tests.fakes.notifier import RecordingNotifier
@@ -34,6 +32,14 @@ LIMITS = Limits()
 SCHEDULE = ScheduleConfig(heartbeat=timedelta(days=30))
 GRACE = timedelta(minutes=15)
 DEPLOYMENT = "test"
+SETTINGS = Settings(
+    _env_file=None,
+    deployment=DEPLOYMENT,
+    pricing=PricingSettings(
+        small_cents_per_hour=120, medium_cents_per_hour=240, large_cents_per_hour=480
+    ),
+    schedule=ScheduleSettings(boot_lead_minutes=LIMITS.boot_lead_minutes),
+)
 
 _interactions = itertools.count(900_000_000_000_000_001)
 
@@ -64,21 +70,23 @@ class BotProcess:
         self.clock = clock
         self.provider = provider
         self.notifier = RecordingNotifier()
-        self.view_actor: ViewActor[View] = ViewActor(View(SCHEDULE), name="view")
-        self.view = ViewHandle(self.view_actor)
-        self.services = Services(
+        rr = build(
+            SETTINGS,
             store=store,
-            view=self.view,
-            provider=provider,
-            notifier=self.notifier,
+            compute=provider,
             clock=clock,
-            pricing=PRICING,
-            limits=LIMITS,
-            compute=ComputeSettings(deployment=DEPLOYMENT, backstop_grace=GRACE),
+            notifier=self.notifier,
+            schedule=SCHEDULE,
             login_pool=login_pool,
         )
-        self.feeder = ViewFeeder(store, self.view_actor, clock)
-        self.scheduler = Scheduler(self.view_actor, self.services.missions, clock, SCHEDULE)
+        self.view_actor: ViewActor[View] = rr.view_actor
+        self.view = rr.view
+        self.services = rr.services
+        self.feeder = rr.feeder
+        self.scheduler = rr.scheduler
+        # Admin sees timed work only where it runs, and a test process runs it only when asked.
+        self.services.admin.reconciler = None
+        self.services.admin.scheduler = None
 
     async def start(self, *, scheduler: bool = False) -> None:
         """Start as the app does: rebuild the view from the feed, then run the scheduler."""

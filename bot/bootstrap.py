@@ -1,0 +1,282 @@
+"""The composition root: `build` wires rr's object graph from settings, in one place.
+
+The app opens what talks to the outside (the store, the compute provider, the web socket, the
+object store) with the ``open_*`` functions here and passes them to `build`; tests pass their
+own store, compute provider, notifier, clock and payments instead, so production and test wiring
+are the same code. `build` starts nothing: the caller starts and stops the parts in order.
+"""
+
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+import eventstore
+from bot.actor import Actor
+from bot.clock import Clock, ScaledClock, SystemClock
+from bot.cloud.base import ComputeProvider
+from bot.cloud.ec2 import open_ec2_provider
+from bot.cloud.local import LocalProvider
+from bot.cloud.logins import LoginPool
+from bot.config import InvalidSettings, Settings
+from bot.domain.pricing import Limits, Pricing
+from bot.files.store import ObjectStore, open_object_store
+from bot.notify import LoggingNotifier, Notice, Notifier
+from bot.payments import PaymentsConfig, PaymentService, build_payment_service
+from bot.scheduler import MissionActions, Scheduler
+from bot.secrets import SealingStore, open_keyring
+from bot.services import ComputeSettings, Services
+from bot.services.reconcile import Reconciler
+from bot.view import ScheduleConfig, View
+from bot.view.feeder import ViewFeeder
+from bot.view.handle import ViewHandle
+
+log = logging.getLogger("rr.app")
+
+FEED_INTERVAL = timedelta(seconds=5)
+"""How often (in real time) the feeder brings other processes' events into the view."""
+
+
+class FatalError(Exception):
+    """rr cannot start, or cannot go on; ``str()`` is one line saying what to fix."""
+
+
+class SwitchableNotifier:
+    """Carries notices to ``target``, which the wiring replaces once Discord is connected
+    (the Discord client needs the services, which need a notifier first)."""
+
+    def __init__(self, target: Notifier) -> None:
+        self.target = target
+
+    async def notify(self, notice: Notice) -> None:
+        await self.target.notify(notice)
+
+
+@dataclass
+class Rr:
+    """rr's wired parts in one process, none of them started yet."""
+
+    settings: Settings
+    clock: Clock
+    store: eventstore.EventStore
+    compute: ComputeProvider
+    notifier: Notifier
+    schedule: ScheduleConfig
+    view_actor: Actor[View]
+    view: ViewHandle
+    feeder: ViewFeeder
+    feed_interval: timedelta
+    services: Services
+    reconciler: Reconciler
+    scheduler: Scheduler
+    registry: CollectorRegistry
+    """The process's metrics; the scheduler's actions and the uptime are counted in it."""
+
+
+def build(
+    settings: Settings,
+    *,
+    store: eventstore.EventStore,
+    compute: ComputeProvider,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    payments: PaymentsConfig | None = None,
+    schedule: ScheduleConfig | None = None,
+    login_pool: LoginPool | None = None,
+) -> Rr:
+    """rr's object graph over an open ``store`` and ``compute`` provider.
+
+    ``clock`` defaults to the one the settings choose, ``notifier`` to one that logs until
+    Discord is connected (a `SwitchableNotifier`), ``schedule`` and ``login_pool`` to what the
+    settings say; the services take payments only when ``payments`` is given.
+    """
+    clock = clock or make_clock(settings)
+    notifier = notifier or SwitchableNotifier(LoggingNotifier())
+    schedule = schedule or schedule_config(settings)
+    if login_pool is None and settings.compute == "ec2" and settings.ec2.login_parameters:
+        login_pool = LoginPool(store, settings.ec2.login_parameters)
+    view_actor: Actor[View] = Actor(View(schedule), name="view")
+    view = ViewHandle(view_actor)
+    feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
+    backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
+    services = Services(
+        store=store,
+        view=view,
+        provider=compute,
+        notifier=notifier,
+        clock=clock,
+        pricing=Pricing(settings.pricing.rates_cents_per_hour, settings.pricing.currency),
+        limits=limits(settings),
+        compute=ComputeSettings(deployment=settings.deployment, backstop_grace=backstop_grace),
+        login_pool=login_pool,
+        keys=store.keys if isinstance(store, SealingStore) else None,
+    )
+    if payments is not None:
+        services.attach_payments(payment_service(payments, services, notifier, clock))
+    reconciler = Reconciler(
+        provider=compute,
+        view=view,
+        missions=services.missions,
+        notifier=notifier,
+        clock=clock,
+        sightings=services.sightings,
+        logins=login_pool,
+        backstop_grace=backstop_grace,
+    )
+    services.admin.reconciler = reconciler
+    registry = CollectorRegistry()
+    built_at = time.monotonic()
+    uptime = Gauge("rr_uptime_seconds", "Seconds since the app was built.", registry=registry)
+    uptime.set_function(lambda: round(time.monotonic() - built_at, 3))
+    scheduler = Scheduler(view_actor, CountedActions(services.missions, registry), clock, schedule)
+    services.admin.scheduler = scheduler
+    return Rr(
+        settings=settings,
+        clock=clock,
+        store=store,
+        compute=compute,
+        notifier=notifier,
+        schedule=schedule,
+        view_actor=view_actor,
+        view=view,
+        feeder=ViewFeeder(store, view_actor, clock, interval=feed_interval),
+        feed_interval=feed_interval,
+        services=services,
+        reconciler=reconciler,
+        scheduler=scheduler,
+        registry=registry,
+    )
+
+
+def payment_service(
+    config: PaymentsConfig, services: Services, notifier: Notifier, clock: Clock
+) -> PaymentService:
+    """Payments over ``services``' squadrons as their ledger."""
+    return build_payment_service(config, ledger=services.squadrons, notifier=notifier, clock=clock)
+
+
+def payments_config(settings: Settings, public_url: str) -> PaymentsConfig:
+    try:
+        return PaymentsConfig.from_settings(settings, public_url)
+    except ValueError as error:
+        raise FatalError(str(error)) from None
+
+
+class CountedActions:
+    """The services' mission actions, counted per kind and outcome for /metrics."""
+
+    def __init__(self, actions: MissionActions, registry: CollectorRegistry) -> None:
+        self._actions = actions
+        self._counts = Counter(
+            "rr_scheduler_actions_total",
+            "Actions the scheduler performed, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=registry,
+        )
+
+    async def launch(self, mission_id: str) -> object:
+        return await self._counted("launch", self._actions.launch(mission_id))
+
+    async def check_ready(self, mission_id: str) -> object:
+        return await self._counted("check_ready", self._actions.check_ready(mission_id))
+
+    async def terminate(self, mission_id: str, reason: str) -> object:
+        return await self._counted("terminate", self._actions.terminate(mission_id, reason))
+
+    async def send_reminder(self, mission_id: str, key: str) -> object:
+        return await self._counted("remind", self._actions.send_reminder(mission_id, key))
+
+    async def deliver(self, mission_id: str, key: str) -> object:
+        return await self._counted("deliver", self._actions.deliver(mission_id, key))
+
+    async def _counted(self, kind: str, action: Awaitable[object]) -> object:
+        try:
+            result = await action
+        except Exception:
+            self._counts.labels(kind, "failed").inc()
+            raise
+        self._counts.labels(kind, "done").inc()
+        return result
+
+
+def make_clock(settings: Settings) -> Clock:
+    if settings.sandbox_time_scale == 1:
+        return SystemClock()
+    return ScaledClock(settings.sandbox_time_scale)
+
+
+def schedule_config(settings: Settings) -> ScheduleConfig:
+    schedule = settings.schedule
+    return ScheduleConfig(
+        reminder_offsets_minutes=schedule.reminder_offsets_minutes,
+        boot_lead=timedelta(minutes=schedule.boot_lead_minutes),
+        end_warning_offsets_minutes=schedule.end_warnings_minutes,
+        low_credit_warning=timedelta(minutes=schedule.low_credit_warning_minutes),
+        readiness_timeout=timedelta(minutes=schedule.readiness_timeout_minutes),
+        readiness_probe_interval=timedelta(seconds=schedule.readiness_probe_seconds),
+        terminate_retry=timedelta(seconds=schedule.terminate_retry_seconds),
+    )
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        min_duration_minutes=settings.limits.min_duration_minutes,
+        max_duration_minutes=settings.limits.max_duration_minutes,
+        booking_horizon_days=settings.limits.booking_horizon_days,
+        max_concurrent_per_guild=settings.limits.max_concurrent_per_guild,
+        boot_lead_minutes=settings.schedule.boot_lead_minutes,
+        min_extension_minutes=settings.limits.min_extension_minutes,
+    )
+
+
+async def open_store(settings: Settings, clock: Clock) -> SealingStore:
+    """The event store, sealing squadrons' secret settings with their keys. The store records
+    each event's time on the bot's clock, so that a scaled sandbox clock and recorded times
+    agree."""
+    try:
+        store = eventstore.open(settings.event_store, clock=clock.now)
+    except ValueError as error:
+        raise FatalError(f"RR_EVENT_STORE is not usable: {error}") from None
+    try:
+        keys = await open_keyring(settings.secrets_key, store, settings.secrets_key_table)
+    except (ValueError, OSError, BotoCoreError, ClientError) as error:
+        await store.close()
+        raise FatalError(f"RR_SECRETS_KEY is not usable: {error}") from None
+    log.info("secrets ready", extra={"master_key": keys.master.name})
+    return SealingStore(store, keys)
+
+
+async def open_compute(settings: Settings, clock: Clock) -> ComputeProvider:
+    if settings.compute == "ec2":
+        try:
+            return await open_ec2_provider(settings, clock.now)
+        except InvalidSettings as error:
+            raise FatalError(str(error)) from None
+        except (BotoCoreError, ClientError) as error:
+            raise FatalError(f"EC2 cannot be reached: {error}") from None
+    return LocalProvider(
+        settings.local_instances_dir,
+        settings.deployment,
+        now=clock.now,
+        time_scale=settings.sandbox_time_scale,
+        retention=timedelta(hours=settings.local_retention_hours),
+    )
+
+
+async def open_files(settings: Settings, clock: Clock, base_url: str) -> ObjectStore:
+    key = settings.files.signing_key
+    try:
+        return await open_object_store(
+            settings.files.store,
+            clock=clock,
+            base_url=base_url,
+            signing_key=None if key is None else key.get_secret_value().encode(),
+        )
+    except ValueError as error:
+        raise FatalError(f"RR_FILES_STORE is not usable: {error}") from None
+    except (BotoCoreError, ClientError) as error:
+        raise FatalError(f"The file store's bucket cannot be used: {error}") from None
