@@ -17,14 +17,14 @@ test: $(INSTALLED)
 	$(BIN)/pytest
 
 bench: $(INSTALLED)
-	$(BIN)/python -m eventstore.bench
-	$(BIN)/python -m bot.bench_view
-	$(BIN)/python -m bot.bench_squadron
-	$(BIN)/python -m tests.emulator.benchmark
-	$(BIN)/python -m bot.bench_discord
-	$(BIN)/python -m bot.agentapi.bench
-	$(BIN)/python -m bot.bench_soak
-	$(BIN)/python -m tests.files.miz.benchmark
+	$(BIN)/python -m bench.store
+	$(BIN)/python -m bench.view
+	$(BIN)/python -m bench.squadron
+	$(BIN)/python -m bench.emulator
+	$(BIN)/python -m bench.commands
+	$(BIN)/python -m bench.agentapi
+	$(BIN)/python -m bench.soak
+	$(BIN)/python -m bench.miz
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml

@@ -1,7 +1,7 @@
 """The Discord client: a ``commands.Bot`` that carries rr's services to its cogs and syncs commands.
 
-``bot/app.py`` builds one ``RRBot`` and nothing else imports this package. Cogs are extensions (each
-module has ``setup``) so that operators can reload them with ``/admin reload``.
+``bot/entrypoints/app.py`` builds one ``RRBot`` and nothing else imports this package. Cogs are
+extensions (each module has ``setup``) so that operators can reload them with ``/admin reload``.
 """
 
 import logging

@@ -49,7 +49,7 @@ Handler = Callable[[web.Request, Grant], Awaitable[web.Response]]
 
 
 def agent_routes(api: AgentApi) -> Callable[[web.Application], None]:
-    """The route registrar for `bot.web.create_web_app`."""
+    """The route registrar for `bot.entrypoints.web.create_web_app`."""
 
     def register(app: web.Application) -> None:
         app.router.add_get(FILES_PATH, _guarded(api, _files(api)))

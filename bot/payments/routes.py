@@ -8,7 +8,7 @@ from bot.payments.pages import payment_cancelled, payment_succeeded
 from bot.payments.paths import CANCEL_PATH, SUCCESS_PATH, WEBHOOK_PATH
 from bot.payments.service import PaymentService
 from bot.payments.webhook import WebhookOutcome, WebhookResult
-from bot.web import RouteRegistrar
+from bot.routes import RouteRegistrar
 
 log = logging.getLogger("rr.payments")
 

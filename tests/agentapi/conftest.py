@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.agentapi import AgentApi, LaunchFiles, agent_routes, build_agent_api
-from bot.web import create_web_app
+from bot.entrypoints.web import create_web_app
 from eventstore import StoredEvent
 from eventstore.memory import MemoryEventStore
 from tests.fakes.clock import FakeClock

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 
 from bot.agentapi import LaunchFiles
-from bot.app import App
 from bot.config import Settings
 from bot.domain.events import MissionBooked, MissionCancelled, to_new_event
 from bot.domain.mission import mission_stream
+from bot.entrypoints.app import App
 
 SESSION = "5d1f0c3a-8e2b-4f6d-9a7c-1b3e5d7f9a20"
 

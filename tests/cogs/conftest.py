@@ -11,9 +11,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import App
 from bot.config import Settings
 from bot.domain.actor import Actor
+from bot.entrypoints.app import App
 from discord_emulator import (
     Emulator,
     Guild,

@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.__main__ import main
 from bot.config import Settings
+from bot.entrypoints.main import main
 from bot.preflight import AwsClients, Finding, preflight
 from tests.cloud.helpers import with_error
 from tests.deploy.stack import Stack

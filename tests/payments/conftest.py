@@ -19,12 +19,12 @@ from bot.cloud.local import LocalProvider
 from bot.config import ScheduleSettings, Settings
 from bot.domain.actor import Actor as Member
 from bot.domain.pricing import Limits
+from bot.entrypoints.web import create_web_app
 from bot.notify import Notice
 from bot.payments import PaymentsConfig, PaymentService, payment_routes
 from bot.services import Services, SquadronService
 from bot.view import View
 from bot.view.feeder import ViewFeeder
-from bot.web import create_web_app
 from tests.fakes.clock import FakeClock
 from tests.fakes.stripe_api import FakeStripeApi, signed_delivery, webhook_event
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import App, FatalError
 from bot.config import Settings
+from bot.entrypoints.app import App, FatalError
 from tests.platform.conftest import LogToString
 
 PROJECT_ROOT = Path(__file__).parents[2]

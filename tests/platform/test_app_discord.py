@@ -8,8 +8,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.app import App, FatalError
 from bot.config import Settings
+from bot.entrypoints.app import App, FatalError
 from discord_emulator import BotConnected, CommandsSynced, Emulator, patched_discord
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 import eventstore
-from bot.app import App
 from bot.clock import ScaledClock
 from bot.clock_anchor import ANCHORED, STREAM, carry_clock
 from bot.config import Settings
+from bot.entrypoints.app import App
 
 REAL_START = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 

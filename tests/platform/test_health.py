@@ -8,7 +8,7 @@ import pytest
 
 import eventstore
 from bot.actor import Actor
-from bot.app import scheduler_alive, store_reachable, view_caught_up
+from bot.entrypoints.app import scheduler_alive, store_reachable, view_caught_up
 from bot.view import ScheduleConfig, View
 from bot.view.handle import ViewHandle
 from tests.fakes.clock import FakeClock

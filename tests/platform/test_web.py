@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from bot.web import CheckResult, WebServer, create_web_app
+from bot.entrypoints.web import CheckResult, WebServer, create_web_app
 
 Serve = Callable[[web.Application], Awaitable[str]]
 
@@ -101,7 +101,7 @@ async def test_a_check_that_raises_fails_without_leaking_its_message(serve: Serv
 async def test_a_check_that_hangs_fails_after_the_time_limit(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.web.CHECK_TIMEOUT_SECONDS", 0.01)
+    monkeypatch.setattr("bot.entrypoints.web.CHECK_TIMEOUT_SECONDS", 0.01)
     base = await serve(create_web_app(health={"store": passing("reachable"), "view": hanging}))
 
     status, body = await get_json(base + "/healthz")

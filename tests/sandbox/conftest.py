@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App
 from bot.config import Settings
+from bot.entrypoints.app import App
 from discord_emulator import Emulator, Guild, Permission, TextChannel, User, running_bot
 from discord_emulator.console import console_app
 from tests.fakes.clock import FakeClock

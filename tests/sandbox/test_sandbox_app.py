@@ -6,8 +6,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.app import App
-from bot.sandbox import CONSOLE_PATH, CONSOLE_TITLE, WORLD_IDS_FROM, seed_world
+from bot.entrypoints.app import App
+from bot.entrypoints.sandbox import CONSOLE_PATH, CONSOLE_TITLE, WORLD_IDS_FROM, seed_world
 from cogs.welcome import WELCOME_TITLE
 from discord_emulator import Emulator
 

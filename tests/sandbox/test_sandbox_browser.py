@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.app import App
-from bot.sandbox import CONSOLE_PATH, CONSOLE_TITLE
+from bot.entrypoints.app import App
+from bot.entrypoints.sandbox import CONSOLE_PATH, CONSOLE_TITLE
 from cogs.welcome import WELCOME_TITLE
 from tests.fakes.clock import FakeClock, settle
 

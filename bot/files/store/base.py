@@ -14,7 +14,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from bot.files.store.keys import ObjectKey
-from bot.web import RouteRegistrar
+from bot.routes import RouteRegistrar
 
 MAX_LINK_LIFETIME = timedelta(days=7)
 """The longest a link may live: S3's limit for a presigned (SigV4) request."""

@@ -25,7 +25,7 @@ from bot.files.store.base import (
 from bot.files.store.keys import ObjectKey
 from bot.files.store.routes import OBJECTS_PREFIX, UPLOAD_PATH, file_routes
 from bot.files.store.signing import LinkSigner
-from bot.web import RouteRegistrar
+from bot.routes import RouteRegistrar
 
 
 class LocalObjectStore:

@@ -23,7 +23,7 @@ from bot.files.store.atomic import AtomicWriter
 from bot.files.store.base import UPLOAD_FILE_FIELD, content_disposition
 from bot.files.store.keys import InvalidKey, ObjectKey
 from bot.files.store.signing import BadSignature, LinkSigner
-from bot.web import RouteRegistrar
+from bot.routes import RouteRegistrar
 
 log = logging.getLogger("rr.files")
 
@@ -45,7 +45,7 @@ class Refusal(Exception):
 
 
 def file_routes(root: Path, signer: LinkSigner) -> RouteRegistrar:
-    """The route registrar for `bot.web.create_web_app`, serving the store under ``root``."""
+    """The route registrar for the web app, serving the store under ``root``."""
 
     def register(app: web.Application) -> None:
         app.router.add_get(OBJECTS_PREFIX + "{key:.+}", _refusing(_download(root, signer)))

@@ -26,7 +26,7 @@ from bot.files.store.base import (
     content_disposition,
 )
 from bot.files.store.keys import ObjectKey
-from bot.web import RouteRegistrar
+from bot.routes import RouteRegistrar
 
 _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 

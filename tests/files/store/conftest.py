@@ -17,8 +17,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from bot.entrypoints.web import WebServer, create_web_app
 from bot.files.store import ObjectStore, open_object_store
-from bot.web import WebServer, create_web_app
 from tests.fakes.clock import FakeClock
 from tests.fakes.moto_server import FAKE_AWS_ENV, _free_port, _OneRequestAtATime
 from tests.fakes.s3_presigned import AwsTime, PresignedRules

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import App, FatalError
 from bot.config import Settings
+from bot.entrypoints.app import App, FatalError
 from bot.files.store import LocalObjectStore, ObjectKey, S3ObjectStore
 from tests.files.store.conftest import REGION, S3Server, make_bucket
 from tests.files.store.http import download, upload

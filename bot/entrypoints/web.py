@@ -22,6 +22,8 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from bot.routes import RouteRegistrar
+
 log = logging.getLogger("rr.web")
 
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -37,7 +39,6 @@ class CheckResult:
 
 HealthCheck = Callable[[], Awaitable[CheckResult]]
 RefreshMetrics = Callable[[], Awaitable[None]]
-RouteRegistrar = Callable[[web.Application], None]
 
 
 def create_web_app(

@@ -1,6 +1,6 @@
 """Benchmark: warm single-event commands per backend, against the eventsourcing package.
 
-Run ``python -m eventstore.bench``. For each backend it prints warm commands per second (a
+Run ``python -m bench.store``. For each backend it prints warm commands per second (a
 command loads a stream through the cached ``Repository`` and appends one event), p50 and p99
 latency, DynamoDB HTTP requests per warm command (counted with botocore's ``before-send``
 event, retries included) and ``read_all`` events per second. DynamoDB figures come from a

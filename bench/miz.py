@@ -1,4 +1,4 @@
-"""Benchmark of reading a large real mission: ``python -m tests.files.miz.benchmark``.
+"""Benchmark of reading a large real mission: ``python -m bench.miz``.
 
 pydcs writes a mission with thousands of ground units and a hundred player slots per side
 (tens of MB of Lua once unpacked); `read_mission` then checks and summarises it. Printed: the

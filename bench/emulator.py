@@ -1,6 +1,6 @@
 """Interaction-to-acknowledgement latency through the emulator with 50 concurrent commands.
 
-Run: ``.venv/bin/python -m tests.emulator.benchmark [rounds]``. Each round, 50 different members
+Run: ``.venv/bin/python -m bench.emulator [rounds]``. Each round, 50 different members
 invoke ``/mission`` at once; the latency is the emulator's dispatch-to-first-callback time.
 """
 

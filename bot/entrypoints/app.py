@@ -38,17 +38,23 @@ from bot.bootstrap import (
 from bot.clock import Clock, ScaledClock
 from bot.clock_anchor import carry_clock
 from bot.config import Settings
+from bot.entrypoints.sandbox import (
+    CONSOLE_PATH,
+    GUILD_READY_TIMEOUT,
+    Sandbox,
+    announce,
+    is_loopback,
+)
+from bot.entrypoints.web import CheckResult, HealthCheck, WebServer, create_web_app
 from bot.files.limits import FileLimits
 from bot.files.store import ObjectStore
 from bot.logs import redact_also, url_without_credentials
 from bot.notify import FanoutNotifier, LoggingNotifier
 from bot.payments import payment_routes
-from bot.sandbox import CONSOLE_PATH, GUILD_READY_TIMEOUT, Sandbox, announce, is_loopback
 from bot.services import SchedulerStatus, Services
 from bot.services.reconcile import Reconciler
 from bot.view import ViewStats
 from bot.view.handle import ViewHandle
-from bot.web import CheckResult, HealthCheck, WebServer, create_web_app
 from cogs.client import DiscordOptions, RRBot
 
 log = logging.getLogger("rr.app")

@@ -1,6 +1,6 @@
 """Soak: many sessions through the sandbox at a fast time scale, watching memory and latency drift.
 
-Run: ``python -m bot.bench_soak [sessions] [time_scale]`` (default 600 sessions at 120×, one
+Run: ``python -m bench.soak [sessions] [time_scale]`` (default 600 sessions at 120×, one
 every 0.3 s). rr runs as ``make run`` starts it with no configuration (the sandbox: Discord
 emulator, sandbox checkout, local stand-in servers), in a child process with its store and
 servers in a temporary folder. This process plays a member in the browser, over loopback only:

@@ -1,4 +1,4 @@
-"""Benchmark of one squadron with a long history: ``python -m bot.bench_squadron``.
+"""Benchmark of one squadron with a long history: ``python -m bench.squadron``.
 
 A squadron stream of 20,000 purchases (each a ``PurchaseStarted`` and its ``CreditsPurchased``,
 40,000 events) is written to a SQLite file, then:

@@ -1,6 +1,6 @@
 """Interaction-to-acknowledgement latency of rr's own commands under load.
 
-Run: ``python -m bot.bench_discord [rounds]``. The Discord emulator runs in this process; the real
+Run: ``python -m bench.commands [rounds]``. The Discord emulator runs in this process; the real
 rr app (SQLite store in a temporary folder, local compute, sandbox payments) runs in a child
 process with the unmodified discord.py client connected to the emulator over loopback, as it
 would be to Discord. Each round, 50 different members invoke a command at once, for each of
@@ -33,8 +33,8 @@ EMULATOR_API, EMULATOR_GATEWAY = "RR_BENCH_EMULATOR_API", "RR_BENCH_EMULATOR_GAT
 
 async def serve_bot() -> None:
     """The child: rr's app against the emulator named in the environment, until SIGTERM."""
-    from bot.app import App
     from bot.config import Settings
+    from bot.entrypoints.app import App
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -75,7 +75,7 @@ async def measure(rounds: int, folder: Path) -> dict[str, list[float]]:
             timeout=60,
         )
         child = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.bench_discord", SERVE_BOT, env=environment
+            sys.executable, "-m", "bench.commands", SERVE_BOT, env=environment
         )
         try:
             await connected

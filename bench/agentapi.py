@@ -1,4 +1,4 @@
-"""Benchmark of rr's agent API: ``python -m bot.agentapi.bench``.
+"""Benchmark of rr's agent API: ``python -m bench.agentapi``.
 
 The real web app (``create_web_app`` with the agent routes) on loopback, over a SQLite store in
 a temporary folder, with 1,000 booked sessions in a real view behind its actor and a credential
@@ -33,9 +33,9 @@ from bot.agentapi.sessions import ViewSessions
 from bot.clock import SystemClock
 from bot.domain.events import MissionBooked, to_new_event
 from bot.domain.mission import mission_stream
+from bot.entrypoints.web import WebServer, create_web_app
 from bot.view import ScheduleConfig, View
 from bot.view.handle import ViewHandle
-from bot.web import WebServer, create_web_app
 
 SERVERS = 1_000
 TARGET_PER_SECOND = SERVERS / 10

@@ -1,4 +1,4 @@
-"""Benchmark of the read model: ``python -m bot.bench_view``.
+"""Benchmark of the read model: ``python -m bench.view``.
 
 1. 10,000 booked missions (500 guilds, starts spread over 30 days) loaded into a view; the
    scheduler's tick — ``ask(due_actions)`` then ``ask(next_due_at)`` through the view's actor —
