@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type
 
 from bot.domain.settings import SettingsError, SquadronSettings
 from bot.domain.upcasting import EventData, EventSchemaError, Upcasters
-from eventstore import NewEvent, StoredEvent
+from eventstore.events import NewEvent, StoredEvent
 
 __all__ = [
     "EVENT_CLASSES",

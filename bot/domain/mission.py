@@ -68,7 +68,7 @@ from bot.domain.events import (
 )
 from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.words import counted
-from eventstore import NewEvent, StoredEvent
+from eventstore.events import NewEvent, StoredEvent
 
 STREAM_PREFIX = "mission#"
 MAX_MISSION_ID_LENGTH = 48

@@ -59,7 +59,7 @@ from bot.domain.settings import (
     parse_setting,
 )
 from bot.domain.words import counted
-from eventstore import NewEvent, StoredEvent
+from eventstore.events import NewEvent, StoredEvent
 
 STREAM_PREFIX = "squadron#"
 PURCHASE_SOURCE = "purchase"
