@@ -13,12 +13,12 @@ from discord.ext import commands
 
 from bot.domain.actor import Actor
 from bot.domain.money import format_cents
-from cogs.auth import actor_for
-from cogs.client import EXTENSIONS, RRBot
-from cogs.errors import NotPermitted
-from cogs.parsing import InputError, parse_money
-from cogs.render import STATUS_LABELS, mission_line, redacted, short_id
-from cogs.views import Button, OwnedView
+from cogs.utils.auth import actor_for
+from cogs.utils.client import EXTENSIONS, RRBot
+from cogs.utils.errors import NotPermitted
+from cogs.utils.parsing import InputError, parse_money
+from cogs.utils.render import STATUS_LABELS, mission_line, redacted, short_id
+from cogs.utils.views import Button, OwnedView
 
 log = logging.getLogger("rr.discord.admin")
 

@@ -7,11 +7,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.money import format_cents
-from cogs.auth import actor_for, require_guild
-from cogs.checkout import send_checkout
-from cogs.client import RRBot
-from cogs.parsing import parse_money
-from cogs.views import OwnedView
+from cogs.utils.auth import actor_for, require_guild
+from cogs.utils.checkout import send_checkout
+from cogs.utils.client import RRBot
+from cogs.utils.parsing import parse_money
+from cogs.utils.views import OwnedView
 
 HISTORY_PAGE_SIZE = 10
 

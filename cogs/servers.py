@@ -17,12 +17,12 @@ from bot.domain.squadron import SquadronState
 from bot.domain.words import counted
 from bot.services import Quote
 from bot.services.missions import mission_id_for
-from cogs.auth import actor_for, require_admin, require_guild, require_manager
-from cogs.checkout import purchase_amount, send_checkout
-from cogs.client import RRBot
-from cogs.labels import session_label, session_labels
-from cogs.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
-from cogs.render import (
+from cogs.utils.auth import actor_for, require_admin, require_guild, require_manager
+from cogs.utils.checkout import purchase_amount, send_checkout
+from cogs.utils.client import RRBot
+from cogs.utils.labels import session_label, session_labels
+from cogs.utils.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
+from cogs.utils.render import (
     STATUS_LABELS,
     billed,
     mission_embed,
@@ -32,7 +32,7 @@ from cogs.render import (
     setting_value,
     settings_embed,
 )
-from cogs.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
+from cogs.utils.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
 from cogs.welcome import require_set_up
 
 Recheck = Callable[[], Awaitable[object]]

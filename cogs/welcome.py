@@ -11,8 +11,8 @@ import discord
 from discord.ext import commands
 
 from bot.domain.squadron import SquadronState
-from cogs.client import RRBot
-from cogs.parsing import InputError
+from cogs.utils.client import RRBot
+from cogs.utils.parsing import InputError
 
 log = logging.getLogger("rr.discord")
 

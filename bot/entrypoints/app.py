@@ -55,7 +55,7 @@ from bot.services import SchedulerStatus, Services
 from bot.services.reconcile import Reconciler
 from bot.view import ViewStats
 from bot.view.handle import ViewHandle
-from cogs.client import DiscordOptions, RRBot
+from cogs.utils.client import DiscordOptions, RRBot
 
 log = logging.getLogger("rr.app")
 

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from bot.domain import settings as squadron_settings
 from bot.domain.settings import SettingsError, parse_setting, time_zones
-from cogs import parsing
-from cogs.parsing import (
+from cogs.utils import parsing
+from cogs.utils.parsing import (
     MAX_TEXT,
     InputError,
     format_duration,

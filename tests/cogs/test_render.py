@@ -1,4 +1,4 @@
-from cogs.render import redacted
+from cogs.utils.render import redacted
 
 
 def test_history_masks_every_secret_named_value_however_deep() -> None:

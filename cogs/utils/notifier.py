@@ -55,12 +55,12 @@ from bot.notify import (
     SessionExtendedNotice,
     must_arrive,
 )
-from cogs.labels import session_label
-from cogs.render import REASON_LABELS, billed, mission_embed, when
-from cogs.views import end_warning_view
+from cogs.utils.labels import session_label
+from cogs.utils.render import REASON_LABELS, billed, mission_embed, when
+from cogs.utils.views import end_warning_view
 
 if TYPE_CHECKING:
-    from cogs.client import RRBot
+    from cogs.utils.client import RRBot
 
 log = logging.getLogger("rr.discord.notify")
 

@@ -14,7 +14,7 @@ from bot.domain.money import format_cents
 from bot.domain.settings import SETTINGS_CATALOGUE, SettingSpec, SquadronSettings
 from bot.domain.words import counted
 from bot.services import Quote
-from cogs.parsing import format_duration
+from cogs.utils.parsing import format_duration
 
 STATUS_LABELS = {
     MissionStatus.BOOKED: "Booked",

@@ -12,9 +12,9 @@ from discord.ext import commands
 
 from bot.clock import Clock
 from bot.services import Services
-from cogs.errors import ReportingTree
-from cogs.notifier import DiscordNotifier
-from cogs.views import EndButton, ExpiredButton, ExtendButton
+from cogs.utils.errors import ReportingTree
+from cogs.utils.notifier import DiscordNotifier
+from cogs.utils.views import EndButton, ExpiredButton, ExtendButton
 
 log = logging.getLogger("rr.discord")
 

@@ -8,7 +8,7 @@ import discord
 
 from bot.domain.actor import Actor
 from bot.services import Services
-from cogs.errors import NotPermitted
+from cogs.utils.errors import NotPermitted
 
 
 async def actor_for(

@@ -15,7 +15,7 @@ import discord
 
 from bot.domain.errors import InsufficientCredit
 from bot.domain.money import format_cents
-from cogs.errors import send_error
+from cogs.utils.errors import send_error
 
 Action = Callable[[discord.Interaction], Awaitable[None]]
 Button = discord.ui.Button[Any]

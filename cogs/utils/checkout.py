@@ -8,7 +8,7 @@ import discord
 from bot.domain.actor import Actor
 from bot.domain.money import format_cents
 from bot.services import Services
-from cogs.auth import require_guild
+from cogs.utils.auth import require_guild
 
 
 def purchase_amount(services: Services, needed_cents: int) -> int:

@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot.domain.errors import DomainError
 from bot.domain.settings import SettingsError
-from cogs.parsing import InputError
+from cogs.utils.parsing import InputError
 
 log = logging.getLogger("rr.discord")
 
