@@ -9,7 +9,7 @@ import statistics
 import sys
 
 from discord_emulator import Emulator, running_bot
-from tests.emulator.bot_app import FlightBot
+from tests.discord_emulator.bot_app import FlightBot
 
 CONCURRENT = 50
 

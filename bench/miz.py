@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from bot.files.miz import read_mission
-from tests.files.miz.missions import MissionPlan, build_mission
+from tests.bot.files.miz.missions import MissionPlan, build_mission
 
 PLAN = MissionPlan(blue_clients=100, red_clients=100, ai_groups=1000, units_per_group=70)
 RUNS = 3

@@ -9,7 +9,7 @@ import pytest
 
 from agent.hookfile import hook_source
 from tests.agent.fake_dcs import FakeDcs
-from tests.agentapi.conftest import rr  # noqa: F401  (rr's agent API, for the agent's tests)
+from tests.bot.agentapi.conftest import rr  # noqa: F401  (rr's agent API, for the agent's tests)
 
 
 def free_udp_port() -> int:

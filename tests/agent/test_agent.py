@@ -20,7 +20,7 @@ from agent.runner import Agent
 from tests.agent.conftest import free_udp_port
 from tests.agent.fake_dcs import FakeDcs
 from tests.agent.stepclock import SteppingClock
-from tests.agentapi.conftest import FILES, SESSION, Rr, beat, make_rr
+from tests.bot.agentapi.conftest import FILES, SESSION, Rr, beat, make_rr
 
 LOOP_TURNS = 5000
 """Loop turns a test gives a loopback datagram to arrive: I/O, not a timer."""
@@ -200,6 +200,7 @@ async def test_too_many_requests_wait_as_long_as_rr_asks(rr: Rr, server: Server)
     assert rr.api.heartbeats.latest(SESSION).seq == 1  # type: ignore[union-attr]
 
 
+@pytest.mark.e2e
 async def test_python_m_agent_runs_and_never_prints_the_credential(rr: Rr, tmp_path: Path) -> None:
     token = await rr.launch()
     await rr.api.credentials.revoke(SESSION, "session ended")
@@ -226,6 +227,7 @@ async def test_python_m_agent_runs_and_never_prints_the_credential(rr: Rr, tmp_p
     assert token.rsplit(".", 1)[1] not in output
 
 
+@pytest.mark.e2e
 async def test_python_m_agent_refuses_to_start_without_a_credential(tmp_path: Path) -> None:
     for arguments, env in [
         (["--rr-url", "http://127.0.0.1:9", "--root", str(tmp_path)], {}),

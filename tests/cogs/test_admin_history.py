@@ -1,8 +1,12 @@
 """``/admin history``: a stream's events in pages of whole lines, newest first."""
 
+import pytest
+
 from cogs.admin import pages
 from discord_emulator import Message
 from tests.cogs.conftest import World
+
+pytestmark = pytest.mark.e2e
 
 
 def test_pages_keep_lines_whole_and_put_the_newest_first() -> None:

@@ -15,6 +15,8 @@ from eventstore.codec import Batch
 from tests.cogs.conftest import World
 from tests.cogs.test_commands import newest, start_server
 
+pytestmark = pytest.mark.e2e
+
 MINUTE = timedelta(minutes=1)
 
 

@@ -11,6 +11,8 @@ from bot.domain.mission import MissionState, MissionStatus
 from discord_emulator import Message
 from tests.cogs.conftest import World, running_world
 
+pytestmark = pytest.mark.e2e
+
 MINUTE = timedelta(minutes=1)
 
 

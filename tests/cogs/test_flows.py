@@ -2,11 +2,15 @@
 
 from datetime import timedelta
 
+import pytest
+
 from bot.domain.actor import Actor
 from bot.domain.mission import MissionStatus
 from discord_emulator import InteractionHandle, Message
 from discord_emulator.models import walk_components
 from tests.cogs.conftest import World
+
+pytestmark = pytest.mark.e2e
 
 MINUTE = timedelta(minutes=1)
 

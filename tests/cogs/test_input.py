@@ -11,6 +11,8 @@ from bot.domain.actor import Actor
 from discord_emulator import Guild, User
 from tests.cogs.conftest import World
 
+pytestmark = pytest.mark.e2e
+
 
 async def refused(
     w: World, user: User, command: str, options: dict[str, Any], guild: Guild | None = None

@@ -10,6 +10,8 @@ from bot.domain.mission import MissionStatus
 from discord_emulator import InvalidInvocation, User
 from tests.cogs.conftest import World
 
+pytestmark = pytest.mark.e2e
+
 
 async def refused(w: World, user: User, command: str, options: dict[str, Any]) -> str:
     """Run a command that must be refused; return the reply after checking nothing was recorded."""

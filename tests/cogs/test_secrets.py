@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from bot.secrets import SealingStore
 from tests.cogs.conftest import World
+
+pytestmark = pytest.mark.e2e
 
 PASSWORD = "sealed-server-pass"
 

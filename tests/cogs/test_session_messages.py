@@ -13,6 +13,8 @@ from discord_emulator.models import walk_components
 from tests.cogs.conftest import World
 from tests.cogs.test_commands import newest, start_server
 
+pytestmark = pytest.mark.e2e
+
 MINUTE = timedelta(minutes=1)
 
 

@@ -1,8 +1,12 @@
 """Squadron settings shown as people read them: grouped, labelled, on/off, mentions, secrets
 hidden."""
 
+import pytest
+
 from bot.domain.actor import Actor
 from tests.cogs.conftest import World
+
+pytestmark = pytest.mark.e2e
 
 
 async def test_settings_are_grouped_labelled_and_masked(world: World) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.cloud.helpers import NO_RETRIES
+from tests.bot.cloud.helpers import NO_RETRIES
 from tests.deploy.stack import STACK_REGION, Stack, deploy
 from tests.fakes.clock import FakeClock
 

@@ -18,9 +18,9 @@ from bot.domain.mission import MissionState
 from bot.files.store.keys import ObjectKey
 from bot.files.store.open import open_object_store
 from bot.secrets.open import open_keyring
-from tests.cloud.helpers import REGION
+from tests.bot.cloud.helpers import REGION
+from tests.bot.services.harness import GUILD, BotProcess, member
 from tests.fakes.clock import FakeClock
-from tests.services.harness import GUILD, BotProcess, member
 
 FUNDS = 10_000
 RAN_FOR = timedelta(minutes=40)

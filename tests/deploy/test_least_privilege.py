@@ -36,7 +36,7 @@ from moto.iam.access_control import IAMRequest
 
 from bot.domain.mission import MissionStatus
 from bot.preflight import Finding, preflight
-from tests.cloud.helpers import NO_RETRIES
+from tests.bot.cloud.helpers import NO_RETRIES
 from tests.deploy.iam import IamRequest, actions_of, allowed
 from tests.deploy.recorded import Account, Recorded, authorisations, recording_server
 from tests.deploy.session import (

@@ -1,7 +1,7 @@
 """``rr-bot check`` against a deployed stack in moto, the fake Stripe API and a local health
 endpoint: every item passes, then each item is broken in turn and only it fails, saying what to
 fix. AWS refusals moto cannot produce without IAM enforcement are AWS's error answers given by
-botocore hooks on the real clients (tests/cloud/helpers.with_error); the preflight under real
+botocore hooks on the real clients (tests/bot/cloud/helpers.with_error); the preflight under real
 enforcement is in test_least_privilege.py."""
 
 import asyncio
@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from bot.config import Settings
 from bot.entrypoints.main import main
 from bot.preflight import AwsClients, Finding, preflight
-from tests.cloud.helpers import with_error
+from tests.bot.cloud.helpers import with_error
 from tests.deploy.stack import Stack
 from tests.fakes.clock import FakeClock
 from tests.fakes.stripe_api import FailureMode, FakeStripeApi

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.domain.mission import MissionState, MissionStatus
-from tests.cloud.helpers import tags_of
+from tests.bot.cloud.helpers import tags_of
 from tests.deploy.session import (
     run_session,
     use_file_store,
