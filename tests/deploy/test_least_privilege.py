@@ -49,6 +49,8 @@ from tests.deploy.session import (
 from tests.deploy.stack import REPO, STACK_REGION, Stack, deploy
 from tests.fakes.clock import FakeClock
 
+pytestmark = pytest.mark.e2e
+
 ACCOUNT_ID = "123456789012"
 MOTO_OPERATION_ALIASES = {
     "dynamodb:PutItem": "dynamodb:TransactWriteItems",

@@ -23,6 +23,8 @@ from tests.deploy.stack import Stack
 from tests.fakes.clock import FakeClock
 from tests.fakes.stripe_api import FailureMode, FakeStripeApi
 
+pytestmark = pytest.mark.e2e
+
 WEBHOOK_SECRET = "whsec_preflight_test"
 ITEMS = [
     "event table",

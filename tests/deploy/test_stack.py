@@ -19,6 +19,8 @@ from tests.deploy.session import (
 from tests.deploy.stack import Stack
 from tests.fakes.clock import FakeClock
 
+pytestmark = pytest.mark.e2e
+
 
 def put_logins(admin: Any, stack: Stack) -> None:
     for name in stack.settings["RR_EC2_LOGIN_PARAMETERS"].split(","):
