@@ -31,8 +31,8 @@ from bot.agentapi import agent_routes, build_agent_api
 from bot.agentapi.files import LaunchFiles
 from bot.agentapi.sessions import ViewSessions
 from bot.clock import SystemClock
-from bot.domain.events import MissionBooked, to_new_event
-from bot.domain.mission import mission_stream
+from bot.domain.events import SessionBooked, to_new_event
+from bot.domain.session import session_stream
 from bot.entrypoints.web import WebServer, create_web_app
 from bot.view import ScheduleConfig, View
 from bot.view.handle import ViewHandle
@@ -92,12 +92,12 @@ async def _sessions(store: eventstore.EventStore, view: ViewHandle, api: Any) ->
         ids = [f"bench-{n:05d}" for n in range(batch, batch + 100)]
         booked = [
             (
-                mission_stream(session_id),
+                session_stream(session_id),
                 0,
                 [
                     to_new_event(
-                        MissionBooked(
-                            mission_id=session_id,
+                        SessionBooked(
+                            session_id=session_id,
                             guild_id=f"g{n % 50}",
                             booked_by="u1",
                             size="small",

@@ -113,7 +113,7 @@ class Console:
     async def active_sessions(self) -> float:
         async with self.http.get(self.origin + "/metrics") as response:
             text = await response.text()
-        match = re.search(r"^rr_missions_active (\S+)$", text, re.MULTILINE)
+        match = re.search(r"^rr_sessions_active (\S+)$", text, re.MULTILINE)
         return float(match.group(1)) if match else 0.0
 
 

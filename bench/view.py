@@ -1,10 +1,10 @@
 """Benchmark of the read model: ``python -m bench.view``.
 
-1. 10,000 booked missions (500 guilds, starts spread over 30 days) loaded into a view; the
+1. 10,000 booked sessions (500 guilds, starts spread over 30 days) loaded into a view; the
    scheduler's tick — ``ask(due_actions)`` then ``ask(next_due_at)`` through the view's actor —
    timed over 2,000 ticks a minute apart (due actions are put off a day afterwards, as if
    performed), and the view's memory measured with tracemalloc.
-2. 100,000 events of whole mission lifecycles written to a SQLite file with ``append_many``, then
+2. 100,000 events of whole session lifecycles written to a SQLite file with ``append_many``, then
    the start-up rebuild timed: ``read_all`` alone, and ``read_all`` folded into a fresh view
    through its actor (``ViewFeeder.catch_up``, the start-up path).
 """
@@ -32,21 +32,21 @@ from bot.domain.events import (
     InstanceLaunched,
     InstanceLaunchRequested,
     InstanceReady,
-    MissionBooked,
-    MissionCharged,
-    MissionEnded,
     ReminderSent,
+    SessionBooked,
+    SessionCharged,
+    SessionEnded,
     TerminationRequested,
     to_new_event,
 )
-from bot.domain.mission import mission_stream
+from bot.domain.session import session_stream
 from bot.domain.squadron import squadron_stream
 from bot.view import ScheduleConfig, View
 from bot.view.feeder import ViewFeeder
 from eventstore import EventStore, NewEvent, StoredEvent
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-MISSIONS = 10_000
+SESSIONS = 10_000
 GUILDS = 500
 TICKS = 2_000
 REBUILD_EVENTS = 100_000
@@ -58,13 +58,13 @@ Plan = list[tuple[str, DomainEvent]]
 """(stream id, event) in the order they happen."""
 
 
-def booked_mission(number: int, rng: Random) -> Plan:
-    mission_id = f"m{number:06d}"
+def booked_session(number: int, rng: Random) -> Plan:
+    session_id = f"m{number:06d}"
     guild_id = f"g{number % GUILDS:04d}"
     start_at = NOW + timedelta(minutes=rng.randrange(30, 30 * 24 * 60))
     minutes = rng.choice((60, 90, 120, 180, 240))
-    booked = MissionBooked(
-        mission_id=mission_id,
+    booked = SessionBooked(
+        session_id=session_id,
         guild_id=guild_id,
         booked_by=f"u{number}",
         size="medium",
@@ -75,15 +75,15 @@ def booked_mission(number: int, rng: Random) -> Plan:
         immediate=False,
         mission_name=None,
     )
-    reserved = CreditsReserved(mission_id=mission_id, amount_cents=(minutes + 20) * RATE // 60)
-    return [(mission_stream(mission_id), booked), (squadron_stream(guild_id), reserved)]
+    reserved = CreditsReserved(session_id=session_id, amount_cents=(minutes + 20) * RATE // 60)
+    return [(session_stream(session_id), booked), (squadron_stream(guild_id), reserved)]
 
 
 def whole_session(number: int, rng: Random) -> Plan:
-    """A booked mission from booking to charge: 13 events."""
-    plan = booked_mission(number, rng)
+    """A booked session from booking to charge: 13 events."""
+    plan = booked_session(number, rng)
     stream, booked = plan[0]
-    assert isinstance(booked, MissionBooked)
+    assert isinstance(booked, SessionBooked)
     launched_at = booked.start_at - timedelta(minutes=20)
     ended_at = booked.start_at + timedelta(minutes=booked.duration_minutes)
     billed = booked.duration_minutes
@@ -93,7 +93,7 @@ def whole_session(number: int, rng: Random) -> Plan:
         ReminderSent(key="start-60"),
         InstanceLaunchRequested(
             attempt=1,
-            client_token=f"{booked.mission_id}-1",
+            client_token=f"{booked.session_id}-1",
             size="medium",
             region="eu-west-1",
             login_ref=None,
@@ -106,7 +106,7 @@ def whole_session(number: int, rng: Random) -> Plan:
         ReminderSent(key="end-15"),
         ReminderSent(key="end-5"),
         TerminationRequested(reason="booked_time_over", stop_at=ended_at),
-        MissionEnded(
+        SessionEnded(
             reason="booked_time_over",
             ended_at=ended_at,
             billed_minutes=billed,
@@ -115,7 +115,7 @@ def whole_session(number: int, rng: Random) -> Plan:
         ),
     ]
     plan.extend((stream, step) for step in steps)
-    charged = MissionCharged(mission_id=booked.mission_id, minutes=billed, amount_cents=cents)
+    charged = SessionCharged(session_id=booked.session_id, minutes=billed, amount_cents=cents)
     plan.append((squadron_stream(booked.guild_id), charged))
     return plan
 
@@ -185,7 +185,7 @@ async def bench_ticks(events: list[StoredEvent]) -> None:
         await actor.ask(lambda v: v.next_due_at())
         idle.append((time.perf_counter_ns() - began) / 1000)
     await actor.stop()
-    print(f"view load: {MISSIONS:,} booked missions ({len(events):,} events) in {load:.2f} s")
+    print(f"view load: {SESSIONS:,} booked sessions ({len(events):,} events) in {load:.2f} s")
     print(
         f"scheduler tick over {TICKS:,} ticks a minute apart ({due_total:,} due actions): "
         f"p50 {statistics.median(samples):.0f} µs, p99 {percentile(samples, 0.99):.0f} µs"
@@ -205,8 +205,8 @@ def bench_memory(events: list[StoredEvent]) -> None:
     current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(
-        f"view memory for {view.stats().missions_tracked:,} missions: {current / 2**20:.1f} MiB "
-        f"({current / MISSIONS:,.0f} B per mission), peak while loading {peak / 2**20:.1f} MiB"
+        f"view memory for {view.stats().sessions_tracked:,} sessions: {current / 2**20:.1f} MiB "
+        f"({current / SESSIONS:,.0f} B per session), peak while loading {peak / 2**20:.1f} MiB"
     )
 
 
@@ -238,16 +238,16 @@ async def bench_rebuild(folder: Path) -> None:
         await actor.stop()
     print(
         f"start-up rebuild (read_all + view fold): {delivered:,} events in {elapsed:.2f} s "
-        f"({delivered / elapsed:,.0f} events/s); {stats.missions_tracked:,} missions, "
-        f"{stats.active_missions:,} active"
+        f"({delivered / elapsed:,.0f} events/s); {stats.sessions_tracked:,} sessions, "
+        f"{stats.active_sessions:,} active"
     )
 
 
 async def main() -> None:
     rng = Random(1)
     plan = grants()
-    for number in range(MISSIONS):
-        plan.extend(booked_mission(number, rng))
+    for number in range(SESSIONS):
+        plan.extend(booked_session(number, rng))
     events = await write(eventstore.open("memory://", clock=lambda: NOW), plan)
     await bench_ticks(events)
     bench_memory(events)

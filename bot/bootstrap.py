@@ -27,7 +27,7 @@ from bot.domain.pricing import Limits, Pricing
 from bot.files.store import ObjectStore, open_object_store
 from bot.notify import LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, PaymentService, build_payment_service
-from bot.scheduler import MissionActions, Scheduler
+from bot.scheduler import Scheduler, SessionActions
 from bot.secrets import SealingStore, open_keyring
 from bot.services import ComputeSettings, Services
 from bot.services.reconcile import Reconciler
@@ -120,7 +120,7 @@ def build(
     reconciler = Reconciler(
         provider=compute,
         view=view,
-        missions=services.missions,
+        sessions=services.sessions,
         notifier=notifier,
         clock=clock,
         sightings=services.sightings,
@@ -132,7 +132,7 @@ def build(
     built_at = time.monotonic()
     uptime = Gauge("rr_uptime_seconds", "Seconds since the app was built.", registry=registry)
     uptime.set_function(lambda: round(time.monotonic() - built_at, 3))
-    scheduler = Scheduler(view_actor, CountedActions(services.missions, registry), clock, schedule)
+    scheduler = Scheduler(view_actor, CountedActions(services.sessions, registry), clock, schedule)
     services.admin.scheduler = scheduler
     return Rr(
         settings=settings,
@@ -167,9 +167,9 @@ def payments_config(settings: Settings, public_url: str) -> PaymentsConfig:
 
 
 class CountedActions:
-    """The services' mission actions, counted per kind and outcome for /metrics."""
+    """The services' session actions, counted per kind and outcome for /metrics."""
 
-    def __init__(self, actions: MissionActions, registry: CollectorRegistry) -> None:
+    def __init__(self, actions: SessionActions, registry: CollectorRegistry) -> None:
         self._actions = actions
         self._counts = Counter(
             "rr_scheduler_actions_total",
@@ -178,20 +178,20 @@ class CountedActions:
             registry=registry,
         )
 
-    async def launch(self, mission_id: str) -> object:
-        return await self._counted("launch", self._actions.launch(mission_id))
+    async def launch(self, session_id: str) -> object:
+        return await self._counted("launch", self._actions.launch(session_id))
 
-    async def check_ready(self, mission_id: str) -> object:
-        return await self._counted("check_ready", self._actions.check_ready(mission_id))
+    async def check_ready(self, session_id: str) -> object:
+        return await self._counted("check_ready", self._actions.check_ready(session_id))
 
-    async def terminate(self, mission_id: str, reason: str) -> object:
-        return await self._counted("terminate", self._actions.terminate(mission_id, reason))
+    async def terminate(self, session_id: str, reason: str) -> object:
+        return await self._counted("terminate", self._actions.terminate(session_id, reason))
 
-    async def send_reminder(self, mission_id: str, key: str) -> object:
-        return await self._counted("remind", self._actions.send_reminder(mission_id, key))
+    async def send_reminder(self, session_id: str, key: str) -> object:
+        return await self._counted("remind", self._actions.send_reminder(session_id, key))
 
-    async def deliver(self, mission_id: str, key: str) -> object:
-        return await self._counted("deliver", self._actions.deliver(mission_id, key))
+    async def deliver(self, session_id: str, key: str) -> object:
+        return await self._counted("deliver", self._actions.deliver(session_id, key))
 
     async def _counted(self, kind: str, action: Awaitable[object]) -> object:
         try:

@@ -1,7 +1,7 @@
 """Logging set-up: one line per record (``time level logger message key=value…``), no secrets.
 
 Whatever is passed as ``extra=`` to a log call is appended as ``key=value`` pairs, so services log
-``log.info("mission booked", extra={"guild_id": g, "mission_id": m})`` and get a line a person and
+``log.info("session booked", extra={"guild_id": g, "session_id": m})`` and get a line a person and
 a log query can both read. Every record passes `SecretRedactor` before it is written, whichever
 library logged it.
 """
@@ -69,7 +69,7 @@ class SecretRedactor(logging.Filter):
 
 
 class LineFormatter(logging.Formatter):
-    """``2026-11-28T20:00:00.123Z INFO rr.services mission booked guild_id=1 mission_id=…``."""
+    """``2026-11-28T20:00:00.123Z INFO rr.services session booked guild_id=1 session_id=…``."""
 
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")

@@ -1,8 +1,8 @@
 """What the bot tells people, as typed notices, and the notifiers that carry them out.
 
 Services decide *that* something is worth telling and build a notice; a notifier decides *how*
-and *where* (a Discord channel, a DM, a log line). Every notice says which guild, mission and
-member it concerns (``guild_id``, ``mission_id``, ``user_id``; the last two may be None).
+and *where* (a Discord channel, a DM, a log line). Every notice says which guild, session and
+member it concerns (``guild_id``, ``session_id``, ``user_id``; the last two may be None).
 A server password only ever travels in ``ReadyNotice.password``; the Discord notifier decides
 where it may be shown, and no notifier writes it to a log.
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Literal, Protocol
 
-from bot.domain.mission import MissionState
+from bot.domain.session import SessionState
 from bot.view import Balance
 
 log = logging.getLogger("rr.notify")
@@ -24,31 +24,31 @@ log = logging.getLogger("rr.notify")
 ProgressStage = Literal["launching", "booting", "starting_dcs", "ready"]
 
 
-class _AboutMission:
-    """Derives the guild, mission and member a notice concerns from the mission it is about."""
+class _AboutSession:
+    """Derives the guild, session and member a notice concerns from the session it is about."""
 
-    mission: MissionState
+    session: SessionState
 
     @property
     def guild_id(self) -> str:
-        return self.mission.guild_id
+        return self.session.guild_id
 
     @property
-    def mission_id(self) -> str | None:
-        return self.mission.mission_id
+    def session_id(self) -> str | None:
+        return self.session.session_id
 
     @property
     def user_id(self) -> str | None:
-        return self.mission.booked_by
+        return self.session.booked_by
 
 
 class _AboutBuyer:
-    """A notice about a member's purchase: no mission, and the member is the buyer."""
+    """A notice about a member's purchase: no session, and the member is the buyer."""
 
     buyer_id: str
 
     @property
-    def mission_id(self) -> None:
+    def session_id(self) -> None:
         return None
 
     @property
@@ -57,27 +57,27 @@ class _AboutBuyer:
 
 
 @dataclass(frozen=True)
-class ReminderNotice(_AboutMission):
+class ReminderNotice(_AboutSession):
     """A reminder before a booked session starts; ``key`` is e.g. "start-60"."""
 
     key: str
-    mission: MissionState
+    session: SessionState
 
 
 @dataclass(frozen=True)
-class ProgressNotice(_AboutMission):
+class ProgressNotice(_AboutSession):
     """A server moved one step closer to being playable."""
 
-    mission: MissionState
+    session: SessionState
     stage: ProgressStage
 
 
 @dataclass(frozen=True)
-class ReadyNotice(_AboutMission):
+class ReadyNotice(_AboutSession):
     """The server answers on its game port. ``password`` is for managers or a DM only;
     ``srs_port`` is SRS's port when the session runs SRS."""
 
-    mission: MissionState
+    session: SessionState
     address: str
     port: int
     password: str | None = field(default=None, repr=False)
@@ -85,54 +85,54 @@ class ReadyNotice(_AboutMission):
 
 
 @dataclass(frozen=True)
-class EndWarningNotice(_AboutMission):
+class EndWarningNotice(_AboutSession):
     """The booked time runs out in ``minutes_left`` minutes."""
 
-    mission: MissionState
+    session: SessionState
     minutes_left: int
 
 
 @dataclass(frozen=True)
-class SessionExtendedNotice(_AboutMission):
-    """``extended_by`` added ``minutes`` to the session; ``mission.end_at`` is the new end."""
+class SessionExtendedNotice(_AboutSession):
+    """``extended_by`` added ``minutes`` to the session; ``session.end_at`` is the new end."""
 
-    mission: MissionState
+    session: SessionState
     minutes: int
     extended_by: str
 
 
 @dataclass(frozen=True)
-class LowCreditNotice(_AboutMission):
+class LowCreditNotice(_AboutSession):
     """The squadron's credit for this server runs out in ``minutes_left`` minutes."""
 
-    mission: MissionState
+    session: SessionState
     minutes_left: int
 
 
 @dataclass(frozen=True)
-class MissionEndedNotice(_AboutMission):
+class SessionEndedNotice(_AboutSession):
     """The server is gone and its minutes are billed; or, with reason "cancelled", a booking
     was cancelled before it started."""
 
-    mission: MissionState
+    session: SessionState
     reason: str
     billed_minutes: int
     amount_cents: int
 
 
 @dataclass(frozen=True)
-class LaunchFailedNotice(_AboutMission):
+class LaunchFailedNotice(_AboutSession):
     """The server could not be started; ``message`` is one plain sentence for the members."""
 
-    mission: MissionState
+    session: SessionState
     message: str
 
 
 @dataclass(frozen=True)
-class BookingConfirmedNotice(_AboutMission):
+class BookingConfirmedNotice(_AboutSession):
     """A start or booking that waited for a payment was carried out once the payment landed."""
 
-    mission: MissionState
+    session: SessionState
     purchase_id: str
 
 
@@ -176,7 +176,7 @@ class AdminAlertNotice:
     message: str
 
     @property
-    def mission_id(self) -> None:
+    def session_id(self) -> None:
         return None
 
     @property
@@ -191,7 +191,7 @@ Notice = (
     | EndWarningNotice
     | SessionExtendedNotice
     | LowCreditNotice
-    | MissionEndedNotice
+    | SessionEndedNotice
     | LaunchFailedNotice
     | BookingConfirmedNotice
     | IntentFailedNotice
@@ -212,7 +212,7 @@ class DeliveryFailed(Exception):
     """A notice that must arrive did not reach its readers; the services try again later."""
 
 
-_NOT_LOGGED = frozenset({"mission", "password", "guild_id", "buyer_id"})
+_NOT_LOGGED = frozenset({"session", "password", "guild_id", "buyer_id"})
 _RENAMED = {"message": "text"}
 """Fields whose names ``logging`` keeps for itself."""
 
@@ -221,7 +221,7 @@ def details(notice: Notice) -> dict[str, object]:
     """The notice as log fields (``extra=``), without its password."""
     found: dict[str, object] = {
         "guild_id": notice.guild_id,
-        "mission_id": notice.mission_id,
+        "session_id": notice.session_id,
         "user_id": notice.user_id,
     }
     for item in fields(notice):

@@ -1,7 +1,7 @@
 """The scheduler: sleeps until the view's next due time, then has the services act.
 
 Each tick asks the view what is due, starts each action as its own task (at most one in flight
-per mission, the most urgent first), asks the view for the next due time ignoring missions
+per session, the most urgent first), asks the view for the next due time ignoring sessions
 with an action in flight, and sleeps until then, until ``wake()`` (an appended event moved the
 next due time earlier, or an action finished) or at most one heartbeat. The services record
 every action as an event, so nothing is done twice, across restarts too.
@@ -9,8 +9,8 @@ every action as an event, so nothing is done twice, across restarts too.
 After an action the scheduler tells the view to hold that action back for a while: the probe
 interval after a readiness check, the retry interval after anything else that left the action
 due, and after a failure a back-off that doubles with each failure in a row. The failure
-counts of a mission are forgotten once it has ended, so a process running for months keeps
-only those of missions still active.
+counts of a session are forgotten once it has ended, so a process running for months keeps
+only those of sessions still active.
 """
 
 import asyncio
@@ -26,29 +26,29 @@ from bot.view import DueAction, ScheduleConfig, View
 log = logging.getLogger("rr.scheduler")
 
 
-class MissionActions(Protocol):
-    """What the scheduler asks the services to do (``services.missions`` in the app)."""
+class SessionActions(Protocol):
+    """What the scheduler asks the services to do (``services.sessions`` in the app)."""
 
-    async def launch(self, mission_id: str) -> object: ...
+    async def launch(self, session_id: str) -> object: ...
 
-    async def check_ready(self, mission_id: str) -> object: ...
+    async def check_ready(self, session_id: str) -> object: ...
 
-    async def terminate(self, mission_id: str, reason: str) -> object: ...
+    async def terminate(self, session_id: str, reason: str) -> object: ...
 
-    async def send_reminder(self, mission_id: str, key: str) -> object: ...
+    async def send_reminder(self, session_id: str, key: str) -> object: ...
 
-    async def deliver(self, mission_id: str, key: str) -> object: ...
+    async def deliver(self, session_id: str, key: str) -> object: ...
 
 
 _Slot = tuple[str, str, str]
-"""(mission id, kind, key or reason): one action, for counting its failures in a row."""
+"""(session id, kind, key or reason): one action, for counting its failures in a row."""
 
 
 class Scheduler:
     def __init__(
         self,
         view: Actor[View],
-        actions: MissionActions,
+        actions: SessionActions,
         clock: Clock,
         config: ScheduleConfig,
     ) -> None:
@@ -65,7 +65,7 @@ class Scheduler:
 
     @property
     def failing_actions(self) -> int:
-        """Actions whose latest try failed, of missions not known to have ended."""
+        """Actions whose latest try failed, of sessions not known to have ended."""
         return len(self._failures)
 
     @property
@@ -108,9 +108,9 @@ class Scheduler:
         self.last_tick_at = now
         due = await self._view.ask(lambda view: view.due_actions(now))
         for action in due:
-            if action.mission_id not in self._in_flight:
-                self._in_flight[action.mission_id] = asyncio.create_task(
-                    self._perform(action), name=f"scheduled:{action.kind}:{action.mission_id}"
+            if action.session_id not in self._in_flight:
+                self._in_flight[action.session_id] = asyncio.create_task(
+                    self._perform(action), name=f"scheduled:{action.kind}:{action.session_id}"
                 )
         await self._forget_ended_failures()
         busy = frozenset(self._in_flight)
@@ -119,7 +119,7 @@ class Scheduler:
     async def _forget_ended_failures(self) -> None:
         if not self._failures:
             return
-        failing = {mission_id for mission_id, _, _ in self._failures}
+        failing = {session_id for session_id, _, _ in self._failures}
         ended = await self._view.ask(lambda view: _ended(view, failing))
         for slot in [slot for slot in self._failures if slot[0] in ended]:
             del self._failures[slot]
@@ -139,7 +139,7 @@ class Scheduler:
             await asyncio.gather(sleeper, waker, return_exceptions=True)
 
     async def _perform(self, action: DueAction) -> None:
-        slot: _Slot = (action.mission_id, action.kind, action.key_or_reason)
+        slot: _Slot = (action.session_id, action.kind, action.key_or_reason)
         try:
             await self._dispatch(action)
         except Exception:
@@ -147,9 +147,9 @@ class Scheduler:
             self._failures[slot] = failures
             hold = self._backoff(failures)
             log.exception(
-                "scheduled action failed kind=%s mission=%s key=%s failures=%d retry_in=%s",
+                "scheduled action failed kind=%s session=%s key=%s failures=%d retry_in=%s",
                 action.kind,
-                action.mission_id,
+                action.session_id,
                 action.key_or_reason,
                 failures,
                 hold,
@@ -158,13 +158,13 @@ class Scheduler:
             self._failures.pop(slot, None)
             hold = self._repeat_after(action)
             log.info(
-                "scheduled action done kind=%s mission=%s key=%s",
+                "scheduled action done kind=%s session=%s key=%s",
                 action.kind,
-                action.mission_id,
+                action.session_id,
                 action.key_or_reason,
             )
         finally:
-            del self._in_flight[action.mission_id]
+            del self._in_flight[action.session_id]
         until = self._clock.now() + hold
         self._view.tell(lambda view: view.postpone(action, until))
         self.wake()
@@ -172,15 +172,15 @@ class Scheduler:
     async def _dispatch(self, action: DueAction) -> None:
         match action.kind:
             case "remind":
-                await self._actions.send_reminder(action.mission_id, action.key_or_reason)
+                await self._actions.send_reminder(action.session_id, action.key_or_reason)
             case "deliver":
-                await self._actions.deliver(action.mission_id, action.key_or_reason)
+                await self._actions.deliver(action.session_id, action.key_or_reason)
             case "launch":
-                await self._actions.launch(action.mission_id)
+                await self._actions.launch(action.session_id)
             case "check_ready":
-                await self._actions.check_ready(action.mission_id)
+                await self._actions.check_ready(action.session_id)
             case "terminate" | "retry_terminate":
-                await self._actions.terminate(action.mission_id, action.key_or_reason)
+                await self._actions.terminate(action.session_id, action.key_or_reason)
 
     def _repeat_after(self, action: DueAction) -> timedelta:
         if action.kind == "check_ready":
@@ -192,11 +192,11 @@ class Scheduler:
         return min(doubled, self._config.max_failure_backoff)
 
 
-def _ended(view: View, mission_ids: Collection[str]) -> set[str]:
-    """Those of ``mission_ids`` that are no longer booked or under way."""
+def _ended(view: View, session_ids: Collection[str]) -> set[str]:
+    """Those of ``session_ids`` that are no longer booked or under way."""
     ended = set()
-    for mission_id in mission_ids:
-        state = view.mission(mission_id)
+    for session_id in session_ids:
+        state = view.session(session_id)
         if state is None or not state.is_active:
-            ended.add(mission_id)
+            ended.add(session_id)
     return ended

@@ -12,12 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.actor import Actor
+from bot.domain.events import current_type
 from bot.domain.money import format_cents
 from cogs.utils.auth import actor_for
 from cogs.utils.client import EXTENSIONS, RRBot
 from cogs.utils.errors import NotPermitted
 from cogs.utils.parsing import InputError, parse_money
-from cogs.utils.render import STATUS_LABELS, mission_line, redacted, short_id
+from cogs.utils.render import STATUS_LABELS, redacted, session_line, short_id
 from cogs.utils.views import Button, OwnedView
 
 log = logging.getLogger("rr.discord.admin")
@@ -51,26 +52,26 @@ class AdminCog(commands.Cog):
 
     @admin.command(name="instances", description="Every running server across all guilds.")
     async def instances(self, interaction: discord.Interaction) -> None:
-        missions = await self.services.admin.running_instances()
+        sessions = await self.services.admin.running_instances()
         lines = [
-            f"`{short_id(m.mission_id)}` guild `{m.guild_id}` {m.instance_id or '—'} "
-            f"{mission_line(m)}"
-            for m in missions
+            f"`{short_id(m.session_id)}` guild `{m.guild_id}` {m.instance_id or '—'} "
+            f"{session_line(m)}"
+            for m in sessions
         ]
         await _reply(interaction, "\n".join(lines) or "No servers are running.")
 
     @admin.command(name="terminate", description="Stop a server now, in any guild.")
-    @app_commands.describe(mission="The mission id.")
-    async def terminate(self, interaction: discord.Interaction, mission: str) -> None:
+    @app_commands.describe(session="The session id.")
+    async def terminate(self, interaction: discord.Interaction, session: str) -> None:
         actor = await self._operator(interaction)
         # Recorded before the answer, so the stop holds whatever happens to the bot after it.
-        ended = await self.services.admin.request_terminate(actor, mission.strip())
+        ended = await self.services.admin.request_terminate(actor, session.strip())
         if ended.is_active:
-            await _reply(interaction, f"Stopping mission `{short_id(ended.mission_id)}`…")
-            ended = await self.services.admin.terminate(actor, ended.mission_id)
+            await _reply(interaction, f"Stopping session `{short_id(ended.session_id)}`…")
+            ended = await self.services.admin.terminate(actor, ended.session_id)
         await _reply(
             interaction,
-            f"Session `{short_id(ended.mission_id)}` is {STATUS_LABELS[ended.status].lower()}.",
+            f"Session `{short_id(ended.session_id)}` is {STATUS_LABELS[ended.status].lower()}.",
         )
 
     def _amount(self, text: str) -> int:
@@ -189,7 +190,7 @@ class AdminCog(commands.Cog):
             await _reply(interaction, "That stream has no events.")
             return
         lines = [
-            f"`{e.version}` {e.recorded_at:%Y-%m-%d %H:%M:%S} **{e.type}** "
+            f"`{e.version}` {e.recorded_at:%Y-%m-%d %H:%M:%S} **{_type_label(e.type)}** "
             f"{json.dumps(redacted(e.data), sort_keys=True)}"
             for e in events
         ]
@@ -221,6 +222,12 @@ class AdminCog(commands.Cog):
         await self.bot.reload_extension(cog)
         log.info("cog reloaded name=%s by=%s", cog, interaction.user.id)
         await _reply(interaction, f"Reloaded `{cog}`.")
+
+
+def _type_label(stored_type: str) -> str:
+    """The event's type as this code reads it, and the name it was stored under if renamed."""
+    now = current_type(stored_type)
+    return now if now == stored_type else f"{now} (stored as {stored_type})"
 
 
 def pages(lines: list[str], limit: int) -> list[str]:

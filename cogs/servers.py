@@ -11,12 +11,12 @@ from discord.ext import commands
 
 from bot.domain.actor import Actor
 from bot.domain.errors import InsufficientCredit, InvalidRequest
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.session import SessionState, SessionStatus
 from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
 from bot.domain.squadron import SquadronState
 from bot.domain.words import counted
 from bot.services import Quote
-from bot.services.missions import mission_id_for
+from bot.services.sessions import session_id_for
 from cogs.utils.auth import actor_for, require_admin, require_guild, require_manager
 from cogs.utils.checkout import purchase_amount, send_checkout
 from cogs.utils.client import RRBot
@@ -25,10 +25,10 @@ from cogs.utils.parsing import InputError, parse_duration, parse_start, timezone
 from cogs.utils.render import (
     STATUS_LABELS,
     billed,
-    mission_embed,
-    mission_label,
-    missions_embed,
     quote_embed,
+    session_choice_label,
+    session_embed,
+    sessions_embed,
     setting_value,
     settings_embed,
 )
@@ -67,8 +67,8 @@ class ServersCog(commands.Cog):
     def _currency(self) -> str:
         return self.services.pricing.currency
 
-    def _embed(self, mission: MissionState, label: str, stage: str | None = None) -> discord.Embed:
-        return mission_embed(mission, label=label, currency=self._currency, stage=stage)
+    def _embed(self, session: SessionState, label: str, stage: str | None = None) -> discord.Embed:
+        return session_embed(session, label=label, currency=self._currency, stage=stage)
 
     async def _actor(self, interaction: discord.Interaction) -> Actor:
         return await actor_for(interaction, self.services, self.bot.options.operator_ids)
@@ -108,7 +108,7 @@ class ServersCog(commands.Cog):
         chosen = size or squadron.settings.instance_size
         mission_name = _mission_choice(squadron, mission)
         recheck = partial(
-            self.services.missions.quote, guild_id, chosen, minutes, mission_name=mission_name
+            self.services.sessions.quote, guild_id, chosen, minutes, mission_name=mission_name
         )
         quote = await recheck()
         intent = {"action": "start", "size": chosen, "duration_minutes": minutes}
@@ -116,14 +116,14 @@ class ServersCog(commands.Cog):
             intent["mission_name"] = mission_name
 
         async def confirmed(button: discord.Interaction) -> None:
-            mission_id = mission_id_for(actor)
-            self.notifier.expect(mission_id, interaction.channel_id)
+            session_id = session_id_for(actor)
+            self.notifier.expect(session_id, interaction.channel_id)
             try:
-                started = await self.services.missions.start(
+                started = await self.services.sessions.start(
                     actor, size=chosen, duration_minutes=minutes, mission_name=mission_name
                 )
             except Exception:
-                self.notifier.forget(mission_id)
+                self.notifier.forget(session_id)
                 raise
             await self._show_booked(button, started, "Server starting")
 
@@ -166,7 +166,7 @@ class ServersCog(commands.Cog):
         chosen = size or squadron.settings.instance_size
         mission_name = _mission_choice(squadron, mission)
         recheck = partial(
-            self.services.missions.quote, guild_id, chosen, minutes, start_at, mission_name
+            self.services.sessions.quote, guild_id, chosen, minutes, start_at, mission_name
         )
         quote = await recheck()
         intent = {
@@ -179,10 +179,10 @@ class ServersCog(commands.Cog):
             intent["mission_name"] = mission_name
 
         async def confirmed(button: discord.Interaction) -> None:
-            mission_id = mission_id_for(actor)
-            self.notifier.expect(mission_id, interaction.channel_id)
+            session_id = session_id_for(actor)
+            self.notifier.expect(session_id, interaction.channel_id)
             try:
-                booked = await self.services.missions.book(
+                booked = await self.services.sessions.book(
                     actor,
                     start_at=start_at,
                     duration_minutes=minutes,
@@ -190,7 +190,7 @@ class ServersCog(commands.Cog):
                     mission_name=mission_name,
                 )
             except Exception:
-                self.notifier.forget(mission_id)
+                self.notifier.forget(session_id)
                 raise
             await self._show_booked(button, booked, "Server booked")
 
@@ -288,47 +288,46 @@ class ServersCog(commands.Cog):
         return buy
 
     async def _show_booked(
-        self, interaction: discord.Interaction, mission: MissionState, heading: str
+        self, interaction: discord.Interaction, session: SessionState, heading: str
     ) -> None:
-        label = await session_label(self.services, mission)
+        label = await session_label(self.services, session)
         await interaction.response.edit_message(
             content=f"{heading}: {label}.", embed=None, view=None
         )
-        stage = None if mission.status is MissionStatus.BOOKED else "launching"
+        stage = None if session.status is SessionStatus.BOOKED else "launching"
         public = await interaction.followup.send(
-            content=f"<@{mission.booked_by}> {heading.lower()}: {label}.",
-            embed=self._embed(mission, label, stage),
+            content=f"<@{session.booked_by}> {heading.lower()}: {label}.",
+            embed=self._embed(session, label, stage),
             wait=True,
         )
-        await self.notifier.track(mission, public)
+        await self.notifier.track(session, public)
 
     # --- changing a server ----------------------------------------------------------------------
 
     @server.command(name="extend", description="Add time to a server.")
-    @app_commands.describe(duration="How much longer, e.g. 30m or 1h.", mission="Which server.")
-    @app_commands.rename(mission="server")
+    @app_commands.describe(duration="How much longer, e.g. 30m or 1h.", server="Which server.")
     async def extend(
-        self, interaction: discord.Interaction, duration: str, mission: str | None = None
+        self, interaction: discord.Interaction, duration: str, server: str | None = None
     ) -> None:
         guild_id, actor = await self._manager(interaction)
         minutes = parse_duration(duration)
-        target = await self._pick(guild_id, mission, _EXTENDABLE, "extend")
-        await self._extend(interaction, actor, target.mission_id, minutes)
+        target = await self._pick(guild_id, server, _EXTENDABLE, "extend")
+        await self._extend(interaction, actor, target.session_id, minutes)
 
     async def extend_from_button(
-        self, interaction: discord.Interaction, mission_id: str, minutes: int
+        self, interaction: discord.Interaction, session_id: str, minutes: int
     ) -> None:
         guild_id, actor = await self._manager(interaction)
-        await self._owned_mission(guild_id, mission_id)
-        await self._extend(interaction, actor, mission_id, minutes)
+        await self._owned_session(guild_id, session_id)
+        await self._extend(interaction, actor, session_id, minutes)
 
     async def _extend(
-        self, interaction: discord.Interaction, actor: Actor, mission_id: str, minutes: int
+        self, interaction: discord.Interaction, actor: Actor, session_id: str, minutes: int
     ) -> None:
         # Extending moves the server's cloud backstop, which may take longer than Discord waits.
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
-            extended = await self.services.missions.extend(actor, mission_id, minutes)
+            extended = await self.services.sessions.extend(actor, session_id, minutes)
         except InsufficientCredit as error:
             await self._offer_purchase(interaction, actor, error, None)
             return
@@ -340,34 +339,33 @@ class ServersCog(commands.Cog):
         )
 
     @server.command(name="stop", description="Stop a running server now.")
-    @app_commands.describe(mission="Which server.")
-    @app_commands.rename(mission="server")
-    async def stop(self, interaction: discord.Interaction, mission: str | None = None) -> None:
+    @app_commands.describe(server="Which server.")
+    async def stop(self, interaction: discord.Interaction, server: str | None = None) -> None:
         guild_id, actor = await self._manager(interaction)
-        target = await self._pick(guild_id, mission, _STOPPABLE, "stop")
+        target = await self._pick(guild_id, server, _STOPPABLE, "stop")
         await self._ask_to_stop(interaction, actor, target)
 
-    async def ask_to_stop(self, interaction: discord.Interaction, mission_id: str) -> None:
+    async def ask_to_stop(self, interaction: discord.Interaction, session_id: str) -> None:
         guild_id, actor = await self._manager(interaction)
-        target = await self._owned_mission(guild_id, mission_id)
+        target = await self._owned_session(guild_id, session_id)
         await self._ask_to_stop(interaction, actor, target)
 
     async def _ask_to_stop(
-        self, interaction: discord.Interaction, actor: Actor, target: MissionState
+        self, interaction: discord.Interaction, actor: Actor, target: SessionState
     ) -> None:
         async def confirmed(button: discord.Interaction) -> None:
             # Recorded before the answer: a stop the member was told about holds (and is billed
             # to this moment) even if the bot dies before the server is terminated.
-            stopping = await self.services.missions.request_stop(actor, target.mission_id)
+            stopping = await self.services.sessions.request_stop(actor, target.session_id)
             label = await session_label(self.services, target)
-            if stopping.status is not MissionStatus.TERMINATING:
+            if stopping.status is not SessionStatus.TERMINATING:
                 state = STATUS_LABELS[stopping.status].lower()
                 await button.response.edit_message(
                     content=f"{label} is {state} already.", embed=None, view=None
                 )
                 return
             await button.response.edit_message(content=f"Stopping {label}…", embed=None, view=None)
-            ended = await self.services.missions.stop(actor, target.mission_id)
+            ended = await self.services.sessions.stop(actor, target.session_id)
             await button.edit_original_response(content=_stopped(ended, label, self._currency))
 
         await self._confirm(
@@ -379,14 +377,13 @@ class ServersCog(commands.Cog):
         )
 
     @server.command(name="cancel", description="Cancel a booked server before it starts.")
-    @app_commands.describe(mission="Which booking.")
-    @app_commands.rename(mission="server")
-    async def cancel(self, interaction: discord.Interaction, mission: str | None = None) -> None:
+    @app_commands.describe(server="Which booking.")
+    async def cancel(self, interaction: discord.Interaction, server: str | None = None) -> None:
         guild_id, actor = await self._manager(interaction)
-        target = await self._pick(guild_id, mission, {MissionStatus.BOOKED}, "cancel")
+        target = await self._pick(guild_id, server, {SessionStatus.BOOKED}, "cancel")
 
         async def confirmed(button: discord.Interaction) -> None:
-            await self.services.missions.cancel(actor, target.mission_id)
+            await self.services.sessions.cancel(actor, target.session_id)
             label = await session_label(self.services, target)
             await button.response.edit_message(
                 content=f"Booking cancelled: {label}; its credit is available again.",
@@ -402,11 +399,11 @@ class ServersCog(commands.Cog):
         self,
         interaction: discord.Interaction,
         question: str,
-        target: MissionState,
+        target: SessionState,
         confirm_label: str,
         on_confirm: Action,
     ) -> None:
-        """Ask privately, with the mission shown, before doing something that cannot be undone."""
+        """Ask privately, with the session shown, before doing something that cannot be undone."""
         label = await session_label(self.services, target)
         view = ConfirmView(interaction.user.id, on_confirm, confirm_label=confirm_label)
         sent = await interaction.response.send_message(
@@ -417,31 +414,30 @@ class ServersCog(commands.Cog):
     # --- looking ----------------------------------------------------------------------------------
 
     @server.command(name="status", description="How a server is doing.")
-    @app_commands.describe(mission="Which server (default: every active one).")
-    @app_commands.rename(mission="server")
-    async def status(self, interaction: discord.Interaction, mission: str | None = None) -> None:
+    @app_commands.describe(server="Which server (default: every active one).")
+    async def status(self, interaction: discord.Interaction, server: str | None = None) -> None:
         guild_id = require_guild(interaction)
         labels = await session_labels(self.services, guild_id)
-        if mission:
-            target = await self._owned_mission(guild_id, mission)
+        if server:
+            target = await self._owned_session(guild_id, server)
             await interaction.response.send_message(embed=self._embed(target, labels(target)))
             return
-        active = [m for m in await self.services.missions.for_guild(guild_id) if m.is_active]
+        active = [m for m in await self.services.sessions.for_guild(guild_id) if m.is_active]
         if len(active) == 1:
             await interaction.response.send_message(embed=self._embed(active[0], labels(active[0])))
             return
         await interaction.response.send_message(
-            embed=missions_embed(active, title="Active servers", labels=labels)
+            embed=sessions_embed(active, title="Active servers", labels=labels)
         )
 
     @server.command(name="list", description="The squadron's servers, booked and recent.")
     async def list_servers(self, interaction: discord.Interaction) -> None:
         guild_id = require_guild(interaction)
-        missions = await self.services.missions.for_guild(guild_id)
-        ordered = sorted(missions, key=lambda m: m.start_at, reverse=True)
+        sessions = await self.services.sessions.for_guild(guild_id)
+        ordered = sorted(sessions, key=lambda m: m.start_at, reverse=True)
         labels = await session_labels(self.services, guild_id)
         await interaction.response.send_message(
-            embed=missions_embed(ordered, title="Servers", labels=labels)
+            embed=sessions_embed(ordered, title="Servers", labels=labels)
         )
 
     # --- squadron defaults ----------------------------------------------------------------------
@@ -539,22 +535,22 @@ class ServersCog(commands.Cog):
         names = [_file_name(path) for path in squadron.settings.missions]
         return _choices([name for name in names if current.lower() in name.lower()][:25])
 
-    @extend.autocomplete("mission")
-    @stop.autocomplete("mission")
-    @cancel.autocomplete("mission")
-    @status.autocomplete("mission")
-    async def _guild_missions(
+    @extend.autocomplete("server")
+    @stop.autocomplete("server")
+    @cancel.autocomplete("server")
+    @status.autocomplete("server")
+    async def _guild_sessions(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
         guild_id = str(interaction.guild_id)
-        missions = await self.services.missions.for_guild(guild_id)
+        sessions = await self.services.sessions.for_guild(guild_id)
         labels = await session_labels(self.services, guild_id)
         typed = current.lower()
-        named = [(mission_label(m, labels(m)), m) for m in missions if m.is_active]
+        named = [(session_choice_label(m, labels(m)), m) for m in sessions if m.is_active]
         found = [
-            app_commands.Choice(name=name, value=m.mission_id)
+            app_commands.Choice(name=name, value=m.session_id)
             for name, m in named
             if typed in name.lower()
         ]
@@ -562,25 +558,25 @@ class ServersCog(commands.Cog):
 
     # --- helpers ----------------------------------------------------------------------------------
 
-    async def _owned_mission(self, guild_id: str, mission_id: str) -> MissionState:
-        typed = mission_id.strip().lower()
-        missions = await self.services.missions.for_guild(guild_id)
-        matches = [m for m in missions if m.mission_id.startswith(typed)]
+    async def _owned_session(self, guild_id: str, session_id: str) -> SessionState:
+        typed = session_id.strip().lower()
+        sessions = await self.services.sessions.for_guild(guild_id)
+        matches = [m for m in sessions if m.session_id.startswith(typed)]
         if len(typed) < 4 or len(matches) != 1:
             raise InputError("I can't find that server in this squadron; pick one from the list.")
         return matches[0]
 
     async def _pick(
-        self, guild_id: str, mission: str | None, statuses: set[MissionStatus], verb: str
-    ) -> MissionState:
-        if mission:
-            target = await self._owned_mission(guild_id, mission)
+        self, guild_id: str, session: str | None, statuses: set[SessionStatus], verb: str
+    ) -> SessionState:
+        if session:
+            target = await self._owned_session(guild_id, session)
             if target.status not in statuses:
                 state = STATUS_LABELS[target.status].lower()
                 raise InvalidRequest(f"That server is {state}, so you can't {verb} it.")
             return target
         candidates = [
-            m for m in await self.services.missions.for_guild(guild_id) if m.status in statuses
+            m for m in await self.services.sessions.for_guild(guild_id) if m.status in statuses
         ]
         if len(candidates) == 1:
             return candidates[0]
@@ -589,13 +585,13 @@ class ServersCog(commands.Cog):
         raise InputError(f"Several servers could be meant; pick the one to {verb} from the list.")
 
 
-_EXTENDABLE = {MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING}
-_STOPPABLE = {MissionStatus.LAUNCHING, MissionStatus.RUNNING}
+_EXTENDABLE = {SessionStatus.BOOKED, SessionStatus.LAUNCHING, SessionStatus.RUNNING}
+_STOPPABLE = {SessionStatus.LAUNCHING, SessionStatus.RUNNING}
 
 
-def _stopped(ended: MissionState, label: str, currency: str) -> str:
+def _stopped(ended: SessionState, label: str, currency: str) -> str:
     """The end of a stop's progress message: stopped and billed, or still shutting down."""
-    if ended.status is MissionStatus.ENDED:
+    if ended.status is SessionStatus.ENDED:
         cost = billed(ended.billed_minutes or 0, ended.charged_cents or 0, currency)
         return f"{label} has stopped: {cost}."
     return f"{label} is shutting down; the squadron is told when it has stopped."

@@ -8,5 +8,5 @@ class ViewSessions:
         self._view = view
 
     async def is_active(self, session_id: str) -> bool:
-        state = await self._view.mission(session_id)
+        state = await self._view.session(session_id)
         return state is not None and state.is_active

@@ -16,14 +16,14 @@ LaunchErrorReason = Literal["capacity", "limit", "config", "unavailable"]
 
 @dataclass(frozen=True)
 class LaunchRequest:
-    """One launch attempt of a mission's server.
+    """One launch attempt of a session's server.
 
     ``client_token`` makes the launch idempotent: the same token never starts a second server.
     ``files`` are the rendered DCS files ({path relative to the DCS write folder: content}).
     ``terminate_at`` is the backstop: the provider stops the server then even if the bot is gone.
     """
 
-    mission_id: str
+    session_id: str
     guild_id: str
     attempt: int
     client_token: str
@@ -47,7 +47,7 @@ class InstanceInfo:
     """
 
     instance_id: str
-    mission_id: str | None
+    session_id: str | None
     attempt: int | None
     state: InstanceState
     address: str | None
@@ -81,7 +81,7 @@ class ComputeProvider(Protocol):
         """The server's current state; state "gone" when the provider does not know it."""
         ...
 
-    async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
+    async def find_launch(self, session_id: str, attempt: int) -> InstanceInfo | None:
         """The server a launch attempt started, for adoption after a crash; None if none."""
         ...
 

@@ -110,9 +110,9 @@ class LocalProvider:
             self._reap(instance_id)
         return _info(record, state, port)
 
-    async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
+    async def find_launch(self, session_id: str, attempt: int) -> InstanceInfo | None:
         for record in await asyncio.to_thread(self._records):
-            if record["mission_id"] == mission_id and record["attempt"] == attempt:
+            if _session_id(record) == session_id and record["attempt"] == attempt:
                 return await self.describe(record["instance_id"])
         return None
 
@@ -259,7 +259,7 @@ def _record(
         "instance_id": instance_id,
         "deployment": deployment,
         "client_token": request.client_token,
-        "mission_id": request.mission_id,
+        "session_id": request.session_id,
         "guild_id": request.guild_id,
         "attempt": request.attempt,
         "size": request.size,
@@ -270,10 +270,15 @@ def _record(
     }
 
 
+def _session_id(record: dict[str, Any]) -> str:
+    """Records written before sessions were called sessions name the id ``mission_id``."""
+    return str(record["session_id"] if "session_id" in record else record["mission_id"])
+
+
 def _info(record: dict[str, Any], state: InstanceState, port: int | None) -> InstanceInfo:
     return InstanceInfo(
         instance_id=record["instance_id"],
-        mission_id=record["mission_id"],
+        session_id=_session_id(record),
         attempt=record["attempt"],
         state=state,
         address=ADDRESS if state in ("running", "stopping") else None,

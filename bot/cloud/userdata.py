@@ -47,7 +47,7 @@ class ServerLayout:
 class ServerBoot:
     """Everything one launch puts into its user data."""
 
-    mission_id: str
+    session_id: str
     attempt: int
     files: Mapping[str, bytes]
     login_parameter: str | None
@@ -104,7 +104,7 @@ def _script(boot: ServerBoot, layout: ServerLayout, payload: str) -> str:
         "$LogDir = Join-Path $env:ProgramData 'rr'",
         "[void][IO.Directory]::CreateDirectory($LogDir)",
         "Start-Transcript -Path (Join-Path $LogDir 'user-data.log') -Append",
-        f"Write-Output ('rr mission ' + {powershell_literal(boot.mission_id)} "
+        f"Write-Output ('rr session ' + {powershell_literal(boot.session_id)} "
         f"+ ', launch attempt {boot.attempt:d}')",
         f"$WriteFolder = {powershell_literal(layout.write_folder)}",
         "$SavedGames = Join-Path ([Environment]::GetFolderPath('UserProfile')) 'Saved Games'",

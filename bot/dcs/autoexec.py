@@ -7,15 +7,15 @@ reports silent so a crashed server exits instead of waiting at a dialog, no serv
 from __future__ import annotations
 
 from bot.dcs.lua import lua_assignment, lua_comment
-from bot.dcs.mission import MissionOptions
+from bot.dcs.session import SessionOptions
 from bot.domain.settings import WEBGUI_PORT
 
 PATH = "Config/autoexec.cfg"
 
 
-def render(mission: MissionOptions) -> bytes:
+def render(session: SessionOptions) -> bytes:
     text = (
-        lua_comment(mission.file_note())
+        lua_comment(session.file_note())
         + lua_assignment("webgui_port", WEBGUI_PORT)
         + lua_assignment("crash_report_mode", "silent")
         + lua_assignment("disable_write_track", True)

@@ -7,13 +7,13 @@ server runs in dedicated mode; when SRS runs too, LotAtc's transponder link poin
 from __future__ import annotations
 
 from bot.dcs.lua import LuaValue, lua_assignment, lua_comment
-from bot.dcs.mission import MissionOptions
+from bot.dcs.session import SessionOptions
 from bot.domain.settings import SRS_LOTATC_EXPORT_PORT, SquadronSettings
 
 PATH = "Mods/Services/LotAtc/config.custom.lua"
 
 
-def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
+def render(settings: SquadronSettings, session: SessionOptions) -> bytes:
     lotatc, srs = settings.lotatc, settings.srs
     options: dict[str, LuaValue] = {
         "use_atc": True,
@@ -32,5 +32,5 @@ def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
             "srs_server_port": srs.port,
             "srs_transponder_port": SRS_LOTATC_EXPORT_PORT,
         }
-    text = lua_comment(mission.file_note()) + lua_assignment("lotatc_inst.options", options)
+    text = lua_comment(session.file_note()) + lua_assignment("lotatc_inst.options", options)
     return text.encode("utf-8")

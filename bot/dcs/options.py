@@ -8,18 +8,18 @@ switched off explicitly rather than left on its own defaults.
 from __future__ import annotations
 
 from bot.dcs.lua import LuaValue, lua_assignment, lua_comment
-from bot.dcs.mission import MissionOptions
+from bot.dcs.session import SessionOptions
 from bot.domain.settings import SquadronSettings, TacviewSettings
 
 PATH = "Config/options.lua"
 
 
-def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
+def render(settings: SquadronSettings, session: SessionOptions) -> bytes:
     options: dict[str, LuaValue] = {
         "miscellaneous": {"autologin": True, "collect_stat": False, "launcher": False},
         "plugins": {"Tacview": _tacview(settings.tacview)},
     }
-    text = lua_comment(mission.file_note()) + lua_assignment("options", options)
+    text = lua_comment(session.file_note()) + lua_assignment("options", options)
     return text.encode("utf-8")
 
 

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from bot.dcs import autoexec, lotatc, options, server_settings, srs
-from bot.dcs.mission import MissionOptions
+from bot.dcs.session import SessionOptions
 from bot.domain.settings import SquadronSettings
 
 
-def render_server_files(settings: SquadronSettings, mission: MissionOptions) -> dict[str, bytes]:
+def render_server_files(settings: SquadronSettings, session: SessionOptions) -> dict[str, bytes]:
     """{path relative to the DCS write folder, with `/` separators: UTF-8 bytes without BOM}.
 
-    A pure function: the same settings and mission give the same bytes. LotAtc's and SRS's files
+    A pure function: the same settings and session give the same bytes. LotAtc's and SRS's files
     are present only when that add-on is enabled.
     """
     files = {
-        server_settings.PATH: server_settings.render(settings, mission),
-        options.PATH: options.render(settings, mission),
-        autoexec.PATH: autoexec.render(mission),
+        server_settings.PATH: server_settings.render(settings, session),
+        options.PATH: options.render(settings, session),
+        autoexec.PATH: autoexec.render(session),
     }
     if settings.lotatc.enabled:
-        files[lotatc.PATH] = lotatc.render(settings, mission)
+        files[lotatc.PATH] = lotatc.render(settings, session)
     if settings.srs.enabled:
-        files[srs.PATH] = srs.render(settings, mission)
+        files[srs.PATH] = srs.render(settings, session)
     return files

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from bot.dcs.lua import LuaValue, lua_assignment, lua_comment
-from bot.dcs.mission import MissionOptions
+from bot.dcs.session import SessionOptions
 from bot.domain.settings import AdvancedOptions, SquadronSettings
 
 PATH = "Config/serverSettings.lua"
 
 
-def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
+def render(settings: SquadronSettings, session: SessionOptions) -> bytes:
     cfg: dict[str, LuaValue] = {
-        "name": mission.server_name(settings),
-        "description": mission.server_description(settings),
+        "name": session.server_name(settings),
+        "description": session.server_description(settings),
         "password": settings.password,
         "port": settings.game_port,
         "maxPlayers": settings.max_players,
         "isPublic": settings.is_public,
-        "missionList": list(mission.mission_list(settings)),
-        "listStartIndex": mission.start_index,
+        "missionList": list(session.mission_list(settings)),
+        "listStartIndex": session.start_index,
         "listLoop": settings.loop_missions,
         "listShuffle": settings.shuffle_missions,
         "require_pure_clients": settings.require_pure_clients,
@@ -27,7 +27,7 @@ def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
         "require_pure_scripts": settings.require_pure_scripts,
         "advanced": _advanced(settings.advanced),
     }
-    text = lua_comment(mission.file_note()) + lua_assignment("cfg", cfg)
+    text = lua_comment(session.file_note()) + lua_assignment("cfg", cfg)
     return text.encode("utf-8")
 
 

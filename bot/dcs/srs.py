@@ -8,13 +8,13 @@ interfaces without UPnP; when LotAtc runs too, SRS feeds LotAtc's transponder li
 from __future__ import annotations
 
 from bot.dcs.ini import IniValue, render_ini
-from bot.dcs.mission import MissionOptions
+from bot.dcs.session import SessionOptions
 from bot.domain.settings import SRS_LOTATC_EXPORT_PORT, SquadronSettings
 
 PATH = "Config/SRS.cfg"
 
 
-def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
+def render(settings: SquadronSettings, session: SessionOptions) -> bytes:
     srs = settings.srs
     general: dict[str, IniValue] = {
         "EXTERNAL_AWACS_MODE": srs.eam_enabled,
@@ -46,4 +46,4 @@ def render(settings: SquadronSettings, mission: MissionOptions) -> bytes:
         "Server Settings": server,
         "External AWACS Mode Settings": awacs,
     }
-    return render_ini(sections, mission.file_note()).encode("utf-8")
+    return render_ini(sections, session.file_note()).encode("utf-8")

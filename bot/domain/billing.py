@@ -33,7 +33,7 @@ NOTHING_SERVED = frozenset({"not_ready", "launch_failed"})
 
 
 class Billable(Protocol):
-    """The recorded facts of a session the bill is computed from (``MissionState`` has them)."""
+    """The recorded facts of a session the bill is computed from (``SessionState`` has them)."""
 
     @property
     def start_at(self) -> datetime: ...

@@ -5,9 +5,9 @@ Buy button) and again when the request is carried out, so that nobody pays for a
 booking that is then refused for a reason that was known before the payment.
 """
 
-from bot.domain import mission as missions
+from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
-from bot.domain.mission import Book
+from bot.domain.session import Book
 from bot.domain.squadron import SquadronState
 
 
@@ -15,5 +15,5 @@ def require_bookable(book: Book, squadron: SquadronState) -> None:
     """Raise the ``DomainError`` that would refuse ``book`` now for any reason but credit: the
     booking rules (the squadron it is for, the duration's range, a start in the past or past
     the horizon) and the squadron's limit on servers at once."""
-    missions.decide(book, None)
-    squadrons.require_room(squadron, book.mission_id, book.limits)
+    sessions.decide(book, None)
+    squadrons.require_room(squadron, book.session_id, book.limits)

@@ -24,7 +24,7 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
-    """The request does not fit the current state (e.g. the mission has already ended)."""
+    """The request does not fit the current state (e.g. the session has already ended)."""
 
 
 class InsufficientCredit(DomainError):

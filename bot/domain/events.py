@@ -8,9 +8,10 @@ with `datetime.fromisoformat` — because the view folds every event at start-up
 Times are aware UTC datetimes here and ISO-8601 text ("2026-11-28T20:00:00+00:00") in the data.
 
 Changing an event's shape means bumping its `VERSION` and registering an upcaster from the old
-version in `UPCASTERS`. One exception: a settings snapshot in `SquadronSettingsChanged` that
-lacks settings added since it was written reads them as their defaults; renaming, removing or
-retyping a setting still needs an upcaster.
+version in `UPCASTERS`; renaming a type means keeping its old name in `RENAMED_TYPES`. One
+exception: a settings snapshot in `SquadronSettingsChanged` that lacks settings added since it
+was written reads them as their defaults; renaming, removing or retyping a setting still needs
+an upcaster.
 """
 
 import types
@@ -26,6 +27,7 @@ from eventstore.events import NewEvent, StoredEvent
 
 __all__ = [
     "EVENT_CLASSES",
+    "RENAMED_TYPES",
     "TERMINATION_REASONS",
     "UPCASTERS",
     "CreditsGranted",
@@ -38,11 +40,6 @@ __all__ = [
     "InstanceLaunchRequested",
     "InstanceLaunched",
     "InstanceReady",
-    "MissionBooked",
-    "MissionCancelled",
-    "MissionCharged",
-    "MissionEnded",
-    "MissionExtended",
     "NoticeDelivered",
     "PaidRequestSettled",
     "PurchaseClosed",
@@ -50,9 +47,15 @@ __all__ = [
     "ReminderSent",
     "ReservationReduced",
     "ReservationReleased",
+    "SessionBooked",
+    "SessionCancelled",
+    "SessionCharged",
+    "SessionEnded",
+    "SessionExtended",
     "SquadronSettingsChanged",
     "TerminationReason",
     "TerminationRequested",
+    "current_type",
     "decode",
     "from_stored",
     "to_data",
@@ -135,13 +138,14 @@ class PurchaseClosed(DomainEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PaidRequestSettled(DomainEvent):
     """How the start or booking a credited purchase paid for ended: ``carried_out`` (booked as
-    ``mission_id``) or ``refused`` (``message`` says why, as the buyer was told). Written with
+    ``session_id``) or ``refused`` (``message`` says why, as the buyer was told). Written with
     the booking itself, so a paid request without one is still to be carried out."""
 
     TYPE: ClassVar[str] = "PaidRequestSettled"
+    VERSION: ClassVar[int] = 2
     purchase_id: str
     outcome: Literal["carried_out", "refused"]
-    mission_id: str | None
+    session_id: str | None
     message: str | None
 
 
@@ -168,45 +172,50 @@ class CreditsRefunded(DomainEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CreditsReserved(DomainEvent):
     TYPE: ClassVar[str] = "CreditsReserved"
-    mission_id: str
+    VERSION: ClassVar[int] = 2
+    session_id: str
     amount_cents: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReservationReduced(DomainEvent):
-    """A refund cut into credit reserved for a mission."""
+    """A refund cut into credit reserved for a session."""
 
     TYPE: ClassVar[str] = "ReservationReduced"
-    mission_id: str
+    VERSION: ClassVar[int] = 2
+    session_id: str
     amount_cents: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReservationReleased(DomainEvent):
-    """The mission's whole reservation went back to available credit (cancelled, launch failed)."""
+    """The session's whole reservation went back to available credit (cancelled, launch failed)."""
 
     TYPE: ClassVar[str] = "ReservationReleased"
-    mission_id: str
+    VERSION: ClassVar[int] = 2
+    session_id: str
     amount_cents: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MissionCharged(DomainEvent):
-    """The minutes a mission ran were billed; its whole reservation is released with it."""
+class SessionCharged(DomainEvent):
+    """The minutes a session ran were billed; its whole reservation is released with it."""
 
-    TYPE: ClassVar[str] = "MissionCharged"
-    mission_id: str
+    TYPE: ClassVar[str] = "SessionCharged"
+    VERSION: ClassVar[int] = 2
+    session_id: str
     minutes: int
     amount_cents: int
 
 
-# --- mission stream: mission#<mission_id> --------------------------------------------------------
+# --- session stream: mission#<session_id> (the prefix as stored) ----------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MissionBooked(DomainEvent):
-    TYPE: ClassVar[str] = "MissionBooked"
-    mission_id: str
+class SessionBooked(DomainEvent):
+    TYPE: ClassVar[str] = "SessionBooked"
+    VERSION: ClassVar[int] = 2
+    session_id: str
     guild_id: str
     booked_by: str
     size: str
@@ -219,10 +228,10 @@ class MissionBooked(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MissionCancelled(DomainEvent):
+class SessionCancelled(DomainEvent):
     """`reason` is "cancelled" (by the member or a manager) or "admin" (by an operator)."""
 
-    TYPE: ClassVar[str] = "MissionCancelled"
+    TYPE: ClassVar[str] = "SessionCancelled"
     reason: TerminationReason
 
 
@@ -277,8 +286,8 @@ class InstanceReady(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MissionExtended(DomainEvent):
-    TYPE: ClassVar[str] = "MissionExtended"
+class SessionExtended(DomainEvent):
+    TYPE: ClassVar[str] = "SessionExtended"
     added_minutes: int
     end_at: datetime
 
@@ -287,7 +296,7 @@ class MissionExtended(DomainEvent):
 class TerminationRequested(DomainEvent):
     """A stop was asked for; ``stop_at`` is when the session stopped for billing (the request
     itself, when the credit ran out, or when a lost server was last known running). None only
-    in requests written at version 1, which the mission stream dates by when they were
+    in requests written at version 1, which the session stream dates by when they were
     recorded."""
 
     TYPE: ClassVar[str] = "TerminationRequested"
@@ -297,8 +306,8 @@ class TerminationRequested(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MissionEnded(DomainEvent):
-    TYPE: ClassVar[str] = "MissionEnded"
+class SessionEnded(DomainEvent):
+    TYPE: ClassVar[str] = "SessionEnded"
     reason: TerminationReason
     ended_at: datetime
     billed_minutes: int
@@ -317,23 +326,39 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     CreditsReserved,
     ReservationReduced,
     ReservationReleased,
-    MissionCharged,
-    MissionBooked,
-    MissionCancelled,
+    SessionCharged,
+    SessionBooked,
+    SessionCancelled,
     ReminderSent,
     NoticeDelivered,
     InstanceLaunchRequested,
     InstanceLaunched,
     InstanceLaunchFailed,
     InstanceReady,
-    MissionExtended,
+    SessionExtended,
     TerminationRequested,
-    MissionEnded,
+    SessionEnded,
 )
 """Every event class this code reads and writes."""
 
 
 # --- upcasters ----------------------------------------------------------------------------------
+
+RENAMED_TYPES: Mapping[str, str] = {
+    "MissionBooked": "SessionBooked",
+    "MissionCancelled": "SessionCancelled",
+    "MissionCharged": "SessionCharged",
+    "MissionEnded": "SessionEnded",
+    "MissionExtended": "SessionExtended",
+}
+"""Stored type names of events written when a session was called a mission, by their type now
+(frozen: events stored under these names exist)."""
+
+
+def current_type(stored_type: str) -> str:
+    """The type name this code reads an event stored as ``stored_type`` as."""
+    return RENAMED_TYPES.get(stored_type, stored_type)
+
 
 UPCASTERS = Upcasters()
 
@@ -409,6 +434,23 @@ def _settings_v2_secrets_in_plain_text(data: EventData) -> EventData:
 def _termination_v1_has_no_stop_time(data: EventData) -> EventData:
     """Version 1 did not record when the session stopped."""
     return {**data, "stop_at": None}
+
+
+def _v1_mission_id_is_the_session_id(data: EventData) -> EventData:
+    """Version 1 named the session's id ``mission_id``, from when a session was a mission."""
+    renamed = {key: value for key, value in data.items() if key != "mission_id"}
+    return {**renamed, "session_id": data["mission_id"]}
+
+
+for _type in (
+    "PaidRequestSettled",
+    "CreditsReserved",
+    "ReservationReduced",
+    "ReservationReleased",
+    "SessionCharged",
+    "SessionBooked",
+):
+    UPCASTERS.register(_type, 1)(_v1_mission_id_is_the_session_id)
 
 
 # --- JSON codec ---------------------------------------------------------------------------------
@@ -522,14 +564,16 @@ def to_new_event(event: DomainEvent, metadata: Mapping[str, Any]) -> NewEvent:
 
 
 def from_stored(stored: StoredEvent) -> DomainEvent:
-    """The typed event, upcast to the current schema; `EventSchemaError` if it cannot be read."""
-    cls = _CLASSES_BY_TYPE.get(stored.type)
+    """The typed event, upcast to the current schema; `EventSchemaError` if it cannot be read.
+    An event stored under a type's old name reads as the type it is now."""
+    event_type = current_type(stored.type)
+    cls = _CLASSES_BY_TYPE.get(event_type)
     if cls is None:
         raise EventSchemaError(
             f"{stored.stream_id} v{stored.version} has event type {stored.type!r}, "
             "which this code does not know; run a newer rr."
         )
-    data = UPCASTERS.upcast(stored.type, stored.schema_version, cls.VERSION, stored.data)
+    data = UPCASTERS.upcast(event_type, stored.schema_version, cls.VERSION, stored.data)
     return decode(cls, data, where=f"{stored.stream_id} v{stored.version}")
 
 

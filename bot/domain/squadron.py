@@ -1,13 +1,13 @@
 """The squadron aggregate (stream `squadron#<guild_id>`): settings and the credit ledger.
 
 Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
-`reservations` holds what each active mission has set aside (in the order reserved), and
+`reservations` holds what each active session has set aside (in the order reserved), and
 `available_cents = balance - reserved` is what new reservations may take. Rules:
 
 - No decision takes the balance below zero, except an admin refund with `allow_negative=True`.
   A `Charge` is a fact (the minutes ran) and is always recorded, even beyond the reservation.
 - A reservation needs `available >= amount`; at most `limits.max_concurrent_per_guild`
-  missions hold reservations at once (a mission holds one from booking until charged/released).
+  sessions hold reservations at once (a session holds one from booking until charged/released).
   A reservation with a `minimum` (a start now: prepaid time) takes `min(amount, available)`
   provided that is at least the minimum; the server runs on it, topped up from later credit.
 - A Stripe refund reverses at most what is left of the purchase and at most the balance; the
@@ -38,12 +38,12 @@ from bot.domain.events import (
     CreditsRefunded,
     CreditsReserved,
     DomainEvent,
-    MissionCharged,
     PaidRequestSettled,
     PurchaseClosed,
     PurchaseStarted,
     ReservationReduced,
     ReservationReleased,
+    SessionCharged,
     SquadronSettingsChanged,
     from_stored,
     to_new_event,
@@ -128,8 +128,8 @@ class SquadronState:
         return self.balance_cents - self.reserved_cents
 
     @property
-    def active_missions(self) -> tuple[str, ...]:
-        """Missions holding a reservation, oldest first."""
+    def active_sessions(self) -> tuple[str, ...]:
+        """Sessions holding a reservation, oldest first."""
         return tuple(self.reservations)
 
     @property
@@ -206,12 +206,12 @@ class ClosePurchase:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SettlePaidRequest:
-    """Record how a paid request ended: carried out as `mission_id`, or refused with `message`."""
+    """Record how a paid request ended: carried out as `session_id`, or refused with `message`."""
 
     actor: Actor
     purchase_id: str
     outcome: Literal["carried_out", "refused"]
-    mission_id: str | None = None
+    session_id: str | None = None
     message: str | None = None
 
 
@@ -237,7 +237,7 @@ class RefundCredits:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reserve:
-    """Set credit aside for a mission: its booking, or an extension of one already reserved.
+    """Set credit aside for a session: its booking, or an extension of one already reserved.
 
     Without `minimum` the whole `amount` must be available. With it, as much of `amount` as is
     available is set aside, provided that is at least `minimum` (a minimum above the amount
@@ -245,7 +245,7 @@ class Reserve:
     """
 
     actor: Actor
-    mission_id: str
+    session_id: str
     amount: int
     limits: Limits
     currency: str = "usd"
@@ -255,13 +255,13 @@ class Reserve:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReleaseReservation:
     actor: Actor
-    mission_id: str
+    session_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Charge:
     actor: Actor
-    mission_id: str
+    session_id: str
     minutes: int
     amount: int
 
@@ -312,16 +312,16 @@ def _decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]
         case Reserve():
             return _reserve(command, state)
         case ReleaseReservation():
-            held = state.reservations.get(command.mission_id)
+            held = state.reservations.get(command.session_id)
             if held is None:
                 return []
-            return [ReservationReleased(mission_id=command.mission_id, amount_cents=held)]
+            return [ReservationReleased(session_id=command.session_id, amount_cents=held)]
         case Charge():
             _require_not_negative(command.minutes, "The billed minutes")
             _require_not_negative(command.amount, "The charge")
             return [
-                MissionCharged(
-                    mission_id=command.mission_id,
+                SessionCharged(
+                    session_id=command.session_id,
                     minutes=command.minutes,
                     amount_cents=command.amount,
                 )
@@ -443,8 +443,8 @@ def _settle_paid_request(command: SettlePaidRequest, state: SquadronState) -> li
     purchase = state.purchases.get(command.purchase_id)
     if purchase is None or purchase.status != "credited" or purchase.intent is None:
         raise NotFound("No paid request has that purchase id in this squadron; check the id.")
-    if (command.outcome == "carried_out") != (command.mission_id is not None):
-        raise InvalidRequest("A paid request carried out names its mission, and only then.")
+    if (command.outcome == "carried_out") != (command.session_id is not None):
+        raise InvalidRequest("A paid request carried out names its session, and only then.")
     if (command.outcome == "refused") != (command.message is not None):
         raise InvalidRequest("A refused paid request says why, and only then.")
     if purchase.settled:
@@ -455,7 +455,7 @@ def _settle_paid_request(command: SettlePaidRequest, state: SquadronState) -> li
         PaidRequestSettled(
             purchase_id=command.purchase_id,
             outcome=command.outcome,
-            mission_id=command.mission_id,
+            session_id=command.session_id,
             message=command.message,
         )
     ]
@@ -512,12 +512,12 @@ def _stripe_refund(
     reversed_cents = min(refunded, max(state.balance_cents, 0))
     events: list[DomainEvent] = []
     to_cut = reversed_cents - max(state.available_cents, 0)
-    for mission_id, held in reversed(list(state.reservations.items())):
+    for session_id, held in reversed(list(state.reservations.items())):
         if to_cut <= 0:
             break
         cut = min(to_cut, held)
         if cut > 0:
-            events.append(ReservationReduced(mission_id=mission_id, amount_cents=cut))
+            events.append(ReservationReduced(session_id=session_id, amount_cents=cut))
             to_cut -= cut
     events.append(
         CreditsRefunded(
@@ -535,10 +535,10 @@ def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
     _require_not_negative(command.amount, "A reservation")
     if command.minimum is not None:
         _require_not_negative(command.minimum, "A reservation's minimum")
-    require_room(state, command.mission_id, command.limits)
+    require_room(state, command.session_id, command.limits)
     available = state.available_cents
     if command.amount <= available:
-        return [CreditsReserved(mission_id=command.mission_id, amount_cents=command.amount)]
+        return [CreditsReserved(session_id=command.session_id, amount_cents=command.amount)]
     if command.minimum is None:
         raise InsufficientCredit(
             command.amount - available, command.amount, available, command.currency
@@ -548,14 +548,14 @@ def _reserve(command: Reserve, state: SquadronState) -> list[DomainEvent]:
         raise InsufficientCredit(
             minimum - available, minimum, available, command.currency, shortest_session=True
         )
-    return [CreditsReserved(mission_id=command.mission_id, amount_cents=available)]
+    return [CreditsReserved(session_id=command.session_id, amount_cents=available)]
 
 
-def require_room(state: SquadronState, mission_id: str, limits: Limits) -> None:
-    """Refuse a reservation for a new mission when the squadron already holds as many as it
-    may at once (``Conflict``); a mission already holding one may add to it."""
+def require_room(state: SquadronState, session_id: str, limits: Limits) -> None:
+    """Refuse a reservation for a new session when the squadron already holds as many as it
+    may at once (``Conflict``); a session already holding one may add to it."""
     active = len(state.reservations)
-    if mission_id not in state.reservations and active >= limits.max_concurrent_per_guild:
+    if session_id not in state.reservations and active >= limits.max_concurrent_per_guild:
         raise Conflict(
             f"The squadron already has {counted(active, 'server')} running or booked, the most "
             "allowed at once; stop or cancel one first."
@@ -630,24 +630,24 @@ def apply(state: SquadronState, event: DomainEvent, recorded_at: datetime) -> Sq
                 )
             return replace(state, balance_cents=state.balance_cents - event.amount_cents)
         case CreditsReserved():
-            held = state.reservations.get(event.mission_id, 0)
+            held = state.reservations.get(event.session_id, 0)
             return replace(
                 state,
-                reservations={**state.reservations, event.mission_id: held + event.amount_cents},
+                reservations={**state.reservations, event.session_id: held + event.amount_cents},
             )
         case ReservationReduced():
-            held = state.reservations[event.mission_id]
+            held = state.reservations[event.session_id]
             return replace(
                 state,
-                reservations={**state.reservations, event.mission_id: held - event.amount_cents},
+                reservations={**state.reservations, event.session_id: held - event.amount_cents},
             )
         case ReservationReleased():
-            return replace(state, reservations=_without(state.reservations, event.mission_id))
-        case MissionCharged():
+            return replace(state, reservations=_without(state.reservations, event.session_id))
+        case SessionCharged():
             return replace(
                 state,
                 balance_cents=state.balance_cents - event.amount_cents,
-                reservations=_without(state.reservations, event.mission_id),
+                reservations=_without(state.reservations, event.session_id),
             )
     raise TypeError(f"{event.TYPE} does not belong to a squadron stream.")
 
@@ -677,5 +677,5 @@ def _toggle(ids: Map[str, None], key: str, present: bool) -> Map[str, None]:
     return ids.delete(key) if key in ids else ids
 
 
-def _without(reservations: Mapping[str, int], mission_id: str) -> dict[str, int]:
-    return {key: held for key, held in reservations.items() if key != mission_id}
+def _without(reservations: Mapping[str, int], session_id: str) -> dict[str, int]:
+    return {key: held for key, held in reservations.items() if key != session_id}

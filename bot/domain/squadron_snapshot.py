@@ -56,7 +56,7 @@ def decode(data: bytes) -> SquadronState | None:
         settings=SquadronSettings(),
         settings_version=saved["settings_version"],
         balance_cents=saved["balance_cents"],
-        reservations={mission_id: cents for mission_id, cents in saved["reservations"]},
+        reservations={session_id: cents for session_id, cents in saved["reservations"]},
         purchases=Map((purchase.purchase_id, purchase) for purchase in purchases),
         purchase_ids_by_session=Map((session, pid) for session, pid in saved["sessions"]),
         credited_session_ids=Map((session, None) for session in saved["credited_sessions"]),

@@ -390,9 +390,9 @@ class ViewMetrics:
                 value=stats.events_waiting,
             ),
             GaugeMetricFamily(
-                "rr_missions_active",
-                "Missions booked or under way.",
-                value=stats.active_missions,
+                "rr_sessions_active",
+                "Sessions booked or under way.",
+                value=stats.active_sessions,
             ),
         ]
 

@@ -209,7 +209,7 @@ async def _dry_run_launch(
 ) -> Finding:
     item = "server launch (dry run)"
     request = LaunchRequest(
-        mission_id="preflight",
+        session_id="preflight",
         guild_id="0",
         attempt=1,
         client_token="rr-preflight",

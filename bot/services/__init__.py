@@ -17,7 +17,7 @@ from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
-from bot.services.missions import Booking, MissionService, Quote
+from bot.services.sessions import Booking, Quote, SessionService
 from bot.services.sightings import Sightings
 from bot.services.squadrons import LedgerEntry, Page, SquadronService
 from bot.services.streams import Streams
@@ -32,12 +32,12 @@ __all__ = [
     "Intent",
     "LedgerEntry",
     "LoginPool",
-    "MissionService",
     "Page",
     "Quote",
     "Reconciler",
     "SchedulerStatus",
     "Services",
+    "SessionService",
     "SquadronService",
 ]
 
@@ -85,7 +85,7 @@ class Services:
             background=self.background,
             login_pool=login_pool,
         )
-        self.missions = MissionService(
+        self.sessions = SessionService(
             streams=streams,
             lifecycle=lifecycle,
             clock=clock,
@@ -93,7 +93,7 @@ class Services:
             limits=limits,
             background=self.background,
         )
-        self._intents = IntentRunner(self.missions, streams, notifier, clock)
+        self._intents = IntentRunner(self.sessions, streams, notifier, clock)
         self.squadrons = SquadronService(
             streams=streams,
             pricing=pricing,

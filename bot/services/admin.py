@@ -9,12 +9,12 @@ from typing import Protocol
 
 from bot.domain.actor import Actor
 from bot.domain.errors import InvalidRequest, NotAllowed
-from bot.domain.mission import MissionState
 from bot.domain.pricing import Pricing
+from bot.domain.session import SessionState
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import Lifecycle
 from bot.services.logged import logged
-from bot.services.missions import command_key
+from bot.services.sessions import command_key
 from bot.view import ViewStats
 from bot.view.handle import ViewHandle
 from eventstore import EventStore, StoredEvent
@@ -62,7 +62,7 @@ class Health:
                 f"Overall: {'ok' if self.ok else 'UNHEALTHY'}",
                 f"Event store: {self.store_detail}",
                 f"View: {self.view.events_applied} events applied, "
-                f"{self.view.active_missions} active missions, "
+                f"{self.view.active_sessions} active sessions, "
                 f"caught up at {self.view.caught_up_at or 'never'}",
                 f"Scheduler: {scheduler}, last tick {tick or 'never'}",
                 f"Running servers: {self.running_instances}",
@@ -92,12 +92,12 @@ class AdminService:
         self._pricing = pricing
         self._background = background
         self.reconciler: Reconciler | None = None
-        """Set by the wiring once built (it needs the mission service)."""
+        """Set by the wiring once built (it needs the session service)."""
         self.scheduler: SchedulerStatus | None = None
-        """Set by the wiring once the scheduler is built (it needs the mission service)."""
+        """Set by the wiring once the scheduler is built (it needs the session service)."""
 
-    async def running_instances(self) -> list[MissionState]:
-        """Every mission with a server up, across guilds, by launch time."""
+    async def running_instances(self) -> list[SessionState]:
+        """Every session with a server up, across guilds, by launch time."""
         return await self._view.running_instances()
 
     async def squadrons(self) -> list[str]:
@@ -105,18 +105,18 @@ class AdminService:
         changed a setting, booked), in id order."""
         return await self._view.squadron_guilds()
 
-    async def request_terminate(self, actor: Actor, mission_id: str) -> MissionState:
-        """Record that an operator stops any guild's mission now; from then on the stop holds,
+    async def request_terminate(self, actor: Actor, session_id: str) -> SessionState:
+        """Record that an operator stops any guild's session now; from then on the stop holds,
         billed to this moment, whatever happens to this process."""
         _require_operator(actor)
         return await self._lifecycle.request_stop(
-            mission_id, "admin", actor=actor, idempotency_key=command_key(actor, "terminate")
+            session_id, "admin", actor=actor, idempotency_key=command_key(actor, "terminate")
         )
 
-    async def terminate(self, actor: Actor, mission_id: str) -> MissionState:
-        """End any guild's mission now, billing what ran (operators only)."""
+    async def terminate(self, actor: Actor, session_id: str) -> SessionState:
+        """End any guild's session now, billing what ran (operators only)."""
         _require_operator(actor)
-        return await self._lifecycle.terminate(mission_id, "admin", actor=actor)
+        return await self._lifecycle.terminate(session_id, "admin", actor=actor)
 
     def prices(self) -> Pricing:
         return self._pricing

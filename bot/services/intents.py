@@ -2,7 +2,7 @@
 
 When a member is short of credit, the cog opens a checkout carrying an *intent*, the request to
 carry out once paid. ``PurchaseStarted`` records it; when the payment is recorded, the intent
-is carried out with the buyer as the actor, once: the mission's id is derived from the
+is carried out with the buyer as the actor, once: the session's id is derived from the
 purchase, so a second attempt finds it booked already.
 
 Its outcome is recorded on the squadron's stream as ``PaidRequestSettled``: in the booking's own
@@ -27,11 +27,11 @@ from bot.clock import Clock
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.errors import DomainError, InvalidRequest
-from bot.domain.mission import MissionState
+from bot.domain.session import SessionState
 from bot.domain.settings import SettingsError
 from bot.domain.squadron import PURCHASE_SOURCE, Purchase
 from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNotice, Notifier
-from bot.services.missions import MissionService, command_key
+from bot.services.sessions import SessionService, command_key
 from bot.services.streams import Streams
 from eventstore import AlreadyAppended
 
@@ -86,9 +86,9 @@ class Intent:
 
 class IntentRunner:
     def __init__(
-        self, missions: MissionService, streams: Streams, notifier: Notifier, clock: Clock
+        self, sessions: SessionService, streams: Streams, notifier: Notifier, clock: Clock
     ) -> None:
-        self._missions = missions
+        self._sessions = sessions
         self._streams = streams
         self._notifier = notifier
         self._clock = clock
@@ -106,9 +106,9 @@ class IntentRunner:
         causation_id: str | None,
         *,
         paid_at: datetime | None = None,
-    ) -> MissionState | None:
+    ) -> SessionState | None:
         """Do what the paid purchase was for, once, and tell the buyer how it went; returns the
-        mission, or None when it was refused or is left for later.
+        session, or None when it was refused or is left for later.
 
         ``paid_at`` is when the payment was recorded (now, unless the request is taken up
         later, after a restart): a "start now" paid more than ``LATE_START`` ago is refused
@@ -143,7 +143,7 @@ class IntentRunner:
 
     async def _attempt(
         self, guild_id: str, purchase: Purchase, causation_id: str | None, paid_at: datetime
-    ) -> MissionState | None:
+    ) -> SessionState | None:
         assert purchase.intent is not None
         actor = Actor(
             user_id=purchase.buyer_id,
@@ -157,7 +157,7 @@ class IntentRunner:
             return None
         try:
             intent = Intent.from_data(purchase.intent)
-            booking = await self._missions.place(
+            booking = await self._sessions.place(
                 actor,
                 start_at=intent.start_at,
                 duration_minutes=intent.duration_minutes,
@@ -170,9 +170,9 @@ class IntentRunner:
             return None
         if booking.recorded:
             await self._notifier.notify(
-                BookingConfirmedNotice(booking.mission, purchase.purchase_id)
+                BookingConfirmedNotice(booking.session, purchase.purchase_id)
             )
-        return booking.mission
+        return booking.session
 
     async def _wait(self, backoff: timedelta) -> bool:
         """Sleep ``backoff`` on the clock; False when the runner was stopped meanwhile."""

@@ -1,4 +1,4 @@
-"""A mission's server, from launch to termination: record the intent, act, record the result.
+"""A session's server, from launch to termination: record the intent, act, record the result.
 
 Every step is safe to repeat, because the scheduler repeats what it finds undone after a crash
 or a failure: a launch repeats its attempt with the same client token (the provider starts
@@ -14,22 +14,22 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.cloud.base import ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
-from bot.dcs import MissionOptions, render_server_files
-from bot.domain import mission as missions
+from bot.dcs import SessionOptions, render_server_files
+from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.billing import bill, billable_start, credit_runs_out, funded_until
 from bot.domain.errors import Conflict
 from bot.domain.events import TerminationReason
-from bot.domain.mission import (
+from bot.domain.pricing import Limits, cost_at_rate
+from bot.domain.session import (
     END_WARNING_PREFIX,
     LIVE_STATUSES,
     READY_NOTICE,
     SERVER_UP_STATUSES,
-    MissionState,
-    MissionStatus,
+    SessionState,
+    SessionStatus,
 )
-from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.settings import SettingsError, SquadronSettings
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.notify import (
@@ -37,12 +37,12 @@ from bot.notify import (
     EndWarningNotice,
     LaunchFailedNotice,
     LowCreditNotice,
-    MissionEndedNotice,
     Notice,
     Notifier,
     ProgressNotice,
     ReadyNotice,
     ReminderNotice,
+    SessionEndedNotice,
     SessionExtendedNotice,
 )
 from bot.services.background import BackgroundTasks
@@ -71,12 +71,12 @@ DEFAULT_BACKSTOP_GRACE = timedelta(minutes=15)
 class LoginPool(Protocol):
     """The ED server logins a deployment owns: one per running server (EC2 only)."""
 
-    async def acquire(self, mission_id: str) -> str | None:
-        """A login reference for the mission's server, or None when every login is in use."""
+    async def acquire(self, session_id: str) -> str | None:
+        """A login reference for the session's server, or None when every login is in use."""
         ...
 
-    async def release(self, mission_id: str) -> None:
-        """Give the mission's login back; releasing twice is not an error."""
+    async def release(self, session_id: str) -> None:
+        """Give the session's login back; releasing twice is not an error."""
         ...
 
 
@@ -96,17 +96,17 @@ class ComputeSettings:
     backstop_grace: timedelta = DEFAULT_BACKSTOP_GRACE
 
 
-def mission_options(
-    mission_id: str, mission_name: str | None, settings: SquadronSettings
-) -> MissionOptions:
+def session_options(
+    session_id: str, mission_name: str | None, settings: SquadronSettings
+) -> SessionOptions:
     """The run's DCS options (``SettingsError`` if they do not fit): the chosen mission first
     when it is in the squadron's list, else that mission alone."""
     if mission_name is None:
-        return MissionOptions(mission_id=mission_id)
+        return SessionOptions(session_id=session_id)
     if mission_name in settings.missions:
         index = settings.missions.index(mission_name) + 1
-        return MissionOptions(mission_id=mission_id, start_index=index)
-    return MissionOptions(mission_id=mission_id, missions=(mission_name,))
+        return SessionOptions(session_id=session_id, start_index=index)
+    return SessionOptions(session_id=session_id, missions=(mission_name,))
 
 
 def _first_id(stored: list[StoredEvent], fallback: str | None) -> str | None:
@@ -137,38 +137,38 @@ class Lifecycle:
         self._limits = limits
         self._logins = login_pool
         self._launching: set[str] = set()
-        """Missions this process is launching right now; a second launch of one waits its turn
+        """Sessions this process is launching right now; a second launch of one waits its turn
         by doing nothing (the first records the result)."""
         self._told_starting_dcs: set[str] = set()
-        """Missions whose "starting DCS" progress was told; the probe repeats every 30 s."""
+        """Sessions whose "starting DCS" progress was told; the probe repeats every 30 s."""
         self._delivering: set[tuple[str, str]] = set()
-        """(mission, notice key) being sent right now, which the scheduler does not send too."""
+        """(session, notice key) being sent right now, which the scheduler does not send too."""
 
     # --- launch -----------------------------------------------------------------------------
 
     async def launch(
-        self, mission_id: str, *, actor: Actor = SCHEDULER, causation_id: str | None = None
-    ) -> MissionState:
-        """Launch the mission's server if it is booked, or finish a launch left half done."""
-        if mission_id in self._launching:
-            return await self._streams.mission(mission_id)
-        self._launching.add(mission_id)
+        self, session_id: str, *, actor: Actor = SCHEDULER, causation_id: str | None = None
+    ) -> SessionState:
+        """Launch the session's server if it is booked, or finish a launch left half done."""
+        if session_id in self._launching:
+            return await self._streams.session(session_id)
+        self._launching.add(session_id)
         try:
-            with logged("launch", mission_id=mission_id) as fields:
-                return await self._launch(mission_id, actor, causation_id, fields)
+            with logged("launch", session_id=session_id) as fields:
+                return await self._launch(session_id, actor, causation_id, fields)
         finally:
-            self._launching.discard(mission_id)
+            self._launching.discard(session_id)
 
     async def _launch(
         self,
-        mission_id: str,
+        session_id: str,
         actor: Actor,
         causation_id: str | None,
         fields: dict[str, object],
-    ) -> MissionState:
-        state = await self._streams.mission(mission_id)
+    ) -> SessionState:
+        state = await self._streams.session(session_id)
         fields["guild_id"] = state.guild_id
-        if state.status is MissionStatus.BOOKED:
+        if state.status is SessionStatus.BOOKED:
             state, stored = await self._request_launch(state, actor, causation_id)
             if not stored:
                 fields["outcome"] = "launched elsewhere"
@@ -186,7 +186,7 @@ class Lifecycle:
         settings = (await self._streams.squadron(state.guild_id)).settings
         try:
             files = render_server_files(
-                settings, mission_options(state.mission_id, state.mission_name, settings)
+                settings, session_options(state.session_id, state.mission_name, settings)
             )
         except SettingsError as error:
             fields["outcome"] = "bad settings"
@@ -195,7 +195,7 @@ class Lifecycle:
             )
         assert state.client_token is not None
         request = LaunchRequest(
-            mission_id=state.mission_id,
+            session_id=state.session_id,
             guild_id=state.guild_id,
             attempt=state.attempt,
             client_token=state.client_token,
@@ -216,69 +216,69 @@ class Lifecycle:
         return await self._record_launched(state, info, request, actor, causation_id)
 
     async def _request_launch(
-        self, state: MissionState, actor: Actor, causation_id: str | None
-    ) -> tuple[MissionState, list[StoredEvent]]:
+        self, state: SessionState, actor: Actor, causation_id: str | None
+    ) -> tuple[SessionState, list[StoredEvent]]:
         """Record the launch request; nothing when another process requested it first (it
-        launches, or a later readiness check finishes its launch if it died) or the mission is
-        over, and then the login taken for it goes back unless the mission runs on it."""
-        login_ref = None if self._logins is None else await self._logins.acquire(state.mission_id)
+        launches, or a later readiness check finishes its launch if it died) or the session is
+        over, and then the login taken for it goes back unless the session runs on it."""
+        login_ref = None if self._logins is None else await self._logins.acquire(state.session_id)
 
-        def decide(current: MissionState | None) -> list[NewEvent]:
-            if current is None or current.status is not MissionStatus.BOOKED:
+        def decide(current: SessionState | None) -> list[NewEvent]:
+            if current is None or current.status is not SessionStatus.BOOKED:
                 return []
-            request = missions.RequestLaunch(
+            request = sessions.RequestLaunch(
                 actor=actor, now=self._clock.now(), login_ref=login_ref
             )
-            return missions.decide(request, current)
+            return sessions.decide(request, current)
 
-        # A failed write keeps the login: the mission's retry gets the same one back (logins
-        # are held per mission), reconciliation frees those of missions that ended, and
+        # A failed write keeps the login: the session's retry gets the same one back (logins
+        # are held per session), reconciliation frees those of sessions that ended, and
         # releasing here could free the login of a server another process just recorded.
-        launching, stored = await self._streams.write_mission(
-            state.mission_id, decide, causation_id=causation_id
+        launching, stored = await self._streams.write_session(
+            state.session_id, decide, causation_id=causation_id
         )
         assert launching is not None
         if stored:
             await self._tell(ProgressNotice(launching, "launching"))
         elif login_ref is not None:
-            launching = await self._streams.reload_mission(state.mission_id)
+            launching = await self._streams.reload_session(state.session_id)
             if not (launching.is_active and launching.login_ref == login_ref):
-                await self._release_login(state.mission_id)
+                await self._release_login(state.session_id)
         return launching, stored
 
     async def _record_launched(
         self,
-        state: MissionState,
+        state: SessionState,
         info: InstanceInfo,
         request: LaunchRequest,
         actor: Actor,
         causation_id: str | None,
-    ) -> MissionState:
+    ) -> SessionState:
         try:
             launched, stored = await self._write_launched(
-                state.mission_id, info, request.attempt, actor, causation_id
+                state.session_id, info, request.attempt, actor, causation_id
             )
         except Conflict:
             log.warning(
                 "launched server no longer wanted; terminating it",
-                extra={"mission_id": state.mission_id, "instance_id": info.instance_id},
+                extra={"session_id": state.session_id, "instance_id": info.instance_id},
             )
             await self._provider.terminate(info.instance_id)
-            return await self._streams.reload_mission(state.mission_id)
+            return await self._streams.reload_session(state.session_id)
         assert launched is not None
         if stored:
             await self._tell(ProgressNotice(launched, "booting"))
         if self._backstop(launched) != request.terminate_at:
             await self._move_backstop(launched)
-        if launched.status is MissionStatus.TERMINATING:
+        if launched.status is SessionStatus.TERMINATING:
             reason = launched.termination_reason or "stopped_by_user"
-            return await self.terminate(launched.mission_id, reason, actor=actor)
-        return await self.check_ready(launched.mission_id, actor=actor)
+            return await self.terminate(launched.session_id, reason, actor=actor)
+        return await self.check_ready(launched.session_id, actor=actor)
 
     async def _fail_launch(
-        self, state: MissionState, error: LaunchError, actor: Actor, causation_id: str | None
-    ) -> MissionState:
-        """Record the failed attempt and release the credit in one write, end the mission
+        self, state: SessionState, error: LaunchError, actor: Actor, causation_id: str | None
+    ) -> SessionState:
+        """Record the failed attempt and release the credit in one write, end the session
         (nothing billed) and tell the squadron in plain words."""
         now = self._clock.now()
         try:
@@ -287,8 +287,8 @@ class Lifecycle:
             )
         except Conflict:
             # A stop adopted and ended this attempt's server while the launch was under way.
-            log.info("launch failure moot", extra={"mission_id": state.mission_id})
-            return await self._streams.reload_mission(state.mission_id)
+            log.info("launch failure moot", extra={"session_id": state.session_id})
+            return await self._streams.reload_session(state.session_id)
         assert failed is not None
         ended, _ = await self._end(failed, actor, _first_id(stored, causation_id))
         if stored:
@@ -297,28 +297,28 @@ class Lifecycle:
 
     async def _write_launch_failure(
         self,
-        state: MissionState,
+        state: SessionState,
         error: LaunchError,
         actor: Actor,
         now: datetime,
         causation_id: str | None,
-    ) -> tuple[MissionState | None, list[StoredEvent]]:
+    ) -> tuple[SessionState | None, list[StoredEvent]]:
         return await self._streams.write_both(
-            state.mission_id,
+            state.session_id,
             state.guild_id,
-            lambda mission, squadron: (
-                missions.decide(
-                    missions.RecordLaunchFailed(
+            lambda session, squadron: (
+                sessions.decide(
+                    sessions.RecordLaunchFailed(
                         actor=actor,
                         now=now,
                         attempt=state.attempt,
                         reason=error.reason,
                         message=error.message,
                     ),
-                    mission,
+                    session,
                 ),
                 squadrons.decide(
-                    squadrons.ReleaseReservation(actor=actor, mission_id=state.mission_id),
+                    squadrons.ReleaseReservation(actor=actor, session_id=state.session_id),
                     squadron,
                 ),
             ),
@@ -327,25 +327,25 @@ class Lifecycle:
 
     # --- readiness --------------------------------------------------------------------------
 
-    async def check_ready(self, mission_id: str, *, actor: Actor = SCHEDULER) -> MissionState:
+    async def check_ready(self, session_id: str, *, actor: Actor = SCHEDULER) -> SessionState:
         """Probe a launching server: record it ready once its game port answers, record it
         lost if the provider no longer has it, or finish a launch a crash interrupted."""
-        with logged("check ready", mission_id=mission_id) as fields:
-            state = await self._streams.mission(mission_id)
+        with logged("check ready", session_id=session_id) as fields:
+            state = await self._streams.session(session_id)
             fields["guild_id"] = state.guild_id
-            if state.status is not MissionStatus.LAUNCHING:
+            if state.status is not SessionStatus.LAUNCHING:
                 fields["outcome"] = f"nothing to do ({state.status})"
                 return state
             if state.instance_id is None:
                 fields["outcome"] = "launch unfinished"
-                return await self.launch(mission_id, actor=actor)
+                return await self.launch(session_id, actor=actor)
             info = await self._provider.describe(state.instance_id)
             fields["instance_state"] = info.state
             if info.state in ("gone", "terminated"):
                 fields["outcome"] = "lost"
                 # It never served a game, so nothing is billed (as for "not_ready").
                 return await self.terminate(
-                    mission_id, "instance_lost", actor=actor, ended_at=state.launched_at
+                    session_id, "instance_lost", actor=actor, ended_at=state.launched_at
                 )
             if info.state != "running" or info.address is None:
                 fields["outcome"] = "booting"
@@ -354,23 +354,23 @@ class Lifecycle:
             port = info.game_port or settings.game_port
             if not await self._provider.game_port_open(info.address, port):
                 fields["outcome"] = "starting dcs"
-                if mission_id not in self._told_starting_dcs:
-                    self._told_starting_dcs.add(mission_id)
+                if session_id not in self._told_starting_dcs:
+                    self._told_starting_dcs.add(session_id)
                     await self._tell(ProgressNotice(state, "starting_dcs"))
                 return state
             return await self._record_ready(state, info.address, port, actor)
 
     async def _record_ready(
         self,
-        state: MissionState,
+        state: SessionState,
         address: str,
         port: int,
         actor: Actor,
-    ) -> MissionState:
-        ready, stored = await self._streams.write_mission(
-            state.mission_id,
-            lambda current: missions.decide(
-                missions.RecordReady(
+    ) -> SessionState:
+        ready, stored = await self._streams.write_session(
+            state.session_id,
+            lambda current: sessions.decide(
+                sessions.RecordReady(
                     actor=actor,
                     now=self._clock.now(),
                     address=address,
@@ -381,7 +381,7 @@ class Lifecycle:
             ),
         )
         assert ready is not None
-        self._told_starting_dcs.discard(state.mission_id)
+        self._told_starting_dcs.discard(state.session_id)
         if stored:
             await self._tell(ProgressNotice(ready, "ready"))
             await self._send_recorded(ready, READY_NOTICE, first_try=True)
@@ -389,62 +389,62 @@ class Lifecycle:
 
     # --- extension --------------------------------------------------------------------------
 
-    async def follow_extension(self, state: MissionState, minutes: int, actor: Actor) -> None:
-        """Move the server's backstop to the mission's new end (after an extension) and tell
+    async def follow_extension(self, state: SessionState, minutes: int, actor: Actor) -> None:
+        """Move the server's backstop to the session's new end (after an extension) and tell
         the squadron."""
         if state.instance_id is not None:
             await self._move_backstop(state)
         await self._tell(SessionExtendedNotice(state, minutes, actor.user_id))
 
-    async def follow_cancellation(self, state: MissionState) -> None:
+    async def follow_cancellation(self, state: SessionState) -> None:
         """Tell the squadron a booking was cancelled before it started."""
-        await self._tell(MissionEndedNotice(state, "cancelled", 0, 0))
+        await self._tell(SessionEndedNotice(state, "cancelled", 0, 0))
 
-    async def _move_backstop(self, state: MissionState) -> None:
+    async def _move_backstop(self, state: SessionState) -> None:
         assert state.instance_id is not None
         try:
             await self._provider.move_backstop(state.instance_id, self._backstop(state))
         except Exception:
             log.exception(
                 "backstop not moved; the server may stop at its old end",
-                extra={"mission_id": state.mission_id, "instance_id": state.instance_id},
+                extra={"session_id": state.session_id, "instance_id": state.instance_id},
             )
 
-    def _backstop(self, state: MissionState) -> datetime:
+    def _backstop(self, state: SessionState) -> datetime:
         return state.end_at + self._compute.backstop_grace
 
     # --- termination ------------------------------------------------------------------------
 
     async def terminate(
         self,
-        mission_id: str,
+        session_id: str,
         reason: TerminationReason,
         *,
         actor: Actor = SCHEDULER,
         ended_at: datetime | None = None,
         idempotency_key: str | None = None,
-    ) -> MissionState:
-        """Stop the mission's server and bill it: request the termination (unless already
+    ) -> SessionState:
+        """Stop the session's server and bill it: request the termination (unless already
         requested), terminate the instance, then record the end and the charge in one write.
 
         ``ended_at`` is when the server stopped running if that is known better than now (an
         instance found gone: the last time it was known running); it is recorded with the
         request as the moment billing stops, or the moment the credit ran out if that came
         first ("out_of_credit", "instance_lost"). A stop requested before (perhaps by a
-        process that died since) keeps the moment it recorded. A mission that never launched
+        process that died since) keeps the moment it recorded. A session that never launched
         and is still booked is cancelled instead, its credit released. A stop for a deadline
         that no longer holds (extended, ready, credit set aside) does nothing; before stopping a
         server for lack of credit, the squadron's available credit is set aside.
         """
-        with logged("terminate", mission_id=mission_id, reason=reason) as fields:
-            state = await self._streams.mission(mission_id)
+        with logged("terminate", session_id=session_id, reason=reason) as fields:
+            state = await self._streams.session(session_id)
             fields["guild_id"] = state.guild_id
             if not state.is_active:
                 fields["outcome"] = f"nothing to do ({state.status})"
                 return state
-            if state.status is MissionStatus.BOOKED and reason != "stopped_by_user":
+            if state.status is SessionStatus.BOOKED and reason != "stopped_by_user":
                 state = await self._cancel_unlaunched(state, reason, actor)
-                if state.status is MissionStatus.BOOKED:
+                if state.status is SessionStatus.BOOKED:
                     fields["outcome"] = "no longer due"
                     return state
                 if not state.is_active:
@@ -461,23 +461,23 @@ class Lifecycle:
                     reason = "instance_lost"
                     ended_at = self._sightings.last_known(state, info, self._clock.now())
             stop_at = ended_at
-            if reason in _CREDIT_BOUND and state.status is not MissionStatus.TERMINATING:
+            if reason in _CREDIT_BOUND and state.status is not SessionStatus.TERMINATING:
                 funding = await self._fund_from_credit(state, actor)
                 now = self._clock.now()
                 if reason == "out_of_credit" and funding is not None and funding.runs_out > now:
                     fields["outcome"] = "funded from available credit"
-                    return await self._streams.mission(mission_id)
+                    return await self._streams.session(session_id)
                 if funding is not None:
                     stop_at = min(stop_at or now, funding.runs_out)
             causation_id = None
-            if state.status is not MissionStatus.TERMINATING:
+            if state.status is not SessionStatus.TERMINATING:
                 state, causation_id = await self._request_termination(
                     state, reason, actor, idempotency_key, stop_at
                 )
                 if not state.is_active:
                     fields["outcome"] = "ended elsewhere"
                     return state
-                if state.status is not MissionStatus.TERMINATING:
+                if state.status is not SessionStatus.TERMINATING:
                     fields["outcome"] = "no longer due"
                     return state
             if state.instance_id is None and state.launch_failure is None and state.attempt:
@@ -492,7 +492,7 @@ class Lifecycle:
             fields["billed_minutes"] = ended.billed_minutes
             fields["amount_cents"] = ended.charged_cents
             await self._tell(
-                MissionEndedNotice(
+                SessionEndedNotice(
                     ended,
                     ended.termination_reason or reason,
                     ended.billed_minutes or 0,
@@ -503,62 +503,62 @@ class Lifecycle:
 
     async def request_stop(
         self,
-        mission_id: str,
+        session_id: str,
         reason: TerminationReason,
         *,
         actor: Actor,
         idempotency_key: str | None,
-    ) -> MissionState:
-        """Record that the mission stops now, and nothing else: once this returns, the stop
+    ) -> SessionState:
+        """Record that the session stops now, and nothing else: once this returns, the stop
         holds and is billed to this moment even if this process dies before terminating the
         server (the scheduler finishes it), so a member may be told "stopping" only after it.
         An operator's stop of a booking that never launched cancels it instead."""
-        state = await self._streams.mission(mission_id)
-        if state.status is MissionStatus.TERMINATING:
+        state = await self._streams.session(session_id)
+        if state.status is SessionStatus.TERMINATING:
             return state
-        if state.status is MissionStatus.BOOKED and reason != "stopped_by_user":
+        if state.status is SessionStatus.BOOKED and reason != "stopped_by_user":
             return await self._cancel_unlaunched(state, reason, actor)
         requested, _ = await self._request_termination(state, reason, actor, idempotency_key)
         return requested
 
     async def _request_termination(
         self,
-        state: MissionState,
+        state: SessionState,
         reason: TerminationReason,
         actor: Actor,
         idempotency_key: str | None,
         stop_at: datetime | None = None,
-    ) -> tuple[MissionState, str | None]:
+    ) -> tuple[SessionState, str | None]:
         """Record the termination request with the moment billing stops (``stop_at``, else
-        now); the mission comes back unchanged (not terminating) when the deadline behind
+        now); the session comes back unchanged (not terminating) when the deadline behind
         ``reason`` no longer holds."""
 
-        def decide(current: MissionState | None) -> list[NewEvent]:
+        def decide(current: SessionState | None) -> list[NewEvent]:
             if reason == "out_of_credit" and current is not None and current.end_at != state.end_at:
                 return []  # extended since its credit was looked at: the view plans again
-            request = missions.RequestTermination(
+            request = sessions.RequestTermination(
                 actor=actor, now=self._clock.now(), reason=reason, stop_at=stop_at
             )
-            return missions.decide(request, current)
+            return sessions.decide(request, current)
 
         try:
-            requested, stored = await self._streams.write_mission(
-                state.mission_id, decide, idempotency_key=idempotency_key
+            requested, stored = await self._streams.write_session(
+                state.session_id, decide, idempotency_key=idempotency_key
             )
         except AlreadyAppended:
-            return await self._streams.reload_mission(state.mission_id), None
+            return await self._streams.reload_session(state.session_id), None
         except Conflict:
-            current = await self._streams.reload_mission(state.mission_id)
+            current = await self._streams.reload_session(state.session_id)
             if current.is_active and reason not in DEADLINES:
                 raise
             return current, None
         assert requested is not None
         return requested, _first_id(stored, None)
 
-    async def _fund_from_credit(self, state: MissionState, actor: Actor) -> Funding | None:
+    async def _fund_from_credit(self, state: SessionState, actor: Actor) -> Funding | None:
         """Set the squadron's available credit aside for a server whose reservation runs out
         before its booked end (up to what the rest of the booked time costs), deciding on the
-        ledger as stored; None when the mission holds no reservation or never launched."""
+        ledger as stored; None when the session holds no reservation or never launched."""
         start = billable_start(state)
         if start is None or state.rate_cents_per_hour <= 0:
             return None
@@ -568,7 +568,7 @@ class Lifecycle:
 
         def decide(squadron: SquadronState) -> list[NewEvent]:
             nonlocal funding
-            reserved = squadron.reservations.get(state.mission_id)
+            reserved = squadron.reservations.get(state.session_id)
             if reserved is None:
                 funding = None
                 return []
@@ -580,7 +580,7 @@ class Lifecycle:
             if amount == 0:
                 return []
             reserve = squadrons.Reserve(
-                actor=actor, mission_id=state.mission_id, amount=amount, limits=self._limits
+                actor=actor, session_id=state.session_id, amount=amount, limits=self._limits
             )
             return squadrons.decide(reserve, squadron)
 
@@ -589,38 +589,38 @@ class Lifecycle:
         if stored:
             log.info(
                 "reservation topped up from available credit",
-                extra={"mission_id": state.mission_id, "guild_id": state.guild_id},
+                extra={"session_id": state.session_id, "guild_id": state.guild_id},
             )
         return funding
 
-    async def _adopt(self, state: MissionState, actor: Actor) -> MissionState:
+    async def _adopt(self, state: SessionState, actor: Actor) -> SessionState:
         """Record the server a launch attempt started but did not record (a crash or a stop
         raced it), so it is terminated and billed."""
-        info = await self._provider.find_launch(state.mission_id, state.attempt)
+        info = await self._provider.find_launch(state.session_id, state.attempt)
         if info is None:
             return state
         log.info(
             "adopting unrecorded server",
-            extra={"mission_id": state.mission_id, "instance_id": info.instance_id},
+            extra={"session_id": state.session_id, "instance_id": info.instance_id},
         )
-        adopted, _ = await self._write_launched(state.mission_id, info, state.attempt, actor)
+        adopted, _ = await self._write_launched(state.session_id, info, state.attempt, actor)
         assert adopted is not None
         return adopted
 
     async def _write_launched(
         self,
-        mission_id: str,
+        session_id: str,
         info: InstanceInfo,
         attempt: int,
         actor: Actor,
         causation_id: str | None = None,
-    ) -> tuple[MissionState | None, list[StoredEvent]]:
+    ) -> tuple[SessionState | None, list[StoredEvent]]:
         """Record that ``info`` is the server launch ``attempt`` started."""
         launched_at = info.launched_at or self._clock.now()
-        return await self._streams.write_mission(
-            mission_id,
-            lambda current: missions.decide(
-                missions.RecordLaunched(
+        return await self._streams.write_session(
+            session_id,
+            lambda current: sessions.decide(
+                sessions.RecordLaunched(
                     actor=actor,
                     now=self._clock.now(),
                     attempt=attempt,
@@ -634,78 +634,78 @@ class Lifecycle:
         )
 
     async def _end(
-        self, state: MissionState, actor: Actor, causation_id: str | None
-    ) -> tuple[MissionState, list[StoredEvent]]:
+        self, state: SessionState, actor: Actor, causation_id: str | None
+    ) -> tuple[SessionState, list[StoredEvent]]:
         """Record the end with its bill and the squadron's charge of the same bill in one
-        write; returns the ended mission and the events stored (none when another process
+        write; returns the ended session and the events stored (none when another process
         recorded it first). The bill comes from the recorded facts alone, so an end recorded
         late (a crash, a failed cloud call) bills what one recorded at once would have."""
 
         def decide(
-            mission: MissionState | None, squadron: SquadronState
+            session: SessionState | None, squadron: SquadronState
         ) -> tuple[list[NewEvent], list[NewEvent]]:
-            if mission is None or mission.status is not MissionStatus.TERMINATING:
+            if session is None or session.status is not SessionStatus.TERMINATING:
                 return [], []
             now = self._clock.now()
-            charged = bill(mission, now)
-            ending = missions.RecordEnded(actor=actor, now=now)
+            charged = bill(session, now)
+            ending = sessions.RecordEnded(actor=actor, now=now)
             settle: squadrons.SquadronCommand = (
                 squadrons.Charge(
                     actor=actor,
-                    mission_id=mission.mission_id,
+                    session_id=session.session_id,
                     minutes=charged.minutes,
                     amount=charged.cents,
                 )
                 if charged.minutes or charged.cents
-                else squadrons.ReleaseReservation(actor=actor, mission_id=mission.mission_id)
+                else squadrons.ReleaseReservation(actor=actor, session_id=session.session_id)
             )
-            return missions.decide(ending, mission), squadrons.decide(settle, squadron)
+            return sessions.decide(ending, session), squadrons.decide(settle, squadron)
 
         ended, stored = await self._streams.write_both(
-            state.mission_id, state.guild_id, decide, causation_id=causation_id
+            state.session_id, state.guild_id, decide, causation_id=causation_id
         )
         assert ended is not None
-        self._told_starting_dcs.discard(state.mission_id)
+        self._told_starting_dcs.discard(state.session_id)
         if stored:
-            await self._release_login(state.mission_id)
+            await self._release_login(state.session_id)
         return ended, stored
 
     async def _cancel_unlaunched(
-        self, state: MissionState, reason: TerminationReason, actor: Actor
-    ) -> MissionState:
+        self, state: SessionState, reason: TerminationReason, actor: Actor
+    ) -> SessionState:
         """Cancel a booking that never launched and release its credit, in one write; returns
-        the mission as it now is, which another process may have launched meanwhile (then its
+        the session as it now is, which another process may have launched meanwhile (then its
         credit stays reserved, for the termination to charge)."""
         now = self._clock.now()
 
         def decide(
-            mission: MissionState | None, squadron: SquadronState
+            session: SessionState | None, squadron: SquadronState
         ) -> tuple[list[NewEvent], list[NewEvent]]:
-            if mission is None or mission.status is not MissionStatus.BOOKED:
+            if session is None or session.status is not SessionStatus.BOOKED:
                 return [], []
-            if reason == "booked_time_over" and now < mission.end_at:
+            if reason == "booked_time_over" and now < session.end_at:
                 return [], []
-            release = squadrons.ReleaseReservation(actor=actor, mission_id=mission.mission_id)
+            release = squadrons.ReleaseReservation(actor=actor, session_id=session.session_id)
             return (
-                missions.decide(missions.Cancel(actor=actor, now=now), mission),
+                sessions.decide(sessions.Cancel(actor=actor, now=now), session),
                 squadrons.decide(release, squadron),
             )
 
-        cancelled, stored = await self._streams.write_both(state.mission_id, state.guild_id, decide)
+        cancelled, stored = await self._streams.write_both(state.session_id, state.guild_id, decide)
         assert cancelled is not None
         if stored:
-            await self._tell(MissionEndedNotice(cancelled, reason, 0, 0))
+            await self._tell(SessionEndedNotice(cancelled, reason, 0, 0))
         return cancelled
 
     # --- reminders --------------------------------------------------------------------------
 
     async def send_reminder(
-        self, mission_id: str, key: str, *, actor: Actor = SCHEDULER
-    ) -> MissionState:
+        self, session_id: str, key: str, *, actor: Actor = SCHEDULER
+    ) -> SessionState:
         """Record the reminder, then send it: once per key, ever, across processes."""
-        with logged("reminder", mission_id=mission_id, key=key) as fields:
+        with logged("reminder", session_id=session_id, key=key) as fields:
             if key == CREDIT_LOW:
-                current = await self._streams.mission(mission_id)
+                current = await self._streams.session(session_id)
                 funding = await self._fund_from_credit(current, actor)
                 if funding is not None and (
                     funding.runs_out > funding.ran_out_at or funding.runs_out >= current.end_at
@@ -714,16 +714,16 @@ class Lifecycle:
                     fields["outcome"] = "funded from available credit"
                     return current
             try:
-                state, stored = await self._streams.write_mission(
-                    mission_id,
-                    lambda current: missions.decide(
-                        missions.RecordReminder(actor=actor, now=self._clock.now(), key=key),
+                state, stored = await self._streams.write_session(
+                    session_id,
+                    lambda current: sessions.decide(
+                        sessions.RecordReminder(actor=actor, now=self._clock.now(), key=key),
                         current,
                     ),
                 )
             except Conflict:
                 fields["outcome"] = "no longer wanted"
-                return await self._streams.mission(mission_id)
+                return await self._streams.session(session_id)
             assert state is not None
             fields["guild_id"] = state.guild_id
             if not stored:
@@ -732,12 +732,12 @@ class Lifecycle:
             await self._send_recorded(state, key, first_try=True)
             return state
 
-    async def deliver(self, mission_id: str, key: str) -> MissionState:
+    async def deliver(self, session_id: str, key: str) -> SessionState:
         """Send a notice that was recorded but whose delivery is not confirmed (the bot crashed
         or Discord failed in between); raises ``DeliveryFailed`` when it fails again, for the
-        scheduler to back off. A mission past its notices gets none."""
-        with logged("deliver", mission_id=mission_id, key=key) as fields:
-            state = await self._streams.mission(mission_id)
+        scheduler to back off. A session past its notices gets none."""
+        with logged("deliver", session_id=session_id, key=key) as fields:
+            state = await self._streams.session(session_id)
             fields["guild_id"] = state.guild_id
             if key not in state.undelivered_notices or state.status not in LIVE_STATUSES:
                 fields["outcome"] = "nothing to do"
@@ -745,14 +745,14 @@ class Lifecycle:
             await self._send_recorded(state, key, first_try=False)
             return state
 
-    async def _send_recorded(self, state: MissionState, key: str, *, first_try: bool) -> None:
+    async def _send_recorded(self, state: SessionState, key: str, *, first_try: bool) -> None:
         """Send the notice recorded as ``key``, then record that it was delivered.
 
         Failing on its first try (just after it was recorded) it is logged and left to the
         scheduler, which sends it again; failing later, ``DeliveryFailed`` reaches the
         scheduler. A notice this process is sending already is left to that send.
         """
-        slot = (state.mission_id, key)
+        slot = (state.session_id, key)
         if slot in self._delivering:
             return
         self._delivering.add(slot)
@@ -766,7 +766,7 @@ class Lifecycle:
             log.warning(
                 "notice not delivered; the scheduler sends it again",
                 exc_info=not isinstance(error, DeliveryFailed),
-                extra={"mission_id": state.mission_id, "key": key},
+                extra={"session_id": state.session_id, "key": key},
             )
             return
         finally:
@@ -775,23 +775,23 @@ class Lifecycle:
         # Confirmed in the background: a stop cancelling the scheduler's action now would
         # otherwise leave a notice that was sent unconfirmed, and sent again after a restart.
         self._background.spawn(
-            self._confirm_delivered(slot), name=f"delivered:{state.mission_id}:{key}"
+            self._confirm_delivered(slot), name=f"delivered:{state.session_id}:{key}"
         )
 
     async def _confirm_delivered(self, slot: tuple[str, str]) -> None:
-        mission_id, key = slot
+        session_id, key = slot
         try:
-            await self._streams.write_mission(
-                mission_id,
-                lambda current: missions.decide(
-                    missions.RecordDelivered(actor=SCHEDULER, now=self._clock.now(), key=key),
+            await self._streams.write_session(
+                session_id,
+                lambda current: sessions.decide(
+                    sessions.RecordDelivered(actor=SCHEDULER, now=self._clock.now(), key=key),
                     current,
                 ),
             )
         finally:
             self._delivering.discard(slot)
 
-    async def _recorded_notice(self, state: MissionState, key: str) -> Notice:
+    async def _recorded_notice(self, state: SessionState, key: str) -> Notice:
         if key == READY_NOTICE:
             assert state.address is not None and state.port is not None
             settings = (await self._streams.squadron(state.guild_id)).settings
@@ -801,22 +801,22 @@ class Lifecycle:
             )
         return await self._reminder(state, key)
 
-    async def _reminder(self, state: MissionState, key: str) -> Notice:
+    async def _reminder(self, state: SessionState, key: str) -> Notice:
         now = self._clock.now()
         if key.startswith(END_WARNING_PREFIX):
             return EndWarningNotice(state, _minutes_until(state.end_at, now))
         if key == CREDIT_LOW and state.launched_at is not None:
             squadron = await self._streams.squadron(state.guild_id)
-            runs_out = credit_runs_out(state, squadron.reservations.get(state.mission_id, 0))
+            runs_out = credit_runs_out(state, squadron.reservations.get(state.session_id, 0))
             if runs_out is not None:
                 return LowCreditNotice(state, _minutes_until(runs_out, now))
         return ReminderNotice(key, state)
 
     # --- shared -----------------------------------------------------------------------------
 
-    async def _release_login(self, mission_id: str) -> None:
+    async def _release_login(self, session_id: str) -> None:
         if self._logins is not None:
-            await self._logins.release(mission_id)
+            await self._logins.release(session_id)
 
     async def _tell(self, notice: Notice) -> None:
         """Notify; the event is recorded already, so a notifier's failure only gets logged."""
@@ -825,14 +825,14 @@ class Lifecycle:
         except Exception:
             log.exception(
                 "notifier failed",
-                extra={"notice": type(notice).__name__, "mission_id": notice.mission_id},
+                extra={"notice": type(notice).__name__, "session_id": notice.session_id},
             )
 
 
-def launch_unfinished(state: MissionState) -> bool:
+def launch_unfinished(state: SessionState) -> bool:
     """A launch was requested but neither its server nor its failure is recorded."""
     return (
-        state.status is MissionStatus.LAUNCHING
+        state.status is SessionStatus.LAUNCHING
         and state.instance_id is None
         and state.launch_failure is None
     )

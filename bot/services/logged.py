@@ -14,7 +14,7 @@ log = logging.getLogger("rr.services")
 def logged(what: str, **fields: object) -> Iterator[dict[str, object]]:
     """Log ``what`` with ``fields`` once the block ends.
 
-    The block may add fields (a mission id it learned) or set ``outcome`` (default "ok").
+    The block may add fields (a session id it learned) or set ``outcome`` (default "ok").
     A refusal of the rules is logged as "refused" with the error's class, anything else as
     "failed"; either way the exception goes on to the caller, which reports it. Never pass a
     secret as a field.

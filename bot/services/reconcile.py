@@ -1,26 +1,26 @@
-"""Reconciliation: the provider's servers against the missions' records, repaired both ways.
+"""Reconciliation: the provider's servers against the sessions' records, repaired both ways.
 
 Run at start-up, every few minutes (so a reclaimed spot server or a server that vanished is
-noticed while its mission runs), and on an operator's demand. Each repair goes through the
-mission services, which record it and make it safe to repeat, so passes in several processes
+noticed while its session runs), and on an operator's demand. Each repair goes through the
+session services, which record it and make it safe to repeat, so passes in several processes
 may overlap.
 
-- A server whose mission ended, or that belongs to no mission, or to an attempt its mission did
-  not keep: terminated, and the operators alerted. A mission that ends while the pass is under
+- A server whose session ended, or that belongs to no session, or to an attempt its session did
+  not keep: terminated, and the operators alerted. A session that ends while the pass is under
   way terminates its own server, so that server is no stray.
-- A server its mission launched but never recorded (a crash between the launch request and its
+- A server its session launched but never recorded (a crash between the launch request and its
   result): the launch is resumed, which adopts the server through its tags and client token and
   records it; a launch with no server behind it is repeated with the same client token, or
   recorded as failed (credit released) when the provider refuses it. Past its booked end the
-  mission is ended instead, and whatever ran is billed.
-- A mission recorded as under way whose server is gone: ended as "instance_lost", billed up to
+  session is ended instead, and whatever ran is billed.
+- A session recorded as under way whose server is gone: ended as "instance_lost", billed up to
   the last time its server was known running — when the provider says it stopped, else the
   latest sighting — never past its booked end nor the end of its credit, nothing if it never
   became ready; the unused reservation released.
-- A server its mission runs: its backstop made sure of, at the mission's end plus the grace
+- A server its session runs: its backstop made sure of, at the session's end plus the grace
   (setting it at launch or moving it on an extension may have failed, or the bot died between
   the launch and the backstop). What this process last set is not asked about again.
-- A login held by a mission that is over: released.
+- A login held by a session that is over: released.
 """
 
 import asyncio
@@ -35,7 +35,7 @@ from bot.cloud.base import ComputeProvider, InstanceInfo
 from bot.domain.actor import Actor
 from bot.domain.errors import NotFound
 from bot.domain.events import TerminationReason
-from bot.domain.mission import SERVER_UP_STATUSES, MissionState
+from bot.domain.session import SERVER_UP_STATUSES, SessionState
 from bot.domain.words import counted
 from bot.notify import AdminAlertNotice, Notifier
 from bot.services.lifecycle import DEFAULT_BACKSTOP_GRACE, launch_unfinished
@@ -60,33 +60,33 @@ RepairKind = Literal[
 REPAIR_KINDS: tuple[RepairKind, ...] = get_args(RepairKind)
 
 
-class MissionOperations(Protocol):
-    """What reconciliation asks of the mission services (``services.missions``)."""
+class SessionOperations(Protocol):
+    """What reconciliation asks of the session services (``services.sessions``)."""
 
-    async def get(self, mission_id: str) -> MissionState: ...
+    async def get(self, session_id: str) -> SessionState: ...
 
-    async def launch(self, mission_id: str) -> MissionState: ...
+    async def launch(self, session_id: str) -> SessionState: ...
 
     async def terminate(
         self,
-        mission_id: str,
+        session_id: str,
         reason: TerminationReason,
         *,
         actor: Actor | None = None,
         ended_at: datetime | None = None,
-    ) -> MissionState: ...
+    ) -> SessionState: ...
 
 
 class LoginHolders(Protocol):
     async def holders(self) -> dict[str, str]: ...
 
-    async def release(self, mission_id: str) -> None: ...
+    async def release(self, session_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class Repair:
     kind: RepairKind
-    mission_id: str | None
+    session_id: str | None
     instance_id: str | None
     detail: str
 
@@ -95,7 +95,7 @@ class Repair:
             part
             for part in (
                 self.instance_id,
-                f"mission {self.mission_id}" if self.mission_id else None,
+                f"session {self.session_id}" if self.session_id else None,
             )
             if part
         )
@@ -107,7 +107,7 @@ class ReconcileReport:
     """What one pass found and did; ``str()`` is the text the admin command shows."""
 
     servers_seen: int
-    missions_checked: int
+    sessions_checked: int
     repairs: tuple[Repair, ...] = field(default=())
 
     def count(self, kind: RepairKind) -> int:
@@ -115,7 +115,7 @@ class ReconcileReport:
 
     def __str__(self) -> str:
         servers = counted(self.servers_seen, "server")
-        head = f"Checked {servers} against {counted(self.missions_checked, 'session')}"
+        head = f"Checked {servers} against {counted(self.sessions_checked, 'session')}"
         if not self.repairs:
             return f"{head}: everything matches."
         counts = ", ".join(
@@ -132,7 +132,7 @@ class Reconciler:
         *,
         provider: ComputeProvider,
         view: ViewHandle,
-        missions: MissionOperations,
+        sessions: SessionOperations,
         notifier: Notifier,
         clock: Clock,
         sightings: Sightings,
@@ -141,7 +141,7 @@ class Reconciler:
     ) -> None:
         self._provider = provider
         self._view = view
-        self._missions = missions
+        self._sessions = sessions
         self._notifier = notifier
         self._clock = clock
         self._sightings = sightings
@@ -162,7 +162,7 @@ class Reconciler:
             "reconciled",
             extra={
                 "servers": report.servers_seen,
-                "missions": report.missions_checked,
+                "missions": report.sessions_checked,
                 "repairs": len(report.repairs),
             },
         )
@@ -189,10 +189,10 @@ class Reconciler:
                 log.exception("reconciliation failed; trying again next time")
 
     async def _reconcile(self) -> ReconcileReport:
-        active_before = {m.mission_id for m in await self._view.active_missions()}
+        active_before = {m.session_id for m in await self._view.active_sessions()}
         servers = await self._provider.list_managed()
         recorded = await self._view.running_instances()
-        active = await self._view.active_missions()
+        active = await self._view.active_sessions()
         now = self._clock.now()
         repairs: list[Repair | None] = []
         for info in servers:
@@ -200,17 +200,17 @@ class Reconciler:
                 self._sightings.saw_running(info.instance_id, now)
             repairs.append(
                 await self._guarded(
-                    self._server(info, active_before), info.mission_id, info.instance_id
+                    self._server(info, active_before), info.session_id, info.instance_id
                 )
             )
         listed = {info.instance_id for info in servers}
-        with_server = {info.mission_id for info in servers}
-        for mission in recorded:
-            if mission.status in SERVER_UP_STATUSES and mission.instance_id not in listed:
-                repairs.append(await self._guarded(self._maybe_lost(mission), mission.mission_id))
-        for mission in active:
-            if launch_unfinished(mission) and mission.mission_id not in with_server:
-                repairs.append(await self._guarded(self._resume(mission), mission.mission_id))
+        with_server = {info.session_id for info in servers}
+        for session in recorded:
+            if session.status in SERVER_UP_STATUSES and session.instance_id not in listed:
+                repairs.append(await self._guarded(self._maybe_lost(session), session.session_id))
+        for session in active:
+            if launch_unfinished(session) and session.session_id not in with_server:
+                repairs.append(await self._guarded(self._resume(session), session.session_id))
         if self._logins is not None:
             repairs += await self._release_logins(self._logins)
         known = listed | {m.instance_id for m in recorded if m.instance_id is not None}
@@ -222,39 +222,39 @@ class Reconciler:
         }
         return ReconcileReport(
             servers_seen=len(servers),
-            missions_checked=len({m.mission_id for m in (*recorded, *active)}),
+            sessions_checked=len({m.session_id for m in (*recorded, *active)}),
             repairs=tuple(repair for repair in repairs if repair is not None),
         )
 
     async def _server(self, info: InstanceInfo, active_before: Collection[str]) -> Repair | None:
-        """Keep a server its mission owns; adopt one its mission launched; stop the rest.
+        """Keep a server its session owns; adopt one its session launched; stop the rest.
 
-        A server whose mission was active when the pass began and has ended since was
+        A server whose session was active when the pass began and has ended since was
         terminated by that ending (it terminates before it records the end); the listing
         merely predates it. Should it run on all the same, the next pass stops it.
         """
-        if info.mission_id is None:
-            return await self._stop_stray(info, "it belongs to no mission")
+        if info.session_id is None:
+            return await self._stop_stray(info, "it belongs to no session")
         try:
-            mission = await self._missions.get(info.mission_id)
+            session = await self._sessions.get(info.session_id)
         except NotFound:
-            return await self._stop_stray(info, "its mission is unknown")
-        if not mission.is_active and mission.mission_id in active_before:
+            return await self._stop_stray(info, "its session is unknown")
+        if not session.is_active and session.session_id in active_before:
             return None
-        if not mission.is_active:
-            return await self._stop_stray(info, f"its mission is {mission.status}")
-        if mission.instance_id == info.instance_id:
-            return await self._ensure_backstop(mission, info.instance_id)
-        if mission.instance_id is not None or (info.attempt or 0) < mission.attempt:
-            return await self._stop_stray(info, "its mission runs another server")
-        if launch_unfinished(mission) and info.attempt == mission.attempt:
-            return await self._resume(mission, adopting=info.instance_id)
+        if not session.is_active:
+            return await self._stop_stray(info, f"its session is {session.status}")
+        if session.instance_id == info.instance_id:
+            return await self._ensure_backstop(session, info.instance_id)
+        if session.instance_id is not None or (info.attempt or 0) < session.attempt:
+            return await self._stop_stray(info, "its session runs another server")
+        if launch_unfinished(session) and info.attempt == session.attempt:
+            return await self._resume(session, adopting=info.instance_id)
         return None
 
-    async def _ensure_backstop(self, mission: MissionState, instance_id: str) -> Repair | None:
-        """Make sure the server stops by itself at its mission's end plus the grace, unless
+    async def _ensure_backstop(self, session: SessionState, instance_id: str) -> Repair | None:
+        """Make sure the server stops by itself at its session's end plus the grace, unless
         this process made sure of that time already."""
-        terminate_at = mission.end_at + self._backstop_grace
+        terminate_at = session.end_at + self._backstop_grace
         if self._backstops.get(instance_id) == terminate_at:
             return None
         changed = await self._provider.move_backstop(instance_id, terminate_at)
@@ -264,91 +264,91 @@ class Reconciler:
         log.warning(
             "backstop repaired",
             extra={
-                "mission_id": mission.mission_id,
+                "session_id": session.session_id,
                 "instance_id": instance_id,
                 "terminate_at": terminate_at.isoformat(),
             },
         )
         when = terminate_at.astimezone(UTC)
         detail = f"its backstop was missing or wrong; set for {when:%Y-%m-%d %H:%M} UTC"
-        return Repair("backstop_set", mission.mission_id, instance_id, detail)
+        return Repair("backstop_set", session.session_id, instance_id, detail)
 
     async def _stop_stray(self, info: InstanceInfo, why: str) -> Repair:
         await self._provider.terminate(info.instance_id)
         message = f"Terminated server {info.instance_id}: {why}."
         log.warning(
             "stray server terminated",
-            extra={"mission_id": info.mission_id, "instance_id": info.instance_id, "why": why},
+            extra={"session_id": info.session_id, "instance_id": info.instance_id, "why": why},
         )
         await self._alert(message)
-        return Repair("terminated", info.mission_id, info.instance_id, why)
+        return Repair("terminated", info.session_id, info.instance_id, why)
 
-    async def _resume(self, mission: MissionState, adopting: str | None = None) -> Repair | None:
+    async def _resume(self, session: SessionState, adopting: str | None = None) -> Repair | None:
         """Finish a launch whose result was never recorded (``adopting`` the server found for
-        it, if any), or end the mission if its booked time is over."""
-        if self._clock.now() >= mission.end_at:
-            ended = await self._missions.terminate(
-                mission.mission_id, "booked_time_over", actor=RECONCILER
+        it, if any), or end the session if its booked time is over."""
+        if self._clock.now() >= session.end_at:
+            ended = await self._sessions.terminate(
+                session.session_id, "booked_time_over", actor=RECONCILER
             )
             detail = (
                 "its launch was never recorded and its booked time is over; "
                 f"billed {counted(ended.billed_minutes or 0, 'minute')}"
             )
-            return Repair("ended", mission.mission_id, ended.instance_id, detail)
-        resumed = await self._missions.launch(mission.mission_id)
+            return Repair("ended", session.session_id, ended.instance_id, detail)
+        resumed = await self._sessions.launch(session.session_id)
         if resumed.instance_id is not None:
             kind: RepairKind = "adopted" if resumed.instance_id == adopting else "resumed"
-            return Repair(kind, mission.mission_id, resumed.instance_id, "its launch is recorded")
+            return Repair(kind, session.session_id, resumed.instance_id, "its launch is recorded")
         if resumed.launch_failure is not None:
             detail = f"its launch failed: {resumed.launch_failure}"
-            return Repair("launch_failed", mission.mission_id, None, detail)
+            return Repair("launch_failed", session.session_id, None, detail)
         return None
 
-    async def _maybe_lost(self, mission: MissionState) -> Repair | None:
-        """End a mission whose recorded server the provider no longer has."""
-        assert mission.instance_id is not None
-        info = await self._provider.describe(mission.instance_id)
+    async def _maybe_lost(self, session: SessionState) -> Repair | None:
+        """End a session whose recorded server the provider no longer has."""
+        assert session.instance_id is not None
+        info = await self._provider.describe(session.instance_id)
         if info.state not in ("gone", "terminated"):
             return None
-        ended = await self._missions.terminate(
-            mission.mission_id,
+        ended = await self._sessions.terminate(
+            session.session_id,
             "instance_lost",
             actor=RECONCILER,
-            ended_at=self._sightings.last_known(mission, info, self._clock.now()),
+            ended_at=self._sightings.last_known(session, info, self._clock.now()),
         )
         detail = (
             f"its server is {info.state}; billed {counted(ended.billed_minutes or 0, 'minute')}"
         )
         log.warning(
             "server lost",
-            extra={"mission_id": mission.mission_id, "instance_id": mission.instance_id},
+            extra={"session_id": session.session_id, "instance_id": session.instance_id},
         )
-        return Repair("lost", mission.mission_id, mission.instance_id, detail)
+        return Repair("lost", session.session_id, session.instance_id, detail)
 
     async def _release_logins(self, logins: LoginHolders) -> list[Repair | None]:
         repairs: list[Repair | None] = []
-        for login, mission_id in (await logins.holders()).items():
+        for login, session_id in (await logins.holders()).items():
             repairs.append(
-                await self._guarded(self._release_login(logins, login, mission_id), mission_id)
+                await self._guarded(self._release_login(logins, login, session_id), session_id)
             )
         return repairs
 
     async def _release_login(
-        self, logins: LoginHolders, login: str, mission_id: str
+        self, logins: LoginHolders, login: str, session_id: str
     ) -> Repair | None:
         try:
-            mission = await self._missions.get(mission_id)
+            session = await self._sessions.get(session_id)
         except NotFound:
-            mission = None
-        if mission is not None and mission.is_active:
+            session = None
+        if session is not None and session.is_active:
             return None
-        await logins.release(mission_id)
-        return Repair("released", mission_id, None, f"login {login} was held after the mission")
+        await logins.release(session_id)
+        return Repair("released", session_id, None, f"login {login} was held after the session")
 
     async def _guarded(
         self,
         repair: Coroutine[Any, Any, Repair | None],
-        mission_id: str | None,
+        session_id: str | None,
         instance_id: str | None = None,
     ) -> Repair | None:
         """Run one repair; a failure is reported and logged, and the pass goes on."""
@@ -357,9 +357,9 @@ class Reconciler:
         except Exception as error:
             log.exception(
                 "reconciliation repair failed",
-                extra={"mission_id": mission_id, "instance_id": instance_id},
+                extra={"session_id": session_id, "instance_id": instance_id},
             )
-            return Repair("failed", mission_id, instance_id, f"{type(error).__name__}: {error}")
+            return Repair("failed", session_id, instance_id, f"{type(error).__name__}: {error}")
 
     async def _alert(self, message: str) -> None:
         try:

@@ -8,7 +8,7 @@ scheduled end of its session), so the squadron pays for the same minutes either 
 from datetime import datetime
 
 from bot.cloud.base import InstanceInfo
-from bot.domain.mission import MissionState
+from bot.domain.session import SessionState
 
 
 class Sightings:
@@ -23,19 +23,19 @@ class Sightings:
         self._running = {i: seen for i, seen in self._running.items() if i in instance_ids}
 
     def last_known(
-        self, mission: MissionState, info: InstanceInfo, now: datetime
+        self, session: SessionState, info: InstanceInfo, now: datetime
     ) -> datetime | None:
         """When the lost server was last known running: a server that never became ready is
         billed nothing (its launch time); a ready one up to when the provider says it stopped
         or the latest sighting (a restarted bot has none), but never past the booked end, as a
         server the backstop stopped late was over time through no fault of the squadron."""
-        if mission.ready_at is None:
-            return mission.launched_at
-        assert mission.instance_id is not None
-        known = [mission.ready_at]
-        seen = self._running.get(mission.instance_id)
+        if session.ready_at is None:
+            return session.launched_at
+        assert session.instance_id is not None
+        known = [session.ready_at]
+        seen = self._running.get(session.instance_id)
         if seen is not None:
             known.append(seen)
         if info.stopped_at is not None:
             known.append(min(info.stopped_at, now))
-        return min(max(known), mission.end_at)
+        return min(max(known), session.end_at)

@@ -22,18 +22,18 @@ from bot.domain.events import (
     CreditsPurchased,
     CreditsRefunded,
     DomainEvent,
-    MissionCharged,
+    SessionCharged,
     from_stored,
 )
-from bot.domain.mission import describe_minutes
 from bot.domain.pricing import Pricing
+from bot.domain.session import describe_minutes
 from bot.domain.settings import SquadronSettings
 from bot.domain.squadron import Purchase, SquadronState, squadron_stream
 from bot.secrets import KeyRing
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.logged import logged
-from bot.services.missions import command_key
+from bot.services.sessions import command_key
 from bot.services.streams import Streams
 from bot.view import Balance
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
@@ -57,7 +57,7 @@ class LedgerEntry:
     balance_cents: int
     """The balance right after this entry."""
     description: str
-    mission_id: str | None = None
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -418,9 +418,9 @@ def _ledger_entry(event: DomainEvent, at: datetime, balance_cents: int) -> Ledge
             if event.shortfall_cents:
                 text += f" ({event.shortfall_cents} cents already spent)"
             return LedgerEntry(at, "refund", -event.amount_cents, balance_cents, text)
-        case MissionCharged():
+        case SessionCharged():
             text = f"Server time: {describe_minutes(event.minutes)}"
             return LedgerEntry(
-                at, "charge", -event.amount_cents, balance_cents, text, event.mission_id
+                at, "charge", -event.amount_cents, balance_cents, text, event.session_id
             )
     return None

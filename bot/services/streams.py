@@ -1,7 +1,7 @@
 """The services' one way to read and write the two aggregates' streams.
 
 Every write goes through here, so every write is published to the view. A write to one stream
-uses the cached repository (one conditional append when warm). A write across a mission and its
+uses the cached repository (one conditional append when warm). A write across a session and its
 squadron (a booking with its reservation, an ending with its charge) is one ``append_many`` at
 both streams' versions; on a conflict the stale stream is read again and the decision is made
 again, a few times at most.
@@ -13,12 +13,12 @@ from dataclasses import replace
 from typing import TypeVar
 
 from bot.actor import ActorStopped
-from bot.domain import mission as missions
+from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain import squadron_snapshot
 from bot.domain.errors import NotFound
 from bot.domain.events import from_stored
-from bot.domain.mission import MissionState, mission_stream
+from bot.domain.session import SessionState, session_stream
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.view.handle import ViewHandle
 from eventstore import ConcurrencyError, EventStore, NewEvent, Repository, Snapshots, StoredEvent
@@ -27,14 +27,14 @@ log = logging.getLogger("rr.services")
 
 S = TypeVar("S")
 
-NO_SUCH_MISSION = "There is no mission with that id; check it with /server list."
+NO_SUCH_SESSION = "There is no session with that id; check it with /server list."
 CROSS_STREAM_ATTEMPTS = 4
 """Tries of a two-stream write before a ``ConcurrencyError`` reaches the caller."""
 
-MissionDecision = Callable[[MissionState | None], Sequence[NewEvent]]
+SessionDecision = Callable[[SessionState | None], Sequence[NewEvent]]
 SquadronDecision = Callable[[SquadronState], Sequence[NewEvent]]
 JointDecision = Callable[
-    [MissionState | None, SquadronState], tuple[Sequence[NewEvent], Sequence[NewEvent]]
+    [SessionState | None, SquadronState], tuple[Sequence[NewEvent], Sequence[NewEvent]]
 ]
 
 
@@ -72,17 +72,17 @@ class Streams:
     def __init__(self, store: EventStore, view: ViewHandle) -> None:
         self.store = store
         self.view = view
-        self.missions: Repository[MissionState | None] = Repository(
-            store, missions.evolve, missions.initial_mission
+        self.sessions: Repository[SessionState | None] = Repository(
+            store, sessions.evolve, sessions.initial_session
         )
         self.squadrons = squadron_repository(store)
 
-    async def mission(self, mission_id: str) -> MissionState:
-        """The mission as this process's cache knows it, to decide a step on (a stale cache
+    async def session(self, session_id: str) -> SessionState:
+        """The session as this process's cache knows it, to decide a step on (a stale cache
         is caught by the append's version check); ``NotFound`` when it was never booked."""
-        state, _ = await self.missions.load(mission_stream(mission_id))
+        state, _ = await self.sessions.load(session_stream(session_id))
         if state is None:
-            raise NotFound(NO_SUCH_MISSION)
+            raise NotFound(NO_SUCH_SESSION)
         return state
 
     async def squadron(self, guild_id: str) -> SquadronState:
@@ -94,22 +94,22 @@ class Streams:
             return replace(squadrons.initial_squadron, guild_id=guild_id)
         return state
 
-    async def reload_mission(self, mission_id: str) -> MissionState:
-        """The mission read afresh from the store (after another writer won a race)."""
-        self.missions.forget(mission_stream(mission_id))
-        return await self.mission(mission_id)
+    async def reload_session(self, session_id: str) -> SessionState:
+        """The session read afresh from the store (after another writer won a race)."""
+        self.sessions.forget(session_stream(session_id))
+        return await self.session(session_id)
 
-    async def write_mission(
+    async def write_session(
         self,
-        mission_id: str,
-        decide: MissionDecision,
+        session_id: str,
+        decide: SessionDecision,
         *,
         idempotency_key: str | None = None,
         causation_id: str | None = None,
-    ) -> tuple[MissionState | None, list[StoredEvent]]:
-        """Decide on the mission and append; returns its new state and the events stored."""
+    ) -> tuple[SessionState | None, list[StoredEvent]]:
+        """Decide on the session and append; returns its new state and the events stored."""
         return await self._write(
-            self.missions, mission_stream(mission_id), decide, idempotency_key, causation_id
+            self.sessions, session_stream(session_id), decide, idempotency_key, causation_id
         )
 
     async def write_squadron(
@@ -142,40 +142,40 @@ class Streams:
 
     async def write_both(
         self,
-        mission_id: str,
+        session_id: str,
         guild_id: str,
         decide: JointDecision,
         *,
-        new_mission: bool = False,
+        new_session: bool = False,
         idempotency_key: str | None = None,
         causation_id: str | None = None,
-    ) -> tuple[MissionState | None, list[StoredEvent]]:
-        """Decide on a mission and its squadron together and append both atomically.
+    ) -> tuple[SessionState | None, list[StoredEvent]]:
+        """Decide on a session and its squadron together and append both atomically.
 
-        ``new_mission`` skips reading a mission stream that cannot exist yet (a booking): the
-        append expects version 0, and only a conflict makes it read. Returns the mission's new
+        ``new_session`` skips reading a session stream that cannot exist yet (a booking): the
+        append expects version 0, and only a conflict makes it read. Returns the session's new
         state and every event stored (none when the decision was empty). ``AlreadyAppended``
         passes through: the caller knows what a repeat means.
         """
-        mission_key, squadron_key = mission_stream(mission_id), squadron_stream(guild_id)
+        session_key, squadron_key = session_stream(session_id), squadron_stream(guild_id)
         attempts_left = CROSS_STREAM_ATTEMPTS
         while True:
-            if new_mission:
-                mission_state, mission_version = missions.initial_mission, 0
+            if new_session:
+                session_state, session_version = sessions.initial_session, 0
             else:
-                mission_state, mission_version = await self.missions.load(mission_key)
+                session_state, session_version = await self.sessions.load(session_key)
             squadron_state, squadron_version = await self.squadrons.load(squadron_key)
-            mission_events, squadron_events = decide(mission_state, squadron_state)
+            session_events, squadron_events = decide(session_state, squadron_state)
             batches = [
                 (stream, version, caused_by(events, causation_id))
                 for stream, version, events in (
-                    (mission_key, mission_version, mission_events),
+                    (session_key, session_version, session_events),
                     (squadron_key, squadron_version, squadron_events),
                 )
                 if events
             ]
             if not batches:
-                return mission_state, []
+                return session_state, []
             try:
                 stored = await self.store.append_many(batches, idempotency_key=idempotency_key)
             except ConcurrencyError as conflict:
@@ -183,17 +183,17 @@ class Streams:
                 if attempts_left == 0:
                     raise
                 log.info("write conflict, deciding again", extra={"stream": conflict.stream_id})
-                self.missions.forget(conflict.stream_id)
+                self.sessions.forget(conflict.stream_id)
                 self.squadrons.forget(conflict.stream_id)
-                new_mission = False
+                new_session = False
                 continue
-            self.missions.remember(mission_key, stored)
+            self.sessions.remember(session_key, stored)
             self.squadrons.remember(squadron_key, stored)
             self.publish(stored)
             for event in stored:
-                if event.stream_id == mission_key:
-                    mission_state = missions.evolve(mission_state, event)
-            return mission_state, stored
+                if event.stream_id == session_key:
+                    session_state = sessions.evolve(session_state, event)
+            return session_state, stored
 
     def publish(self, stored: Sequence[StoredEvent]) -> None:
         """Hand stored events to the view; the view wakes the scheduler if they move its plan."""

@@ -4,7 +4,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from bot.actor import Actor
-from bot.domain.mission import MissionState
+from bot.domain.session import SessionState
 from bot.domain.squadron import SquadronState
 from bot.view.model import Balance, View, ViewStats
 from bot.view.schedule import DueAction
@@ -23,19 +23,19 @@ class ViewHandle:
         if batch:
             self.actor.tell(lambda view: view.apply_all(batch))
 
-    async def mission(self, mission_id: str) -> MissionState | None:
-        return await self.actor.ask(lambda view: view.mission(mission_id))
+    async def session(self, session_id: str) -> SessionState | None:
+        return await self.actor.ask(lambda view: view.session(session_id))
 
-    async def missions_for_guild(self, guild_id: str) -> list[MissionState]:
-        return await self.actor.ask(lambda view: view.missions_for_guild(guild_id))
+    async def sessions_for_guild(self, guild_id: str) -> list[SessionState]:
+        return await self.actor.ask(lambda view: view.sessions_for_guild(guild_id))
 
     async def session_numbers(self, guild_id: str) -> dict[str, int]:
         return await self.actor.ask(lambda view: view.session_numbers(guild_id))
 
-    async def active_missions(self) -> list[MissionState]:
-        return await self.actor.ask(lambda view: view.active_missions())
+    async def active_sessions(self) -> list[SessionState]:
+        return await self.actor.ask(lambda view: view.active_sessions())
 
-    async def running_instances(self) -> list[MissionState]:
+    async def running_instances(self) -> list[SessionState]:
         return await self.actor.ask(lambda view: view.running_instances())
 
     async def squadron(self, guild_id: str) -> SquadronState | None:

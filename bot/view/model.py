@@ -1,4 +1,4 @@
-"""The read model: every mission and squadron folded from the events, indexed for the queries.
+"""The read model: every session and squadron folded from the events, indexed for the queries.
 
 Only the view's actor touches a ``View``. It is fed the whole feed at start-up and afterwards
 every event this process appends and every event the feeder brings from other processes, so
@@ -6,7 +6,7 @@ it sees some events twice and, from DynamoDB, a stream's events possibly out of 
 applies each (stream, version) once and in version order, holding back an event until the
 versions before it have arrived.
 
-Due actions are indexed by a heap of each mission's earliest due time, so the scheduler's
+Due actions are indexed by a heap of each session's earliest due time, so the scheduler's
 ``next_due_at`` and ``due_actions`` cost what is due, not what is stored.
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from bot.domain import mission as missions
+from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.session import SessionState, SessionStatus
 from bot.domain.squadron import SquadronState
 from bot.view.schedule import (
     DueAction,
@@ -37,15 +37,15 @@ _BEFORE_ALL = datetime.min.replace(tzinfo=UTC)
 log = logging.getLogger("rr.view")
 
 _HEAP_SLACK = 1024
-"""Stale heap entries (missions re-keyed since) are dropped lazily; past this many beyond the
-live ones the heap is rebuilt, so it stays proportional to the missions with something due."""
+"""Stale heap entries (sessions re-keyed since) are dropped lazily; past this many beyond the
+live ones the heap is rebuilt, so it stays proportional to the sessions with something due."""
 
-_UNDER_WAY = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING, MissionStatus.TERMINATING})
+_UNDER_WAY = frozenset({SessionStatus.LAUNCHING, SessionStatus.RUNNING, SessionStatus.TERMINATING})
 
 
 @dataclass(frozen=True, slots=True)
 class Balance:
-    """A squadron's credit: all it holds, what active missions set aside, what is left to use."""
+    """A squadron's credit: all it holds, what active sessions set aside, what is left to use."""
 
     balance_cents: int
     reserved_cents: int
@@ -68,13 +68,13 @@ class ViewStats:
     """Events held back until an earlier version of their stream arrives."""
     position: Position | None
     caught_up_at: datetime | None
-    missions_tracked: int
-    active_missions: int
+    sessions_tracked: int
+    active_sessions: int
 
 
 @dataclass(slots=True)
-class _Mission:
-    state: MissionState
+class _Session:
+    state: SessionState
     timeline: Timeline
     planned: list[PlannedAction] = field(default_factory=list)
     holds: dict[tuple[str, str], datetime] = field(default_factory=dict)
@@ -86,7 +86,7 @@ class View:
         self._config = config
         self._versions: dict[str, int] = {}
         self._waiting: dict[str, dict[int, StoredEvent]] = {}
-        self._missions: dict[str, _Mission] = {}
+        self._sessions: dict[str, _Session] = {}
         self._by_guild: dict[str, list[str]] = {}
         self._active: set[str] = set()
         self._squadrons: dict[str, SquadronState] = {}
@@ -96,7 +96,7 @@ class View:
         self._announced: datetime | None = None
         self._on_earlier_due: Callable[[], None] | None = None
         self._dirty: dict[str, None] = {}
-        """Missions changed by the events being applied, in order, to re-plan after the batch."""
+        """Sessions changed by the events being applied, in order, to re-plan after the batch."""
         self._applied = 0
         self._duplicates = 0
         self._unreadable = 0
@@ -107,14 +107,14 @@ class View:
     # --- feeding ------------------------------------------------------------------------------
 
     def apply_all(self, events: Iterable[StoredEvent]) -> None:
-        """Apply each event once, in version order per stream; missions touched are re-planned
+        """Apply each event once, in version order per stream; sessions touched are re-planned
         once at the end rather than after each of their events."""
         try:
             for event in events:
                 self._accept(event)
         finally:
-            for mission_id in self._dirty:
-                self._replan(mission_id, self._missions[mission_id])
+            for session_id in self._dirty:
+                self._replan(session_id, self._sessions[session_id])
             self._dirty.clear()
 
     def apply(self, event: StoredEvent) -> None:
@@ -156,24 +156,24 @@ class View:
         """Do not offer ``action`` (its kind and key) again before ``until``.
 
         Process-local scheduler bookkeeping, not a fact: the readiness probe's cadence and the
-        back-off of failing actions. It lapses with the mission, and a restart forgets it.
+        back-off of failing actions. It lapses with the session, and a restart forgets it.
         """
-        tracked = self._missions.get(action.mission_id)
+        tracked = self._sessions.get(action.session_id)
         if tracked is None or not tracked.planned:
             return
         tracked.holds[(action.kind, action.key_or_reason)] = until
-        self._index(action.mission_id, tracked, announce=False)
+        self._index(action.session_id, tracked, announce=False)
 
     # --- queries ------------------------------------------------------------------------------
 
-    def mission(self, mission_id: str) -> MissionState | None:
-        tracked = self._missions.get(mission_id)
+    def session(self, session_id: str) -> SessionState | None:
+        tracked = self._sessions.get(session_id)
         return None if tracked is None else tracked.state
 
-    def missions_for_guild(self, guild_id: str) -> list[MissionState]:
-        """Every mission of the guild, ended ones too, by start time."""
+    def sessions_for_guild(self, guild_id: str) -> list[SessionState]:
+        """Every session of the guild, ended ones too, by start time."""
         found = [
-            self._missions[mission_id].state for mission_id in self._by_guild.get(guild_id, ())
+            self._sessions[session_id].state for session_id in self._by_guild.get(guild_id, ())
         ]
         return sorted(found, key=lambda state: state.start_at)
 
@@ -182,26 +182,26 @@ class View:
         time, then id): recorded facts only, so a number stays the same after a restart."""
         ordered = sorted(
             self._by_guild.get(guild_id, ()),
-            key=lambda mission_id: (
-                self._missions[mission_id].timeline.booked_at or _BEFORE_ALL,
-                mission_id,
+            key=lambda session_id: (
+                self._sessions[session_id].timeline.booked_at or _BEFORE_ALL,
+                session_id,
             ),
         )
-        return {mission_id: number for number, mission_id in enumerate(ordered, 1)}
+        return {session_id: number for number, session_id in enumerate(ordered, 1)}
 
-    def active_missions(self) -> list[MissionState]:
+    def active_sessions(self) -> list[SessionState]:
         """Booked or under way, across guilds, by start time."""
-        found = [self._missions[mission_id].state for mission_id in self._active]
+        found = [self._sessions[session_id].state for session_id in self._active]
         return sorted(found, key=lambda state: state.start_at)
 
-    def running_instances(self) -> list[MissionState]:
-        """Missions with a launched instance not yet ended, across guilds, by launch time."""
+    def running_instances(self) -> list[SessionState]:
+        """Sessions with a launched instance not yet ended, across guilds, by launch time."""
         found = [
             state
-            for state in (self._missions[mission_id].state for mission_id in self._active)
+            for state in (self._sessions[session_id].state for session_id in self._active)
             if state.status in _UNDER_WAY and state.instance_id is not None
         ]
-        return sorted(found, key=lambda state: (state.launched_at, state.mission_id))
+        return sorted(found, key=lambda state: (state.launched_at, state.session_id))
 
     def squadron(self, guild_id: str) -> SquadronState | None:
         return self._squadrons.get(guild_id)
@@ -221,20 +221,20 @@ class View:
         return Balance(0, 0, 0) if state is None else Balance.of(state)
 
     def reservations(self, guild_id: str) -> Mapping[str, int]:
-        """Credit set aside per mission id, oldest reservation first."""
+        """Credit set aside per session id, oldest reservation first."""
         state = self._squadrons.get(guild_id)
         return {} if state is None else dict(state.reservations)
 
     def next_due_at(self, excluding: Collection[str] = ()) -> datetime | None:
-        """The earliest time anything is due, ignoring missions in ``excluding`` (those the
+        """The earliest time anything is due, ignoring sessions in ``excluding`` (those the
         scheduler is already acting on); in the past when something is overdue."""
         skipped = []
         earliest = None
         while self._heap:
-            due_at, order, mission_id = self._heap[0]
-            if self._keys.get(mission_id) != (due_at, order):
+            due_at, order, session_id = self._heap[0]
+            if self._keys.get(session_id) != (due_at, order):
                 heapq.heappop(self._heap)
-            elif mission_id in excluding:
+            elif session_id in excluding:
                 skipped.append(heapq.heappop(self._heap))
             else:
                 earliest = due_at
@@ -245,20 +245,20 @@ class View:
         return earliest
 
     def due_actions(self, now: datetime) -> list[DueAction]:
-        """What to do at ``now``: per mission its due actions, most urgent first; missions in
+        """What to do at ``now``: per session its due actions, most urgent first; sessions in
         order of their earliest due time. Actions that lapsed unperformed are dropped."""
-        due_missions = []
+        due_sessions = []
         while self._heap and self._heap[0][0] <= now:
-            due_at, order, mission_id = heapq.heappop(self._heap)
-            if self._keys.get(mission_id) == (due_at, order):
-                del self._keys[mission_id]
-                due_missions.append(mission_id)
+            due_at, order, session_id = heapq.heappop(self._heap)
+            if self._keys.get(session_id) == (due_at, order):
+                del self._keys[session_id]
+                due_sessions.append(session_id)
         actions = []
-        for mission_id in due_missions:
-            tracked = self._missions[mission_id]
+        for session_id in due_sessions:
+            tracked = self._sessions[session_id]
             tracked.planned = [p for p in tracked.planned if not p.lapsed(now)]
             actions.extend(due_now(tracked.planned, now, tracked.holds))
-            self._index(mission_id, tracked, announce=False)
+            self._index(session_id, tracked, announce=False)
         return actions
 
     def stats(self) -> ViewStats:
@@ -269,8 +269,8 @@ class View:
             events_waiting=sum(len(waiting) for waiting in self._waiting.values()),
             position=self.caught_up_position,
             caught_up_at=self.caught_up_at,
-            missions_tracked=len(self._missions),
-            active_missions=len(self._active),
+            sessions_tracked=len(self._sessions),
+            active_sessions=len(self._active),
         )
 
     # --- folding ------------------------------------------------------------------------------
@@ -281,8 +281,8 @@ class View:
         self._versions[event.stream_id] = event.version
         self._applied += 1
         try:
-            if event.stream_id.startswith(missions.STREAM_PREFIX):
-                self._apply_mission(event)
+            if event.stream_id.startswith(sessions.STREAM_PREFIX):
+                self._apply_session(event)
             elif event.stream_id.startswith(squadrons.STREAM_PREFIX):
                 self._apply_squadron(event)
         except (ValueError, TypeError, KeyError) as error:
@@ -295,26 +295,26 @@ class View:
                 error,
             )
 
-    def _apply_mission(self, event: StoredEvent) -> None:
-        mission_id = event.stream_id.removeprefix(missions.STREAM_PREFIX)
-        tracked = self._missions.get(mission_id)
+    def _apply_session(self, event: StoredEvent) -> None:
+        session_id = event.stream_id.removeprefix(sessions.STREAM_PREFIX)
+        tracked = self._sessions.get(session_id)
         before = None if tracked is None else tracked.state
-        after = missions.evolve(before, event)
+        after = sessions.evolve(before, event)
         if after is None:
             return
         if tracked is None:
-            tracked = _Mission(after, Timeline(booked_at=event.recorded_at))
-            self._missions[mission_id] = tracked
-            self._by_guild.setdefault(after.guild_id, []).append(mission_id)
+            tracked = _Session(after, Timeline(booked_at=event.recorded_at))
+            self._sessions[session_id] = tracked
+            self._by_guild.setdefault(after.guild_id, []).append(session_id)
         else:
             tracked.state = after
             tracked.timeline = _advance_timeline(tracked.timeline, before, after, event)
         if after.is_active:
-            self._active.add(mission_id)
+            self._active.add(session_id)
         else:
-            self._active.discard(mission_id)
+            self._active.discard(session_id)
             tracked.holds.clear()
-        self._dirty[mission_id] = None
+        self._dirty[session_id] = None
 
     def _apply_squadron(self, event: StoredEvent) -> None:
         guild_id = event.stream_id.removeprefix(squadrons.STREAM_PREFIX)
@@ -326,30 +326,30 @@ class View:
             return
         changed = [m for m, cents in held_after.items() if held_before.get(m) != cents]
         changed.extend(m for m in held_before if m not in held_after)
-        for mission_id in changed:
-            if mission_id in self._missions:
-                self._dirty[mission_id] = None
+        for session_id in changed:
+            if session_id in self._sessions:
+                self._dirty[session_id] = None
 
-    def _replan(self, mission_id: str, tracked: _Mission) -> None:
+    def _replan(self, session_id: str, tracked: _Session) -> None:
         squadron = self._squadrons.get(tracked.state.guild_id)
-        reserved = None if squadron is None else squadron.reservations.get(mission_id)
+        reserved = None if squadron is None else squadron.reservations.get(session_id)
         tracked.planned = plan(tracked.state, tracked.timeline, reserved, self._config)
-        self._index(mission_id, tracked, announce=True)
+        self._index(session_id, tracked, announce=True)
 
-    def _index(self, mission_id: str, tracked: _Mission, *, announce: bool) -> None:
-        """Re-key the mission in the due-time heap; the stale entry is skipped when popped."""
+    def _index(self, session_id: str, tracked: _Session, *, announce: bool) -> None:
+        """Re-key the session in the due-time heap; the stale entry is skipped when popped."""
         due_at = next_opening(tracked.planned, tracked.holds)
         if due_at is None:
-            self._keys.pop(mission_id, None)
+            self._keys.pop(session_id, None)
             return
-        current = self._keys.get(mission_id)
+        current = self._keys.get(session_id)
         if current is not None and current[0] == due_at:
             return
         key = (due_at, next(self._order))
-        self._keys[mission_id] = key
-        heapq.heappush(self._heap, (*key, mission_id))
+        self._keys[session_id] = key
+        heapq.heappush(self._heap, (*key, session_id))
         if len(self._heap) > 2 * len(self._keys) + _HEAP_SLACK:
-            self._heap = [(*key, mission_id) for mission_id, key in self._keys.items()]
+            self._heap = [(*key, session_id) for session_id, key in self._keys.items()]
             heapq.heapify(self._heap)
         listener = self._on_earlier_due
         if announce and listener and (self._announced is None or due_at < self._announced):
@@ -358,18 +358,18 @@ class View:
 
 
 def _advance_timeline(
-    timeline: Timeline, before: MissionState | None, after: MissionState, event: StoredEvent
+    timeline: Timeline, before: SessionState | None, after: SessionState, event: StoredEvent
 ) -> Timeline:
-    """Note when the mission entered the states whose time its state does not record, and
+    """Note when the session entered the states whose time its state does not record, and
     when each of its notices was recorded."""
-    if after.status is MissionStatus.LAUNCHING and (
+    if after.status is SessionStatus.LAUNCHING and (
         before is None
-        or before.status is not MissionStatus.LAUNCHING
+        or before.status is not SessionStatus.LAUNCHING
         or before.attempt != after.attempt
     ):
         return replace(timeline, launch_requested_at=event.recorded_at)
-    if after.status is MissionStatus.TERMINATING and (
-        before is None or before.status is not MissionStatus.TERMINATING
+    if after.status is SessionStatus.TERMINATING and (
+        before is None or before.status is not SessionStatus.TERMINATING
     ):
         return replace(timeline, terminating_since=event.recorded_at)
     recorded = after.undelivered_notices - (before.undelivered_notices if before else frozenset())

@@ -1,9 +1,9 @@
-"""What the scheduler must do for one mission, and when: pure functions of the mission's state.
+"""What the scheduler must do for one session, and when: pure functions of the session's state.
 
-A mission's *plan* lists every action still ahead of it, each with the time it falls due and,
+A session's *plan* lists every action still ahead of it, each with the time it falls due and,
 for actions that only make sense before some moment (a "starts in 15 minutes" reminder after
 the start), the time it lapses. The plan depends only on recorded facts, never on the current
-time, so the view computes it once per change and indexes the mission by its earliest due time.
+time, so the view computes it once per change and indexes the session by its earliest due time.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.domain.billing import credit_runs_out
-from bot.domain.mission import END_WARNING_PREFIX, MissionState, MissionStatus
+from bot.domain.session import END_WARNING_PREFIX, SessionState, SessionStatus
 
 ActionKind = Literal["remind", "deliver", "launch", "check_ready", "terminate", "retry_terminate"]
 
@@ -24,11 +24,11 @@ _PRIORITY: dict[ActionKind, int] = {
     "remind": 3,
     "deliver": 3,
 }
-"""Order of one mission's due actions; the scheduler performs one at a time per mission."""
+"""Order of one session's due actions; the scheduler performs one at a time per session."""
 
 _TERMINATIONS = frozenset({"terminate", "retry_terminate"})
-_LIVE = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
-_UP = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
+_LIVE = frozenset({SessionStatus.BOOKED, SessionStatus.LAUNCHING, SessionStatus.RUNNING})
+_UP = frozenset({SessionStatus.LAUNCHING, SessionStatus.RUNNING})
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ScheduleConfig:
     readiness_probe_interval: timedelta = timedelta(seconds=30)
     terminate_retry: timedelta = timedelta(minutes=1)
     immediate_launch_grace: timedelta = timedelta(minutes=1)
-    """The service launches a "start now" mission itself; the scheduler launches one only if it
+    """The service launches a "start now" session itself; the scheduler launches one only if it
     is still booked this long after its start (the process died between booking and launch)."""
     failure_backoff: timedelta = timedelta(seconds=15)
     """Wait after an action's first failure; it doubles with each further failure..."""
@@ -60,12 +60,12 @@ class ScheduleConfig:
 
 @dataclass(frozen=True, slots=True)
 class DueAction:
-    """One thing the scheduler should do for a mission: ``key_or_reason`` is the reminder key
+    """One thing the scheduler should do for a session: ``key_or_reason`` is the reminder key
     for "remind", the notice's key for "deliver", the termination reason for
     "terminate"/"retry_terminate", else ""."""
 
     kind: ActionKind
-    mission_id: str
+    session_id: str
     key_or_reason: str
     due_at: datetime
 
@@ -114,7 +114,7 @@ def next_opening(
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """Moments the mission's state does not carry, taken from when its events were recorded;
+    """Moments the session's state does not carry, taken from when its events were recorded;
     ``notices_recorded_at`` maps each recorded notice's key to when it was recorded."""
 
     booked_at: datetime | None = None
@@ -124,27 +124,27 @@ class Timeline:
 
 
 def plan(
-    mission: MissionState,
+    session: SessionState,
     timeline: Timeline,
     reserved_cents: int | None,
     config: ScheduleConfig,
 ) -> list[PlannedAction]:
-    """Every action still ahead of ``mission``; ``reserved_cents`` is its credit reservation
+    """Every action still ahead of ``session``; ``reserved_cents`` is its credit reservation
     (None when the view has not seen the squadron's ledger for it)."""
-    if mission.status is MissionStatus.TERMINATING:
-        since = timeline.terminating_since or mission.end_at
-        reason = mission.termination_reason or "booked_time_over"
-        return [_planned("retry_terminate", mission, reason, since + config.terminate_retry)]
-    if mission.status not in _LIVE:
+    if session.status is SessionStatus.TERMINATING:
+        since = timeline.terminating_since or session.end_at
+        reason = session.termination_reason or "booked_time_over"
+        return [_planned("retry_terminate", session, reason, since + config.terminate_retry)]
+    if session.status not in _LIVE:
         return []
     planned = [
-        *_start_reminders(mission, timeline, config),
-        *_launch(mission, config),
-        *_readiness(mission, timeline, config),
-        *_end_warnings(mission, config),
-        *_deliveries(mission, timeline, config),
-        _planned("terminate", mission, "booked_time_over", mission.end_at),
-        *_credit(mission, reserved_cents, config),
+        *_start_reminders(session, timeline, config),
+        *_launch(session, config),
+        *_readiness(session, timeline, config),
+        *_end_warnings(session, config),
+        *_deliveries(session, timeline, config),
+        _planned("terminate", session, "booked_time_over", session.end_at),
+        *_credit(session, reserved_cents, config),
     ]
     return _close_moot_windows(planned)
 
@@ -154,7 +154,7 @@ def due_now(
     now: datetime,
     holds: Mapping[tuple[str, str], datetime],
 ) -> list[DueAction]:
-    """The actions of one mission's plan whose window is open at ``now``, most urgent first;
+    """The actions of one session's plan whose window is open at ``now``, most urgent first;
     of several terminations only the earliest. ``holds`` keeps a (kind, key) back until then."""
     open_now = [p.action for p in planned if p.is_open(now, holds)]
     terminations = [a for a in open_now if a.kind in _TERMINATIONS]
@@ -193,16 +193,16 @@ def _family(key: str) -> str:
 
 def _planned(
     kind: ActionKind,
-    mission: MissionState,
+    session: SessionState,
     key_or_reason: str,
     due_at: datetime,
     lapses_at: datetime | None = None,
 ) -> PlannedAction:
-    return PlannedAction(DueAction(kind, mission.mission_id, key_or_reason, due_at), lapses_at)
+    return PlannedAction(DueAction(kind, session.session_id, key_or_reason, due_at), lapses_at)
 
 
 def _reminders(
-    mission: MissionState,
+    session: SessionState,
     prefix: str,
     offsets: Sequence[int],
     anchor: datetime,
@@ -211,7 +211,7 @@ def _reminders(
     """One reminder per offset before ``anchor`` not yet sent, none superseded by a later one
     already sent, none already due at ``not_before`` (when it was booked, or for end warnings
     when it launched)."""
-    sent = mission.reminders_sent
+    sent = session.reminders_sent
     planned = []
     for offset in offsets:
         key = f"{prefix}-{offset}"
@@ -220,66 +220,66 @@ def _reminders(
             continue
         if not_before is not None and due_at <= not_before:
             continue
-        planned.append(_planned("remind", mission, key, due_at, lapses_at=anchor))
+        planned.append(_planned("remind", session, key, due_at, lapses_at=anchor))
     return planned
 
 
 def _start_reminders(
-    mission: MissionState, timeline: Timeline, config: ScheduleConfig
+    session: SessionState, timeline: Timeline, config: ScheduleConfig
 ) -> list[PlannedAction]:
-    if mission.immediate:
+    if session.immediate:
         return []
     return _reminders(
-        mission, "start", config.reminder_offsets_minutes, mission.start_at, timeline.booked_at
+        session, "start", config.reminder_offsets_minutes, session.start_at, timeline.booked_at
     )
 
 
-def _launch(mission: MissionState, config: ScheduleConfig) -> list[PlannedAction]:
-    if mission.status is not MissionStatus.BOOKED:
+def _launch(session: SessionState, config: ScheduleConfig) -> list[PlannedAction]:
+    if session.status is not SessionStatus.BOOKED:
         return []
-    if mission.immediate:
-        due_at = mission.start_at + config.immediate_launch_grace
+    if session.immediate:
+        due_at = session.start_at + config.immediate_launch_grace
     else:
-        due_at = mission.start_at - config.boot_lead
-    return [_planned("launch", mission, "", due_at, lapses_at=mission.end_at)]
+        due_at = session.start_at - config.boot_lead
+    return [_planned("launch", session, "", due_at, lapses_at=session.end_at)]
 
 
 def _readiness(
-    mission: MissionState, timeline: Timeline, config: ScheduleConfig
+    session: SessionState, timeline: Timeline, config: ScheduleConfig
 ) -> list[PlannedAction]:
-    if mission.status not in _UP or mission.ready_at is not None:
+    if session.status not in _UP or session.ready_at is not None:
         return []
     started = (
-        mission.launched_at
+        session.launched_at
         or timeline.launch_requested_at
-        or (mission.start_at if mission.immediate else mission.start_at - config.boot_lead)
+        or (session.start_at if session.immediate else session.start_at - config.boot_lead)
     )
     return [
-        _planned("check_ready", mission, "", started + config.readiness_probe_interval),
-        _planned("terminate", mission, "not_ready", started + config.readiness_timeout),
+        _planned("check_ready", session, "", started + config.readiness_probe_interval),
+        _planned("terminate", session, "not_ready", started + config.readiness_timeout),
     ]
 
 
-def _end_warnings(mission: MissionState, config: ScheduleConfig) -> list[PlannedAction]:
-    if mission.status is not MissionStatus.RUNNING:
+def _end_warnings(session: SessionState, config: ScheduleConfig) -> list[PlannedAction]:
+    if session.status is not SessionStatus.RUNNING:
         return []
     offsets = config.end_warning_offsets_minutes
     prefix = END_WARNING_PREFIX.removesuffix("-")
-    return _reminders(mission, prefix, offsets, mission.end_at, mission.launched_at)
+    return _reminders(session, prefix, offsets, session.end_at, session.launched_at)
 
 
 def _deliveries(
-    mission: MissionState, timeline: Timeline, config: ScheduleConfig
+    session: SessionState, timeline: Timeline, config: ScheduleConfig
 ) -> list[PlannedAction]:
     """Send again each notice recorded but not confirmed delivered, within its window."""
     planned = []
-    for key in sorted(mission.undelivered_notices):
+    for key in sorted(session.undelivered_notices):
         recorded_at = timeline.notices_recorded_at.get(key)
         if recorded_at is not None:
             planned.append(
                 _planned(
                     "deliver",
-                    mission,
+                    session,
                     key,
                     recorded_at + config.delivery_retry,
                     lapses_at=recorded_at + config.delivery_window,
@@ -289,15 +289,15 @@ def _deliveries(
 
 
 def _credit(
-    mission: MissionState, reserved_cents: int | None, config: ScheduleConfig
+    session: SessionState, reserved_cents: int | None, config: ScheduleConfig
 ) -> list[PlannedAction]:
-    if mission.status not in _UP or reserved_cents is None:
+    if session.status not in _UP or reserved_cents is None:
         return []
-    runs_out = credit_runs_out(mission, reserved_cents)
-    if runs_out is None or runs_out >= mission.end_at:
+    runs_out = credit_runs_out(session, reserved_cents)
+    if runs_out is None or runs_out >= session.end_at:
         return []
-    planned = [_planned("terminate", mission, "out_of_credit", runs_out)]
-    if "credit-low" not in mission.reminders_sent:
+    planned = [_planned("terminate", session, "out_of_credit", runs_out)]
+    if "credit-low" not in session.reminders_sent:
         warn_at = runs_out - config.low_credit_warning
-        planned.append(_planned("remind", mission, "credit-low", warn_at, lapses_at=runs_out))
+        planned.append(_planned("remind", session, "credit-low", warn_at, lapses_at=runs_out))
     return planned

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot.domain.mission import MissionState
+from bot.domain.session import SessionState
 from bot.services import Services
 
 
@@ -18,18 +18,18 @@ class SessionLabels:
     numbers: Mapping[str, int]
     zone: ZoneInfo
 
-    def __call__(self, mission: MissionState) -> str:
-        number = self.numbers.get(mission.mission_id)
+    def __call__(self, session: SessionState) -> str:
+        number = self.numbers.get(session.session_id)
         name = f"Server #{number}" if number else "Server"
-        return f"{name} · {mission.start_at.astimezone(self.zone):%a %H:%M}"
+        return f"{name} · {session.start_at.astimezone(self.zone):%a %H:%M}"
 
 
 async def session_labels(services: Services, guild_id: str) -> SessionLabels:
     """The labels of the guild's sessions as of now."""
-    numbers = await services.missions.session_numbers(guild_id)
+    numbers = await services.sessions.session_numbers(guild_id)
     squadron = await services.squadrons.get(guild_id)
     return SessionLabels(numbers, ZoneInfo(squadron.settings.timezone))
 
 
-async def session_label(services: Services, mission: MissionState) -> str:
-    return (await session_labels(services, mission.guild_id))(mission)
+async def session_label(services: Services, session: SessionState) -> str:
+    return (await session_labels(services, session.guild_id))(session)

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 import discord
 from cachetools import LRUCache
 
-from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.money import format_cents
+from bot.domain.session import SessionState, SessionStatus
 from bot.domain.words import counted
 from bot.notify import (
     AdminAlertNotice,
@@ -46,17 +46,17 @@ from bot.notify import (
     IntentFailedNotice,
     LaunchFailedNotice,
     LowCreditNotice,
-    MissionEndedNotice,
     Notice,
     ProgressNotice,
     PurchaseClosedNotice,
     ReadyNotice,
     ReminderNotice,
+    SessionEndedNotice,
     SessionExtendedNotice,
     must_arrive,
 )
 from cogs.utils.labels import session_label
-from cogs.utils.render import REASON_LABELS, billed, mission_embed, when
+from cogs.utils.render import REASON_LABELS, billed, session_embed, when
 from cogs.utils.views import end_warning_view
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ class _Shown:
 
 
 @dataclass
-class _Session:
+class _Messages:
     started: _Shown | None = None
     """The public message posted when the session was started or booked."""
     shown: list[_Shown] = field(default_factory=list)
@@ -94,7 +94,7 @@ class _Session:
 class DiscordNotifier:
     def __init__(self, bot: "RRBot") -> None:
         self.bot = bot
-        self._sessions: dict[str, _Session] = {}
+        self._messages: dict[str, _Messages] = {}
         self._origins: dict[str, int] = {}
         """The channel each session was started or booked from, until its end is told."""
         self._session_reports: dict[str, set[tuple[str, str]]] = {}
@@ -104,27 +104,27 @@ class DiscordNotifier:
     @property
     def sessions_remembered(self) -> int:
         """Sessions the notifier keeps anything of (messages, channel, reported problems)."""
-        return len(self._sessions.keys() | self._origins.keys() | self._session_reports.keys())
+        return len(self._messages.keys() | self._origins.keys() | self._session_reports.keys())
 
-    def forget(self, mission_id: str) -> None:
+    def forget(self, session_id: str) -> None:
         """Drop all the notifier keeps of a session: it ended, or was never started or booked."""
-        self._sessions.pop(mission_id, None)
-        self._origins.pop(mission_id, None)
-        self._session_reports.pop(mission_id, None)
+        self._messages.pop(session_id, None)
+        self._origins.pop(session_id, None)
+        self._session_reports.pop(session_id, None)
 
-    def expect(self, mission_id: str, channel_id: int | None) -> None:
+    def expect(self, session_id: str, channel_id: int | None) -> None:
         """Post the news of the session about to be started or booked from ``channel_id`` there
         when the squadron has no reminder channel (a launch may fail before ``track``)."""
         if channel_id is not None:
-            self._origins[mission_id] = channel_id
+            self._origins[session_id] = channel_id
 
-    async def track(self, mission: MissionState, message: discord.WebhookMessage) -> None:
-        """Keep ``message`` (posted when the session was started or booked, showing ``mission``)
+    async def track(self, session: SessionState, message: discord.WebhookMessage) -> None:
+        """Keep ``message`` (posted when the session was started or booked, showing ``session``)
         up to date; if the session is over already, show how it ended now."""
-        self._session(mission).started = _Shown(message.channel.id, message.id, message)
-        current = await self.bot.services.missions.get(mission.mission_id)
+        self._messages_of(session).started = _Shown(message.channel.id, message.id, message)
+        current = await self.bot.services.sessions.get(session.session_id)
         if not current.is_active:
-            await self._refresh(current, self._sessions.pop(mission.mission_id, None))
+            await self._refresh(current, self._messages.pop(session.session_id, None))
 
     async def notify(self, notice: Notice) -> None:
         try:
@@ -139,107 +139,107 @@ class DiscordNotifier:
             )
             delivered = False
         finally:
-            mission = getattr(notice, "mission", None)
-            if isinstance(mission, MissionState) and not mission.is_active:
-                self.forget(mission.mission_id)
+            session = getattr(notice, "session", None)
+            if isinstance(session, SessionState) and not session.is_active:
+                self.forget(session.session_id)
         if not delivered and must_arrive(notice):
             raise DeliveryFailed(f"{type(notice).__name__} was not posted")
 
     async def _deliver(self, notice: Notice) -> bool:
         """Carry ``notice`` out; False when its channel post could not be made."""
         match notice:
-            case ProgressNotice(mission=mission, stage=stage):
-                await self._show_progress(mission, stage)
-            case ReminderNotice(mission=mission):
-                label = await session_label(self.bot.services, mission)
+            case ProgressNotice(session=session, stage=stage):
+                await self._show_progress(session, stage)
+            case ReminderNotice(session=session):
+                label = await session_label(self.bot.services, session)
                 posted = await self._post(
-                    mission.guild_id,
-                    f"<@{mission.booked_by}> {label} starts {when(mission.start_at)}.",
-                    embed=self._embed(mission, label),
-                    mission=mission,
+                    session.guild_id,
+                    f"<@{session.booked_by}> {label} starts {when(session.start_at)}.",
+                    embed=self._embed(session, label),
+                    session=session,
                     shows=True,
                 )
                 return posted is not None
-            case ReadyNotice(mission=mission, address=address, port=port, password=password):
-                await self._show_progress(mission, "ready")
-                label = await session_label(self.bot.services, mission)
+            case ReadyNotice(session=session, address=address, port=port, password=password):
+                await self._show_progress(session, "ready")
+                label = await session_label(self.bot.services, session)
                 srs = f" SRS: port `{notice.srs_port}`." if notice.srs_port else ""
                 posted = await self._post(
-                    mission.guild_id,
-                    f"<@{mission.booked_by}> {label} is ready at `{address}:{port}`.{srs}",
-                    embed=self._embed(mission, label),
-                    mission=mission,
+                    session.guild_id,
+                    f"<@{session.booked_by}> {label} is ready at `{address}:{port}`.{srs}",
+                    embed=self._embed(session, label),
+                    session=session,
                     shows=True,
                 )
                 if password:
                     await self._dm(
-                        mission.guild_id,
-                        mission.booked_by,
+                        session.guild_id,
+                        session.booked_by,
                         f"{label} is ready at `{address}:{port}`. "
                         f"Password: ||{password}|| (share it only with your squadron).",
-                        mission,
+                        session,
                     )
                 return posted is not None
-            case EndWarningNotice(mission=mission, minutes_left=minutes):
-                label = await session_label(self.bot.services, mission)
+            case EndWarningNotice(session=session, minutes_left=minutes):
+                label = await session_label(self.bot.services, session)
                 posted = await self._post(
-                    mission.guild_id,
-                    f"<@{mission.booked_by}> {label} ends in {counted(minutes, 'minute')} "
-                    f"({discord.utils.format_dt(mission.end_at, 'R')}). Extend it or end it now:",
-                    view=end_warning_view(mission.mission_id),
-                    mission=mission,
+                    session.guild_id,
+                    f"<@{session.booked_by}> {label} ends in {counted(minutes, 'minute')} "
+                    f"({discord.utils.format_dt(session.end_at, 'R')}). Extend it or end it now:",
+                    view=end_warning_view(session.session_id),
+                    session=session,
                 )
                 if posted is not None:
-                    self._session(mission).warnings.append(_Shown(posted.channel.id, posted.id))
+                    self._messages_of(session).warnings.append(_Shown(posted.channel.id, posted.id))
                 return posted is not None
-            case SessionExtendedNotice(mission=mission, minutes=minutes, extended_by=by):
-                label = await self._refresh(mission, self._sessions.get(mission.mission_id))
+            case SessionExtendedNotice(session=session, minutes=minutes, extended_by=by):
+                label = await self._refresh(session, self._messages.get(session.session_id))
                 await self._post(
-                    mission.guild_id,
+                    session.guild_id,
                     f"<@{by}> extended {label} by {counted(minutes, 'minute')}; it now ends "
-                    f"{when(mission.end_at)}.",
-                    mission=mission,
+                    f"{when(session.end_at)}.",
+                    session=session,
                 )
-            case LowCreditNotice(mission=mission, minutes_left=minutes):
-                label = await session_label(self.bot.services, mission)
+            case LowCreditNotice(session=session, minutes_left=minutes):
+                label = await session_label(self.bot.services, session)
                 posted = await self._post(
-                    mission.guild_id,
-                    f"<@{mission.booked_by}> the squadron's credit runs out in "
+                    session.guild_id,
+                    f"<@{session.booked_by}> the squadron's credit runs out in "
                     f"{counted(minutes, 'minute')} and {label} will then stop; buy more with "
                     "/credits buy to keep it running.",
-                    mission=mission,
+                    session=session,
                 )
                 return posted is not None
-            case MissionEndedNotice(
-                mission=mission, reason=reason, billed_minutes=minutes, amount_cents=cents
+            case SessionEndedNotice(
+                session=session, reason=reason, billed_minutes=minutes, amount_cents=cents
             ):
-                label = await self._refresh(mission, self._sessions.pop(mission.mission_id, None))
-                if mission.status is MissionStatus.CANCELLED:
+                label = await self._refresh(session, self._messages.pop(session.session_id, None))
+                if session.status is SessionStatus.CANCELLED:
                     text = f"{label} was cancelled before it started; nothing was charged."
                 else:
                     cost = billed(minutes, cents, self.bot.services.pricing.currency)
                     text = f"{label} has stopped ({REASON_LABELS.get(reason, reason)}): {cost}."
-                text = f"<@{mission.booked_by}> {text}"
-                await self._post(mission.guild_id, text, mission=mission)
-                self._origins.pop(mission.mission_id, None)
-            case LaunchFailedNotice(mission=mission, message=message):
-                label = await self._refresh(mission, self._sessions.pop(mission.mission_id, None))
+                text = f"<@{session.booked_by}> {text}"
+                await self._post(session.guild_id, text, session=session)
+                self._origins.pop(session.session_id, None)
+            case LaunchFailedNotice(session=session, message=message):
+                label = await self._refresh(session, self._messages.pop(session.session_id, None))
                 await self._post(
-                    mission.guild_id,
-                    f"<@{mission.booked_by}> {label} could not be started: {message} "
+                    session.guild_id,
+                    f"<@{session.booked_by}> {label} could not be started: {message} "
                     "Its credit is available again.",
-                    mission=mission,
+                    session=session,
                 )
-                self._origins.pop(mission.mission_id, None)
-            case BookingConfirmedNotice(mission=mission):
-                label = await session_label(self.bot.services, mission)
-                text = f"Your payment landed and {label} is booked for {when(mission.start_at)}."
-                await self._dm(mission.guild_id, mission.booked_by, text, mission)
+                self._origins.pop(session.session_id, None)
+            case BookingConfirmedNotice(session=session):
+                label = await session_label(self.bot.services, session)
+                text = f"Your payment landed and {label} is booked for {when(session.start_at)}."
+                await self._dm(session.guild_id, session.booked_by, text, session)
                 await self._post(
-                    mission.guild_id,
-                    f"<@{mission.booked_by}> booked {label}.",
-                    embed=self._embed(mission, label),
-                    mission=mission,
+                    session.guild_id,
+                    f"<@{session.booked_by}> booked {label}.",
+                    embed=self._embed(session, label),
+                    session=session,
                     shows=True,
                 )
             case IntentFailedNotice(guild_id=guild_id, buyer_id=buyer, message=message):
@@ -269,34 +269,34 @@ class DiscordNotifier:
 
     # --- the messages that show a session -------------------------------------------------------
 
-    def _session(self, mission: MissionState) -> _Session:
-        return self._sessions.setdefault(mission.mission_id, _Session())
+    def _messages_of(self, session: SessionState) -> _Messages:
+        return self._messages.setdefault(session.session_id, _Messages())
 
-    def _embed(self, mission: MissionState, label: str, stage: str | None = None) -> discord.Embed:
+    def _embed(self, session: SessionState, label: str, stage: str | None = None) -> discord.Embed:
         currency = self.bot.services.pricing.currency
-        return mission_embed(mission, label=label, currency=currency, stage=stage)
+        return session_embed(session, label=label, currency=currency, stage=stage)
 
-    async def _show_progress(self, mission: MissionState, stage: str) -> None:
-        session = self._sessions.get(mission.mission_id)
-        if session is None or session.started is None:
+    async def _show_progress(self, session: SessionState, stage: str) -> None:
+        messages = self._messages.get(session.session_id)
+        if messages is None or messages.started is None:
             return
-        label = await session_label(self.bot.services, mission)
-        await self._edit(session.started, embed=self._embed(mission, label, stage))
+        label = await session_label(self.bot.services, session)
+        await self._edit(messages.started, embed=self._embed(session, label, stage))
 
-    async def _refresh(self, mission: MissionState, session: _Session | None) -> str:
-        """Show the session as it is now on every message of ``session`` that shows it, and
+    async def _refresh(self, session: SessionState, messages: _Messages | None) -> str:
+        """Show the session as it is now on every message of ``messages`` that shows it, and
         take the buttons off its end warnings; returns its label."""
-        label = await session_label(self.bot.services, mission)
-        if session is None:
+        label = await session_label(self.bot.services, session)
+        if messages is None:
             return label
-        embed = self._embed(mission, label)
-        started = [session.started] if session.started else []
-        for shown in started + session.shown:
+        embed = self._embed(session, label)
+        started = [messages.started] if messages.started else []
+        for shown in started + messages.shown:
             await self._edit(shown, embed=embed)
-        spent = end_warning_view(mission.mission_id, disabled=True)
-        for warning in session.warnings:
+        spent = end_warning_view(session.session_id, disabled=True)
+        for warning in messages.warnings:
             await self._edit(warning, view=spent)
-        session.warnings.clear()
+        messages.warnings.clear()
         return label
 
     async def _edit(
@@ -335,16 +335,16 @@ class DiscordNotifier:
         *,
         embed: discord.Embed | None = None,
         view: discord.ui.View | None = None,
-        mission: MissionState | None = None,
+        session: SessionState | None = None,
         shows: bool = False,
     ) -> discord.Message | None:
-        """Post where the squadron reads rr's news; ``shows``: the message shows ``mission``
+        """Post where the squadron reads rr's news; ``shows``: the message shows ``session``
         and is kept up to date with it."""
-        channel_id = await self._news_channel(guild_id, mission)
+        channel_id = await self._news_channel(guild_id, session)
         if channel_id is None:
             await self._report(
                 guild_id,
-                mission,
+                session,
                 "no-channel",
                 "rr has no channel to post in; set one with /config channel.",
             )
@@ -358,33 +358,33 @@ class DiscordNotifier:
         except discord.NotFound:
             channel = None
         if not isinstance(channel, discord.abc.Messageable):
-            await self._report(guild_id, mission, *missing)
+            await self._report(guild_id, session, *missing)
             return None
         try:
             posted = await channel.send(content, embed=embed, view=view)  # type: ignore[arg-type]
         except discord.Forbidden:
             await self._report(
                 guild_id,
-                mission,
+                session,
                 f"forbidden-{channel_id}",
                 f"rr is not allowed to post in <#{channel_id}>; give it Send Messages and "
                 "Embed Links there, or choose another channel with /config channel.",
             )
             return None
         except discord.NotFound:
-            await self._report(guild_id, mission, *missing)
+            await self._report(guild_id, session, *missing)
             return None
-        if shows and mission is not None and mission.is_active:
-            self._session(mission).shown.append(_Shown(posted.channel.id, posted.id))
+        if shows and session is not None and session.is_active:
+            self._messages_of(session).shown.append(_Shown(posted.channel.id, posted.id))
         return posted
 
-    async def _news_channel(self, guild_id: str, mission: MissionState | None) -> int | None:
+    async def _news_channel(self, guild_id: str, session: SessionState | None) -> int | None:
         """The reminder channel; else the channel the session was started from; else the
         guild's system channel."""
         squadron = await self.bot.services.squadrons.get(guild_id)
         if squadron.settings.reminder_channel_id:
             return int(squadron.settings.reminder_channel_id)
-        origin = self._origins.get(mission.mission_id) if mission else None
+        origin = self._origins.get(session.session_id) if session else None
         if origin is not None:
             return origin
         guild = self.bot.get_guild(int(guild_id))
@@ -392,14 +392,14 @@ class DiscordNotifier:
         return system.id if system else None
 
     async def _dm(
-        self, guild_id: str, user_id: str, content: str, mission: MissionState | None = None
+        self, guild_id: str, user_id: str, content: str, session: SessionState | None = None
     ) -> None:
         try:
             await self._send_to_user(user_id, content)
         except discord.Forbidden:
             await self._report(
                 guild_id,
-                mission,
+                session,
                 f"dm-{user_id}",
                 f"rr could not DM <@{user_id}> (their DMs are closed), so a private message "
                 "did not reach them; ask them to allow DMs from server members.",
@@ -412,17 +412,17 @@ class DiscordNotifier:
         await user.send(content)
 
     async def _report(
-        self, guild_id: str, mission: MissionState | None, problem: str, message: str
+        self, guild_id: str, session: SessionState | None, problem: str, message: str
     ) -> None:
         """Tell the guild's owner about a delivery problem, once per problem: per session for a
         notice about one, else among the latest reports."""
         key = (guild_id, problem)
-        if mission is None:
+        if session is None:
             if key in self._reported:
                 return
             self._reported[key] = None
         else:
-            reported = self._session_reports.setdefault(mission.mission_id, set())
+            reported = self._session_reports.setdefault(session.session_id, set())
             if key in reported:
                 return
             reported.add(key)

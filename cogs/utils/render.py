@@ -1,4 +1,4 @@
-"""Embeds and one-line texts for what rr shows in Discord: missions, quotes, balances, settings.
+"""Embeds and one-line texts for what rr shows in Discord: sessions, quotes, balances, settings.
 
 Times are Discord timestamps (``<t:…:R>``), so every member sees them in their own zone. Nothing
 rendered here contains a password: the ready message's password goes out by DM only.
@@ -9,28 +9,28 @@ from datetime import datetime
 
 import discord
 
-from bot.domain.mission import MissionState, MissionStatus, describe_minutes
 from bot.domain.money import format_cents
+from bot.domain.session import SessionState, SessionStatus, describe_minutes
 from bot.domain.settings import SETTINGS_CATALOGUE, SettingSpec, SquadronSettings
 from bot.domain.words import counted
 from bot.services import Quote
 from cogs.utils.parsing import format_duration
 
 STATUS_LABELS = {
-    MissionStatus.BOOKED: "Booked",
-    MissionStatus.LAUNCHING: "Launching",
-    MissionStatus.RUNNING: "Running",
-    MissionStatus.TERMINATING: "Shutting down",
-    MissionStatus.ENDED: "Ended",
-    MissionStatus.CANCELLED: "Cancelled",
+    SessionStatus.BOOKED: "Booked",
+    SessionStatus.LAUNCHING: "Launching",
+    SessionStatus.RUNNING: "Running",
+    SessionStatus.TERMINATING: "Shutting down",
+    SessionStatus.ENDED: "Ended",
+    SessionStatus.CANCELLED: "Cancelled",
 }
 STATUS_COLOURS = {
-    MissionStatus.BOOKED: discord.Colour.blurple(),
-    MissionStatus.LAUNCHING: discord.Colour.gold(),
-    MissionStatus.RUNNING: discord.Colour.green(),
-    MissionStatus.TERMINATING: discord.Colour.orange(),
-    MissionStatus.ENDED: discord.Colour.dark_grey(),
-    MissionStatus.CANCELLED: discord.Colour.dark_grey(),
+    SessionStatus.BOOKED: discord.Colour.blurple(),
+    SessionStatus.LAUNCHING: discord.Colour.gold(),
+    SessionStatus.RUNNING: discord.Colour.green(),
+    SessionStatus.TERMINATING: discord.Colour.orange(),
+    SessionStatus.ENDED: discord.Colour.dark_grey(),
+    SessionStatus.CANCELLED: discord.Colour.dark_grey(),
 }
 STAGE_LABELS = {
     "launching": "Launching the cloud machine",
@@ -73,8 +73,8 @@ def when(moment: datetime) -> str:
     return f"{discord.utils.format_dt(moment, 'f')} ({discord.utils.format_dt(moment, 'R')})"
 
 
-def short_id(mission_id: str) -> str:
-    return mission_id[:8]
+def short_id(session_id: str) -> str:
+    return session_id[:8]
 
 
 def billed(minutes: int, cents: int, currency: str) -> str:
@@ -82,43 +82,43 @@ def billed(minutes: int, cents: int, currency: str) -> str:
     return f"{counted(minutes, 'minute')} billed, {format_cents(cents, currency)}"
 
 
-def mission_label(mission: MissionState, label: str) -> str:
+def session_choice_label(session: SessionState, label: str) -> str:
     """One line naming a session for autocomplete (plain text: no markdown), led by its
     ``label``."""
-    name = f" · {mission.mission_name}" if mission.mission_name else ""
+    name = f" · {session.mission_name}" if session.mission_name else ""
     return (
-        f"{label} · {STATUS_LABELS[mission.status]} · {mission.size} · "
-        f"{format_duration(mission.duration_minutes)}{name}"
+        f"{label} · {STATUS_LABELS[session.status]} · {session.size} · "
+        f"{format_duration(session.duration_minutes)}{name}"
     )[:100]
 
 
-def mission_embed(
-    mission: MissionState, *, label: str, currency: str, stage: str | None = None
+def session_embed(
+    session: SessionState, *, label: str, currency: str, stage: str | None = None
 ) -> discord.Embed:
     """A session's status as anyone in the guild may see it (no password), titled ``label``."""
-    title = f"{label} · {STATUS_LABELS[mission.status]}"
-    embed = discord.Embed(title=title, colour=STATUS_COLOURS[mission.status])
-    if stage and mission.status in (MissionStatus.LAUNCHING, MissionStatus.RUNNING):
+    title = f"{label} · {STATUS_LABELS[session.status]}"
+    embed = discord.Embed(title=title, colour=STATUS_COLOURS[session.status])
+    if stage and session.status in (SessionStatus.LAUNCHING, SessionStatus.RUNNING):
         embed.description = f"**{STAGE_LABELS.get(stage, stage)}**"
-    embed.add_field(name="Booked by", value=f"<@{mission.booked_by}>")
-    embed.add_field(name="Size", value=f"{mission.size} in {mission.region}")
-    if mission.mission_name:
-        embed.add_field(name="Mission", value=mission.mission_name, inline=False)
-    embed.add_field(name="Starts", value=when(mission.start_at), inline=False)
-    embed.add_field(name="Ends", value=when(mission.end_at), inline=False)
-    if mission.address and mission.status is MissionStatus.RUNNING:
-        embed.add_field(name="Address", value=f"`{mission.address}:{mission.port}`", inline=False)
-    if mission.status is MissionStatus.ENDED:
-        reason = REASON_LABELS.get(mission.termination_reason or "", "ended")
-        cost = billed(mission.billed_minutes or 0, mission.charged_cents or 0, currency)
+    embed.add_field(name="Booked by", value=f"<@{session.booked_by}>")
+    embed.add_field(name="Size", value=f"{session.size} in {session.region}")
+    if session.mission_name:
+        embed.add_field(name="Mission", value=session.mission_name, inline=False)
+    embed.add_field(name="Starts", value=when(session.start_at), inline=False)
+    embed.add_field(name="Ends", value=when(session.end_at), inline=False)
+    if session.address and session.status is SessionStatus.RUNNING:
+        embed.add_field(name="Address", value=f"`{session.address}:{session.port}`", inline=False)
+    if session.status is SessionStatus.ENDED:
+        reason = REASON_LABELS.get(session.termination_reason or "", "ended")
+        cost = billed(session.billed_minutes or 0, session.charged_cents or 0, currency)
         embed.add_field(name="Ended", value=f"{reason}; {cost}", inline=False)
     return embed
 
 
-def missions_embed(
-    missions: Iterable[MissionState], *, title: str, labels: Callable[[MissionState], str]
+def sessions_embed(
+    sessions: Iterable[SessionState], *, title: str, labels: Callable[[SessionState], str]
 ) -> discord.Embed:
-    lines = [f"**{labels(m)}** {mission_line(m)}" for m in missions]
+    lines = [f"**{labels(m)}** {session_line(m)}" for m in sessions]
     embed = discord.Embed(title=title, colour=discord.Colour.blurple())
     embed.description = "\n".join(lines[:20]) or "No servers."
     if len(lines) > 20:
@@ -126,9 +126,9 @@ def missions_embed(
     return embed
 
 
-def mission_line(mission: MissionState) -> str:
-    size = f"{mission.size}, {format_duration(mission.duration_minutes)}"
-    return f"{STATUS_LABELS[mission.status]}, {size}, {when(mission.start_at)}"
+def session_line(session: SessionState) -> str:
+    size = f"{session.size}, {format_duration(session.duration_minutes)}"
+    return f"{STATUS_LABELS[session.status]}, {size}, {when(session.start_at)}"
 
 
 def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:

@@ -3,7 +3,7 @@ credit there is), and the persistent extend / end buttons on end-of-time warning
 
 Confirm and buy buttons live on private replies and only need to work while the bot runs, so they
 are ordinary views with a timeout. Extend and end sit on channel messages that must keep working
-after a restart, so they are ``DynamicItem``s whose custom id carries the mission and the minutes.
+after a restart, so they are ``DynamicItem``s whose custom id carries the session and the minutes.
 """
 
 import re
@@ -20,7 +20,7 @@ from cogs.utils.errors import send_error
 Action = Callable[[discord.Interaction], Awaitable[None]]
 Button = discord.ui.Button[Any]
 CONFIRM_TIMEOUT = 300.0
-MISSION_ID = r"[0-9a-f-]{36}"
+SESSION_ID = r"[0-9a-f-]{36}"
 PRIVATE_BUTTONS = ("confirm", "dismiss", "buy", "newer", "older")
 """The custom ids of the buttons on private prompts (``OwnedView``s)."""
 _LIVE: WeakKeyDictionary[discord.Client, set[int]] = WeakKeyDictionary()
@@ -151,59 +151,59 @@ async def _with_servers_cog(
 
 class ExtendButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"rr:extend:(?P<mission>{MISSION_ID}):(?P<minutes>\d{{1,4}})",
+    template=rf"rr:extend:(?P<session>{SESSION_ID}):(?P<minutes>\d{{1,4}})",
 ):
     """Adds minutes to a running server; lives on end warnings, survives restarts."""
 
-    def __init__(self, mission_id: str, minutes: int) -> None:
+    def __init__(self, session_id: str, minutes: int) -> None:
         super().__init__(
             discord.ui.Button(
                 label=f"Extend {minutes} min",
                 style=discord.ButtonStyle.primary,
-                custom_id=f"rr:extend:{mission_id}:{minutes}",
+                custom_id=f"rr:extend:{session_id}:{minutes}",
             )
         )
-        self.mission_id = mission_id
+        self.session_id = session_id
         self.minutes = minutes
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> "ExtendButton":
-        return cls(match["mission"], int(match["minutes"]))
+        return cls(match["session"], int(match["minutes"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _with_servers_cog(
             interaction,
-            lambda cog: cog.extend_from_button(interaction, self.mission_id, self.minutes),
+            lambda cog: cog.extend_from_button(interaction, self.session_id, self.minutes),
         )
 
 
 class EndButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=rf"rr:end:(?P<mission>{MISSION_ID})",
+    template=rf"rr:end:(?P<session>{SESSION_ID})",
 ):
     """Ends a server now instead of waiting for its booked end; asks to confirm first."""
 
-    def __init__(self, mission_id: str) -> None:
+    def __init__(self, session_id: str) -> None:
         super().__init__(
             discord.ui.Button(
                 label="End now",
                 style=discord.ButtonStyle.danger,
-                custom_id=f"rr:end:{mission_id}",
+                custom_id=f"rr:end:{session_id}",
             )
         )
-        self.mission_id = mission_id
+        self.session_id = session_id
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> "EndButton":
-        return cls(match["mission"])
+        return cls(match["session"])
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await _with_servers_cog(
-            interaction, lambda cog: cog.ask_to_stop(interaction, self.mission_id)
+            interaction, lambda cog: cog.ask_to_stop(interaction, self.session_id)
         )
 
 
@@ -242,12 +242,12 @@ class ExpiredButton(
 
 
 def end_warning_view(
-    mission_id: str, extensions: tuple[int, ...] = (30, 60), *, disabled: bool = False
+    session_id: str, extensions: tuple[int, ...] = (30, 60), *, disabled: bool = False
 ) -> discord.ui.View:
     """Extend and end buttons; ``disabled`` once the warning no longer applies."""
     view = discord.ui.View(timeout=None)
-    buttons: list[ExtendButton | EndButton] = [ExtendButton(mission_id, m) for m in extensions]
-    buttons.append(EndButton(mission_id))
+    buttons: list[ExtendButton | EndButton] = [ExtendButton(session_id, m) for m in extensions]
+    buttons.append(EndButton(session_id))
     for button in buttons:
         button.item.disabled = disabled
         view.add_item(button)

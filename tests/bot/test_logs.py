@@ -19,12 +19,12 @@ def output(log_to_string: LogToString) -> io.StringIO:
 
 def test_a_record_is_one_line_with_its_extras(output: io.StringIO) -> None:
     logging.getLogger("rr.services").info(
-        "mission booked", extra={"guild_id": "42", "mission_name": "Red Flag\nday 2"}
+        "session booked", extra={"guild_id": "42", "mission_name": "Red Flag\nday 2"}
     )
 
     line = output.getvalue()
     assert line.count("\n") == 1
-    assert " INFO rr.services mission booked guild_id=42 " in line
+    assert " INFO rr.services session booked guild_id=42 " in line
     assert 'mission_name="Red Flag\\nday 2"' in line
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from cogs.admin import pages
 from discord_emulator import Message
+from eventstore import NewEvent
 from tests.cogs.conftest import World
 
 pytestmark = pytest.mark.e2e
@@ -55,3 +56,14 @@ async def test_admin_history_pages_through_a_long_stream(world: World) -> None:
     versions = [int(line.split("`")[1]) for line in seen]
     assert versions == list(range(1, len(versions) + 1))
     assert sum("CreditsGranted" in line for line in seen) == 30
+
+
+async def test_admin_history_names_an_event_stored_under_an_old_type_name(world: World) -> None:
+    w = world
+    old = NewEvent("MissionCancelled", {"reason": "admin"})
+    await w.app.services.store.append("mission#m-old", 0, [old])
+    handle = await w.emu.invoke(
+        w.ops_guild, w.operator, "admin history", {"stream": "mission#m-old"}
+    )
+    content = (await handle.message()).content
+    assert "**SessionCancelled (stored as MissionCancelled)**" in content

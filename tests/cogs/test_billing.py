@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.mission import MissionStatus
 from bot.domain.pricing import cost_at_rate
+from bot.domain.session import SessionStatus
 from discord_emulator import Message
 from eventstore import StoredEvent
 from eventstore.codec import Batch
@@ -73,7 +73,7 @@ async def test_a_member_is_told_stopping_only_once_the_stop_is_recorded(
 ) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
     refuse_first_write_of(w, monkeypatch, "TerminationRequested")
 
     handle = await w.emu.invoke(w.guild, w.manager, "server stop")
@@ -83,14 +83,14 @@ async def test_a_member_is_told_stopping_only_once_the_stop_is_recorded(
 
     shown = [m.content for m in [*handle.messages, *click.messages]]
     assert not any("Stopping Server #1 · " in text for text in shown), shown
-    running = await w.app.services.missions.get(mission.mission_id)
-    assert running.status is MissionStatus.RUNNING
+    running = await w.app.services.sessions.get(session.session_id)
+    assert running.status is SessionStatus.RUNNING
 
     again = await w.emu.invoke(w.guild, w.manager, "server stop")
     await again.message()
     await (await again.click("confirm")).response()
     await w.emu.until(lambda: newest(again.messages, "Stopping Server #1 · "), "the stop")
-    types = [e.type for e in await w.events() if e.stream_id.endswith(mission.mission_id)]
+    types = [e.type for e in await w.events() if e.stream_id.endswith(session.session_id)]
     assert "TerminationRequested" in types
 
 
@@ -114,7 +114,7 @@ async def test_a_stop_whose_server_ends_hours_later_is_billed_to_when_it_was_ask
 ) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
     await w.advance(10 * MINUTE)
     down = cloud_cannot_terminate(w, monkeypatch)
 
@@ -124,7 +124,7 @@ async def test_a_stop_whose_server_ends_hours_later_is_billed_to_when_it_was_ask
     await click.message(lambda m: "something went wrong" in m.content)
     assert newest(handle.messages, "Stopping Server #1 · ") is not None
     await w.advance(5 * 60 * MINUTE)
-    assert (await w.app.services.missions.get(mission.mission_id)).is_active
+    assert (await w.app.services.sessions.get(session.session_id)).is_active
     ended = w.emu.next_message(w.reminders)
     down.clear()
     await w.advance(10 * MINUTE)
@@ -133,7 +133,7 @@ async def test_a_stop_whose_server_ends_hours_later_is_billed_to_when_it_was_ask
     assert "stopped by a member" in notice.content
     assert "11 minutes billed" in notice.content
     balance = await w.app.services.squadrons.balance(w.guild_id)
-    assert balance.balance_cents == 5000 - cost_at_rate(mission.rate_cents_per_hour, 11)
+    assert balance.balance_cents == 5000 - cost_at_rate(session.rate_cents_per_hour, 11)
     assert balance.reserved_cents == 0
 
 
@@ -142,15 +142,15 @@ async def test_an_operators_stop_is_billed_to_when_it_was_asked_for(
 ) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
     await w.advance(10 * MINUTE)
     down = cloud_cannot_terminate(w, monkeypatch)
 
     handle = await w.emu.invoke(
-        w.ops_guild, w.operator, "admin terminate", {"mission": mission.mission_id}
+        w.ops_guild, w.operator, "admin terminate", {"session": session.session_id}
     )
     await handle.message(lambda m: "something went wrong" in m.content)
-    assert newest(handle.messages, "Stopping mission") is not None
+    assert newest(handle.messages, "Stopping session") is not None
     await w.advance(3 * 60 * MINUTE)
     ended = w.emu.next_message(w.reminders)
     down.clear()

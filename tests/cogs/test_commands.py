@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.session import SessionState, SessionStatus
 from discord_emulator import Message
 from tests.cogs.conftest import World, running_world
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 MINUTE = timedelta(minutes=1)
 
 
-async def start_server(w: World, duration: str = "1h") -> MissionState:
+async def start_server(w: World, duration: str = "1h") -> SessionState:
     """A manager starts a server and confirms the quote; returns it once it is ready."""
     ready = w.emu.next_message(w.reminders)
     handle = await w.emu.invoke(w.guild, w.manager, "server start", {"duration": duration})
@@ -25,8 +25,8 @@ async def start_server(w: World, duration: str = "1h") -> MissionState:
     await w.app.services.background.drain()
     await w.advance(timedelta(seconds=30))
     await ready
-    [mission] = [m for m in await w.app.services.missions.for_guild(w.guild_id) if m.is_active]
-    return mission
+    [session] = [m for m in await w.app.services.sessions.for_guild(w.guild_id) if m.is_active]
+    return session
 
 
 def newest(messages: list[Message], text: str) -> Message | None:
@@ -57,14 +57,14 @@ async def test_credit_history_pages_through_older_entries(world: World) -> None:
 async def test_operators_see_instances_prices_health_and_can_terminate(world: World) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
 
     async def admin(command: str, options: dict[str, str] | None = None) -> Message:
         handle = await w.emu.invoke(w.ops_guild, w.operator, command, options or {})
         return await handle.message()
 
     instances = await admin("admin instances")
-    assert mission.mission_id[:8] in instances.content
+    assert session.session_id[:8] in instances.content
     assert "an hour" in (await admin("admin prices")).content
     assert "store" in (await admin("admin health")).content
     assert "Synced" in (await admin("admin sync")).content
@@ -75,10 +75,10 @@ async def test_operators_see_instances_prices_health_and_can_terminate(world: Wo
         lambda: newest(w.emu.channel_messages(w.reminders), "stopped by an operator"),
         "the end notice",
     )
-    terminated = await admin("admin terminate", {"mission": mission.mission_id})
-    assert mission.mission_id[:8] in terminated.content
+    terminated = await admin("admin terminate", {"session": session.session_id})
+    assert session.session_id[:8] in terminated.content
     await ended
-    assert (await w.app.services.missions.get(mission.mission_id)).status is MissionStatus.ENDED
+    assert (await w.app.services.sessions.get(session.session_id)).status is SessionStatus.ENDED
     assert "everything matches" in (await admin("admin reconcile")).content
 
 
@@ -89,24 +89,24 @@ async def test_autocomplete_offers_time_zones_and_the_guilds_active_servers(worl
         w.guild, w.admin, "config timezone", {"timezone": "europe/lon"}, focused="timezone"
     )
     assert zones[0]["value"] == "Europe/London"
-    mission = await start_server(w)
+    session = await start_server(w)
     choices = await w.emu.autocomplete(
         w.guild, w.manager, "server stop", {"server": ""}, focused="server"
     )
-    assert [choice["value"] for choice in choices] == [mission.mission_id]
+    assert [choice["value"] for choice in choices] == [session.session_id]
     assert "Running" in choices[0]["name"]
 
 
 async def test_stop_asks_to_confirm_and_bills_what_ran(world: World) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
     await w.advance(20 * MINUTE)
     handle = await w.emu.invoke(w.guild, w.manager, "server stop")
     question = await handle.message()
     assert question.ephemeral
     assert "Stop this server now?" in question.content
-    assert (await w.app.services.missions.get(mission.mission_id)).is_active
+    assert (await w.app.services.sessions.get(session.session_id)).is_active
     ended = w.emu.next_message(w.reminders)
     await (await handle.click("confirm")).response()
     notice = await ended
@@ -139,11 +139,11 @@ async def test_cancel_asks_to_confirm_and_frees_the_credit(world: World) -> None
 async def test_the_end_button_on_a_warning_stops_the_server_after_confirming(world: World) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
     warning = w.emu.next_message(w.reminders)
     await w.advance(45 * MINUTE)
     warned = await warning
-    question = await w.emu.click(warned, f"rr:end:{mission.mission_id}", w.manager)
+    question = await w.emu.click(warned, f"rr:end:{session.session_id}", w.manager)
     await question.message()
     ended = w.emu.next_message(w.reminders)
     await (await question.click("confirm")).response()
@@ -239,8 +239,8 @@ async def test_a_ready_message_discord_refused_is_posted_once_the_channel_works_
     await (await handle.click("confirm")).response()
     await w.app.services.background.drain()
     await w.advance(timedelta(seconds=30))
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.status is MissionStatus.RUNNING
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.status is SessionStatus.RUNNING
     assert newest(w.emu.channel_messages(w.reminders), "is ready at") is None
     await w.emu.until(
         lambda: newest(w.emu.dm_messages(w.guild.owner), "not allowed to post"),
@@ -257,5 +257,5 @@ async def test_a_ready_message_discord_refused_is_posted_once_the_channel_works_
 
     posted = [m for m in w.emu.channel_messages(w.reminders) if "is ready at" in m.content]
     assert len(posted) == 1
-    events = [e.type for e in await w.events() if e.stream_id.endswith(mission.mission_id)]
+    events = [e.type for e in await w.events() if e.stream_id.endswith(session.session_id)]
     assert events.count("NoticeDelivered") == 1

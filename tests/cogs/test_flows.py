@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.actor import Actor
-from bot.domain.mission import MissionStatus
+from bot.domain.session import SessionStatus
 from discord_emulator import InteractionHandle, Message
 from discord_emulator.models import walk_components
 from tests.cogs.conftest import World
@@ -66,9 +66,9 @@ async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None
     await w.app.services.background.drain()
     await w.advance(timedelta(seconds=30))
     ready_message = await ready
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.status is MissionStatus.RUNNING
-    assert mission.instance_id is not None
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.status is SessionStatus.RUNNING
+    assert session.instance_id is not None
     assert mentions(ready_message, w.manager)
     assert "Server #1 · " in ready_message.content
     assert "is ready at `127.0.0.1:" in ready_message.content
@@ -77,9 +77,9 @@ async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None
     await w.advance(45 * MINUTE)
     warned = await warning
     assert "ends in 15 minutes" in warned.content
-    assert f"rr:extend:{mission.mission_id}:30" in warned.custom_ids()
+    assert f"rr:extend:{session.session_id}:30" in warned.custom_ids()
 
-    extend = await w.emu.click(warned, f"rr:extend:{mission.mission_id}:30", w.manager)
+    extend = await w.emu.click(warned, f"rr:extend:{session.session_id}:30", w.manager)
     extended = await extend.message()
     assert extended.ephemeral
     assert "by 30 minutes; it now ends" in extended.content
@@ -94,9 +94,9 @@ async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None
     notice = await ended
     assert "booked time over" in notice.content
     assert "90 minutes billed, $3.00" in notice.content
-    final = await w.app.services.missions.get(mission.mission_id)
-    assert final.status is MissionStatus.ENDED
-    instance = await w.app.services.provider.describe(mission.instance_id)
+    final = await w.app.services.sessions.get(session.session_id)
+    assert final.status is SessionStatus.ENDED
+    instance = await w.app.services.provider.describe(session.instance_id)
     assert instance.state in ("terminated", "gone")
     balance = await w.app.services.squadrons.balance(w.guild_id)
     assert balance.available_cents == 2000 - 300
@@ -112,7 +112,7 @@ async def test_a_booking_short_of_credit_is_confirmed_once_the_payment_lands(wor
     assert "That needs $4.00 of credit" in reply.content
     assert "payment link for $5.00" in reply.content
     assert "buy" in reply.custom_ids()
-    assert await w.app.services.missions.for_guild(w.guild_id) == []
+    assert await w.app.services.sessions.for_guild(w.guild_id) == []
 
     dm = w.emu.next_message(w.manager)
     await (await handle.click("buy")).response()
@@ -127,9 +127,9 @@ async def test_a_booking_short_of_credit_is_confirmed_once_the_payment_lands(wor
         "the booking confirmation DM",
     )
     assert "Your payment landed" in confirmed.content
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.status is MissionStatus.BOOKED
-    assert mission.start_at.hour == 20 and mission.duration_minutes == 120
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.status is SessionStatus.BOOKED
+    assert session.start_at.hour == 20 and session.duration_minutes == 120
 
 
 async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock(
@@ -165,14 +165,14 @@ async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock
     lead = timedelta(minutes=w.app.settings.schedule.boot_lead_minutes)
     await w.advance(start_at - lead - w.clock.now() - MINUTE)
     await w.app.services.background.drain()
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.status is MissionStatus.BOOKED
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.status is SessionStatus.BOOKED
     ready = w.emu.next_message(w.reminders)
     await w.advance(MINUTE)
     await w.app.services.background.drain()
     assert "is ready at" in (await ready).content
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.launched_at == start_at - lead
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.launched_at == start_at - lead
     await w.advance(lead - timedelta(minutes=15))
     await w.emu.until(lambda: len(reminders()) == 3 or None, "the quarter-hour reminder")
     await w.advance(timedelta(minutes=30))
@@ -209,8 +209,8 @@ async def test_a_start_short_of_its_cost_runs_on_the_credit_there_is_until_it_is
     await w.app.services.background.drain()
     await w.advance(timedelta(seconds=30))
     await ready
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.end_at == began + timedelta(hours=4)
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.end_at == began + timedelta(hours=4)
 
     warning = w.emu.next_message(w.reminders)
     await w.advance(funded_end - 10 * MINUTE - w.clock.now())
@@ -222,8 +222,8 @@ async def test_a_start_short_of_its_cost_runs_on_the_credit_there_is_until_it_is
     await w.advance(10 * MINUTE)
     notice = await ended
     assert "has stopped (out of credit): 45 minutes billed, $1.50" in notice.content
-    final = await w.app.services.missions.get(mission.mission_id)
-    assert (final.status, final.ended_at) == (MissionStatus.ENDED, funded_end)
+    final = await w.app.services.sessions.get(session.session_id)
+    assert (final.status, final.ended_at) == (SessionStatus.ENDED, funded_end)
     balance = await w.app.services.squadrons.balance(w.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (0, 0)
 
@@ -246,10 +246,10 @@ async def test_buying_the_rest_of_a_start_short_of_its_cost_starts_the_whole_ses
         ),
         "the confirmation DM",
     )
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert (mission.immediate, mission.duration_minutes) == (True, 240)
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert (session.immediate, session.duration_minutes) == (True, 240)
     squadron = await w.app.services.squadrons.get(w.guild_id)
-    assert squadron.reservations == {mission.mission_id: 800}
+    assert squadron.reservations == {session.session_id: 800}
 
 
 async def book_for_later(w: World, hours: int) -> None:
@@ -262,9 +262,9 @@ async def book_for_later(w: World, hours: int) -> None:
         source_id=f"booking-{hours}",
     )
     start_at = w.clock.now() + timedelta(hours=hours)
-    quote = await w.app.services.missions.quote(w.guild_id, None, 60, start_at)
+    quote = await w.app.services.sessions.quote(w.guild_id, None, 60, start_at)
     await w.fund(quote.cost_cents)
-    await w.app.services.missions.book(booker, start_at=start_at, duration_minutes=60)
+    await w.app.services.sessions.book(booker, start_at=start_at, duration_minutes=60)
 
 
 async def purchases_started(w: World) -> int:

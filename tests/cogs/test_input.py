@@ -35,7 +35,7 @@ async def refused(
         (
             "server start",
             {"duration": "99999h"},
-            "A mission lasts from 30 minutes to 12 hours; pick a duration in that range.",
+            "A session lasts from 30 minutes to 12 hours; pick a duration in that range.",
         ),
         (
             "server schedule",
@@ -71,7 +71,7 @@ async def test_extending_beyond_the_longest_session_names_what_is_left(world: Wo
         "the booking",
     )
     text = await refused(w, w.manager, "server extend", {"duration": "99999h"})
-    assert text == "A mission can last at most 12 hours; extend this one by at most 11 hours."
+    assert text == "A session can last at most 12 hours; extend this one by at most 11 hours."
 
 
 def _quoted_start(content_embeds: list[dict[str, Any]]) -> datetime:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.mission import MissionStatus
+from bot.domain.session import SessionStatus
 from discord_emulator import InvalidInvocation, User
 from tests.cogs.conftest import World
 
@@ -80,12 +80,12 @@ async def test_nobody_acts_on_another_guilds_server(world: World) -> None:
     await start.message()
     await (await start.click("confirm")).response()
     await w.app.services.background.drain()
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
 
     other = w.emu.add_guild("Other squadron")
     rival = w.emu.add_user("iceman")
     other.add_member(rival, roles=[other.add_role("boss", permissions=1 << 5)])
-    handle = await w.emu.invoke(other, rival, "server stop", {"server": mission.mission_id})
+    handle = await w.emu.invoke(other, rival, "server stop", {"server": session.session_id})
     reply = await handle.message()
     assert reply.ephemeral
     assert "can't find that server" in reply.content
@@ -221,13 +221,13 @@ async def test_the_notifier_forgets_a_session_once_it_has_ended(world: World) ->
     await (await start.click("confirm")).response()
     await w.app.services.background.drain()
     await w.advance(timedelta(seconds=30))
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.status is MissionStatus.RUNNING
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.status is SessionStatus.RUNNING
     assert notifier.sessions_remembered == 1
 
     await w.advance(61 * MINUTE)
 
-    assert (await w.app.services.missions.get(mission.mission_id)).status is MissionStatus.ENDED
+    assert (await w.app.services.sessions.get(session.session_id)).status is SessionStatus.ENDED
     assert notifier.sessions_remembered == 0
     reports = [m for m in w.emu.dm_messages(w.guild.owner) if "not allowed to post" in m.content]
     assert len(reports) == 1

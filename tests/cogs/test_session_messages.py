@@ -34,12 +34,12 @@ async def test_an_extension_is_announced_shown_on_the_public_messages_and_warned
 ) -> None:
     w = world
     await w.fund(5000)
-    mission = await start_server(w)
+    session = await start_server(w)
     started = newest(w.emu.channel_messages(w.general), "server starting")
     ready = newest(w.emu.channel_messages(w.reminders), "is ready at")
     assert started is not None and ready is not None
     assert started.content.endswith(
-        "server starting: Server #1 · " + f"{mission.start_at:%a %H:%M}."
+        "server starting: Server #1 · " + f"{session.start_at:%a %H:%M}."
     )
     warning = w.emu.next_message(w.reminders)
     await w.advance(45 * MINUTE)
@@ -47,13 +47,13 @@ async def test_an_extension_is_announced_shown_on_the_public_messages_and_warned
     assert "Server #1" in warned.content and "ends in 15 minutes" in warned.content
 
     announced = w.emu.next_message(w.reminders)
-    extend = await w.emu.click(warned, f"rr:extend:{mission.mission_id}:30", w.manager)
+    extend = await w.emu.click(warned, f"rr:extend:{session.session_id}:30", w.manager)
     await extend.message()
     announcement = await announced
     assert f"<@{w.manager.id}> extended Server #1" in announcement.content
     assert "by 30 minutes; it now ends" in announcement.content
 
-    new_end = f"<t:{int((mission.end_at + 30 * MINUTE).timestamp())}:f>"
+    new_end = f"<t:{int((session.end_at + 30 * MINUTE).timestamp())}:f>"
     assert new_end in field(ready, "Ends")
     assert new_end in field(started, "Ends")
     assert buttons_disabled(warned) == [True, True, True]
@@ -174,7 +174,7 @@ async def test_an_old_quotes_buttons_say_it_expired_after_a_restart(world: World
     await pressed.response()
     assert quote.content == "This quote has expired; run the command again."
     assert (quote.embeds, quote.custom_ids()) == ([], [])
-    assert await w.app.services.missions.for_guild(w.guild_id) == []
+    assert await w.app.services.sessions.for_guild(w.guild_id) == []
 
 
 async def test_a_live_prompt_is_answered_by_its_own_view_only(world: World) -> None:
@@ -185,8 +185,8 @@ async def test_a_live_prompt_is_answered_by_its_own_view_only(world: World) -> N
     await (await handle.click("confirm")).response()
     started = await w.emu.until(lambda: newest(handle.messages, "Server starting"), "the start")
     assert "expired" not in started.content
-    [mission] = await w.app.services.missions.for_guild(w.guild_id)
-    assert mission.is_active
+    [session] = await w.app.services.sessions.for_guild(w.guild_id)
+    assert session.is_active
 
 
 async def test_sessions_are_offered_by_their_label_in_the_squadrons_time_zone(

@@ -14,7 +14,7 @@ import eventstore
 from bot.cloud.ec2 import open_ec2_provider
 from bot.cloud.logins import LoginPool
 from bot.config import Settings
-from bot.domain.mission import MissionState
+from bot.domain.session import SessionState
 from bot.files.store.keys import ObjectKey
 from bot.files.store.open import open_object_store
 from bot.secrets.open import open_keyring
@@ -31,8 +31,8 @@ LEASE = timedelta(seconds=30)
 
 @dataclass(frozen=True)
 class SessionRun:
-    launched: MissionState
-    ended: MissionState
+    launched: SessionState
+    ended: SessionState
 
 
 def use_stack_settings(
@@ -89,7 +89,7 @@ async def use_file_store(settings: Settings, clock: FakeClock) -> ObjectKey:
 async def run_session(
     settings: Settings,
     clock: FakeClock,
-    while_running: Callable[[MissionState], None] = lambda _: None,
+    while_running: Callable[[SessionState], None] = lambda _: None,
 ) -> SessionRun:
     """Start a session now, let its launch finish, look at it with ``while_running``, run it a
     while, extend it (which moves its backstop), stop it."""
@@ -101,15 +101,15 @@ async def run_session(
         try:
             await bot.fund(FUNDS)
             await bot.services.squadrons.change_settings(member(manager=True), {"region": REGION})
-            started = await bot.services.missions.start(member(), duration_minutes=60)
+            started = await bot.services.sessions.start(member(), duration_minutes=60)
             await bot.services.background.drain()
-            launched = await bot.services.missions.get(started.mission_id)
+            launched = await bot.services.sessions.get(started.session_id)
             assert launched.instance_id is not None, "the launch did not finish"
             while_running(launched)
             await clock.advance(RAN_FOR)
-            await bot.services.missions.extend(member(), started.mission_id, EXTENDED_BY)
+            await bot.services.sessions.extend(member(), started.session_id, EXTENDED_BY)
             await bot.services.background.drain()
-            ended = await bot.services.missions.stop(member(), started.mission_id)
+            ended = await bot.services.sessions.stop(member(), started.session_id)
         finally:
             await bot.stop()
     return SessionRun(launched=launched, ended=ended)

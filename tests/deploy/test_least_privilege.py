@@ -34,7 +34,7 @@ from moto import settings as moto_settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.access_control import IAMRequest
 
-from bot.domain.mission import MissionStatus
+from bot.domain.session import SessionStatus
 from bot.preflight import Finding, preflight
 from tests.bot.cloud.helpers import NO_RETRIES
 from tests.deploy.iam import IamRequest, actions_of, allowed
@@ -251,7 +251,7 @@ def _requests_of(enforced: EnforcedRun) -> list[IamRequest]:
 
 
 def test_a_whole_session_succeeds_with_only_the_bots_actions(enforced: EnforcedRun) -> None:
-    assert enforced.run.ended.status is MissionStatus.ENDED
+    assert enforced.run.ended.status is SessionStatus.ENDED
     assert enforced.complaints == []
     services = {r.service for r in enforced.requests}
     assert services == {"dynamodb", "ec2", "kms", "s3", "scheduler", "ssm"}

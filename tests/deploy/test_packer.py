@@ -89,7 +89,7 @@ def test_rrs_user_data_parses_as_powershell() -> None:
         login_helper=settings.login_helper,
     )
     boot = ServerBoot(
-        mission_id="m-1",
+        session_id="m-1",
         attempt=1,
         files={"Config/SRS.cfg": b"[Server Settings]\n"},
         login_parameter="/rr/prod/ed-login/one",

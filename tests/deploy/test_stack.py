@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.session import SessionState, SessionStatus
 from tests.bot.cloud.helpers import tags_of
 from tests.deploy.session import (
     run_session,
@@ -39,10 +39,10 @@ async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
     settings = use_stack_settings(monkeypatch, stack.settings, moto_endpoint)
     seen: dict[str, Any] = {}
 
-    def while_running(mission: MissionState) -> None:
-        reply = admin("ec2").describe_instances(InstanceIds=[mission.instance_id])
+    def while_running(session: SessionState) -> None:
+        reply = admin("ec2").describe_instances(InstanceIds=[session.instance_id])
         seen["instance"] = reply["Reservations"][0]["Instances"][0]
-        name = f"rr-{stack.deployment}-{mission.instance_id}"
+        name = f"rr-{stack.deployment}-{session.instance_id}"
         seen["backstop"] = admin("scheduler").get_schedule(Name=name)
 
     run = await run_session(settings, clock, while_running)
@@ -59,13 +59,13 @@ async def test_a_session_runs_on_the_stack_from_its_outputs_alone(
     assert instance["IamInstanceProfile"]["Arn"] == stack.settings["RR_EC2_INSTANCE_PROFILE"]
     assert tags_of(instance)["rr:deployment"] == stack.deployment
     assert seen["backstop"]["Target"]["RoleArn"] == stack.settings["RR_EC2_BACKSTOP_ROLE_ARN"]
-    assert run.ended.status is MissionStatus.ENDED
+    assert run.ended.status is SessionStatus.ENDED
     ended = admin("ec2").describe_instances(InstanceIds=[run.launched.instance_id])
     assert ended["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated"
     with pytest.raises(admin("scheduler").exceptions.ResourceNotFoundException):
         admin("scheduler").get_schedule(Name=f"rr-{stack.deployment}-{run.launched.instance_id}")
     table = admin("dynamodb").scan(TableName=f"rr-{stack.deployment}-events")["Items"]
     types = {item["type"]["S"] for item in table if "type" in item}
-    assert {"InstanceLaunched", "MissionEnded", "MissionCharged", "LoginAcquired"} <= types
+    assert {"InstanceLaunched", "SessionEnded", "SessionCharged", "LoginAcquired"} <= types
     listed = admin("s3").list_objects_v2(Bucket=stack.resources["FileBucket"])["Contents"]
     assert [o["Key"] for o in listed] == [f"rr/{kept}"]

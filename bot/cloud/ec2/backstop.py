@@ -2,7 +2,7 @@
 
 At the booked end plus a grace period, EventBridge Scheduler calls EC2's TerminateInstances for
 the instance (universal target, with a role it assumes), whether or not any bot process is
-alive; the schedule deletes itself once it has run. Extending a mission moves it, and
+alive; the schedule deletes itself once it has run. Extending a session moves it, and
 reconciliation makes sure it is there and right; a normal end deletes it. Each schedule is named
 from the deployment and the instance id, so every process finds it without keeping any record
 of it.

@@ -3,9 +3,9 @@
 Every boto3 call runs in a worker thread; the clients use botocore's standard retry mode, so
 what reaches this module has already been retried.
 
-A launch is idempotent twice over: EC2 honours the ``ClientToken`` (the mission's attempt
+A launch is idempotent twice over: EC2 honours the ``ClientToken`` (the session's attempt
 token), and before launching the provider looks for an instance already tagged with the same
-mission and attempt — the one mechanism that also works where the token is not honoured
+session and attempt — the one mechanism that also works where the token is not honoured
 (moto), and the way a restarted bot adopts an instance it launched just before a crash. A
 launch call that fails is followed by the same look-up, because a call whose answer was lost
 (a timeout after EC2 accepted it) may have started the instance all the same.
@@ -35,7 +35,9 @@ from bot.config import Ec2Settings
 log = logging.getLogger("rr.cloud.ec2")
 
 TAG_DEPLOYMENT = "rr:deployment"
-TAG_MISSION = "rr:mission"
+TAG_SESSION = "rr:mission"
+"""The session's id; the key is the one servers were tagged with before sessions were called
+sessions, kept so that a restarted bot still finds and adopts the servers they launched."""
 TAG_GUILD = "rr:guild"
 TAG_ATTEMPT = "rr:attempt"
 LIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
@@ -88,7 +90,7 @@ class Ec2Provider:
         instance_type = self._instance_type(request)
         user_data = build_user_data(
             ServerBoot(
-                mission_id=request.mission_id,
+                session_id=request.session_id,
                 attempt=request.attempt,
                 files=request.files,
                 login_parameter=request.login_ref,
@@ -97,7 +99,7 @@ class Ec2Provider:
             self._layout,
         )
         try:
-            info = await self._find(request.mission_id, request.attempt, live_only=True)
+            info = await self._find(request.session_id, request.attempt, live_only=True)
             if info is None:
                 info = await self._run(request, instance_type, user_data)
             else:
@@ -120,8 +122,8 @@ class Ec2Provider:
         instances = list(_instances(reply))
         return _info(instances[0]) if instances else InstanceInfo.gone(instance_id)
 
-    async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
-        return await self._find(mission_id, attempt, live_only=False)
+    async def find_launch(self, session_id: str, attempt: int) -> InstanceInfo | None:
+        return await self._find(session_id, attempt, live_only=False)
 
     async def list_managed(self) -> list[InstanceInfo]:
         found = await self._describe_tagged({TAG_DEPLOYMENT: self._deployment}, states=LIVE_STATES)
@@ -131,7 +133,7 @@ class Ec2Provider:
     async def terminate(self, instance_id: str) -> None:
         """Terminate the instance, then delete its backstop. A backstop that cannot be deleted
         is left to fire on a terminated instance, which does nothing, and delete itself; it
-        does not hold up the end of the mission (and its bill)."""
+        does not hold up the end of the session (and its bill)."""
         try:
             await asyncio.to_thread(self._ec2.terminate_instances, InstanceIds=[instance_id])
         except ClientError as error:
@@ -177,7 +179,7 @@ class Ec2Provider:
         """The instance a failed launch started regardless, if EC2 can say; if it cannot,
         reconciliation terminates any such instance once the failure is recorded."""
         try:
-            return await self._find(request.mission_id, request.attempt, live_only=True)
+            return await self._find(request.session_id, request.attempt, live_only=True)
         except (ClientError, BotoCoreError):
             return None
 
@@ -185,7 +187,7 @@ class Ec2Provider:
         log.info(
             "ec2 launch adopted",
             extra={
-                "mission_id": request.mission_id,
+                "session_id": request.session_id,
                 "attempt": request.attempt,
                 "instance_id": info.instance_id,
             },
@@ -201,7 +203,7 @@ class Ec2Provider:
         log.info(
             "ec2 launched",
             extra={
-                "mission_id": request.mission_id,
+                "session_id": request.session_id,
                 "guild_id": request.guild_id,
                 "attempt": request.attempt,
                 "instance_id": info.instance_id,
@@ -216,9 +218,9 @@ class Ec2Provider:
         """RunInstances' parameters for a launch (the preflight dry-runs them too)."""
         settings = self._settings
         tags = [
-            {"Key": "Name", "Value": f"rr-{self._deployment}-{request.mission_id}"},
+            {"Key": "Name", "Value": f"rr-{self._deployment}-{request.session_id}"},
             {"Key": TAG_DEPLOYMENT, "Value": self._deployment},
-            {"Key": TAG_MISSION, "Value": request.mission_id},
+            {"Key": TAG_SESSION, "Value": request.session_id},
             {"Key": TAG_GUILD, "Value": request.guild_id},
             {"Key": TAG_ATTEMPT, "Value": str(request.attempt)},
         ]
@@ -274,7 +276,7 @@ class Ec2Provider:
             log.error(
                 "ec2 backstop not set; reconciliation will set it",
                 extra={
-                    "mission_id": request.mission_id,
+                    "session_id": request.session_id,
                     "instance_id": instance_id,
                     "error": str(error),
                 },
@@ -287,7 +289,7 @@ class Ec2Provider:
         log.warning(
             "ec2 launch refused",
             extra={
-                "mission_id": request.mission_id,
+                "session_id": request.session_id,
                 "guild_id": request.guild_id,
                 "attempt": request.attempt,
                 "reason": refusal.reason,
@@ -296,10 +298,10 @@ class Ec2Provider:
         )
         return refusal
 
-    async def _find(self, mission_id: str, attempt: int, *, live_only: bool) -> InstanceInfo | None:
+    async def _find(self, session_id: str, attempt: int, *, live_only: bool) -> InstanceInfo | None:
         tags = {
             TAG_DEPLOYMENT: self._deployment,
-            TAG_MISSION: mission_id,
+            TAG_SESSION: session_id,
             TAG_ATTEMPT: str(attempt),
         }
         found = await self._describe_tagged(tags, states=LIVE_STATES if live_only else None)
@@ -342,7 +344,7 @@ def _info(instance: Mapping[str, Any]) -> InstanceInfo:
     launched_at = instance.get("LaunchTime")
     return InstanceInfo(
         instance_id=instance["InstanceId"],
-        mission_id=tags.get(TAG_MISSION),
+        session_id=tags.get(TAG_SESSION),
         attempt=int(attempt) if attempt.isdigit() else None,
         state=state,
         address=instance.get("PublicIpAddress") if state == "running" else None,

@@ -13,8 +13,8 @@ import pytest
 
 from bot.agentapi import LaunchFiles
 from bot.config import Settings
-from bot.domain.events import MissionBooked, MissionCancelled, to_new_event
-from bot.domain.mission import mission_stream
+from bot.domain.events import SessionBooked, SessionCancelled, to_new_event
+from bot.domain.session import session_stream
 from bot.entrypoints.app import App
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +42,8 @@ async def test_credentials_work_while_the_view_knows_the_session_as_active(
     try:
         api, services = app.agent_api, app.services
         assert api is not None and isinstance(api.files, LaunchFiles)
-        booked = MissionBooked(
-            mission_id=SESSION,
+        booked = SessionBooked(
+            session_id=SESSION,
             guild_id="g1",
             booked_by="u1",
             size="small",
@@ -55,7 +55,7 @@ async def test_credentials_work_while_the_view_knows_the_session_as_active(
             mission_name=None,
         )
         stored = await services.store.append_many(
-            [(mission_stream(SESSION), 0, [to_new_event(booked, {})])]
+            [(session_stream(SESSION), 0, [to_new_event(booked, {})])]
         )
         services.view.publish(stored)
         api.files.put(SESSION, 1, {"Config/options.lua": b"options = {}\n"})
@@ -65,9 +65,9 @@ async def test_credentials_work_while_the_view_knows_the_session_as_active(
         async with aiohttp.ClientSession() as http:
             async with http.get(url, headers=headers) as response:
                 assert response.status == 200
-            cancelled = MissionCancelled(reason="cancelled")
+            cancelled = SessionCancelled(reason="cancelled")
             stored = await services.store.append_many(
-                [(mission_stream(SESSION), 1, [to_new_event(cancelled, {})])]
+                [(session_stream(SESSION), 1, [to_new_event(cancelled, {})])]
             )
             services.view.publish(stored)
             async with http.get(url, headers=headers) as response:

@@ -13,7 +13,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from bot.cloud.base import LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
-from bot.dcs import MissionOptions, render_server_files
+from bot.dcs import SessionOptions, render_server_files
 from bot.domain.settings import SquadronSettings
 from tests.fakes.clock import FakeClock
 
@@ -46,13 +46,13 @@ class Network:
 ProviderFactory = Callable[..., Ec2Provider]
 
 GUILD_ID = "123456789012345678"
-MISSION_ID = "0f8e7d6c-5b4a-4321-9abc-def012345678"
+SESSION_ID = "0f8e7d6c-5b4a-4321-9abc-def012345678"
 
 
 def launch_request(
     clock: FakeClock,
     *,
-    mission_id: str = MISSION_ID,
+    session_id: str = SESSION_ID,
     attempt: int = 1,
     size: str = "medium",
     region: str = REGION,
@@ -60,13 +60,13 @@ def launch_request(
 ) -> LaunchRequest:
     settings = SquadronSettings().apply_changes({"password": "hunter2", "srs.enabled": True})
     return LaunchRequest(
-        mission_id=mission_id,
+        session_id=session_id,
         guild_id=GUILD_ID,
         attempt=attempt,
-        client_token=f"{mission_id}-{attempt}",
+        client_token=f"{session_id}-{attempt}",
         size=size,
         region=region,
-        files=render_server_files(settings, MissionOptions(mission_id=mission_id)),
+        files=render_server_files(settings, SessionOptions(session_id=session_id)),
         game_port=10308,
         terminate_at=clock.now() + timedelta(hours=2, minutes=15),
         login_ref=login_ref,
@@ -89,11 +89,11 @@ def user_data_of(aws: Aws, instance_id: str) -> str:
     return base64.b64decode(reply["UserData"]["Value"]).decode()
 
 
-def instances_tagged(aws: Aws, deployment: str, mission_id: str) -> list[dict[str, Any]]:
+def instances_tagged(aws: Aws, deployment: str, session_id: str) -> list[dict[str, Any]]:
     reply = aws.ec2.describe_instances(
         Filters=[
             {"Name": "tag:rr:deployment", "Values": [deployment]},
-            {"Name": "tag:rr:mission", "Values": [mission_id]},
+            {"Name": "tag:rr:mission", "Values": [session_id]},
         ]
     )
     return [i for r in reply["Reservations"] for i in r["Instances"]]

@@ -15,7 +15,7 @@ from bot.cloud.ec2 import Ec2Provider
 from bot.config import Ec2Settings
 from tests.bot.cloud.helpers import (
     GUILD_ID,
-    MISSION_ID,
+    SESSION_ID,
     Aws,
     Network,
     ProviderFactory,
@@ -41,10 +41,10 @@ async def test_launch_uses_the_template_type_network_tags_token_and_user_data(
     info = await provider.launch(request)
 
     instance = described(aws, info.instance_id)
-    assert info.mission_id == MISSION_ID and info.attempt == 1
+    assert info.session_id == SESSION_ID and info.attempt == 1
     assert info.state in ("pending", "running")
     assert instance["InstanceType"] == "i3en.large"
-    assert instance["ClientToken"] == f"{MISSION_ID}-1"
+    assert instance["ClientToken"] == f"{SESSION_ID}-1"
     assert instance["SubnetId"] == network.subnet_id
     assert [g["GroupId"] for g in instance["SecurityGroups"]] == [network.security_group_id]
     assert instance["KeyName"] == network.key_name
@@ -55,7 +55,7 @@ async def test_launch_uses_the_template_type_network_tags_token_and_user_data(
     assert tags["aws:ec2launchtemplate:version"] == "1"
     expected = {
         "rr:deployment": deployment,
-        "rr:mission": MISSION_ID,
+        "rr:mission": SESSION_ID,
         "rr:guild": GUILD_ID,
         "rr:attempt": "1",
     }
@@ -77,8 +77,8 @@ async def test_instance_type_follows_the_size(
     settings = ec2_settings.model_copy(update={"large_instance_type": "i3en.2xlarge"})
     provider = make_provider(settings)
 
-    small = await provider.launch(launch_request(clock, mission_id="m-small", size="small"))
-    large = await provider.launch(launch_request(clock, mission_id="m-large", size="large"))
+    small = await provider.launch(launch_request(clock, session_id="m-small", size="small"))
+    large = await provider.launch(launch_request(clock, session_id="m-large", size="large"))
 
     assert described(aws, small.instance_id)["InstanceType"] == "i3.large"
     assert described(aws, large.instance_id)["InstanceType"] == "i3en.2xlarge"
@@ -119,7 +119,7 @@ async def test_repeated_launch_adopts_the_instance_it_already_started(
     again = await provider.launch(request)
 
     assert again.instance_id == first.instance_id
-    assert len(instances_tagged(aws, deployment, MISSION_ID)) == 1
+    assert len(instances_tagged(aws, deployment, SESSION_ID)) == 1
 
 
 async def test_a_launch_whose_answer_was_lost_adopts_the_instance_it_started(
@@ -136,7 +136,7 @@ async def test_a_launch_whose_answer_was_lost_adopts_the_instance_it_started(
 
     info = await provider.launch(launch_request(clock))
 
-    [instance] = instances_tagged(aws, deployment, MISSION_ID)
+    [instance] = instances_tagged(aws, deployment, SESSION_ID)
     assert info.instance_id == instance["InstanceId"]
     assert schedule_of(aws, deployment, info.instance_id) is not None
 
@@ -153,7 +153,7 @@ async def test_user_data_over_the_limit_is_refused_and_starts_nothing(
         await provider.launch(request)
 
     assert refused.value.reason == "config" and "too large" in refused.value.message
-    assert instances_tagged(aws, deployment, MISSION_ID) == []
+    assert instances_tagged(aws, deployment, SESSION_ID) == []
 
 
 async def test_a_new_attempt_starts_a_new_instance(
@@ -173,11 +173,11 @@ async def test_find_launch_finds_the_attempts_instance_by_its_tags(
 ) -> None:
     launched = await provider.launch(launch_request(clock, attempt=3))
 
-    found = await provider.find_launch(MISSION_ID, 3)
+    found = await provider.find_launch(SESSION_ID, 3)
 
     assert found is not None and found.instance_id == launched.instance_id
-    assert await provider.find_launch(MISSION_ID, 2) is None
-    assert await provider.find_launch("another-mission", 3) is None
+    assert await provider.find_launch(SESSION_ID, 2) is None
+    assert await provider.find_launch("another-session", 3) is None
 
 
 async def test_find_launch_reports_an_instance_that_already_ended(
@@ -186,7 +186,7 @@ async def test_find_launch_reports_an_instance_that_already_ended(
     launched = await provider.launch(launch_request(clock))
     await provider.terminate(launched.instance_id)
 
-    found = await provider.find_launch(MISSION_ID, 1)
+    found = await provider.find_launch(SESSION_ID, 1)
 
     assert found is not None and found.instance_id == launched.instance_id
     assert found.state == "terminated"
@@ -195,15 +195,15 @@ async def test_find_launch_reports_an_instance_that_already_ended(
 async def test_list_managed_holds_this_deployments_live_instances_only(
     provider: Ec2Provider, aws: Aws, clock: FakeClock
 ) -> None:
-    kept = await provider.launch(launch_request(clock, mission_id="m-kept"))
-    ended = await provider.launch(launch_request(clock, mission_id="m-ended"))
+    kept = await provider.launch(launch_request(clock, session_id="m-kept"))
+    ended = await provider.launch(launch_request(clock, session_id="m-ended"))
     await provider.terminate(ended.instance_id)
     aws.ec2.run_instances(ImageId="ami-0123456789abcdef0", MinCount=1, MaxCount=1)
 
     managed = await provider.list_managed()
 
     assert [info.instance_id for info in managed] == [kept.instance_id]
-    assert managed[0].mission_id == "m-kept"
+    assert managed[0].session_id == "m-kept"
 
 
 async def test_describe_reports_state_and_public_address(
@@ -301,7 +301,7 @@ async def test_aws_refusals_become_one_plain_sentence(
     assert refused.value.reason == reason
     assert words in refused.value.message
     assert refused.value.message.endswith(".") and "\n" not in refused.value.message
-    assert instances_tagged(aws, deployment, MISSION_ID) == []
+    assert instances_tagged(aws, deployment, SESSION_ID) == []
 
 
 async def test_a_missing_launch_template_is_a_configuration_error(
@@ -324,7 +324,7 @@ async def test_a_region_the_deployment_does_not_serve_is_refused(
 
     assert refused.value.reason == "config"
     assert "set the squadron's region to eu-west-1" in refused.value.message
-    assert instances_tagged(aws, deployment, MISSION_ID) == []
+    assert instances_tagged(aws, deployment, SESSION_ID) == []
 
 
 async def test_game_port_probe_answers_whether_something_listens(provider: Ec2Provider) -> None:

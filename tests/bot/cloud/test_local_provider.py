@@ -20,16 +20,16 @@ FILES = {
 
 def request(
     *,
-    mission_id: str = "m-1",
+    session_id: str = "m-1",
     attempt: int = 1,
     terminate_at: datetime | None = None,
     files: dict[str, bytes] = FILES,
 ) -> LaunchRequest:
     return LaunchRequest(
-        mission_id=mission_id,
+        session_id=session_id,
         guild_id="111111111111111111",
         attempt=attempt,
-        client_token=f"{mission_id}-{attempt}",
+        client_token=f"{session_id}-{attempt}",
         size="small",
         region="local",
         files=files,
@@ -63,7 +63,7 @@ async def test_launched_server_answers_on_its_port_and_has_its_files(
 
     assert info.state == "running"
     assert info.address == "127.0.0.1"
-    assert info.mission_id == "m-1" and info.attempt == 1
+    assert info.session_id == "m-1" and info.attempt == 1
     assert info.game_port is not None
     assert await provider.game_port_open(info.address, info.game_port)
     assert (await read_banner(info.game_port)).startswith(b"rr stand-in DCS server")
@@ -167,7 +167,7 @@ async def test_moving_the_backstop_to_the_time_it_has_changes_nothing(
 
 async def test_a_restarted_provider_adopts_running_servers(tmp_path: Path) -> None:
     before_crash = LocalProvider(tmp_path, "test")
-    launched = await before_crash.launch(request(mission_id="m-2", attempt=3))
+    launched = await before_crash.launch(request(session_id="m-2", attempt=3))
 
     after_restart = LocalProvider(tmp_path, "test")
     found = await after_restart.find_launch("m-2", 3)
@@ -180,7 +180,7 @@ async def test_a_restarted_provider_adopts_running_servers(tmp_path: Path) -> No
     assert [info.instance_id for info in await after_restart.list_managed()] == [
         launched.instance_id
     ]
-    assert (await after_restart.launch(request(mission_id="m-2", attempt=3))) == found
+    assert (await after_restart.launch(request(session_id="m-2", attempt=3))) == found
     await after_restart.terminate(launched.instance_id)
     assert (await after_restart.describe(launched.instance_id)).state == "terminated"
 
@@ -221,8 +221,8 @@ async def test_an_ended_servers_folder_is_removed_once_its_retention_has_passed(
     local = LocalProvider(
         tmp_path, "test", time_scale=60, retention=timedelta(hours=1), wall=lambda: real_time[0]
     )
-    ended = await local.launch(request(mission_id="m-ended"))
-    running = await local.launch(request(mission_id="m-running"))
+    ended = await local.launch(request(session_id="m-ended"))
+    running = await local.launch(request(session_id="m-running"))
     await local.terminate(ended.instance_id)
     try:
         real_time[0] += 50
@@ -239,3 +239,18 @@ async def test_an_ended_servers_folder_is_removed_once_its_retention_has_passed(
     assert not (tmp_path / ended.instance_id).exists()
     assert (await local.describe(ended.instance_id)).state == "gone"
     assert (tmp_path / running.instance_id).is_dir()
+
+
+async def test_a_server_recorded_before_sessions_were_called_sessions_is_found(
+    provider: LocalProvider, tmp_path: Path
+) -> None:
+    info = await provider.launch(request(session_id="m-old"))
+    record_path = tmp_path / info.instance_id / "instance.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["mission_id"] = record.pop("session_id")
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+
+    found = await provider.find_launch("m-old", 1)
+
+    assert found is not None and found.session_id == "m-old"
+    assert [listed.session_id for listed in await provider.list_managed()] == ["m-old"]

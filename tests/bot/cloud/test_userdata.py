@@ -13,7 +13,7 @@ from bot.cloud.userdata import (
     build_user_data,
     powershell_literal,
 )
-from bot.dcs import MissionOptions, render_server_files
+from bot.dcs import SessionOptions, render_server_files
 from bot.domain.settings import SquadronSettings
 from tests.bot.cloud.userdata_reader import files_in_user_data
 
@@ -23,12 +23,12 @@ LAYOUT = ServerLayout(
     srs_server_exe="C:\\SRS\\ServerCommandLine-Windows\\SRS-Server-Commandline.exe",
     login_helper="C:\\rr\\ed-login.ps1",
 )
-MISSION_ID = "5f0c6d3e-1f3a-4c55-9d59-0d9a2c6b7e11"
+SESSION_ID = "5f0c6d3e-1f3a-4c55-9d59-0d9a2c6b7e11"
 
 
 def boot(files: dict[str, bytes], login: str | None = None) -> ServerBoot:
     return ServerBoot(
-        mission_id=MISSION_ID, attempt=2, files=files, login_parameter=login, region="eu-west-1"
+        session_id=SESSION_ID, attempt=2, files=files, login_parameter=login, region="eu-west-1"
     )
 
 
@@ -49,7 +49,7 @@ def with_addons() -> SquadronSettings:
 
 
 def test_user_data_carries_every_rendered_file_byte_for_byte() -> None:
-    files = render_server_files(with_addons(), MissionOptions(mission_id=MISSION_ID))
+    files = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
 
     script = build_user_data(boot(files), LAYOUT)
 
@@ -59,7 +59,7 @@ def test_user_data_carries_every_rendered_file_byte_for_byte() -> None:
 
 
 def test_user_data_writes_exact_bytes_into_the_write_folder_and_starts_dcs_there() -> None:
-    files = render_server_files(squadron(), MissionOptions(mission_id=MISSION_ID))
+    files = render_server_files(squadron(), SessionOptions(session_id=SESSION_ID))
 
     script = build_user_data(boot(files), LAYOUT)
 
@@ -73,8 +73,8 @@ def test_user_data_writes_exact_bytes_into_the_write_folder_and_starts_dcs_there
 
 
 def test_srs_starts_with_its_config_only_when_enabled() -> None:
-    with_srs = render_server_files(with_addons(), MissionOptions(mission_id=MISSION_ID))
-    without = render_server_files(squadron(), MissionOptions(mission_id=MISSION_ID))
+    with_srs = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
+    without = render_server_files(squadron(), SessionOptions(session_id=SESSION_ID))
 
     started = build_user_data(boot(with_srs), LAYOUT)
     not_started = build_user_data(boot(without), LAYOUT)
@@ -89,7 +89,7 @@ def test_srs_starts_with_its_config_only_when_enabled() -> None:
 
 
 def test_login_is_read_on_the_server_by_parameter_name_and_handed_to_the_login_helper() -> None:
-    files = render_server_files(squadron(), MissionOptions(mission_id=MISSION_ID))
+    files = render_server_files(squadron(), SessionOptions(session_id=SESSION_ID))
 
     with_login = build_user_data(boot(files, login="/rr/ed-login/2"), LAYOUT)
     without_login = build_user_data(boot(files), LAYOUT)
@@ -104,8 +104,8 @@ def test_login_is_read_on_the_server_by_parameter_name_and_handed_to_the_login_h
 
 
 def test_largest_settings_squadrons_can_type_fit_once_compressed() -> None:
-    options = MissionOptions(
-        mission_id=MISSION_ID,
+    options = SessionOptions(
+        session_id=SESSION_ID,
         missions=tuple(f"C:\\任务\\{i:02d}-" + "夜间飞行" * 61 + ".miz" for i in range(20)),
         description="\x00\x1f\x7f" * 333 + "\x01",
     )
@@ -125,8 +125,8 @@ def test_settings_that_cannot_fit_are_refused_rather_than_truncated() -> None:
         k=6_000,
     )
     text = "".join(letters)
-    options = MissionOptions(
-        mission_id=MISSION_ID,
+    options = SessionOptions(
+        session_id=SESSION_ID,
         missions=tuple(text[i * 250 : (i + 1) * 250] + ".miz" for i in range(20)),
         description=text[5_000:6_000],
     )
@@ -158,6 +158,6 @@ def test_powershell_strings_double_quotes_and_refuse_what_could_end_them() -> No
 
 
 def test_same_launch_gives_the_same_user_data() -> None:
-    files = render_server_files(with_addons(), MissionOptions(mission_id=MISSION_ID))
+    files = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
 
     assert build_user_data(boot(files), LAYOUT) == build_user_data(boot(dict(files)), LAYOUT)

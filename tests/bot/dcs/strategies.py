@@ -1,4 +1,4 @@
-"""Hypothesis strategies for squadron settings and mission options, driven by the catalogue."""
+"""Hypothesis strategies for squadron settings and session options, driven by the catalogue."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import reject
 from hypothesis import strategies as st
 
-from bot.dcs import MissionOptions
+from bot.dcs import SessionOptions
 from bot.domain.settings import (
     LOTATC_JSON_PORT,
     SETTINGS_CATALOGUE,
@@ -153,17 +153,17 @@ def squadron_settings(draw: st.DrawFn) -> SquadronSettings:
 
 
 RUN_MISSIONS = st.lists(mission_path(), max_size=5).map(tuple)
-MISSION_IDS = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
+SESSION_IDS = st.from_regex(r"[A-Za-z0-9_-]{1,64}", fullmatch=True)
 NAME_SUFFIXES = lua_text(64)
 DESCRIPTIONS = st.none() | lua_text(1000)
 
 
 @st.composite
-def mission_options(draw: st.DrawFn, settings: SquadronSettings) -> MissionOptions:
+def session_options(draw: st.DrawFn, settings: SquadronSettings) -> SessionOptions:
     missions = draw(RUN_MISSIONS)
     available = len(missions or settings.missions)
-    return MissionOptions(
-        mission_id=draw(MISSION_IDS),
+    return SessionOptions(
+        session_id=draw(SESSION_IDS),
         missions=missions,
         start_index=draw(st.integers(1, max(available, 1))),
         name_suffix=draw(NAME_SUFFIXES),
@@ -172,6 +172,6 @@ def mission_options(draw: st.DrawFn, settings: SquadronSettings) -> MissionOptio
 
 
 @st.composite
-def settings_and_mission(draw: st.DrawFn) -> tuple[SquadronSettings, MissionOptions]:
+def settings_and_session(draw: st.DrawFn) -> tuple[SquadronSettings, SessionOptions]:
     settings = draw(squadron_settings())
-    return settings, draw(mission_options(settings))
+    return settings, draw(session_options(settings))

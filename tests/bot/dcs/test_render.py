@@ -20,11 +20,11 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 import eventstore
-from bot.dcs import MissionOptions, render_server_files
+from bot.dcs import SessionOptions, render_server_files
 from bot.domain.events import SquadronSettingsChanged, from_stored, to_new_event
 from bot.domain.settings import SettingsError, SquadronSettings
 from tests.bot.dcs.lua_sandbox import LuaSandbox, tag_expected
-from tests.bot.dcs.strategies import ini_text, lua_text, mission_path, settings_and_mission
+from tests.bot.dcs.strategies import ini_text, lua_text, mission_path, settings_and_session
 from tests.bot.dcs.test_ini import parse_strictly, parse_with_configparser
 
 SERVER_SETTINGS = "Config/serverSettings.lua"
@@ -33,7 +33,7 @@ AUTOEXEC = "Config/autoexec.cfg"
 LOTATC = "Mods/Services/LotAtc/config.custom.lua"
 SRS = "Config/SRS.cfg"
 
-MISSION = MissionOptions(mission_id="0b7c5a52-6d0e-4c55-9a3e-3f1a1f9b2c11")
+SESSION = SessionOptions(session_id="0b7c5a52-6d0e-4c55-9a3e-3f1a1f9b2c11")
 ADD_ONS_ON = SquadronSettings().apply_changes(
     {
         "lotatc.enabled": True,
@@ -61,21 +61,21 @@ DCS_ADVANCED_NAMES = {
 }
 
 
-def expected_server_settings(s: SquadronSettings, mission: MissionOptions) -> dict[str, Any]:
+def expected_server_settings(s: SquadronSettings, session: SessionOptions) -> dict[str, Any]:
     advanced = {
         DCS_ADVANCED_NAMES.get(item.name, item.name): getattr(s.advanced, item.name)
         for item in fields(s.advanced)
     }
-    description = s.description if mission.description is None else mission.description
+    description = s.description if session.description is None else session.description
     cfg = {
-        "name": s.server_name + mission.name_suffix,
+        "name": s.server_name + session.name_suffix,
         "description": description,
         "password": s.password,
         "port": s.game_port,
         "maxPlayers": s.max_players,
         "isPublic": s.is_public,
-        "missionList": list(mission.missions or s.missions),
-        "listStartIndex": mission.start_index,
+        "missionList": list(session.missions or s.missions),
+        "listStartIndex": session.start_index,
         "listLoop": s.loop_missions,
         "listShuffle": s.shuffle_missions,
         "require_pure_clients": s.require_pure_clients,
@@ -177,7 +177,7 @@ def expected_srs(s: SquadronSettings) -> dict[str, dict[str, str]]:
 
 
 def assert_files_match(
-    lua: LuaSandbox, s: SquadronSettings, mission: MissionOptions, files: dict[str, bytes]
+    lua: LuaSandbox, s: SquadronSettings, session: SessionOptions, files: dict[str, bytes]
 ) -> None:
     expected_paths = {SERVER_SETTINGS, OPTIONS, AUTOEXEC}
     expected_paths |= {LOTATC} if s.lotatc.enabled else set()
@@ -187,7 +187,7 @@ def assert_files_match(
         assert not content.startswith(b"\xef\xbb\xbf")
         content.decode("utf-8")
     loaded = lua.globals_of(files[SERVER_SETTINGS])
-    assert loaded == tag_expected(expected_server_settings(s, mission))
+    assert loaded == tag_expected(expected_server_settings(s, session))
     assert lua.globals_of(files[OPTIONS]) == tag_expected(expected_options(s))
     assert lua.globals_of(files[AUTOEXEC]) == tag_expected(expected_autoexec())
     if s.lotatc.enabled:
@@ -207,16 +207,16 @@ def assert_files_match(
 def test_every_file_loads_with_the_values_and_types_of_the_settings(
     lua: LuaSandbox, squadron: SquadronSettings
 ) -> None:
-    assert_files_match(lua, squadron, MISSION, render_server_files(squadron, MISSION))
+    assert_files_match(lua, squadron, SESSION, render_server_files(squadron, SESSION))
 
 
-@given(settings_and_mission())
+@given(settings_and_session())
 @settings(deadline=None, max_examples=80)
 def test_any_valid_settings_render_files_that_load_with_their_values(
-    lua: LuaSandbox, drawn: tuple[SquadronSettings, MissionOptions]
+    lua: LuaSandbox, drawn: tuple[SquadronSettings, SessionOptions]
 ) -> None:
-    squadron, mission = drawn
-    assert_files_match(lua, squadron, mission, render_server_files(squadron, mission))
+    squadron, session = drawn
+    assert_files_match(lua, squadron, session, render_server_files(squadron, session))
 
 
 LUA_TEXT_FIELDS = {
@@ -241,7 +241,7 @@ def test_any_text_in_a_lua_field_comes_back_identical(
         squadron = ADD_ONS_ON.apply_changes({key: text})
     except SettingsError:
         reject()  # an empty remote control password, or both LotAtc passwords the same
-    assert_files_match(lua, squadron, MISSION, render_server_files(squadron, MISSION))
+    assert_files_match(lua, squadron, SESSION, render_server_files(squadron, SESSION))
 
 
 @pytest.mark.parametrize("key", ["srs.blue_password", "srs.red_password"])
@@ -254,7 +254,7 @@ def test_any_ini_safe_text_in_an_srs_field_comes_back_identical(
         squadron = ADD_ONS_ON.apply_changes({key: data.draw(ini_text(64))})
     except SettingsError:
         reject()  # empty, or the same as the other coalition's password
-    assert_files_match(lua, squadron, MISSION, render_server_files(squadron, MISSION))
+    assert_files_match(lua, squadron, SESSION, render_server_files(squadron, SESSION))
 
 
 @given(st.lists(mission_path(), min_size=1, max_size=20).map(tuple), lua_text(64), lua_text(1000))
@@ -262,10 +262,10 @@ def test_any_ini_safe_text_in_an_srs_field_comes_back_identical(
 def test_any_mission_paths_suffix_and_description_come_back_identical(
     lua: LuaSandbox, paths: tuple[str, ...], suffix: str, description: str
 ) -> None:
-    mission = MissionOptions(
-        mission_id="m-1", missions=paths, name_suffix=suffix, description=description
+    session = SessionOptions(
+        session_id="m-1", missions=paths, name_suffix=suffix, description=description
     )
-    assert_files_match(lua, ADD_ONS_ON, mission, render_server_files(ADD_ONS_ON, mission))
+    assert_files_match(lua, ADD_ONS_ON, session, render_server_files(ADD_ONS_ON, session))
 
 
 def through_the_event_store(squadron: SquadronSettings) -> SquadronSettings:
@@ -287,34 +287,34 @@ def through_the_event_store(squadron: SquadronSettings) -> SquadronSettings:
     return asyncio.run(round_trip())
 
 
-@given(settings_and_mission())
+@given(settings_and_session())
 @settings(deadline=None, max_examples=40)
 def test_settings_stored_in_the_event_store_render_byte_for_byte_the_same(
-    drawn: tuple[SquadronSettings, MissionOptions],
+    drawn: tuple[SquadronSettings, SessionOptions],
 ) -> None:
-    squadron, mission = drawn
+    squadron, session = drawn
     reloaded = through_the_event_store(squadron)
-    assert render_server_files(reloaded, mission) == render_server_files(squadron, mission)
+    assert render_server_files(reloaded, session) == render_server_files(squadron, session)
 
 
 def test_rendering_twice_gives_the_same_bytes() -> None:
-    assert render_server_files(ADD_ONS_ON, MISSION) == render_server_files(ADD_ONS_ON, MISSION)
+    assert render_server_files(ADD_ONS_ON, SESSION) == render_server_files(ADD_ONS_ON, SESSION)
 
 
 def test_rendering_in_another_process_gives_the_same_bytes() -> None:
     script = (
         "import json, sys\n"
-        "from bot.dcs import MissionOptions, render_server_files\n"
+        "from bot.dcs import SessionOptions, render_server_files\n"
         "from bot.domain.settings import SquadronSettings\n"
         "settings = SquadronSettings.from_data(json.loads(sys.argv[1]))\n"
-        "files = render_server_files(settings, MissionOptions(mission_id=sys.argv[2]))\n"
+        "files = render_server_files(settings, SessionOptions(session_id=sys.argv[2]))\n"
         "print(json.dumps({path: data.hex() for path, data in files.items()}))\n"
     )
-    argv = [sys.executable, "-c", script, json.dumps(ADD_ONS_ON.to_data()), MISSION.mission_id]
+    argv = [sys.executable, "-c", script, json.dumps(ADD_ONS_ON.to_data()), SESSION.session_id]
     environment = os.environ | {"PYTHONHASHSEED": "4242"}
     result = subprocess.run(argv, capture_output=True, check=True, env=environment, timeout=60)
     rendered = {path: bytes.fromhex(data) for path, data in json.loads(result.stdout).items()}
-    assert rendered == render_server_files(ADD_ONS_ON, MISSION)
+    assert rendered == render_server_files(ADD_ONS_ON, SESSION)
 
 
 @pytest.mark.parametrize(
@@ -328,46 +328,46 @@ def test_rendering_in_another_process_gives_the_same_bytes() -> None:
 def test_add_on_files_exist_only_when_the_add_on_is_enabled(
     changes: dict[str, object], present: set[str], absent: set[str]
 ) -> None:
-    files = render_server_files(SquadronSettings().apply_changes(changes), MISSION)
+    files = render_server_files(SquadronSettings().apply_changes(changes), SESSION)
     assert present <= set(files) and not absent & set(files)
 
 
 def test_a_run_without_missions_uses_the_squadron_list_from_its_start_index(
     lua: LuaSandbox,
 ) -> None:
-    mission = MissionOptions(mission_id="m-2", start_index=2)
-    cfg = lua.run(render_server_files(ADD_ONS_ON, mission)[SERVER_SETTINGS])[b"cfg"]
+    session = SessionOptions(session_id="m-2", start_index=2)
+    cfg = lua.run(render_server_files(ADD_ONS_ON, session)[SERVER_SETTINGS])[b"cfg"]
     assert cfg[b"missionList"][2] == b"C:\\Missions\\Syria.miz" and cfg[b"listStartIndex"] == 2
 
 
 def test_a_start_index_past_the_squadron_list_is_refused() -> None:
-    mission = MissionOptions(mission_id="m-3", start_index=3)
+    session = SessionOptions(session_id="m-3", start_index=3)
     with pytest.raises(SettingsError, match=r"^start_index must be a whole number from 1 to 2"):
-        render_server_files(ADD_ONS_ON, mission)
+        render_server_files(ADD_ONS_ON, session)
 
 
 def test_a_squadron_without_missions_renders_an_empty_list(lua: LuaSandbox) -> None:
-    cfg = lua.run(render_server_files(SquadronSettings(), MISSION)[SERVER_SETTINGS])[b"cfg"]
+    cfg = lua.run(render_server_files(SquadronSettings(), SESSION)[SERVER_SETTINGS])[b"cfg"]
     assert lua.ipairs_length(cfg[b"missionList"]) == 0 and cfg[b"listStartIndex"] == 1
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"mission_id": "has space"}, r"^mission_id"),
-        ({"mission_id": ""}, r"^mission_id"),
-        ({"mission_id": "m", "missions": ("a.miz",), "start_index": 2}, r"^start_index"),
-        ({"mission_id": "m", "start_index": 0}, r"^start_index"),
-        ({"mission_id": "m", "missions": ("a.exe",)}, r"^missions"),
-        ({"mission_id": "m", "name_suffix": "x" * 65}, r"^name_suffix"),
-        ({"mission_id": "m", "description": "x" * 1001}, r"^description"),
+        ({"session_id": "has space"}, r"^session_id"),
+        ({"session_id": ""}, r"^session_id"),
+        ({"session_id": "m", "missions": ("a.miz",), "start_index": 2}, r"^start_index"),
+        ({"session_id": "m", "start_index": 0}, r"^start_index"),
+        ({"session_id": "m", "missions": ("a.exe",)}, r"^missions"),
+        ({"session_id": "m", "name_suffix": "x" * 65}, r"^name_suffix"),
+        ({"session_id": "m", "description": "x" * 1001}, r"^description"),
     ],
 )
-def test_invalid_mission_options_are_refused(options: dict[str, Any], message: str) -> None:
+def test_invalid_session_options_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
-        MissionOptions(**options)
+        SessionOptions(**options)
 
 
-def test_the_files_are_traceable_to_their_mission() -> None:
-    for content in render_server_files(ADD_ONS_ON, MISSION).values():
-        assert MISSION.mission_id.encode() in content.split(b"\n", 1)[0]
+def test_the_files_are_traceable_to_their_session() -> None:
+    for content in render_server_files(ADD_ONS_ON, SESSION).values():
+        assert SESSION.session_id.encode() in content.split(b"\n", 1)[0]

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from bot.domain.billing import Bill, bill, billable_start, credit_runs_out
 from bot.domain.events import TerminationReason
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.session import SessionState, SessionStatus
 
 START = datetime(2026, 11, 28, 20, tzinfo=UTC)
 """The start the squadron asked for."""
@@ -25,13 +25,13 @@ def session(
     start_at: datetime = START,
     rate: int = 250,
     immediate: bool = False,
-) -> MissionState:
+) -> SessionState:
     """A session ending: its stop requested at ``stop_at`` for ``reason``."""
-    return MissionState(
-        mission_id="m1",
+    return SessionState(
+        session_id="m1",
         guild_id="7",
         booked_by="42",
-        status=MissionStatus.TERMINATING,
+        status=SessionStatus.TERMINATING,
         size="medium",
         region="eu-central-1",
         start_at=start_at,

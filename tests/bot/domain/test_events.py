@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import mission, squadron
+from bot.domain import session, squadron
 from bot.domain.events import (
     EVENT_CLASSES,
+    RENAMED_TYPES,
     UPCASTERS,
     CreditsGranted,
     CreditsPurchased,
@@ -19,11 +20,6 @@ from bot.domain.events import (
     InstanceLaunchFailed,
     InstanceLaunchRequested,
     InstanceReady,
-    MissionBooked,
-    MissionCancelled,
-    MissionCharged,
-    MissionEnded,
-    MissionExtended,
     NoticeDelivered,
     PaidRequestSettled,
     PurchaseClosed,
@@ -31,8 +27,14 @@ from bot.domain.events import (
     ReminderSent,
     ReservationReduced,
     ReservationReleased,
+    SessionBooked,
+    SessionCancelled,
+    SessionCharged,
+    SessionEnded,
+    SessionExtended,
     SquadronSettingsChanged,
     TerminationRequested,
+    current_type,
     from_stored,
     to_new_event,
 )
@@ -69,18 +71,18 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
     ),
     PurchaseClosed: PurchaseClosed(purchase_id="p1", reason="expired"),
     PaidRequestSettled: PaidRequestSettled(
-        purchase_id="p1", outcome="carried_out", mission_id="m1", message=None
+        purchase_id="p1", outcome="carried_out", session_id="m1", message=None
     ),
     CreditsGranted: CreditsGranted(amount_cents=500, reason="welcome"),
     CreditsRefunded: CreditsRefunded(
         amount_cents=300, reason="refund", purchase_id=None, shortfall_cents=0, source="admin"
     ),
-    CreditsReserved: CreditsReserved(mission_id="m1", amount_cents=400),
-    ReservationReduced: ReservationReduced(mission_id="m1", amount_cents=100),
-    ReservationReleased: ReservationReleased(mission_id="m1", amount_cents=300),
-    MissionCharged: MissionCharged(mission_id="m1", minutes=61, amount_cents=254),
-    MissionBooked: MissionBooked(
-        mission_id="m1",
+    CreditsReserved: CreditsReserved(session_id="m1", amount_cents=400),
+    ReservationReduced: ReservationReduced(session_id="m1", amount_cents=100),
+    ReservationReleased: ReservationReleased(session_id="m1", amount_cents=300),
+    SessionCharged: SessionCharged(session_id="m1", minutes=61, amount_cents=254),
+    SessionBooked: SessionBooked(
+        session_id="m1",
         guild_id="1",
         booked_by="42",
         size="medium",
@@ -91,7 +93,7 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
         immediate=False,
         mission_name="Operation ünïcode",
     ),
-    MissionCancelled: MissionCancelled(reason="cancelled"),
+    SessionCancelled: SessionCancelled(reason="cancelled"),
     ReminderSent: ReminderSent(key="start-60"),
     NoticeDelivered: NoticeDelivered(key="start-60"),
     InstanceLaunchRequested: InstanceLaunchRequested(
@@ -104,11 +106,11 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
         attempt=1, reason="capacity", message="No capacity in that region."
     ),
     InstanceReady: InstanceReady(address="127.0.0.1", port=10308, ready_at=T0),
-    MissionExtended: MissionExtended(added_minutes=30, end_at=T0 + timedelta(hours=3)),
+    SessionExtended: SessionExtended(added_minutes=30, end_at=T0 + timedelta(hours=3)),
     TerminationRequested: TerminationRequested(
         reason="stopped_by_user", stop_at=T0 + timedelta(minutes=10, seconds=7.25)
     ),
-    MissionEnded: MissionEnded(
+    SessionEnded: SessionEnded(
         reason="stopped_by_user", ended_at=T0, billed_minutes=0, amount_cents=0, instance_id=None
     ),
 }
@@ -136,8 +138,8 @@ def test_settings_event_is_at_version_3_and_stores_real_booleans() -> None:
 
 def test_times_are_stored_as_utc_iso_text() -> None:
     berlin = timezone(timedelta(hours=1))
-    sample = SAMPLES[MissionBooked]
-    assert isinstance(sample, MissionBooked)
+    sample = SAMPLES[SessionBooked]
+    assert isinstance(sample, SessionBooked)
     booked = replace(sample, start_at=datetime(2026, 11, 28, 21, tzinfo=berlin))
     data = to_new_event(booked, {}).data
     assert data["start_at"] == "2026-11-28T20:00:00+00:00"
@@ -151,7 +153,11 @@ def test_a_naive_time_is_refused_when_writing() -> None:
         to_new_event(naive, {})
 
 
-def _stored(type_: str, data: EventData, schema_version: int = 1) -> StoredEvent:
+_VERSIONS = {cls.TYPE: cls.VERSION for cls in EVENT_CLASSES}
+
+
+def _stored(type_: str, data: EventData, schema_version: int | None = None) -> StoredEvent:
+    """Stored at ``schema_version``, by default the type's current one."""
     return StoredEvent(
         stream_id="mission#m1",
         version=3,
@@ -161,13 +167,13 @@ def _stored(type_: str, data: EventData, schema_version: int = 1) -> StoredEvent
         id="e",
         recorded_at=T0,
         position=3,
-        schema_version=schema_version,
+        schema_version=_VERSIONS.get(type_, 1) if schema_version is None else schema_version,
     )
 
 
 def test_an_unknown_event_type_is_a_clear_error() -> None:
-    with pytest.raises(EventSchemaError, match=r"'MissionTeleported'.*does not know"):
-        from_stored(_stored("MissionTeleported", {}))
+    with pytest.raises(EventSchemaError, match=r"'SessionTeleported'.*does not know"):
+        from_stored(_stored("SessionTeleported", {}))
 
 
 def test_a_schema_version_newer_than_the_code_is_a_clear_error() -> None:
@@ -190,7 +196,7 @@ def test_an_extra_field_is_a_clear_error() -> None:
     [
         ("CreditsGranted", {"amount_cents": "500", "reason": "r"}),
         ("CreditsGranted", {"amount_cents": True, "reason": "r"}),
-        ("MissionBooked", {**to_new_event(SAMPLES[MissionBooked], {}).data, "immediate": "false"}),
+        ("SessionBooked", {**to_new_event(SAMPLES[SessionBooked], {}).data, "immediate": "false"}),
         ("InstanceReady", {"address": "a", "port": 1, "ready_at": 5}),
     ],
 )
@@ -281,12 +287,12 @@ def test_v1_settings_history_folds_into_the_squadron_state() -> None:
     assert state.settings.srs.enabled is True
 
 
-def test_v1_mission_history_loads_into_an_ended_mission() -> None:
-    state = mission.initial_mission
+def test_v1_session_history_loads_into_an_ended_session() -> None:
+    state = session.initial_session
     for event in _fixture("mission_history_v1.json"):
-        state = mission.evolve(state, event)
+        state = session.evolve(state, event)
     assert state is not None
-    assert state.status is mission.MissionStatus.ENDED
+    assert state.status is session.SessionStatus.ENDED
     assert state.billed_minutes == 95
     assert state.reminders_sent == frozenset({"start-60", "ready"})
 
@@ -297,10 +303,36 @@ def test_a_v1_stop_request_is_dated_by_when_it_was_recorded() -> None:
     assert (request.type, request.schema_version) == ("TerminationRequested", 1)
     upcast = from_stored(request)
     assert upcast == TerminationRequested(reason="stopped_by_user", stop_at=None)
-    state = mission.initial_mission
+    state = session.initial_session
     for event in history[:7]:
-        state = mission.evolve(state, event)
+        state = session.evolve(state, event)
     assert state is not None and state.stop_at == request.recorded_at
+
+
+def test_a_v1_booking_reads_as_session_booked_with_its_session_id() -> None:
+    booked = from_stored(_fixture("mission_history_v1.json")[0])
+    assert isinstance(booked, SessionBooked)
+    assert booked.session_id == "3f6c1a52-8d0e-4b7a-9c41-2e5d7f80a913"
+    assert booked.mission_name == "Red Flag"
+
+
+def test_every_event_type_stored_under_its_mission_era_name_reads_as_today() -> None:
+    """Frozen: each sample as rr stored it while a session was called a mission."""
+    before = _fixture("every_event_type_before_sessions.json")
+    assert set(RENAMED_TYPES) <= {event.type for event in before}
+    assert [from_stored(event) for event in before] == list(SAMPLES.values())
+
+
+def test_every_event_type_stored_under_its_session_name_reads_back() -> None:
+    """Frozen: each sample as rr stores it since the rename."""
+    today = _fixture("every_event_type_sessions.json")
+    assert not {event.type for event in today} & set(RENAMED_TYPES)
+    assert [from_stored(event) for event in today] == list(SAMPLES.values())
+
+
+def test_an_old_type_name_maps_to_the_type_it_is_now() -> None:
+    assert current_type("MissionBooked") == SessionBooked.TYPE
+    assert current_type("ReminderSent") == ReminderSent.TYPE
 
 
 def test_upcasters_chain_from_an_old_version_to_the_current() -> None:

@@ -16,9 +16,9 @@ MEMBER = Actor("42", "7")
 OPERATOR = Actor.system("admin")
 LIMITS = Limits(max_concurrent_per_guild=3)
 
-missions = st.sampled_from(["m0", "m1", "m2", "m3"])
+sessions = st.sampled_from(["m0", "m1", "m2", "m3"])
 purchases = st.sampled_from(["p0", "p1", "p2", "p3"])
-sessions = st.sampled_from(["cs0", "cs1", "cs2", "cs3"])
+checkouts = st.sampled_from(["cs0", "cs1", "cs2", "cs3"])
 cents = st.integers(min_value=0, max_value=3000)
 share = st.floats(min_value=0, max_value=1)
 overrun = st.floats(min_value=1, max_value=3)
@@ -38,28 +38,28 @@ def _grant(amount: int) -> Step:
     return Step(lambda _: sq.GrantCredits(actor=OPERATOR, amount=amount, reason="grant"))
 
 
-def _start(purchase_id: str, session: str, amount: int) -> Step:
+def _start(purchase_id: str, checkout: str, amount: int) -> Step:
     return Step(
         lambda _: sq.StartPurchase(
             actor=MEMBER,
             purchase_id=purchase_id,
             amount_cents=amount,
             buyer_id="42",
-            checkout_session_id=session,
+            checkout_session_id=checkout,
             lapsed_before=LONG_AGO,
         )
     )
 
 
-def _record(purchase_id: str, session: str, amount: int) -> Step:
+def _record(purchase_id: str, checkout: str, amount: int) -> Step:
     return Step(
         lambda _: sq.RecordPurchase(
             actor=OPERATOR,
             purchase_id=purchase_id,
             amount_cents=amount,
             buyer_id="42",
-            checkout_session_id=session,
-            payment_event_id=f"evt-{session}",
+            checkout_session_id=checkout,
+            payment_event_id=f"evt-{checkout}",
         )
     )
 
@@ -91,59 +91,59 @@ def _stripe_refund(purchase_id: str, amount: int) -> Step:
     )
 
 
-def _reserve(mission_id: str, amount: int) -> Step:
+def _reserve(session_id: str, amount: int) -> Step:
     return Step(
-        lambda _: sq.Reserve(actor=MEMBER, mission_id=mission_id, amount=amount, limits=LIMITS)
+        lambda _: sq.Reserve(actor=MEMBER, session_id=session_id, amount=amount, limits=LIMITS)
     )
 
 
-def _prepaid_reserve(mission_id: str, amount: int, minimum: int) -> Step:
+def _prepaid_reserve(session_id: str, amount: int, minimum: int) -> Step:
     """A start now: as much of ``amount`` as is available, at least ``minimum``."""
     return Step(
         lambda _: sq.Reserve(
-            actor=MEMBER, mission_id=mission_id, amount=amount, limits=LIMITS, minimum=minimum
+            actor=MEMBER, session_id=session_id, amount=amount, limits=LIMITS, minimum=minimum
         )
     )
 
 
-def _release(mission_id: str) -> Step:
-    return Step(lambda _: sq.ReleaseReservation(actor=MEMBER, mission_id=mission_id))
+def _release(session_id: str) -> Step:
+    return Step(lambda _: sq.ReleaseReservation(actor=MEMBER, session_id=session_id))
 
 
-def _charge(mission_id: str, fraction: float) -> Step:
-    """A charge within the mission's reservation."""
+def _charge(session_id: str, fraction: float) -> Step:
+    """A charge within the session's reservation."""
 
     def build(state: sq.SquadronState) -> sq.SquadronCommand:
-        amount = int(state.reservations.get(mission_id, 0) * fraction)
-        return sq.Charge(actor=OPERATOR, mission_id=mission_id, minutes=amount, amount=amount)
+        amount = int(state.reservations.get(session_id, 0) * fraction)
+        return sq.Charge(actor=OPERATOR, session_id=session_id, minutes=amount, amount=amount)
 
     return Step(build)
 
 
-def _overrun(mission_id: str, factor: float) -> Step:
-    """A charge beyond the mission's reservation (it ran longer than reserved)."""
+def _overrun(session_id: str, factor: float) -> Step:
+    """A charge beyond the session's reservation (it ran longer than reserved)."""
 
     def build(state: sq.SquadronState) -> sq.SquadronCommand:
-        amount = int(state.reservations.get(mission_id, 0) * factor) + 1
-        return sq.Charge(actor=OPERATOR, mission_id=mission_id, minutes=amount, amount=amount)
+        amount = int(state.reservations.get(session_id, 0) * factor) + 1
+        return sq.Charge(actor=OPERATOR, session_id=session_id, minutes=amount, amount=amount)
 
     return Step(build, may_go_negative=True)
 
 
 safe_steps = st.one_of(
     st.builds(_grant, cents),
-    st.builds(_start, purchases, sessions, cents),
-    st.builds(_record, purchases, sessions, cents),
+    st.builds(_start, purchases, checkouts, cents),
+    st.builds(_record, purchases, checkouts, cents),
     st.builds(_close, purchases),
     st.builds(_admin_refund, cents),
     st.builds(_stripe_refund, purchases, cents),
-    st.builds(_reserve, missions, cents),
-    st.builds(_prepaid_reserve, missions, cents, cents),
-    st.builds(_release, missions),
-    st.builds(_charge, missions, share),
+    st.builds(_reserve, sessions, cents),
+    st.builds(_prepaid_reserve, sessions, cents, cents),
+    st.builds(_release, sessions),
+    st.builds(_charge, sessions, share),
 )
 negative_steps = st.one_of(
-    st.builds(_overrun, missions, overrun), st.builds(_negative_refund, cents)
+    st.builds(_overrun, sessions, overrun), st.builds(_negative_refund, cents)
 )
 
 
@@ -210,12 +210,12 @@ def test_the_balance_is_what_came_in_minus_what_went_out(steps: list[Step]) -> N
         already_credited = stream.state.credited_session_ids
         command = _run(step, stream)
         if isinstance(command, sq.RecordPurchase):
-            session = command.checkout_session_id
-            if session not in already_credited and session in stream.state.credited_session_ids:
+            checkout = command.checkout_session_id
+            if checkout not in already_credited and checkout in stream.state.credited_session_ids:
                 purchased += command.amount_cents
     granted = sum(e.data["amount_cents"] for e in stream.events if e.type == "CreditsGranted")
     refunded = sum(e.data["amount_cents"] for e in stream.events if e.type == "CreditsRefunded")
-    charged = sum(e.data["amount_cents"] for e in stream.events if e.type == "MissionCharged")
+    charged = sum(e.data["amount_cents"] for e in stream.events if e.type == "SessionCharged")
     assert stream.state.balance_cents == purchased + granted - refunded - charged
 
 

@@ -55,9 +55,9 @@ def squadron(
     return stream
 
 
-def carried_out(actor: Actor | None = None, mission_id: str = "m1") -> sq.SettlePaidRequest:
+def carried_out(actor: Actor | None = None, session_id: str = "m1") -> sq.SettlePaidRequest:
     return sq.SettlePaidRequest(
-        actor=actor or paid_for(), purchase_id="p1", outcome="carried_out", mission_id=mission_id
+        actor=actor or paid_for(), purchase_id="p1", outcome="carried_out", session_id=session_id
     )
 
 
@@ -82,10 +82,10 @@ def test_only_a_credited_purchase_with_a_request_waits_to_be_settled(
     assert squadron(intent=intent, paid=paid).state.unsettled_paid_requests == ()
 
 
-def test_a_request_carried_out_is_recorded_with_its_mission_and_settled() -> None:
+def test_a_request_carried_out_is_recorded_with_its_session_and_settled() -> None:
     stream = squadron()
     assert run(stream, carried_out()) == [
-        PaidRequestSettled(purchase_id="p1", outcome="carried_out", mission_id="m1", message=None)
+        PaidRequestSettled(purchase_id="p1", outcome="carried_out", session_id="m1", message=None)
     ]
     assert stream.state.purchases["p1"].settled
     assert stream.state.unsettled_paid_requests == ()
@@ -96,7 +96,7 @@ def test_a_refused_request_is_recorded_with_why_and_settled() -> None:
     stream = squadron()
     assert run(stream, refused("Not enough credit.")) == [
         PaidRequestSettled(
-            purchase_id="p1", outcome="refused", mission_id=None, message="Not enough credit."
+            purchase_id="p1", outcome="refused", session_id=None, message="Not enough credit."
         )
     ]
     assert stream.state.unsettled_paid_requests == ()
@@ -114,7 +114,7 @@ def test_a_settled_request_is_not_carried_out_again(first: sq.SettlePaidRequest)
     stream = squadron()
     run(stream, first)
     with pytest.raises(Conflict, match="already settled"):
-        sq.decide(carried_out(mission_id="m2"), stream.state)
+        sq.decide(carried_out(session_id="m2"), stream.state)
 
 
 def test_an_operator_may_settle_a_request() -> None:
@@ -143,15 +143,15 @@ def test_settling_what_is_not_a_paid_request_is_not_found(
         sq.SettlePaidRequest(actor=paid_for(), purchase_id="p1", outcome="carried_out"),
         sq.SettlePaidRequest(actor=paid_for(), purchase_id="p1", outcome="refused"),
         sq.SettlePaidRequest(
-            actor=paid_for(), purchase_id="p1", outcome="refused", mission_id="m1", message="No."
+            actor=paid_for(), purchase_id="p1", outcome="refused", session_id="m1", message="No."
         ),
         sq.SettlePaidRequest(
-            actor=paid_for(), purchase_id="p1", outcome="carried_out", mission_id="m1", message="?"
+            actor=paid_for(), purchase_id="p1", outcome="carried_out", session_id="m1", message="?"
         ),
     ],
-    ids=["carried out without mission", "refused without why", "refused with mission", "noted"],
+    ids=["carried out without session", "refused without why", "refused with session", "noted"],
 )
-def test_an_outcome_comes_with_its_mission_or_its_reason_only(
+def test_an_outcome_comes_with_its_session_or_its_reason_only(
     command: sq.SettlePaidRequest,
 ) -> None:
     with pytest.raises(InvalidRequest):

@@ -67,8 +67,8 @@ def start(purchase_id: str, cents: int = 1000, session: str | None = None) -> sq
     )
 
 
-def reserve(mission_id: str, cents: int) -> sq.Reserve:
-    return sq.Reserve(actor=MEMBER, mission_id=mission_id, amount=cents, limits=LIMITS)
+def reserve(session_id: str, cents: int) -> sq.Reserve:
+    return sq.Reserve(actor=MEMBER, session_id=session_id, amount=cents, limits=LIMITS)
 
 
 def stripe_refund(cents: int, purchase_id: str | None = "p1") -> sq.RefundCredits:
@@ -89,7 +89,7 @@ def admin_refund(cents: int, *, allow_negative: bool = False) -> sq.RefundCredit
 def test_a_new_squadron_has_default_settings_and_no_credit() -> None:
     state = sq.initial_squadron
     assert state.balance_cents == state.reserved_cents == state.available_cents == 0
-    assert state.active_missions == ()
+    assert state.active_sessions == ()
     assert state.settings.instance_size == "medium"
 
 
@@ -417,7 +417,7 @@ def test_a_stripe_refund_of_unspent_credit_is_reversed_in_full() -> None:
 def test_a_stripe_refund_of_spent_credit_records_the_shortfall() -> None:
     stream = purchased(2000)
     run(stream, reserve("m1", 1500))
-    run(stream, sq.Charge(actor=STRIPE, mission_id="m1", minutes=300, amount=1500))
+    run(stream, sq.Charge(actor=STRIPE, session_id="m1", minutes=300, amount=1500))
     events = run(stream, stripe_refund(2000))
     assert events[-1] == CreditsRefunded(
         amount_cents=500,
@@ -434,9 +434,9 @@ def test_a_stripe_refund_cuts_reservations_newest_first() -> None:
     run(stream, reserve("old", 1000))
     run(stream, reserve("new", 1500))
     events = run(stream, stripe_refund(2000))
-    assert events[:-1] == [ReservationReduced(mission_id="new", amount_cents=1500)]
+    assert events[:-1] == [ReservationReduced(session_id="new", amount_cents=1500)]
     events = run(stream, stripe_refund(1000))
-    assert events[:-1] == [ReservationReduced(mission_id="old", amount_cents=1000)]
+    assert events[:-1] == [ReservationReduced(session_id="old", amount_cents=1000)]
     assert stream.state.balance_cents == 0
     assert stream.state.reservations == {"old": 0, "new": 0}
 
@@ -447,8 +447,8 @@ def test_a_stripe_refund_cuts_across_reservations_when_one_is_not_enough() -> No
     run(stream, reserve("new", 1500))
     events = run(stream, stripe_refund(2800))
     assert events[:-1] == [
-        ReservationReduced(mission_id="new", amount_cents=1500),
-        ReservationReduced(mission_id="old", amount_cents=800),
+        ReservationReduced(session_id="new", amount_cents=1500),
+        ReservationReduced(session_id="old", amount_cents=800),
     ]
     assert stream.state.reservations == {"old": 200, "new": 0}
     assert stream.state.available_cents == 0
@@ -482,7 +482,7 @@ def test_a_reservation_sets_credit_aside() -> None:
     run(stream, reserve("m1", 600))
     state = stream.state
     assert (state.balance_cents, state.reserved_cents, state.available_cents) == (1000, 600, 400)
-    assert state.active_missions == ("m1",)
+    assert state.active_sessions == ("m1",)
 
 
 def test_a_reservation_beyond_available_credit_is_refused_with_the_shortfall() -> None:
@@ -498,9 +498,9 @@ def test_a_reservation_beyond_available_credit_is_refused_with_the_shortfall() -
     )
 
 
-def prepaid(mission_id: str, cents: int, minimum: int) -> sq.Reserve:
+def prepaid(session_id: str, cents: int, minimum: int) -> sq.Reserve:
     return sq.Reserve(
-        actor=MEMBER, mission_id=mission_id, amount=cents, limits=LIMITS, minimum=minimum
+        actor=MEMBER, session_id=session_id, amount=cents, limits=LIMITS, minimum=minimum
     )
 
 
@@ -508,7 +508,7 @@ def test_a_reservation_with_a_minimum_takes_the_available_credit_when_short() ->
     stream = funded(1000)
     run(stream, reserve("m1", 550))
     events = run(stream, prepaid("m2", 1200, minimum=300))
-    assert [(e.mission_id, e.amount_cents) for e in events] == [("m2", 450)]  # type: ignore[attr-defined]
+    assert [(e.session_id, e.amount_cents) for e in events] == [("m2", 450)]  # type: ignore[attr-defined]
     assert stream.state.reservations == {"m1": 550, "m2": 450}
     assert stream.state.available_cents == 0
 
@@ -548,7 +548,7 @@ def test_a_reservation_minimum_cannot_be_negative() -> None:
 
 
 def test_the_shortfall_is_shown_in_the_configured_currency() -> None:
-    command = sq.Reserve(actor=MEMBER, mission_id="m", amount=100, limits=LIMITS, currency="eur")
+    command = sq.Reserve(actor=MEMBER, session_id="m", amount=100, limits=LIMITS, currency="eur")
     with pytest.raises(InsufficientCredit, match="€1"):
         sq.decide(command, sq.initial_squadron)
 
@@ -556,12 +556,12 @@ def test_the_shortfall_is_shown_in_the_configured_currency() -> None:
 def test_a_limit_of_one_server_is_told_in_the_singular() -> None:
     stream = funded(10_000)
     one = replace(LIMITS, max_concurrent_per_guild=1)
-    run(stream, sq.Reserve(actor=MEMBER, mission_id="m1", amount=100, limits=one))
+    run(stream, sq.Reserve(actor=MEMBER, session_id="m1", amount=100, limits=one))
     with pytest.raises(Conflict, match="already has 1 server running or booked"):
-        sq.decide(sq.Reserve(actor=MEMBER, mission_id="m2", amount=100, limits=one), stream.state)
+        sq.decide(sq.Reserve(actor=MEMBER, session_id="m2", amount=100, limits=one), stream.state)
 
 
-def test_at_most_the_concurrent_limit_of_missions_hold_reservations() -> None:
+def test_at_most_the_concurrent_limit_of_sessions_hold_reservations() -> None:
     stream = funded(10_000)
     run(stream, reserve("m1", 100))
     run(stream, reserve("m2", 100))
@@ -569,7 +569,7 @@ def test_at_most_the_concurrent_limit_of_missions_hold_reservations() -> None:
         sq.decide(reserve("m3", 100), stream.state)
 
 
-def test_extending_a_reserved_mission_does_not_count_against_the_limit() -> None:
+def test_extending_a_reserved_session_does_not_count_against_the_limit() -> None:
     stream = funded(10_000)
     run(stream, reserve("m1", 100))
     run(stream, reserve("m2", 100))
@@ -577,18 +577,18 @@ def test_extending_a_reserved_mission_does_not_count_against_the_limit() -> None
     assert stream.state.reservations == {"m1": 150, "m2": 100}
 
 
-def test_a_released_mission_frees_its_slot_and_credit() -> None:
+def test_a_released_session_frees_its_slot_and_credit() -> None:
     stream = funded(1000)
     run(stream, reserve("m1", 300))
     run(stream, reserve("m1", 200))
-    events = run(stream, sq.ReleaseReservation(actor=MEMBER, mission_id="m1"))
+    events = run(stream, sq.ReleaseReservation(actor=MEMBER, session_id="m1"))
     assert events[0].amount_cents == 500  # type: ignore[attr-defined]
     assert stream.state.available_cents == 1000
-    assert stream.state.active_missions == ()
+    assert stream.state.active_sessions == ()
 
 
-def test_releasing_a_mission_without_a_reservation_decides_nothing() -> None:
-    assert sq.decide(sq.ReleaseReservation(actor=MEMBER, mission_id="m"), funded(1).state) == []
+def test_releasing_a_session_without_a_reservation_decides_nothing() -> None:
+    assert sq.decide(sq.ReleaseReservation(actor=MEMBER, session_id="m"), funded(1).state) == []
 
 
 def test_a_reservation_cannot_be_negative() -> None:
@@ -599,7 +599,7 @@ def test_a_reservation_cannot_be_negative() -> None:
 def test_a_charge_takes_the_minutes_run_and_releases_the_whole_reservation() -> None:
     stream = funded(1000)
     run(stream, reserve("m1", 600))
-    run(stream, sq.Charge(actor=STRIPE, mission_id="m1", minutes=61, amount=255))
+    run(stream, sq.Charge(actor=STRIPE, session_id="m1", minutes=61, amount=255))
     state = stream.state
     assert (state.balance_cents, state.reserved_cents, state.available_cents) == (745, 0, 745)
 
@@ -607,7 +607,7 @@ def test_a_charge_takes_the_minutes_run_and_releases_the_whole_reservation() -> 
 def test_a_charge_beyond_the_reservation_is_still_recorded() -> None:
     stream = funded(500)
     run(stream, reserve("m1", 500))
-    run(stream, sq.Charge(actor=STRIPE, mission_id="m1", minutes=200, amount=800))
+    run(stream, sq.Charge(actor=STRIPE, session_id="m1", minutes=200, amount=800))
     assert stream.state.balance_cents == -300
 
 
@@ -615,14 +615,14 @@ def test_a_charge_beyond_the_reservation_is_still_recorded() -> None:
 def test_a_charge_cannot_be_negative(minutes: int, cents: int) -> None:
     with pytest.raises(InvalidRequest):
         sq.decide(
-            sq.Charge(actor=STRIPE, mission_id="m", minutes=minutes, amount=cents), funded(1).state
+            sq.Charge(actor=STRIPE, session_id="m", minutes=minutes, amount=cents), funded(1).state
         )
 
 
 def test_a_charge_of_zero_still_frees_the_reservation() -> None:
     stream = funded(500)
     run(stream, reserve("m1", 500))
-    run(stream, sq.Charge(actor=STRIPE, mission_id="m1", minutes=0, amount=0))
+    run(stream, sq.Charge(actor=STRIPE, session_id="m1", minutes=0, amount=0))
     assert stream.state.reservations == {}
 
 

@@ -66,7 +66,7 @@ def a_busy_squadron() -> Stream[sq.SquadronState]:
             actor=STRIPE, amount=300, reason="r", purchase_id="without-checkout", source="stripe"
         ),
     )
-    run(stream, sq.Reserve(actor=MEMBER, mission_id="m1", amount=700, limits=Limits()))
+    run(stream, sq.Reserve(actor=MEMBER, session_id="m1", amount=700, limits=Limits()))
     return stream
 
 

@@ -323,11 +323,11 @@ async def test_the_answer_does_not_wait_for_the_notices(
 
 
 async def spend_in_another_process(store: eventstore.EventStore, amount: int) -> None:
-    """Another bot process on the same store runs a mission and charges ``amount`` for it."""
+    """Another bot process on the same store runs a session and charges ``amount`` for it."""
     other = eventstore.Repository(store, evolve, initial_squadron)
     actor = Actor.system("scheduler")
-    reserve = Reserve(actor=actor, mission_id="m1", amount=amount, limits=Limits())
-    charge = Charge(actor=actor, mission_id="m1", minutes=60, amount=amount)
+    reserve = Reserve(actor=actor, session_id="m1", amount=amount, limits=Limits())
+    charge = Charge(actor=actor, session_id="m1", minutes=60, amount=amount)
     for command in (reserve, charge):
         await other.execute(squadron_stream(GUILD), partial(decide, command))
 
@@ -353,9 +353,9 @@ async def test_a_booking_that_waited_for_its_payment_is_made_once_when_paid(
     await services.background.drain()
 
     (confirmed,) = notifier.of(BookingConfirmedNotice)
-    assert (confirmed.purchase_id, confirmed.mission.start_at) == (link.purchase_id, start_at)
-    assert [m.mission_id for m in await services.missions.for_guild(GUILD)] == [
-        confirmed.mission.mission_id
+    assert (confirmed.purchase_id, confirmed.session.start_at) == (link.purchase_id, start_at)
+    assert [m.session_id for m in await services.sessions.for_guild(GUILD)] == [
+        confirmed.session.session_id
     ]
 
 

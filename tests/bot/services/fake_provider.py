@@ -48,7 +48,7 @@ class FakeProvider:
         instance_id = f"i-{next(self._ids):04d}"
         info = InstanceInfo(
             instance_id=instance_id,
-            mission_id=request.mission_id,
+            session_id=request.session_id,
             attempt=request.attempt,
             state=self.boots_to,
             address=ADDRESS if self.boots_to == "running" else None,
@@ -68,9 +68,9 @@ class FakeProvider:
             return InstanceInfo(instance_id, None, None, "gone", None, None)
         return instance.info
 
-    async def find_launch(self, mission_id: str, attempt: int) -> InstanceInfo | None:
+    async def find_launch(self, session_id: str, attempt: int) -> InstanceInfo | None:
         for instance in self.instances.values():
-            if (instance.info.mission_id, instance.info.attempt) == (mission_id, attempt):
+            if (instance.info.session_id, instance.info.attempt) == (session_id, attempt):
                 return instance.info
         return None
 

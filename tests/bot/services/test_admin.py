@@ -5,7 +5,7 @@ import pytest
 
 import eventstore
 from bot.domain.errors import InvalidRequest, NotAllowed, NotFound
-from bot.domain.mission import mission_stream
+from bot.domain.session import session_stream
 from tests.bot.services.fake_provider import FakeProvider
 from tests.bot.services.harness import (
     GUILD,
@@ -21,34 +21,34 @@ from tests.fakes.clock import FakeClock
 
 async def test_running_instances_lists_every_server_up(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
-    await bot.services.missions.book(member(), start_at=START.replace(hour=23), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
+    await bot.services.sessions.book(member(), start_at=START.replace(hour=23), duration_minutes=60)
     await bot.services.background.drain()
 
     running = await bot.services.admin.running_instances()
 
-    assert [mission.mission_id for mission in running] == [started.mission_id]
+    assert [session.session_id for session in running] == [started.session_id]
 
 
 async def test_only_an_operator_may_force_a_termination(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(manager=True), duration_minutes=60)
+    started = await bot.services.sessions.start(member(manager=True), duration_minutes=60)
 
     with pytest.raises(NotAllowed):
-        await bot.services.admin.terminate(member(manager=True), started.mission_id)
+        await bot.services.admin.terminate(member(manager=True), started.session_id)
 
 
-async def test_terminating_an_unknown_mission_is_not_found(bot: BotProcess) -> None:
+async def test_terminating_an_unknown_session_is_not_found(bot: BotProcess) -> None:
     with pytest.raises(NotFound):
-        await bot.services.admin.terminate(operator(), "no-such-mission")
+        await bot.services.admin.terminate(operator(), "no-such-session")
 
 
 async def test_stream_history_gives_the_latest_events_oldest_first(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
 
-    events = await bot.services.admin.stream_history(mission_stream(started.mission_id), 2)
+    events = await bot.services.admin.stream_history(session_stream(started.session_id), 2)
 
     assert [(event.version, event.type) for event in events] == [
         (4, "InstanceReady"),
@@ -86,7 +86,7 @@ async def test_reconcile_runs_the_attached_reconciler(bot: BotProcess) -> None:
 
 async def test_health_reports_the_store_view_and_scheduler(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    await bot.services.missions.start(member(), duration_minutes=60)
+    await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
 
     class Scheduler:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import eventstore
 from bot.cloud.base import InstanceInfo, LaunchRequest
 from bot.domain.errors import DomainError
-from bot.domain.mission import MissionState, MissionStatus, mission_stream
 from bot.domain.pricing import cost_at_rate
+from bot.domain.session import SessionState, SessionStatus, session_stream
 from bot.domain.squadron import squadron_stream
 from bot.services.reconcile import Reconciler
 from eventstore import EventStore
@@ -171,15 +171,15 @@ class Run:
         await settle()
         self.restarts += 1
 
-    async def mission(self, mission_id: str) -> MissionState:
-        return await self.bot.services.missions.get(mission_id)
+    async def session(self, session_id: str) -> SessionState:
+        return await self.bot.services.sessions.get(session_id)
 
 
 def _reconciler(bot: BotProcess) -> Reconciler:
     return Reconciler(
         provider=bot.provider,
         view=bot.view,
-        missions=bot.services.missions,
+        sessions=bot.services.sessions,
         notifier=bot.notifier,
         clock=bot.clock,
         sightings=bot.services.sightings,
@@ -187,17 +187,17 @@ def _reconciler(bot: BotProcess) -> Reconciler:
     )
 
 
-async def _stop(run: Run, scenario: Scenario, mission_id: str) -> None:
+async def _stop(run: Run, scenario: Scenario, session_id: str) -> None:
     """The stop the scenario asks for, now; a lost server was last seen now."""
     try:
         match scenario.stop:
             case "member":
-                await run.bot.services.missions.stop(member(), mission_id)
+                await run.bot.services.sessions.stop(member(), session_id)
             case "admin":
-                await run.bot.services.admin.terminate(operator(), mission_id)
+                await run.bot.services.admin.terminate(operator(), session_id)
             case "lost":
                 await run.reconciler.reconcile()
-                state = await run.mission(mission_id)
+                state = await run.session(session_id)
                 if state.instance_id is not None and state.instance_id in run.cloud.instances:
                     run.cloud.vanish(state.instance_id)
                 await run.clock.advance(5 * MINUTE)
@@ -261,15 +261,15 @@ async def _play(run: Run, scenario: Scenario) -> None:
     await run.bot.fund(grant)
     services = run.bot.services
     if scenario.later is None:
-        placed = await services.missions.start(member(), duration_minutes=booked_minutes)
+        placed = await services.sessions.start(member(), duration_minutes=booked_minutes)
         await services.background.drain()
     else:
         start_at = clock.now() + scenario.later * MINUTE
-        placed = await services.missions.book(
+        placed = await services.sessions.book(
             member(), start_at=start_at, duration_minutes=booked_minutes
         )
     await settle()  # the scheduler learns of the session before the clock moves
-    mission_id, start = placed.mission_id, placed.start_at
+    session_id, start = placed.session_id, placed.start_at
     down_for = scenario.restart_after * MINUTE
 
     plan: list[tuple[datetime, str, int]] = [
@@ -291,25 +291,25 @@ async def _play(run: Run, scenario: Scenario) -> None:
             await run.restart_if_dead(down_for)
         elif step == "extend":
             try:
-                await run.bot.services.missions.extend(member(), mission_id, minutes)
+                await run.bot.services.sessions.extend(member(), session_id, minutes)
                 await settle()
                 added += minutes
             except DomainError:
                 pass  # over: ended, stopping, out of credit or longer than allowed
         else:
-            still = await run.mission(mission_id)
-            if still.status in (MissionStatus.LAUNCHING, MissionStatus.RUNNING):
+            still = await run.session(session_id)
+            if still.status in (SessionStatus.LAUNCHING, SessionStatus.RUNNING):
                 never_served = scenario.stop == "lost" and still.ready_at is None
                 stopped_at = start if never_served else clock.now()
-                await _stop(run, scenario, mission_id)
+                await _stop(run, scenario, session_id)
         await run.restart_if_dead(down_for)
     end_at = start + (booked_minutes + added) * MINUTE
     await clock.set(max(clock.now(), end_at) + HOUR)
     await run.restart_if_dead(down_for)
     await clock.advance(HOUR)
 
-    ended = await run.mission(mission_id)
-    assert ended.status is MissionStatus.ENDED, ended
+    ended = await run.session(session_id)
+    assert ended.status is SessionStatus.ENDED, ended
     assert ended.end_at == end_at
     stops = [end_at]
     if stopped_at is not None:
@@ -323,11 +323,11 @@ async def _play(run: Run, scenario: Scenario) -> None:
     if scenario.stop == "none":
         assert ended.billed_minutes == booked_minutes + added
 
-    events = await run.bot.stream(mission_stream(mission_id))
-    assert [e.type for e in events].count("MissionEnded") == 1
+    events = await run.bot.stream(session_stream(session_id))
+    assert [e.type for e in events].count("SessionEnded") == 1
     squadron = await run.bot.squadron_in_store()
     ledger = [e.type for e in await run.bot.stream(squadron_stream(GUILD))]
-    assert ledger.count("MissionCharged") == (1 if ended.charged_cents else 0)
+    assert ledger.count("SessionCharged") == (1 if ended.charged_cents else 0)
     assert squadron.reservations == {}
     assert squadron.balance_cents == grant - (ended.charged_cents or 0)
     assert squadron.balance_cents >= 0

@@ -8,7 +8,7 @@ import pytest
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.events import PaidRequestSettled, from_stored
-from bot.domain.mission import MissionStatus
+from bot.domain.session import SessionStatus
 from bot.domain.squadron import squadron_stream
 from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNotice, ReadyNotice
 from bot.services.intents import LATE_START, RETRY_ATTEMPTS, RETRY_BACKOFF, TOO_LATE_TO_START
@@ -39,9 +39,9 @@ async def test_a_paid_start_starts_the_server_for_the_buyer(bot: BotProcess) -> 
 
     [confirmed] = bot.notifier.of_type(BookingConfirmedNotice)
     assert (confirmed.purchase_id, confirmed.user_id) == ("p1", MEMBER)
-    mission = await bot.services.missions.get(confirmed.mission.mission_id)
-    assert (mission.status, mission.booked_by, mission.immediate) == (
-        MissionStatus.RUNNING,
+    session = await bot.services.sessions.get(confirmed.session.session_id)
+    assert (session.status, session.booked_by, session.immediate) == (
+        SessionStatus.RUNNING,
         MEMBER,
         True,
     )
@@ -61,8 +61,8 @@ async def test_a_paid_booking_is_booked_for_its_time(bot: BotProcess) -> None:
     await bot.services.background.drain()
 
     [confirmed] = bot.notifier.of_type(BookingConfirmedNotice)
-    assert (confirmed.mission.status, confirmed.mission.start_at) == (
-        MissionStatus.BOOKED,
+    assert (confirmed.session.status, confirmed.session.start_at) == (
+        SessionStatus.BOOKED,
         start_at,
     )
 
@@ -81,7 +81,7 @@ async def test_a_paid_request_is_carried_out_once_however_often_payment_is_repor
     await bot.services.background.drain()
 
     assert len(bot.notifier.of_type(BookingConfirmedNotice)) == 1
-    assert len(await bot.services.missions.for_guild(GUILD)) == 1
+    assert len(await bot.services.sessions.for_guild(GUILD)) == 1
 
 
 async def test_a_paid_request_that_still_cannot_be_done_tells_the_buyer_why(
@@ -107,7 +107,7 @@ async def test_a_plain_purchase_books_nothing(bot: BotProcess) -> None:
     await bot.services.background.drain()
 
     assert bot.notifier.notices == []
-    assert await bot.services.missions.for_guild(GUILD) == []
+    assert await bot.services.sessions.for_guild(GUILD) == []
 
 
 # --- settling, and taking up at start-up what a stopped bot left undone -------------------------
@@ -158,7 +158,7 @@ async def settlements(bot: BotProcess) -> list[PaidRequestSettled]:
     return [event for event in events if isinstance(event, PaidRequestSettled)]
 
 
-async def test_a_paid_request_carried_out_is_recorded_as_settled_with_its_mission(
+async def test_a_paid_request_carried_out_is_recorded_as_settled_with_its_session(
     bot: BotProcess,
 ) -> None:
     await buy(bot, 240, {"action": "start", "duration_minutes": 60})
@@ -171,7 +171,7 @@ async def test_a_paid_request_carried_out_is_recorded_as_settled_with_its_missio
         PaidRequestSettled(
             purchase_id="p1",
             outcome="carried_out",
-            mission_id=confirmed.mission.mission_id,
+            session_id=confirmed.session.session_id,
             message=None,
         )
     ]
@@ -189,7 +189,7 @@ async def test_a_refused_paid_request_is_settled_with_what_the_buyer_was_told(
     [failed] = bot.notifier.of_type(IntentFailedNotice)
     assert await settlements(bot) == [
         PaidRequestSettled(
-            purchase_id="p1", outcome="refused", mission_id=None, message=failed.message
+            purchase_id="p1", outcome="refused", session_id=None, message=failed.message
         )
     ]
     assert (await bot.squadron_in_store()).unsettled_paid_requests == ()
@@ -206,8 +206,8 @@ async def test_a_request_paid_just_before_a_crash_is_carried_out_once_at_start_u
 
     [confirmed] = restarted.notifier.of_type(BookingConfirmedNotice)
     assert (confirmed.purchase_id, confirmed.user_id) == ("p1", MEMBER)
-    mission = await restarted.services.missions.get(confirmed.mission.mission_id)
-    assert (mission.status, mission.booked_by) == (MissionStatus.RUNNING, MEMBER)
+    session = await restarted.services.sessions.get(confirmed.session.session_id)
+    assert (session.status, session.booked_by) == (SessionStatus.RUNNING, MEMBER)
     assert await restarted.services.squadrons.balance(GUILD) == Balance(240, 240, 0)
     events = await bot.stream(squadron_stream(GUILD))
     [paid] = [event for event in events if event.type == "CreditsPurchased"]
@@ -217,7 +217,7 @@ async def test_a_request_paid_just_before_a_crash_is_carried_out_once_at_start_u
     again = await start_process()
     assert await resume(again) == 0
     assert again.notifier.notices == []
-    assert len(await again.services.missions.for_guild(GUILD)) == 1
+    assert len(await again.services.sessions.for_guild(GUILD)) == 1
     assert [s.outcome for s in await settlements(bot)] == ["carried_out"]
 
 
@@ -233,7 +233,7 @@ async def test_a_start_paid_long_before_the_restart_is_refused_and_the_credit_ke
 
     [failed] = restarted.notifier.of_type(IntentFailedNotice)
     assert failed.message == TOO_LATE_TO_START
-    assert await restarted.services.missions.for_guild(GUILD) == []
+    assert await restarted.services.sessions.for_guild(GUILD) == []
     assert await restarted.services.squadrons.balance(GUILD) == Balance(240, 0, 240)
 
 
@@ -251,7 +251,7 @@ async def test_a_request_refused_at_start_up_is_told_once_and_not_tried_again(
     again = await start_process()
     assert await resume(again) == 0
     assert again.notifier.notices == []
-    assert await again.services.missions.for_guild(GUILD) == []
+    assert await again.services.sessions.for_guild(GUILD) == []
     assert [s.outcome for s in await settlements(bot)] == ["refused"]
     assert await again.services.squadrons.balance(GUILD) == Balance(100, 0, 100)
 
@@ -270,10 +270,10 @@ async def test_two_processes_resuming_at_once_book_and_tell_once(
 
     told = [*first.notifier.notices, *second.notifier.notices]
     assert len(told) == 1 and isinstance(told[0], BookingConfirmedNotice)
-    assert told[0].mission.start_at == start_at
+    assert told[0].session.start_at == start_at
     [settled] = await settlements(bot)
     squadron = await bot.squadron_in_store()
-    assert list(squadron.reservations) == [settled.mission_id]
+    assert list(squadron.reservations) == [settled.session_id]
     assert squadron.unsettled_paid_requests == ()
 
 
@@ -288,7 +288,7 @@ async def test_a_request_carried_out_before_a_restart_is_left_alone(
 
     assert await resume(restarted) == 0
     assert restarted.notifier.notices == []
-    assert len(await restarted.services.missions.for_guild(GUILD)) == 1
+    assert len(await restarted.services.sessions.for_guild(GUILD)) == 1
 
 
 async def test_a_process_deciding_on_a_squadron_known_before_settling_books_and_tells_nothing(
@@ -313,7 +313,7 @@ async def test_a_process_deciding_on_a_squadron_known_before_settling_books_and_
 
 
 class FailingBookings(MemoryEventStore):
-    """A memory store whose writes of a new mission fail ``failures`` times, as a store that
+    """A memory store whose writes of a new session fail ``failures`` times, as a store that
     is unreachable for a while."""
 
     def __init__(self, clock: FakeClock, failures: int) -> None:

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.domain.mission import MissionState, MissionStatus
+from bot.domain.session import SessionState, SessionStatus
 from bot.logs import LineFormatter, extras
 from bot.notify import (
     AdminAlertNotice,
@@ -17,11 +17,11 @@ from bot.notify import (
 from bot.view import Balance
 from tests.fakes.notifier import RecordingNotifier
 
-MISSION = MissionState(
-    mission_id="m-1",
+SESSION = SessionState(
+    session_id="m-1",
     guild_id="g-1",
     booked_by="u-1",
-    status=MissionStatus.RUNNING,
+    status=SessionStatus.RUNNING,
     size="medium",
     region="eu-west-1",
     start_at=datetime(2026, 11, 28, 20, tzinfo=UTC),
@@ -33,17 +33,17 @@ MISSION = MissionState(
 )
 
 
-def test_a_notice_about_a_mission_names_its_guild_mission_and_booker() -> None:
-    notice = ReadyNotice(MISSION, "203.0.113.7", 10308, "s3cret-pass")
+def test_a_notice_about_a_session_names_its_guild_session_and_booker() -> None:
+    notice = ReadyNotice(SESSION, "203.0.113.7", 10308, "s3cret-pass")
 
-    assert (notice.guild_id, notice.mission_id, notice.user_id) == ("g-1", "m-1", "u-1")
+    assert (notice.guild_id, notice.session_id, notice.user_id) == ("g-1", "m-1", "u-1")
     assert "s3cret-pass" not in repr(notice)
 
 
-def test_a_purchase_notice_names_the_buyer_and_no_mission() -> None:
+def test_a_purchase_notice_names_the_buyer_and_no_session() -> None:
     notice = CreditsLandedNotice("g-1", "u-9", 500, Balance(500, 0, 500))
 
-    assert (notice.guild_id, notice.mission_id, notice.user_id) == ("g-1", None, "u-9")
+    assert (notice.guild_id, notice.session_id, notice.user_id) == ("g-1", None, "u-9")
 
 
 async def test_the_logging_notifier_writes_one_line_without_the_password(
@@ -51,14 +51,14 @@ async def test_the_logging_notifier_writes_one_line_without_the_password(
 ) -> None:
     caplog.set_level(logging.INFO, logger="rr.notify")
 
-    await LoggingNotifier().notify(ReadyNotice(MISSION, "203.0.113.7", 10308, "s3cret-pass"))
+    await LoggingNotifier().notify(ReadyNotice(SESSION, "203.0.113.7", 10308, "s3cret-pass"))
 
     [record] = caplog.records
     fields = extras(record)
     assert record.getMessage() == "ReadyNotice"
     assert fields == {
         "guild_id": "g-1",
-        "mission_id": "m-1",
+        "session_id": "m-1",
         "user_id": "u-1",
         "address": "203.0.113.7",
         "port": 10308,
@@ -100,7 +100,7 @@ async def test_fanout_reaches_every_notifier_even_after_one_fails(
 async def test_fanout_reaches_every_notifier_then_says_a_notice_that_must_arrive_did_not() -> None:
     failing, last = RecordingNotifier(), RecordingNotifier()
     failing.failing = 1
-    notice = ReadyNotice(MISSION, "203.0.113.7", 10308, "s3cret-pass")
+    notice = ReadyNotice(SESSION, "203.0.113.7", 10308, "s3cret-pass")
 
     with pytest.raises(DeliveryFailed):
         await FanoutNotifier([failing, last]).notify(notice)

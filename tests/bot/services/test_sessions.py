@@ -14,17 +14,17 @@ import pytest
 
 import eventstore
 from bot.cloud.local import LocalProvider
-from bot.domain import mission as missions
+from bot.domain import session as sessions
 from bot.domain.errors import Conflict
-from bot.domain.mission import MissionState, MissionStatus, mission_stream
+from bot.domain.session import SessionState, SessionStatus, session_stream
 from bot.domain.squadron import squadron_stream
 from bot.notify import (
     BookingConfirmedNotice,
     EndWarningNotice,
     LaunchFailedNotice,
-    MissionEndedNotice,
     ReadyNotice,
     ReminderNotice,
+    SessionEndedNotice,
 )
 from bot.services.lifecycle import SCHEDULER
 from bot.view import Balance
@@ -99,11 +99,11 @@ async def processes(
             await process.stop()
 
 
-async def running_mission(bot: BotProcess) -> MissionState:
+async def running_session(bot: BotProcess) -> SessionState:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.notifier.wait_for(ReadyNotice)
-    return await bot.services.missions.get(started.mission_id)
+    return await bot.services.sessions.get(started.session_id)
 
 
 async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed(
@@ -112,7 +112,7 @@ async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed
     bot = processes[0]
     await bot.start(scheduler=True)
     await bot.fund(1_000)
-    booked = await bot.services.missions.book(member(), start_at=BOOKED_START, duration_minutes=60)
+    booked = await bot.services.sessions.book(member(), start_at=BOOKED_START, duration_minutes=60)
     assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 240, 760)
 
     await clock.set(BOOKED_START - HOUR)
@@ -124,7 +124,7 @@ async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed
     await clock.set(BOOKED_END - 15 * MINUTE)
     warning = await bot.notifier.wait_for(EndWarningNotice)
     await clock.set(BOOKED_END)
-    ended = await bot.notifier.wait_for(MissionEndedNotice)
+    ended = await bot.notifier.wait_for(SessionEndedNotice)
 
     assert await bot.provider.game_port_open(ready.address, ready.port) is False
     assert warning.minutes_left == 15
@@ -133,14 +133,14 @@ async def test_a_booked_session_runs_from_reminders_to_termination_and_is_billed
         60,
         RUN_CENTS,
     )
-    mission = await bot.services.missions.get(booked.mission_id)
-    assert (mission.status, mission.launched_at, mission.ended_at) == (
-        MissionStatus.ENDED,
+    session = await bot.services.sessions.get(booked.session_id)
+    assert (session.status, session.launched_at, session.ended_at) == (
+        SessionStatus.ENDED,
         LAUNCH_AT,
         BOOKED_END,
     )
-    assert mission.instance_id is not None
-    assert (await bot.provider.describe(mission.instance_id)).state == "terminated"
+    assert session.instance_id is not None
+    assert (await bot.provider.describe(session.instance_id)).state == "terminated"
     assert await bot.services.squadrons.balance(GUILD) == Balance(760, 0, 760)
 
 
@@ -150,7 +150,7 @@ async def test_a_restart_does_not_repeat_reminders_already_sent(
     first, second = processes
     await first.start(scheduler=True)
     await first.fund(1_000)
-    await first.services.missions.book(member(), start_at=BOOKED_START, duration_minutes=60)
+    await first.services.sessions.book(member(), start_at=BOOKED_START, duration_minutes=60)
     await clock.set(BOOKED_START - HOUR)
     await first.notifier.wait_for(ReminderNotice, lambda n: n.key == "start-60")
     await first.stop()
@@ -170,14 +170,14 @@ async def test_a_reminder_recorded_just_before_a_crash_is_sent_once_after_the_re
     first, second = processes
     await first.start()
     await first.fund(1_000)
-    booked = await first.services.missions.book(
+    booked = await first.services.sessions.book(
         member(), start_at=BOOKED_START, duration_minutes=60
     )
     await clock.set(BOOKED_START - HOUR)
-    stream = mission_stream(booked.mission_id)
-    reminded = missions.decide(
-        missions.RecordReminder(actor=SCHEDULER, now=clock.now(), key="start-60"),
-        await first.services.missions.get(booked.mission_id),
+    stream = session_stream(booked.session_id)
+    reminded = sessions.decide(
+        sessions.RecordReminder(actor=SCHEDULER, now=clock.now(), key="start-60"),
+        await first.services.sessions.get(booked.session_id),
     )
     await first.store.append(stream, len(await first.stream(stream)), reminded)
     await first.stop()
@@ -197,7 +197,7 @@ async def test_a_server_whose_time_ran_out_while_the_bot_was_down_is_ended_at_st
     first, second = processes
     await first.start(scheduler=True)
     await first.fund(1_000)
-    booked = await first.services.missions.book(
+    booked = await first.services.sessions.book(
         member(), start_at=BOOKED_START, duration_minutes=60
     )
     await clock.set(LAUNCH_AT)
@@ -206,18 +206,18 @@ async def test_a_server_whose_time_ran_out_while_the_bot_was_down_is_ended_at_st
 
     await clock.set(BOOKED_END + 2 * HOUR)
     await second.start(scheduler=True)
-    ended = await second.notifier.wait_for(MissionEndedNotice)
+    ended = await second.notifier.wait_for(SessionEndedNotice)
 
-    assert [type(notice) for notice in second.notifier.notices] == [MissionEndedNotice]
+    assert [type(notice) for notice in second.notifier.notices] == [SessionEndedNotice]
     assert (ended.reason, ended.billed_minutes, ended.amount_cents) == (
         "booked_time_over",
         60,
         RUN_CENTS,
     )
-    mission = await second.services.missions.get(booked.mission_id)
-    assert mission.ended_at == BOOKED_END
-    assert mission.instance_id is not None
-    assert (await second.provider.describe(mission.instance_id)).state == "terminated"
+    session = await second.services.sessions.get(booked.session_id)
+    assert session.ended_at == BOOKED_END
+    assert session.instance_id is not None
+    assert (await second.provider.describe(session.instance_id)).state == "terminated"
 
 
 async def test_stop_racing_extend_in_two_processes_ends_once_with_nothing_left_reserved(
@@ -226,23 +226,23 @@ async def test_stop_racing_extend_in_two_processes_ends_once_with_nothing_left_r
     first, second = processes
     for process in processes:
         await process.start()
-    mission = await running_mission(first)
+    session = await running_session(first)
     await second.feeder.catch_up()
     await clock.advance(30 * MINUTE)
 
     stopped, extended = await asyncio.gather(
-        first.services.missions.stop(member(), mission.mission_id),
-        second.services.missions.extend(member(), mission.mission_id, 30),
+        first.services.sessions.stop(member(), session.session_id),
+        second.services.sessions.extend(member(), session.session_id, 30),
         return_exceptions=True,
     )
 
-    assert isinstance(stopped, MissionState) and stopped.status is MissionStatus.ENDED
-    assert isinstance(extended, MissionState | Conflict)
+    assert isinstance(stopped, SessionState) and stopped.status is SessionStatus.ENDED
+    assert isinstance(extended, SessionState | Conflict)
     squadron = await second.squadron_in_store()
     assert squadron.reservations == {}
     assert squadron.balance_cents == 1_000 - 120
     types = await first.types(squadron_stream(GUILD))
-    assert types.count("MissionCharged") == 1
+    assert types.count("SessionCharged") == 1
 
 
 async def test_an_extension_in_one_process_outlives_the_end_another_process_knew(
@@ -251,38 +251,38 @@ async def test_an_extension_in_one_process_outlives_the_end_another_process_knew
     first, second = processes
     for process in processes:
         await process.start()
-    mission = await running_mission(first)
-    await clock.set(mission.end_at - 15 * MINUTE)
-    await second.services.missions.send_reminder(mission.mission_id, "end-15")
-    await clock.set(mission.end_at - 5 * MINUTE)
-    await first.services.missions.extend(member(), mission.mission_id, 30)
-    await clock.set(mission.end_at)
+    session = await running_session(first)
+    await clock.set(session.end_at - 15 * MINUTE)
+    await second.services.sessions.send_reminder(session.session_id, "end-15")
+    await clock.set(session.end_at - 5 * MINUTE)
+    await first.services.sessions.extend(member(), session.session_id, 30)
+    await clock.set(session.end_at)
 
-    kept = await second.services.missions.terminate(mission.mission_id, "booked_time_over")
+    kept = await second.services.sessions.terminate(session.session_id, "booked_time_over")
 
-    assert (kept.status, kept.end_at) == (MissionStatus.RUNNING, mission.end_at + 30 * MINUTE)
-    assert mission.instance_id is not None
-    assert (await second.provider.describe(mission.instance_id)).state == "running"
-    assert "TerminationRequested" not in await first.types(mission_stream(mission.mission_id))
+    assert (kept.status, kept.end_at) == (SessionStatus.RUNNING, session.end_at + 30 * MINUTE)
+    assert session.instance_id is not None
+    assert (await second.provider.describe(session.instance_id)).state == "running"
+    assert "TerminationRequested" not in await first.types(session_stream(session.session_id))
 
 
-async def test_two_processes_terminating_one_mission_bill_it_once(
+async def test_two_processes_terminating_one_session_bill_it_once(
     processes: list[BotProcess], clock: FakeClock
 ) -> None:
     first, second = processes
     for process in processes:
         await process.start()
-    mission = await running_mission(first)
+    session = await running_session(first)
     await second.feeder.catch_up()
     await clock.advance(45 * MINUTE)
 
     await asyncio.gather(
-        first.services.missions.terminate(mission.mission_id, "admin"),
-        second.services.missions.terminate(mission.mission_id, "admin"),
+        first.services.sessions.terminate(session.session_id, "admin"),
+        second.services.sessions.terminate(session.session_id, "admin"),
     )
 
-    assert (await first.types(squadron_stream(GUILD))).count("MissionCharged") == 1
-    ended = [n for p in processes for n in p.notifier.of_type(MissionEndedNotice)]
+    assert (await first.types(squadron_stream(GUILD))).count("SessionCharged") == 1
+    ended = [n for p in processes for n in p.notifier.of_type(SessionEndedNotice)]
     assert [(n.billed_minutes, n.amount_cents) for n in ended] == [(45, 180)]
     squadron = await second.squadron_in_store()
     assert (squadron.balance_cents, squadron.reservations) == (820, {})
@@ -296,14 +296,14 @@ async def test_a_failed_launch_releases_the_reservation(
     try:
         await bot.fund(1_000)
 
-        started = await bot.services.missions.start(member(), duration_minutes=60)
+        started = await bot.services.sessions.start(member(), duration_minutes=60)
         failed = await bot.notifier.wait_for(LaunchFailedNotice)
         await bot.services.background.drain()
 
         assert "did not start" in failed.message
-        mission = await bot.services.missions.get(started.mission_id)
-        assert (mission.status, mission.termination_reason, mission.charged_cents) == (
-            MissionStatus.ENDED,
+        session = await bot.services.sessions.get(started.session_id)
+        assert (session.status, session.termination_reason, session.charged_cents) == (
+            SessionStatus.ENDED,
             "launch_failed",
             0,
         )
@@ -359,6 +359,6 @@ async def test_a_paid_start_is_carried_out_once_when_two_processes_hear_of_the_p
     await carrier.services.background.drain()
 
     confirmed = [n for p in processes for n in p.notifier.of_type(BookingConfirmedNotice)]
-    assert [n.mission.mission_id for n in confirmed] == [ready.mission_id]
-    missions = await carrier.view.missions_for_guild(GUILD)
-    assert [(m.booked_by, m.status) for m in missions] == [(MEMBER, MissionStatus.RUNNING)]
+    assert [n.session.session_id for n in confirmed] == [ready.session_id]
+    sessions = await carrier.view.sessions_for_guild(GUILD)
+    assert [(m.booked_by, m.status) for m in sessions] == [(MEMBER, SessionStatus.RUNNING)]

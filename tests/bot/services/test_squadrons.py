@@ -66,7 +66,7 @@ async def test_an_admin_refund_beyond_available_credit_needs_allow_negative(
     bot: BotProcess,
 ) -> None:
     await bot.fund(1_000)
-    await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+    await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
     with pytest.raises(InvalidRequest, match="allow a negative balance"):
         await bot.services.squadrons.refund(operator(), GUILD, 900, "goodwill reversed")
@@ -80,10 +80,10 @@ async def test_an_admin_refund_beyond_available_credit_needs_allow_negative(
 async def test_history_lists_balance_changes_newest_first_in_pages(bot: BotProcess) -> None:
     await bot.fund(1_000)
     await bot.services.squadrons.record_purchase(GUILD, "p1", 500, MEMBER, "cs_1", "evt_1")
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
     await bot.clock.advance(30 * MINUTE)
-    await bot.services.missions.stop(member(), started.mission_id)
+    await bot.services.sessions.stop(member(), started.session_id)
     await bot.services.squadrons.refund(operator(), GUILD, 200, "mistake")
 
     first = await bot.services.squadrons.history(GUILD, page=0, page_size=3)
@@ -95,7 +95,7 @@ async def test_history_lists_balance_changes_newest_first_in_pages(bot: BotProce
         ("charge", -120, 1_380),
         ("purchase", 500, 1_500),
     ]
-    assert first.items[1].mission_id == started.mission_id
+    assert first.items[1].session_id == started.session_id
     assert first.items[1].description == "Server time: 30 minutes"
     assert [(e.kind, e.amount_cents, e.description) for e in second.items] == [
         ("grant", 1_000, "Granted: test credit")
@@ -162,10 +162,10 @@ async def test_a_stripe_refund_reverses_up_to_the_refunded_total(bot: BotProcess
 
 async def test_a_stripe_refund_after_spending_reports_the_shortfall(bot: BotProcess) -> None:
     await bot.services.squadrons.record_purchase(GUILD, "p1", 240, MEMBER, "cs_1", "evt_1")
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
     await bot.clock.advance(60 * MINUTE)
-    await bot.services.missions.stop(member(), started.mission_id)
+    await bot.services.sessions.stop(member(), started.session_id)
 
     shortfall = await bot.services.squadrons.record_stripe_refund(GUILD, "p1", 240, "evt_r")
 

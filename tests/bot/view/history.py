@@ -7,7 +7,7 @@ from typing import cast
 
 import eventstore
 from bot.actor import Actor as ViewActor
-from bot.domain import mission as missions
+from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.billing import bill
@@ -16,17 +16,16 @@ from bot.domain.events import (
     CreditsGranted,
     CreditsReserved,
     DomainEvent,
-    MissionCharged,
     ReservationReleased,
+    SessionCharged,
     TerminationReason,
     to_new_event,
 )
-from bot.domain.mission import (
+from bot.domain.pricing import Limits, cost_at_rate
+from bot.domain.session import (
     READY_NOTICE,
     Book,
     Cancel,
-    MissionState,
-    MissionStatus,
     RecordDelivered,
     RecordEnded,
     RecordLaunched,
@@ -34,9 +33,10 @@ from bot.domain.mission import (
     RecordReminder,
     RequestLaunch,
     RequestTermination,
-    mission_stream,
+    SessionState,
+    SessionStatus,
+    session_stream,
 )
-from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.squadron import squadron_stream
 from bot.view import ScheduleConfig, View
 from eventstore import NewEvent, StoredEvent
@@ -71,18 +71,18 @@ class History:
     async def record(self, stream_id: str, *events: DomainEvent) -> list[StoredEvent]:
         return await self.append(stream_id, [to_new_event(event, {}) for event in events])
 
-    async def state(self, mission_id: str) -> MissionState:
-        state = missions.initial_mission
-        async for event in self.store.read(mission_stream(mission_id)):
-            state = missions.evolve(state, event)
+    async def state(self, session_id: str) -> SessionState:
+        state = sessions.initial_session
+        async for event in self.store.read(session_stream(session_id)):
+            state = sessions.evolve(state, event)
         assert state is not None
         return state
 
-    async def decide(self, mission_id: str, command: missions.MissionCommand) -> list[StoredEvent]:
+    async def decide(self, session_id: str, command: sessions.SessionCommand) -> list[StoredEvent]:
         state = None
         if not isinstance(command, Book):
-            state = await self.state(mission_id)
-        return await self.append(mission_stream(mission_id), missions.decide(command, state))
+            state = await self.state(session_id)
+        return await self.append(session_stream(session_id), sessions.decide(command, state))
 
     async def grant(self, cents: int, guild_id: str = GUILD) -> list[StoredEvent]:
         return await self.record(
@@ -91,7 +91,7 @@ class History:
 
     async def book(
         self,
-        mission_id: str,
+        session_id: str,
         *,
         start_in: timedelta | None,
         minutes: int = 120,
@@ -100,9 +100,9 @@ class History:
         """Book (``start_in=None``: start now) and reserve its credit, as the service does."""
         now = self.clock.now()
         booked = await self.decide(
-            mission_id,
+            session_id,
             Book(
-                mission_id=mission_id,
+                session_id=session_id,
                 guild_id=guild_id,
                 actor=Actor(user_id="u1", guild_id=guild_id),
                 start_at=None if start_in is None else now + start_in,
@@ -117,97 +117,97 @@ class History:
         )
         cents = cost_at_rate(RATE, minutes)
         reserved = await self.record(
-            squadron_stream(guild_id), CreditsReserved(mission_id=mission_id, amount_cents=cents)
+            squadron_stream(guild_id), CreditsReserved(session_id=session_id, amount_cents=cents)
         )
         return booked + reserved
 
-    async def launch(self, mission_id: str, login_ref: str | None = None) -> list[StoredEvent]:
+    async def launch(self, session_id: str, login_ref: str | None = None) -> list[StoredEvent]:
         now = self.clock.now()
         requested = await self.decide(
-            mission_id, RequestLaunch(actor=SYSTEM, now=now, login_ref=login_ref)
+            session_id, RequestLaunch(actor=SYSTEM, now=now, login_ref=login_ref)
         )
-        state = await self.state(mission_id)
+        state = await self.state(session_id)
         launched = await self.decide(
-            mission_id,
+            session_id,
             RecordLaunched(
                 actor=SYSTEM,
                 now=now,
                 attempt=state.attempt,
-                instance_id=f"i-{mission_id}",
+                instance_id=f"i-{session_id}",
                 provider="fake",
                 launched_at=now,
             ),
         )
         return requested + launched
 
-    async def ready(self, mission_id: str, *, delivered: bool = True) -> list[StoredEvent]:
+    async def ready(self, session_id: str, *, delivered: bool = True) -> list[StoredEvent]:
         """The server recorded ready and (unless not ``delivered``) its ready notice sent."""
         now = self.clock.now()
         command = RecordReady(actor=SYSTEM, now=now, address="127.0.0.1", port=10308, ready_at=now)
-        recorded = await self.decide(mission_id, command)
+        recorded = await self.decide(session_id, command)
         if not delivered:
             return recorded
-        return recorded + await self.delivered(mission_id, READY_NOTICE)
+        return recorded + await self.delivered(session_id, READY_NOTICE)
 
     async def remind(
-        self, mission_id: str, key: str, *, delivered: bool = True
+        self, session_id: str, key: str, *, delivered: bool = True
     ) -> list[StoredEvent]:
         """The reminder recorded and (unless not ``delivered``) sent."""
         recorded = await self.decide(
-            mission_id, RecordReminder(actor=SYSTEM, now=self.clock.now(), key=key)
+            session_id, RecordReminder(actor=SYSTEM, now=self.clock.now(), key=key)
         )
         if not delivered:
             return recorded
-        return recorded + await self.delivered(mission_id, key)
+        return recorded + await self.delivered(session_id, key)
 
-    async def delivered(self, mission_id: str, key: str) -> list[StoredEvent]:
+    async def delivered(self, session_id: str, key: str) -> list[StoredEvent]:
         return await self.decide(
-            mission_id, RecordDelivered(actor=SYSTEM, now=self.clock.now(), key=key)
+            session_id, RecordDelivered(actor=SYSTEM, now=self.clock.now(), key=key)
         )
 
     async def request_termination(
-        self, mission_id: str, reason: TerminationReason
+        self, session_id: str, reason: TerminationReason
     ) -> list[StoredEvent]:
         command = RequestTermination(actor=SYSTEM, now=self.clock.now(), reason=reason)
-        return await self.decide(mission_id, command)
+        return await self.decide(session_id, command)
 
-    async def end(self, mission_id: str) -> list[StoredEvent]:
+    async def end(self, session_id: str) -> list[StoredEvent]:
         """Record the end and the charge in one append, as the service does."""
         now = self.clock.now()
-        state = await self.state(mission_id)
+        state = await self.state(session_id)
         charge = bill(state, now)
-        ended = missions.decide(RecordEnded(actor=SYSTEM, now=now), state)
-        charged = MissionCharged(
-            mission_id=mission_id, minutes=charge.minutes, amount_cents=charge.cents
+        ended = sessions.decide(RecordEnded(actor=SYSTEM, now=now), state)
+        charged = SessionCharged(
+            session_id=session_id, minutes=charge.minutes, amount_cents=charge.cents
         )
         return await self._append_both(state, ended, charged)
 
-    async def cancel(self, mission_id: str) -> list[StoredEvent]:
+    async def cancel(self, session_id: str) -> list[StoredEvent]:
         """Cancel a booking and release its credit in one append."""
-        state = await self.state(mission_id)
-        cancelled = missions.decide(Cancel(actor=MEMBER, now=self.clock.now()), state)
+        state = await self.state(session_id)
+        cancelled = sessions.decide(Cancel(actor=MEMBER, now=self.clock.now()), state)
         held = await self._reserved(state)
-        released = ReservationReleased(mission_id=mission_id, amount_cents=held)
+        released = ReservationReleased(session_id=session_id, amount_cents=held)
         return await self._append_both(state, cancelled, released)
 
     async def _append_both(
-        self, state: MissionState, mission_events: list[NewEvent], squadron_event: DomainEvent
+        self, state: SessionState, session_events: list[NewEvent], squadron_event: DomainEvent
     ) -> list[StoredEvent]:
-        mission_id, squadron_id = mission_stream(state.mission_id), squadron_stream(state.guild_id)
+        session_id, squadron_id = session_stream(state.session_id), squadron_stream(state.guild_id)
         stored = await self.store.append_many(
             [
-                (mission_id, await self._version(mission_id), mission_events),
+                (session_id, await self._version(session_id), session_events),
                 (squadron_id, await self._version(squadron_id), [to_new_event(squadron_event, {})]),
             ]
         )
         self.events.extend(stored)
         return stored
 
-    async def _reserved(self, state: MissionState) -> int:
+    async def _reserved(self, state: SessionState) -> int:
         squadron = squadrons.initial_squadron
         async for event in self.store.read(squadron_stream(state.guild_id)):
             squadron = squadrons.evolve(squadron, event)
-        return squadron.reservations.get(state.mission_id, 0)
+        return squadron.reservations.get(state.session_id, 0)
 
     async def _version(self, stream_id: str) -> int:
         return sum([1 async for _ in self.store.read(stream_id)])
@@ -220,8 +220,8 @@ def view_of(events: Sequence[StoredEvent], config: ScheduleConfig | None = None)
     return view
 
 
-class RecordingMissions:
-    """A stand-in for ``services.missions``: records each call and appends the events the real
+class RecordingSessions:
+    """A stand-in for ``services.sessions``: records each call and appends the events the real
     service would, publishing them to the view before returning."""
 
     def __init__(self, history: History, view: ViewActor[View]) -> None:
@@ -229,28 +229,28 @@ class RecordingMissions:
         self.view = view
         self.calls: list[tuple[str, str, str]] = []
 
-    async def send_reminder(self, mission_id: str, key: str) -> None:
-        self.calls.append(("remind", mission_id, key))
-        self._publish(await self.history.remind(mission_id, key))
+    async def send_reminder(self, session_id: str, key: str) -> None:
+        self.calls.append(("remind", session_id, key))
+        self._publish(await self.history.remind(session_id, key))
 
-    async def launch(self, mission_id: str) -> None:
-        self.calls.append(("launch", mission_id, ""))
-        self._publish(await self.history.launch(mission_id))
+    async def launch(self, session_id: str) -> None:
+        self.calls.append(("launch", session_id, ""))
+        self._publish(await self.history.launch(session_id))
 
-    async def check_ready(self, mission_id: str) -> None:
-        self.calls.append(("check_ready", mission_id, ""))
-        self._publish(await self.history.ready(mission_id))
+    async def check_ready(self, session_id: str) -> None:
+        self.calls.append(("check_ready", session_id, ""))
+        self._publish(await self.history.ready(session_id))
 
-    async def terminate(self, mission_id: str, reason: str) -> None:
-        self.calls.append(("terminate", mission_id, reason))
+    async def terminate(self, session_id: str, reason: str) -> None:
+        self.calls.append(("terminate", session_id, reason))
         assert reason in TERMINATION_REASONS, reason
-        state = await self.history.state(mission_id)
-        if state.status is MissionStatus.BOOKED:
-            self._publish(await self.history.cancel(mission_id))
+        state = await self.history.state(session_id)
+        if state.status is SessionStatus.BOOKED:
+            self._publish(await self.history.cancel(session_id))
             return
         known = cast(TerminationReason, reason)
-        self._publish(await self.history.request_termination(mission_id, known))
-        self._publish(await self.history.end(mission_id))
+        self._publish(await self.history.request_termination(session_id, known))
+        self._publish(await self.history.end(session_id))
 
     def _publish(self, events: list[StoredEvent]) -> None:
         self.view.tell(lambda view: view.apply_all(events))

@@ -38,9 +38,9 @@ async def test_another_processes_events_arrive_with_the_next_catch_up_and_only_o
     mine = await history.book("mine", start_in=timedelta(hours=1))
     view.tell(lambda v: v.apply_all(mine))
     await history.book("theirs", start_in=timedelta(hours=2))
-    assert await view.ask(lambda v: v.mission("theirs")) is None
+    assert await view.ask(lambda v: v.session("theirs")) is None
     await clock.advance(INTERVAL)
-    assert await view.ask(lambda v: v.mission("theirs")) is not None
+    assert await view.ask(lambda v: v.session("theirs")) is not None
     stats = await view.ask(lambda v: v.stats())
     assert stats.events_applied == len(history.events)
     assert stats.duplicates_dropped == len(mine)
@@ -60,9 +60,9 @@ async def test_the_handle_publishes_events_and_answers_queries_through_the_actor
     view.start()
     handle = ViewHandle(view)
     handle.publish(history.events)
-    mission = await handle.mission("m1")
-    assert mission is not None and mission.guild_id == GUILD
-    assert [m.mission_id for m in await handle.missions_for_guild(GUILD)] == ["m1"]
+    session = await handle.session("m1")
+    assert session is not None and session.guild_id == GUILD
+    assert [m.session_id for m in await handle.sessions_for_guild(GUILD)] == ["m1"]
     assert (await handle.balance(GUILD)).available_cents == 10_000 - 1200
     assert await handle.next_due_at() == START + timedelta(minutes=40)
     await view.stop()

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from bot.domain.events import CreditsReserved, ReservationReduced
-from bot.domain.mission import Extend, MissionStatus
 from bot.domain.pricing import cost_at_rate
+from bot.domain.session import Extend, SessionStatus
 from bot.domain.squadron import squadron_stream
 from bot.view import Balance, DueAction, ScheduleConfig, View
 from tests.bot.view.history import GUILD, LIMITS, RATE, START, SYSTEM, History, view_of
@@ -36,14 +36,14 @@ def kinds(actions: list[DueAction]) -> list[tuple[str, str]]:
 # --- queries --------------------------------------------------------------------------------------
 
 
-async def test_missions_for_guild_lists_the_guilds_missions_by_start(history: History) -> None:
+async def test_sessions_for_guild_lists_the_guilds_sessions_by_start(history: History) -> None:
     await history.book("late", start_in=2 * HOUR)
     await history.book("early", start_in=HOUR)
     await history.book("elsewhere", start_in=HOUR, guild_id="g2")
     view = view_of(history.events)
-    assert [m.mission_id for m in view.missions_for_guild(GUILD)] == ["early", "late"]
-    assert [m.mission_id for m in view.missions_for_guild("g2")] == ["elsewhere"]
-    assert view.missions_for_guild("nobody") == []
+    assert [m.session_id for m in view.sessions_for_guild(GUILD)] == ["early", "late"]
+    assert [m.session_id for m in view.sessions_for_guild("g2")] == ["elsewhere"]
+    assert view.sessions_for_guild("nobody") == []
 
 
 async def test_session_numbers_count_a_guilds_sessions_in_booking_order(
@@ -59,17 +59,17 @@ async def test_session_numbers_count_a_guilds_sessions_in_booking_order(
     assert view_of(list(reversed(history.events))).session_numbers(GUILD) == {"zulu": 1, "alpha": 2}
 
 
-async def test_mission_answers_the_folded_state_or_none(history: History) -> None:
+async def test_session_answers_the_folded_state_or_none(history: History) -> None:
     await history.book("m1", start_in=HOUR)
     view = view_of(history.events)
-    mission = view.mission("m1")
-    assert mission is not None
-    assert mission.status is MissionStatus.BOOKED
-    assert mission.end_at == START + 3 * HOUR
-    assert view.mission("missing") is None
+    session = view.session("m1")
+    assert session is not None
+    assert session.status is SessionStatus.BOOKED
+    assert session.end_at == START + 3 * HOUR
+    assert view.session("missing") is None
 
 
-async def test_active_missions_and_running_instances_follow_the_lifecycle(
+async def test_active_sessions_and_running_instances_follow_the_lifecycle(
     history: History, clock: FakeClock
 ) -> None:
     await history.book("booked", start_in=HOUR)
@@ -81,8 +81,8 @@ async def test_active_missions_and_running_instances_follow_the_lifecycle(
     await history.request_termination("over", "stopped_by_user")
     await history.end("over")
     view = view_of(history.events)
-    assert {m.mission_id for m in view.active_missions()} == {"booked", "running"}
-    assert [m.mission_id for m in view.running_instances()] == ["running"]
+    assert {m.session_id for m in view.active_sessions()} == {"booked", "running"}
+    assert [m.session_id for m in view.running_instances()] == ["running"]
 
 
 async def test_balance_and_reservations_follow_the_ledger(history: History) -> None:
@@ -93,7 +93,7 @@ async def test_balance_and_reservations_follow_the_ledger(history: History) -> N
     assert view.balance("unknown") == Balance(0, 0, 0)
 
 
-async def test_stats_count_events_missions_and_the_feed_position(history: History) -> None:
+async def test_stats_count_events_sessions_and_the_feed_position(history: History) -> None:
     await history.book("m1", start_in=HOUR)
     await history.book("m2", start_in=None)
     await history.launch("m2")
@@ -101,8 +101,8 @@ async def test_stats_count_events_missions_and_the_feed_position(history: Histor
     view.mark_caught_up(history.events[-1].position, START)
     stats = view.stats()
     assert stats.events_applied == len(history.events)
-    assert stats.missions_tracked == 2
-    assert stats.active_missions == 2
+    assert stats.sessions_tracked == 2
+    assert stats.active_sessions == 2
     assert stats.position == history.events[-1].position
     assert stats.caught_up_at == START
 
@@ -115,8 +115,8 @@ async def test_events_delivered_again_are_dropped(history: History) -> None:
     await history.remind("m1", "start-60")
     view = view_of(history.events)
     view.apply_all(history.events)
-    mission = view.mission("m1")
-    assert mission is not None and mission.reminders_sent == {"start-60"}
+    session = view.session("m1")
+    assert session is not None and session.reminders_sent == {"start-60"}
     assert view.balance(GUILD) == view_of(history.events).balance(GUILD)
     assert view.stats().duplicates_dropped == len(history.events)
 
@@ -129,11 +129,11 @@ async def test_an_event_ahead_of_its_stream_waits_for_the_versions_before_it(
     reminded = await history.remind("m1", "start-60", delivered=False)
     view = view_of(granted)
     view.apply_all(reminded)
-    assert view.mission("m1") is None
+    assert view.session("m1") is None
     assert view.stats().events_waiting == 1
     view.apply_all(booked)
-    mission = view.mission("m1")
-    assert mission is not None and mission.reminders_sent == {"start-60"}
+    session = view.session("m1")
+    assert session is not None and session.reminders_sent == {"start-60"}
     assert view.stats().events_waiting == 0
 
 
@@ -152,7 +152,7 @@ async def test_rebuilding_from_the_same_events_gives_the_same_answers(
     for view in (live, rebuilt):
         view.mark_caught_up(None, START)
     assert rebuilt.stats() == live.stats()
-    assert rebuilt.active_missions() == live.active_missions()
+    assert rebuilt.active_sessions() == live.active_sessions()
     assert rebuilt.balance(GUILD) == live.balance(GUILD)
     for hours in (0, 1, 2, 3):
         now = START + hours * HOUR
@@ -266,7 +266,7 @@ async def test_start_reminders_lapse_at_the_start(history: History, clock: FakeC
     assert all(action.kind != "remind" for action in view.due_actions(start + 2 * MINUTE))
 
 
-async def test_an_immediate_mission_is_launched_by_the_scheduler_only_if_left_booked(
+async def test_an_immediate_session_is_launched_by_the_scheduler_only_if_left_booked(
     history: History,
 ) -> None:
     await history.book("m1", start_in=None)
@@ -330,7 +330,7 @@ async def test_an_extension_warns_again_fifteen_and_five_minutes_before_the_new_
     await history.decide("m1", Extend(actor=SYSTEM, now=clock.now(), minutes=30, limits=LIMITS))
     await history.record(
         squadron_stream(GUILD),
-        CreditsReserved(mission_id="m1", amount_cents=cost_at_rate(RATE, 30)),
+        CreditsReserved(session_id="m1", amount_cents=cost_at_rate(RATE, 30)),
     )
     view = view_of(history.events)
     new_end = end + 30 * MINUTE
@@ -357,7 +357,7 @@ async def test_a_cut_reservation_brings_a_low_credit_warning_then_termination(
     assert view.reservations(GUILD) == {"m1": 1200}
     view.apply_all(
         await history.record(
-            squadron_stream(GUILD), ReservationReduced(mission_id="m1", amount_cents=900)
+            squadron_stream(GUILD), ReservationReduced(session_id="m1", amount_cents=900)
         )
     )
     runs_out = START + 30 * MINUTE
@@ -380,7 +380,7 @@ async def test_a_termination_taking_too_long_is_retried(history: History, clock:
     ]
     view.apply_all(await history.end("m1"))
     assert view.next_due_at() is None
-    assert view.active_missions() == []
+    assert view.active_sessions() == []
 
 
 async def test_a_booking_whose_time_passed_unlaunched_is_terminated_not_launched(
@@ -393,7 +393,7 @@ async def test_a_booking_whose_time_passed_unlaunched_is_terminated_not_launched
     ]
 
 
-async def test_missions_with_an_action_in_flight_are_left_out_of_the_next_due_time(
+async def test_sessions_with_an_action_in_flight_are_left_out_of_the_next_due_time(
     history: History,
 ) -> None:
     await history.book("m1", start_in=None)
@@ -404,7 +404,7 @@ async def test_missions_with_an_action_in_flight_are_left_out_of_the_next_due_ti
     assert view.next_due_at() == START + MINUTE
 
 
-async def test_nothing_is_due_for_ended_or_cancelled_missions(history: History) -> None:
+async def test_nothing_is_due_for_ended_or_cancelled_sessions(history: History) -> None:
     await history.book("m1", start_in=HOUR)
     await history.cancel("m1")
     view = view_of(history.events)
@@ -451,8 +451,8 @@ async def test_an_unreadable_event_is_logged_and_skipped_and_the_rest_still_appl
         view.apply_all([*booked, stranger, later])
     assert "stream=mission#m1 version=2 type=FromTheFuture" in caplog.text
     assert view.stats().events_unreadable == 1
-    mission = view.mission("m1")
-    assert mission is not None and mission.reminders_sent == {"start-15"}
+    session = view.session("m1")
+    assert session is not None and session.reminders_sent == {"start-15"}
 
 
 async def test_answers_stay_right_after_many_re_plans(history: History) -> None:

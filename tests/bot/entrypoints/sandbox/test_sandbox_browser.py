@@ -159,9 +159,9 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     # Ready: the stand-in DCS process's address, in the reminder channel.
     await app.services.background.drain()
     await advance(clock, timedelta(seconds=30))
-    [mission] = await app.services.missions.for_guild(_squadron_id(app))
-    assert mission.address is not None
-    address = f"{mission.address}:{mission.port}"
+    [session] = await app.services.sessions.for_guild(_squadron_id(app))
+    assert session.address is not None
+    address = f"{session.address}:{session.port}"
     await open_place(page, "# reminders")
     ready = message(page, "is ready at")
     await expect(ready).to_contain_text("@Mia (manager) Server #1 · ")
@@ -206,7 +206,7 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
         "has stopped (booked time over): 90 minutes billed, $1.50."
     )
     await screenshot(page, "8-ended")
-    assert not await app.services.provider.game_port_open(mission.address, mission.port)
+    assert not await app.services.provider.game_port_open(session.address, session.port)
 
     # Another member sees the channel, but not Mia's private replies.
     await page.select_option("#member", label="Pete (member)")

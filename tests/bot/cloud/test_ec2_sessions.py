@@ -1,4 +1,4 @@
-"""Missions on the EC2 provider end to end: the real services, view and event store, boto3
+"""Sessions on the EC2 provider end to end: the real services, view and event store, boto3
 against the moto server. Crashes are simulated by a provider that raises where the process
 would have died; a second `BotProcess` over the same store is the restarted bot."""
 
@@ -18,9 +18,9 @@ from bot.cloud.base import InstanceInfo, LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
 from bot.cloud.logins import LoginPool
 from bot.config import Ec2Settings, ScheduleSettings
-from bot.domain.mission import MissionState, MissionStatus
 from bot.domain.pricing import cost_at_rate
-from bot.notify import AdminAlertNotice, LaunchFailedNotice, MissionEndedNotice
+from bot.domain.session import SessionState, SessionStatus
+from bot.notify import AdminAlertNotice, LaunchFailedNotice, SessionEndedNotice
 from bot.services.lifecycle import NO_LOGIN_MESSAGE
 from bot.services.reconcile import Reconciler
 from eventstore import EventStore
@@ -148,7 +148,7 @@ def reconciler_of(bot: BotProcess, logins: LoginPool | None = None) -> Reconcile
     return Reconciler(
         provider=bot.provider,
         view=bot.view,
-        missions=bot.services.missions,
+        sessions=bot.services.sessions,
         notifier=bot.notifier,
         clock=bot.clock,
         sightings=bot.services.sightings,
@@ -162,11 +162,11 @@ def probe_of(bot: BotProcess) -> LoopbackProbe:
     return bot.provider
 
 
-async def started(bot: BotProcess, minutes: int = 60) -> MissionState:
-    """A mission started now, its launch (in the background) finished."""
-    mission = await bot.services.missions.start(member(), duration_minutes=minutes)
+async def started(bot: BotProcess, minutes: int = 60) -> SessionState:
+    """A session started now, its launch (in the background) finished."""
+    session = await bot.services.sessions.start(member(), duration_minutes=minutes)
     await bot.services.background.drain()
-    return await bot.services.missions.get(mission.mission_id)
+    return await bot.services.sessions.get(session.session_id)
 
 
 async def listening() -> asyncio.Server:
@@ -187,38 +187,38 @@ def run_tagged(aws: Aws, tags: dict[str, str]) -> str:
     return instance_id
 
 
-def expected_bill(mission: MissionState, ended_at: datetime) -> tuple[int, int]:
-    assert mission.launched_at is not None
-    minutes = math.ceil((ended_at - mission.launched_at) / MINUTE)
-    return minutes, cost_at_rate(mission.rate_cents_per_hour, minutes)
+def expected_bill(session: SessionState, ended_at: datetime) -> tuple[int, int]:
+    assert session.launched_at is not None
+    minutes = math.ceil((ended_at - session.launched_at) / MINUTE)
+    return minutes, cost_at_rate(session.rate_cents_per_hour, minutes)
 
 
 async def test_a_launch_interrupted_by_a_crash_is_adopted_at_restart_and_billed(
     bots: Bots, aws: Aws, deployment: str, clock: FakeClock
 ) -> None:
     crashed = await bots(CrashesAfterLaunch)
-    mission = await started(crashed)
-    assert mission.status is MissionStatus.LAUNCHING and mission.instance_id is None
+    session = await started(crashed)
+    assert session.status is SessionStatus.LAUNCHING and session.instance_id is None
     await crashed.stop()
 
     restarted = await bots()
     report = await reconciler_of(restarted).reconcile()
 
-    instances = instances_tagged(aws, deployment, mission.mission_id)
+    instances = instances_tagged(aws, deployment, session.session_id)
     assert len(instances) == 1
-    adopted = await restarted.services.missions.get(mission.mission_id)
+    adopted = await restarted.services.sessions.get(session.session_id)
     assert adopted.instance_id == instances[0]["InstanceId"]
     assert report.count("adopted") == 1
-    types = await restarted.types(f"mission#{mission.mission_id}")
+    types = await restarted.types(f"mission#{session.session_id}")
     assert types.count("InstanceLaunchRequested") == 1 and types.count("InstanceLaunched") == 1
 
     await clock.advance(timedelta(minutes=45))
-    ended = await restarted.services.missions.stop(member(), mission.mission_id)
+    ended = await restarted.services.sessions.stop(member(), session.session_id)
 
     minutes, amount = expected_bill(adopted, clock.now())
     assert (ended.billed_minutes, ended.charged_cents) == (minutes, amount)
-    assert adopted.launched_at is not None and adopted.launched_at >= mission.start_at
-    balance = await restarted.services.squadrons.balance(mission.guild_id)
+    assert adopted.launched_at is not None and adopted.launched_at >= session.start_at
+    balance = await restarted.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS - amount, 0)
     assert adopted.instance_id is not None
     assert described(aws, adopted.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
@@ -228,16 +228,16 @@ async def test_a_launch_requested_but_never_sent_is_sent_again_at_restart(
     bots: Bots, aws: Aws, deployment: str
 ) -> None:
     crashed = await bots(CrashesBeforeLaunch)
-    mission = await started(crashed)
+    session = await started(crashed)
     await crashed.stop()
 
     restarted = await bots()
     report = await reconciler_of(restarted).reconcile()
 
-    instances = instances_tagged(aws, deployment, mission.mission_id)
+    instances = instances_tagged(aws, deployment, session.session_id)
     assert len(instances) == 1
-    assert instances[0]["ClientToken"] == f"{mission.mission_id}-1"
-    resumed = await restarted.services.missions.get(mission.mission_id)
+    assert instances[0]["ClientToken"] == f"{session.session_id}-1"
+    resumed = await restarted.services.sessions.get(session.session_id)
     assert resumed.instance_id == instances[0]["InstanceId"]
     assert report.count("resumed") == 1
 
@@ -246,18 +246,18 @@ async def test_a_launch_left_unrecorded_past_its_booked_end_is_ended_not_resumed
     bots: Bots, aws: Aws, deployment: str, clock: FakeClock
 ) -> None:
     crashed = await bots(CrashesBeforeLaunch)
-    mission = await started(crashed, minutes=30)
+    session = await started(crashed, minutes=30)
     await crashed.stop()
-    await clock.set(mission.end_at + timedelta(minutes=5))
+    await clock.set(session.end_at + timedelta(minutes=5))
 
     restarted = await bots()
     report = await reconciler_of(restarted).reconcile()
 
-    ended = await restarted.services.missions.get(mission.mission_id)
-    assert ended.status is MissionStatus.ENDED and ended.billed_minutes == 0
-    assert instances_tagged(aws, deployment, mission.mission_id) == []
+    ended = await restarted.services.sessions.get(session.session_id)
+    assert ended.status is SessionStatus.ENDED and ended.billed_minutes == 0
+    assert instances_tagged(aws, deployment, session.session_id) == []
     assert report.count("ended") == 1
-    balance = await restarted.services.squadrons.balance(mission.guild_id)
+    balance = await restarted.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS, 0)
 
 
@@ -265,7 +265,7 @@ async def test_a_launch_never_sent_and_then_refused_by_aws_is_marked_failed_at_r
     bots: Bots, aws: Aws, deployment: str, fresh_client: Callable[[str], Any]
 ) -> None:
     crashed = await bots(CrashesBeforeLaunch)
-    mission = await started(crashed)
+    session = await started(crashed)
     await crashed.stop()
 
     ec2 = with_error(fresh_client("ec2"), "RunInstances", "InsufficientInstanceCapacity")
@@ -273,12 +273,12 @@ async def test_a_launch_never_sent_and_then_refused_by_aws_is_marked_failed_at_r
     report = await reconciler_of(restarted).reconcile()
 
     assert report.count("launch_failed") == 1
-    failed = await restarted.services.missions.get(mission.mission_id)
-    assert failed.status is MissionStatus.ENDED and failed.termination_reason == "launch_failed"
-    assert instances_tagged(aws, deployment, mission.mission_id) == []
+    failed = await restarted.services.sessions.get(session.session_id)
+    assert failed.status is SessionStatus.ENDED and failed.termination_reason == "launch_failed"
+    assert instances_tagged(aws, deployment, session.session_id) == []
     notice = restarted.notifier.of_type(LaunchFailedNotice)[0]
     assert notice.message.startswith("AWS has no free i3en.large servers")
-    balance = await restarted.services.squadrons.balance(mission.guild_id)
+    balance = await restarted.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS, 0)
 
 
@@ -286,13 +286,13 @@ async def test_a_server_booting_as_slowly_as_dcs_can_is_not_given_up_by_default(
     bots: Bots, clock: FakeClock
 ) -> None:
     bot = await bots()
-    mission = await started(bot)
-    assert mission.launched_at is not None
+    session = await started(bot)
+    assert session.launched_at is not None
 
-    await clock.set(mission.launched_at + DCS_SLOWEST_BOOT)
+    await clock.set(session.launched_at + DCS_SLOWEST_BOOT)
     due = await bot.view.due_actions(clock.now())
 
-    assert [a.kind for a in due if a.mission_id == mission.mission_id] == ["check_ready"]
+    assert [a.kind for a in due if a.session_id == session.session_id] == ["check_ready"]
     assert ScheduleSettings().readiness_timeout_minutes * MINUTE > DCS_SLOWEST_BOOT
 
 
@@ -300,64 +300,64 @@ async def test_a_server_that_never_becomes_ready_is_terminated_and_credited_back
     bots: Bots, aws: Aws, deployment: str, clock: FakeClock
 ) -> None:
     bot = await bots()
-    mission = await started(bot)
-    assert mission.launched_at is not None and mission.ready_at is None
+    session = await started(bot)
+    assert session.launched_at is not None and session.ready_at is None
 
-    await clock.set(mission.launched_at + SCHEDULE.readiness_timeout - MINUTE)
+    await clock.set(session.launched_at + SCHEDULE.readiness_timeout - MINUTE)
     early = await bot.view.due_actions(clock.now())
-    await clock.set(mission.launched_at + SCHEDULE.readiness_timeout)
+    await clock.set(session.launched_at + SCHEDULE.readiness_timeout)
     due = await bot.view.due_actions(clock.now())
 
-    assert [a.kind for a in early if a.mission_id == mission.mission_id] == ["check_ready"]
+    assert [a.kind for a in early if a.session_id == session.session_id] == ["check_ready"]
     assert [(a.kind, a.key_or_reason) for a in due] == [("terminate", "not_ready")]
-    ended = await bot.services.missions.terminate(mission.mission_id, "not_ready")
+    ended = await bot.services.sessions.terminate(session.session_id, "not_ready")
     assert ended.termination_reason == "not_ready"
     assert (ended.billed_minutes, ended.charged_cents) == (0, 0)
-    balance = await bot.services.squadrons.balance(mission.guild_id)
+    balance = await bot.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS, 0)
-    assert mission.instance_id is not None
-    assert described(aws, mission.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
-    assert schedule_of(aws, deployment, mission.instance_id) is None
+    assert session.instance_id is not None
+    assert described(aws, session.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
+    assert schedule_of(aws, deployment, session.instance_id) is None
 
 
 async def test_a_ready_server_that_disappears_is_billed_to_when_it_was_last_seen(
     bots: Bots, aws: Aws, clock: FakeClock
 ) -> None:
     bot = await bots()
-    mission = await started(bot, minutes=120)
-    assert mission.instance_id is not None
+    session = await started(bot, minutes=120)
+    assert session.instance_id is not None
     reconciler = reconciler_of(bot)
     dcs = probe_of(bot).dcs = await listening()
     async with dcs:
-        ready = await bot.services.missions.check_ready(mission.mission_id)
-    assert ready.status is MissionStatus.RUNNING
+        ready = await bot.services.sessions.check_ready(session.session_id)
+    assert ready.status is SessionStatus.RUNNING
     await clock.advance(timedelta(minutes=20))
     assert str(await reconciler.reconcile()).endswith("everything matches.")
     last_seen = clock.now()
 
-    aws.ec2.terminate_instances(InstanceIds=[mission.instance_id])
+    aws.ec2.terminate_instances(InstanceIds=[session.instance_id])
     await clock.advance(timedelta(minutes=15))
     report = await reconciler.reconcile()
 
-    lost = await bot.services.missions.get(mission.mission_id)
+    lost = await bot.services.sessions.get(session.session_id)
     assert report.count("lost") == 1
     assert lost.termination_reason == "instance_lost" and lost.ended_at == last_seen
     minutes, amount = expected_bill(ready, last_seen)
     assert (lost.billed_minutes, lost.charged_cents) == (minutes, amount)
-    balance = await bot.services.squadrons.balance(mission.guild_id)
+    balance = await bot.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS - amount, 0)
-    notice = bot.notifier.of_type(MissionEndedNotice)[-1]
+    notice = bot.notifier.of_type(SessionEndedNotice)[-1]
     assert notice.reason == "instance_lost"
 
 
-async def ready_then_bot_down(bots: Bots, minutes: int) -> MissionState:
-    """A mission whose server became ready, run by a bot process that has since stopped."""
+async def ready_then_bot_down(bots: Bots, minutes: int) -> SessionState:
+    """A session whose server became ready, run by a bot process that has since stopped."""
     bot = await bots()
-    mission = await started(bot, minutes=minutes)
+    session = await started(bot, minutes=minutes)
     dcs = probe_of(bot).dcs = await listening()
     async with dcs:
-        ready = await bot.services.missions.check_ready(mission.mission_id)
-    assert ready.status is MissionStatus.RUNNING and ready.instance_id is not None
+        ready = await bot.services.sessions.check_ready(session.session_id)
+    assert ready.status is SessionStatus.RUNNING and ready.instance_id is not None
     await bot.stop()
     return ready
 
@@ -376,7 +376,7 @@ async def test_a_server_lost_while_the_bot_was_down_is_billed_to_when_ec2_says_i
     restarted = await bots(ec2=ec2)
     report = await reconciler_of(restarted).reconcile()
 
-    lost = await restarted.services.missions.get(ready.mission_id)
+    lost = await restarted.services.sessions.get(ready.session_id)
     assert report.count("lost") == 1
     assert lost.termination_reason == "instance_lost" and lost.ended_at == stopped_at
     minutes, amount = expected_bill(ready, stopped_at)
@@ -398,39 +398,39 @@ async def test_a_server_the_backstop_stopped_while_the_bot_was_down_is_billed_to
     restarted = await bots(ec2=ec2)
     await reconciler_of(restarted).reconcile()
 
-    lost = await restarted.services.missions.get(ready.mission_id)
+    lost = await restarted.services.sessions.get(ready.session_id)
     assert lost.termination_reason == "instance_lost" and lost.ended_at == ready.end_at
     minutes, amount = expected_bill(ready, ready.end_at)
     assert (lost.billed_minutes, lost.charged_cents) == (minutes, amount)
 
 
-async def test_a_server_still_running_after_its_mission_ended_is_terminated(
+async def test_a_server_still_running_after_its_session_ended_is_terminated(
     bots: Bots, aws: Aws
 ) -> None:
     bot = await bots(IgnoresTerminate)
-    mission = await started(bot)
-    assert mission.instance_id is not None
-    await bot.services.missions.stop(member(), mission.mission_id)
-    assert described(aws, mission.instance_id)["State"]["Name"] == "running"
+    session = await started(bot)
+    assert session.instance_id is not None
+    await bot.services.sessions.stop(member(), session.session_id)
+    assert described(aws, session.instance_id)["State"]["Name"] == "running"
 
     operator_side = await bots()
     report = await reconciler_of(operator_side).reconcile()
 
     assert report.count("terminated") == 1
-    assert described(aws, mission.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
+    assert described(aws, session.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
     [alert] = operator_side.notifier.of_type(AdminAlertNotice)
-    assert alert.guild_id is None and mission.instance_id in alert.message
+    assert alert.guild_id is None and session.instance_id in alert.message
 
 
-async def test_a_server_shutting_down_after_its_mission_ended_raises_no_alarm(
+async def test_a_server_shutting_down_after_its_session_ended_raises_no_alarm(
     bots: Bots, fresh_client: Callable[[str], Any]
 ) -> None:
     bot = await bots(IgnoresTerminate)
-    mission = await started(bot)
-    assert mission.instance_id is not None
-    await bot.services.missions.stop(member(), mission.mission_id)
+    session = await started(bot)
+    assert session.instance_id is not None
+    await bot.services.sessions.stop(member(), session.session_id)
 
-    ec2 = with_states(fresh_client("ec2"), {mission.instance_id: "shutting-down"})
+    ec2 = with_states(fresh_client("ec2"), {session.instance_id: "shutting-down"})
     operator_side = await bots(ec2=ec2)
     report = await reconciler_of(operator_side).reconcile()
 
@@ -438,26 +438,26 @@ async def test_a_server_shutting_down_after_its_mission_ended_raises_no_alarm(
     assert operator_side.notifier.of_type(AdminAlertNotice) == []
 
 
-async def test_a_server_whose_mission_ends_during_the_pass_is_no_stray(
+async def test_a_server_whose_session_ends_during_the_pass_is_no_stray(
     bots: Bots, aws: Aws
 ) -> None:
     bot = await bots(SlowListing)
-    mission = await started(bot)
-    assert mission.instance_id is not None
+    session = await started(bot)
+    assert session.instance_id is not None
     listing = bot.provider
     assert isinstance(listing, SlowListing)
-    listing.meanwhile = lambda: bot.services.missions.stop(member(), mission.mission_id)
+    listing.meanwhile = lambda: bot.services.sessions.stop(member(), session.session_id)
 
     report = await reconciler_of(bot).reconcile()
 
     assert report.count("terminated") == 0
     assert bot.notifier.of_type(AdminAlertNotice) == []
-    ended = await bot.services.missions.get(mission.mission_id)
-    assert (ended.status, ended.termination_reason) == (MissionStatus.ENDED, "stopped_by_user")
-    assert described(aws, mission.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
+    ended = await bot.services.sessions.get(session.session_id)
+    assert (ended.status, ended.termination_reason) == (SessionStatus.ENDED, "stopped_by_user")
+    assert described(aws, session.instance_id)["State"]["Name"] in ("shutting-down", "terminated")
 
 
-async def test_servers_of_no_known_mission_are_terminated_and_operators_told(
+async def test_servers_of_no_known_session_are_terminated_and_operators_told(
     bots: Bots, aws: Aws, deployment: str
 ) -> None:
     bot = await bots()
@@ -479,22 +479,22 @@ async def test_servers_of_no_known_mission_are_terminated_and_operators_told(
     assert len(alerts) == 2 and all(alert.guild_id is None for alert in alerts)
 
 
-async def test_the_backstop_follows_the_mission_from_launch_to_end(
+async def test_the_backstop_follows_the_session_from_launch_to_end(
     bots: Bots, aws: Aws, deployment: str
 ) -> None:
     bot = await bots()
-    mission = await started(bot, minutes=60)
-    assert mission.instance_id is not None
+    session = await started(bot, minutes=60)
+    assert session.instance_id is not None
     grace = timedelta(minutes=15)
 
-    first = schedule_of(aws, deployment, mission.instance_id)
-    extended = await bot.services.missions.extend(member(), mission.mission_id, 30)
-    moved = schedule_of(aws, deployment, mission.instance_id)
-    await bot.services.missions.stop(member(), mission.mission_id)
-    gone = schedule_of(aws, deployment, mission.instance_id)
+    first = schedule_of(aws, deployment, session.instance_id)
+    extended = await bot.services.sessions.extend(member(), session.session_id, 30)
+    moved = schedule_of(aws, deployment, session.instance_id)
+    await bot.services.sessions.stop(member(), session.session_id)
+    gone = schedule_of(aws, deployment, session.instance_id)
 
     assert first is not None and moved is not None
-    assert first["ScheduleExpression"] == at(mission.end_at + grace)
+    assert first["ScheduleExpression"] == at(session.end_at + grace)
     assert moved["ScheduleExpression"] == at(extended.end_at + grace)
     assert gone is None
 
@@ -504,16 +504,16 @@ async def test_a_backstop_the_launch_could_not_set_is_set_by_reconciliation(
 ) -> None:
     scheduler = with_error(fresh_client("scheduler"), "CreateSchedule", "ThrottlingException")
     bot = await bots(scheduler=scheduler)
-    mission = await started(bot)
-    assert mission.status is MissionStatus.LAUNCHING and mission.instance_id is not None
-    assert schedule_of(aws, deployment, mission.instance_id) is None
+    session = await started(bot)
+    assert session.status is SessionStatus.LAUNCHING and session.instance_id is not None
+    assert schedule_of(aws, deployment, session.instance_id) is None
     without_error(scheduler, "CreateSchedule")
 
     report = await reconciler_of(bot).reconcile()
 
-    schedule = schedule_of(aws, deployment, mission.instance_id)
+    schedule = schedule_of(aws, deployment, session.instance_id)
     assert schedule is not None
-    assert schedule["ScheduleExpression"] == at(mission.end_at + GRACE)
+    assert schedule["ScheduleExpression"] == at(session.end_at + GRACE)
     assert report.count("backstop_set") == 1
     assert str(report).startswith("Checked 1 server against 1 session: 1 backstop set.\n- ")
 
@@ -523,17 +523,17 @@ async def test_a_backstop_an_extension_could_not_move_is_moved_by_reconciliation
 ) -> None:
     scheduler = fresh_client("scheduler")
     bot = await bots(scheduler=scheduler)
-    mission = await started(bot)
-    assert mission.instance_id is not None
+    session = await started(bot)
+    assert session.instance_id is not None
     with_error(scheduler, "UpdateSchedule", "InternalServerException", 500)
-    extended = await bot.services.missions.extend(member(), mission.mission_id, 30)
+    extended = await bot.services.sessions.extend(member(), session.session_id, 30)
     without_error(scheduler, "UpdateSchedule")
-    stale = schedule_of(aws, deployment, mission.instance_id)
-    assert stale is not None and stale["ScheduleExpression"] == at(mission.end_at + GRACE)
+    stale = schedule_of(aws, deployment, session.instance_id)
+    assert stale is not None and stale["ScheduleExpression"] == at(session.end_at + GRACE)
 
     report = await reconciler_of(bot).reconcile()
 
-    moved = schedule_of(aws, deployment, mission.instance_id)
+    moved = schedule_of(aws, deployment, session.instance_id)
     assert moved is not None and moved["ScheduleExpression"] == at(extended.end_at + GRACE)
     assert [repair.kind for repair in report.repairs] == ["backstop_set"]
 
@@ -543,7 +543,7 @@ async def test_reconciliation_asks_the_scheduler_only_about_backstops_it_has_not
 ) -> None:
     scheduler = fresh_client("scheduler")
     bot = await bots(scheduler=scheduler)
-    mission = await started(bot)
+    session = await started(bot)
     reconciler = reconciler_of(bot)
     calls = recorded_calls(scheduler)
 
@@ -552,7 +552,7 @@ async def test_reconciliation_asks_the_scheduler_only_about_backstops_it_has_not
     calls.clear()
     second = await reconciler.reconcile()
     unchanged = calls.copy()
-    await bot.services.missions.extend(member(), mission.mission_id, 30)
+    await bot.services.sessions.extend(member(), session.session_id, 30)
     calls.clear()
     third = await reconciler.reconcile()
 
@@ -568,12 +568,12 @@ async def test_a_capacity_shortage_fails_the_launch_plainly_and_releases_the_cre
     ec2 = with_error(fresh_client("ec2"), "RunInstances", "InsufficientInstanceCapacity")
     bot = await bots(ec2=ec2)
 
-    mission = await started(bot)
+    session = await started(bot)
 
-    assert mission.status is MissionStatus.ENDED and mission.termination_reason == "launch_failed"
+    assert session.status is SessionStatus.ENDED and session.termination_reason == "launch_failed"
     notice = bot.notifier.of_type(LaunchFailedNotice)[0]
     assert notice.message.startswith("AWS has no free i3en.large servers in eu-west-1")
-    balance = await bot.services.squadrons.balance(mission.guild_id)
+    balance = await bot.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS, 0)
 
 
@@ -588,10 +588,10 @@ async def test_each_server_gets_its_own_login_and_none_is_shared(
 
     assert first.login_ref == login and first.instance_id is not None
     assert f"-Name '{login}'" in user_data_of(aws, first.instance_id)
-    assert second.status is MissionStatus.ENDED and second.instance_id is None
+    assert second.status is SessionStatus.ENDED and second.instance_id is None
     assert bot.notifier.of_type(LaunchFailedNotice)[0].message == NO_LOGIN_MESSAGE
 
-    await bot.services.missions.stop(member(), first.mission_id)
+    await bot.services.sessions.stop(member(), first.session_id)
     third = await started(bot)
 
     assert third.login_ref == login and third.instance_id is not None
@@ -606,11 +606,11 @@ async def test_the_login_credential_is_never_in_events_logs_or_user_data(
     caplog.set_level(logging.DEBUG, logger="rr")
     bot = await bots(logins=(login,))
 
-    mission = await started(bot)
-    await bot.services.missions.stop(member(), mission.mission_id)
+    session = await started(bot)
+    await bot.services.sessions.stop(member(), session.session_id)
 
-    assert mission.login_ref == login and mission.instance_id is not None
-    assert secret not in user_data_of(aws, mission.instance_id)
+    assert session.login_ref == login and session.instance_id is not None
+    assert secret not in user_data_of(aws, session.instance_id)
     events = [event async for event in store.read_all()]
     assert any(event.data.get("login_ref") == login for event in events)
     for event in events:
@@ -621,13 +621,13 @@ async def test_the_login_credential_is_never_in_events_logs_or_user_data(
         assert secret not in record.getMessage() and secret not in repr(vars(record))
 
 
-async def test_a_login_still_held_after_its_mission_ended_is_released(
+async def test_a_login_still_held_after_its_session_ended_is_released(
     bots: Bots, store: EventStore, deployment: str
 ) -> None:
     login = f"/rr/{deployment}/ed-login-1"
     bot = await bots(logins=(login,))
     pool = LoginPool(store, (login,))
-    await pool.acquire("a-mission-that-never-was")
+    await pool.acquire("a-session-that-never-was")
 
     report = await reconciler_of(bot, pool).reconcile()
 
@@ -695,17 +695,17 @@ async def test_a_session_run_to_its_end_is_billed_its_booked_minutes_though_ec2_
     pressed = clock.now()
     ec2 = with_launch_time(fresh_client("ec2"), pressed.replace(microsecond=0))
     bot = await bots(ec2=ec2)
-    mission = await started(bot, minutes=30)
-    assert mission.launched_at is not None and mission.launched_at < mission.start_at == pressed
+    session = await started(bot, minutes=30)
+    assert session.launched_at is not None and session.launched_at < session.start_at == pressed
 
-    await clock.set(mission.end_at)
-    ended = await bot.services.missions.terminate(mission.mission_id, "booked_time_over")
+    await clock.set(session.end_at)
+    ended = await bot.services.sessions.terminate(session.session_id, "booked_time_over")
 
     assert (ended.billed_minutes, ended.charged_cents) == (
         30,
         cost_at_rate(ended.rate_cents_per_hour, 30),
     )
-    balance = await bot.services.squadrons.balance(mission.guild_id)
+    balance = await bot.services.squadrons.balance(session.guild_id)
     assert (balance.balance_cents, balance.reserved_cents) == (FUNDS - ended.charged_cents, 0)
 
 
@@ -715,11 +715,11 @@ async def test_a_server_lost_while_the_bot_was_down_is_billed_no_further_than_it
     bot = await bots()
     credit = 180
     await bot.services.squadrons.refund(operator(), GUILD, FUNDS - credit, "45 minutes left")
-    mission = await started(bot, minutes=120)
+    session = await started(bot, minutes=120)
     dcs = probe_of(bot).dcs = await listening()
     async with dcs:
-        ready = await bot.services.missions.check_ready(mission.mission_id)
-    assert ready.status is MissionStatus.RUNNING and ready.instance_id is not None
+        ready = await bot.services.sessions.check_ready(session.session_id)
+    assert ready.status is SessionStatus.RUNNING and ready.instance_id is not None
     await bot.stop()
     backstop_at = ready.end_at + GRACE
     aws.ec2.terminate_instances(InstanceIds=[ready.instance_id])
@@ -729,7 +729,7 @@ async def test_a_server_lost_while_the_bot_was_down_is_billed_no_further_than_it
     restarted = await bots(ec2=ec2)
     await reconciler_of(restarted).reconcile()
 
-    lost = await restarted.services.missions.get(ready.mission_id)
+    lost = await restarted.services.sessions.get(ready.session_id)
     assert lost.termination_reason == "instance_lost"
     funded = credit * 60 // ready.rate_cents_per_hour
     assert (lost.billed_minutes, lost.charged_cents) == (funded, credit)

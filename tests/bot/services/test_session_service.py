@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from bot.domain.errors import Conflict, InsufficientCredit, InvalidRequest, NotAllowed
-from bot.domain.mission import MissionStatus, mission_stream
+from bot.domain.session import SessionStatus, session_stream
 from bot.domain.settings import SettingsError
 from bot.domain.squadron import squadron_stream
-from bot.notify import MissionEndedNotice, ProgressNotice, ReadyNotice
+from bot.notify import ProgressNotice, ReadyNotice, SessionEndedNotice
 from bot.view import Balance
 from eventstore import StoredEvent
 from eventstore.codec import Batch
@@ -36,7 +36,7 @@ from tests.bot.services.harness import (
 async def test_quote_for_a_start_is_the_duration_and_names_the_shortfall(bot: BotProcess) -> None:
     await bot.fund(100)
 
-    quote = await bot.services.missions.quote(GUILD, "medium", 60)
+    quote = await bot.services.sessions.quote(GUILD, "medium", 60)
 
     assert (quote.cost_cents, quote.available_cents, quote.shortfall_cents) == (240, 100, 140)
     assert (quote.start_at, quote.end_at) == (START, START + HOUR)
@@ -48,7 +48,7 @@ async def test_quote_for_a_start_short_of_its_cost_says_how_long_the_credit_runs
 ) -> None:
     await bot.fund(180)
 
-    quote = await bot.services.missions.quote(GUILD, "medium", 180)
+    quote = await bot.services.sessions.quote(GUILD, "medium", 180)
 
     assert (quote.cost_cents, quote.available_cents, quote.shortfall_cents) == (720, 180, 540)
     assert quote.minimum_cents == 120
@@ -59,7 +59,7 @@ async def test_quote_for_a_start_short_of_its_cost_says_how_long_the_credit_runs
 async def test_quote_for_a_start_covered_in_full_runs_to_its_end(bot: BotProcess) -> None:
     await bot.fund(1_000)
 
-    quote = await bot.services.missions.quote(GUILD, "medium", 180)
+    quote = await bot.services.sessions.quote(GUILD, "medium", 180)
 
     assert (quote.covered_minutes, quote.covered_until) == (180, START + 3 * HOUR)
     assert quote.can_go_ahead and not quote.partly_funded
@@ -70,7 +70,7 @@ async def test_quote_for_a_start_short_of_the_shortest_session_cannot_go_ahead(
 ) -> None:
     await bot.fund(100)
 
-    quote = await bot.services.missions.quote(GUILD, "medium", 180)
+    quote = await bot.services.sessions.quote(GUILD, "medium", 180)
 
     assert (quote.shortfall_cents, quote.minimum_cents) == (620, 120)
     assert (quote.covered_minutes, quote.covered_until) == (0, START)
@@ -80,7 +80,7 @@ async def test_quote_for_a_start_short_of_the_shortest_session_cannot_go_ahead(
 async def test_quote_for_a_booking_short_of_its_cost_cannot_go_ahead(bot: BotProcess) -> None:
     await bot.fund(220)
 
-    quote = await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
+    quote = await bot.services.sessions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
 
     assert (quote.cost_cents, quote.minimum_cents, quote.shortfall_cents) == (240, 240, 20)
     assert not quote.can_go_ahead and not quote.partly_funded
@@ -91,8 +91,8 @@ async def test_quote_for_a_booking_costs_what_starting_now_does_and_names_the_bo
 ) -> None:
     await bot.fund(1_000)
 
-    later = await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
-    now = await bot.services.missions.quote(GUILD, "medium", 60)
+    later = await bot.services.sessions.quote(GUILD, "medium", 60, start_at=START + 3 * HOUR)
+    now = await bot.services.sessions.quote(GUILD, "medium", 60)
 
     assert (later.cost_cents, later.shortfall_cents) == (now.cost_cents, 0) == (240, 0)
     assert later.end_at == START + 4 * HOUR
@@ -102,18 +102,18 @@ async def test_quote_for_a_booking_costs_what_starting_now_does_and_names_the_bo
 async def test_quote_without_a_size_uses_the_squadrons_size(bot: BotProcess) -> None:
     await bot.services.squadrons.change_settings(member(manager=True), {"instance_size": "large"})
 
-    quote = await bot.services.missions.quote(GUILD, None, 60)
+    quote = await bot.services.sessions.quote(GUILD, None, 60)
 
     assert quote.rate_cents_per_hour == 480
 
 
 async def test_quote_refuses_what_the_booking_would_refuse(bot: BotProcess) -> None:
     with pytest.raises(InvalidRequest, match="pick a duration"):
-        await bot.services.missions.quote(GUILD, "medium", 13 * 60)
+        await bot.services.sessions.quote(GUILD, "medium", 13 * 60)
     with pytest.raises(InvalidRequest, match="in the past"):
-        await bot.services.missions.quote(GUILD, "medium", 60, start_at=START - HOUR)
+        await bot.services.sessions.quote(GUILD, "medium", 60, start_at=START - HOUR)
     with pytest.raises(InvalidRequest, match="no server size"):
-        await bot.services.missions.quote(GUILD, "huge", 60)
+        await bot.services.sessions.quote(GUILD, "huge", 60)
 
 
 async def test_quote_refuses_a_server_beyond_the_limit_rather_than_sell_credit_for_it(
@@ -121,19 +121,19 @@ async def test_quote_refuses_a_server_beyond_the_limit_rather_than_sell_credit_f
 ) -> None:
     await bot.fund(640)
     for hours in (1, 2):
-        await bot.services.missions.book(
+        await bot.services.sessions.book(
             member(), start_at=START + hours * HOUR, duration_minutes=60
         )
 
     with pytest.raises(Conflict, match="most allowed"):
-        await bot.services.missions.quote(GUILD, "medium", 60)
+        await bot.services.sessions.quote(GUILD, "medium", 60)
     with pytest.raises(Conflict, match="most allowed"):
-        await bot.services.missions.quote(GUILD, "medium", 60, start_at=START + 5 * HOUR)
+        await bot.services.sessions.quote(GUILD, "medium", 60, start_at=START + 5 * HOUR)
 
 
-async def test_quote_refuses_a_mission_file_the_booking_would_refuse(bot: BotProcess) -> None:
+async def test_quote_refuses_a_session_file_the_booking_would_refuse(bot: BotProcess) -> None:
     with pytest.raises(SettingsError):
-        await bot.services.missions.quote(GUILD, "medium", 60, mission_name="briefing.txt")
+        await bot.services.sessions.quote(GUILD, "medium", 60, mission_name="briefing.txt")
 
 
 # --- start and book ---------------------------------------------------------------------------
@@ -144,13 +144,13 @@ async def test_start_returns_the_booking_at_once_and_launches_in_the_background(
 ) -> None:
     await bot.fund(1_000)
 
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
 
-    assert started.status is MissionStatus.BOOKED
+    assert started.status is SessionStatus.BOOKED
     assert started.immediate and started.booked_by == BOOKER
     await bot.services.background.drain()
-    ready = await bot.services.missions.get(started.mission_id)
-    assert ready.status is MissionStatus.RUNNING
+    ready = await bot.services.sessions.get(started.session_id)
+    assert ready.status is SessionStatus.RUNNING
     assert ready.instance_id in provider.running()
     stages = [n.stage for n in bot.notifier.of_type(ProgressNotice)]
     assert stages == ["launching", "booting", "ready"]
@@ -160,10 +160,10 @@ async def test_start_returns_the_booking_at_once_and_launches_in_the_background(
 async def test_start_reserves_the_cost_of_its_duration(bot: BotProcess) -> None:
     await bot.fund(1_000)
 
-    started = await bot.services.missions.start(member(), duration_minutes=90)
+    started = await bot.services.sessions.start(member(), duration_minutes=90)
 
     squadron = await bot.services.squadrons.get(GUILD)
-    assert squadron.reservations == {started.mission_id: 360}
+    assert squadron.reservations == {started.session_id: 360}
     assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 360, 640)
 
 
@@ -173,21 +173,21 @@ async def test_start_short_of_the_shortest_session_is_refused_and_records_nothin
     await bot.fund(100)
 
     with pytest.raises(InsufficientCredit) as refused:
-        await bot.services.missions.start(member(), duration_minutes=60)
+        await bot.services.sessions.start(member(), duration_minutes=60)
 
     assert (refused.value.shortfall_cents, refused.value.needed_cents) == (20, 120)
     assert str(refused.value).startswith("The shortest session needs $1.20 of credit")
-    assert await bot.services.missions.for_guild(GUILD) == []
+    assert await bot.services.sessions.for_guild(GUILD) == []
     assert await bot.types(squadron_stream(GUILD)) == ["CreditsGranted"]
 
 
 async def test_start_short_of_its_cost_reserves_the_available_credit(bot: BotProcess) -> None:
     await bot.fund(180)
 
-    started = await bot.services.missions.start(member(), duration_minutes=180)
+    started = await bot.services.sessions.start(member(), duration_minutes=180)
 
     assert started.end_at == START + 3 * HOUR
-    assert (await bot.services.squadrons.get(GUILD)).reservations == {started.mission_id: 180}
+    assert (await bot.services.squadrons.get(GUILD)).reservations == {started.session_id: 180}
     assert await bot.services.squadrons.balance(GUILD) == Balance(180, 180, 0)
 
 
@@ -195,24 +195,24 @@ async def test_a_booking_for_later_still_needs_its_whole_cost(bot: BotProcess) -
     await bot.fund(220)
 
     with pytest.raises(InsufficientCredit) as refused:
-        await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+        await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
     assert (refused.value.shortfall_cents, refused.value.needed_cents) == (20, 240)
     assert str(refused.value).startswith("That needs $2.40 of credit")
-    assert await bot.services.missions.for_guild(GUILD) == []
+    assert await bot.services.sessions.for_guild(GUILD) == []
 
 
 async def test_the_same_interaction_books_once(bot: BotProcess) -> None:
     await bot.fund(1_000)
     actor = member()
 
-    first = await bot.services.missions.start(actor, duration_minutes=60)
-    again = await bot.services.missions.start(actor, duration_minutes=60)
+    first = await bot.services.sessions.start(actor, duration_minutes=60)
+    again = await bot.services.sessions.start(actor, duration_minutes=60)
 
-    assert again.mission_id == first.mission_id
+    assert again.session_id == first.session_id
     await bot.services.background.drain()
-    assert len(await bot.services.missions.for_guild(GUILD)) == 1
-    assert (await bot.services.squadrons.get(GUILD)).reservations == {first.mission_id: 240}
+    assert len(await bot.services.sessions.for_guild(GUILD)) == 1
+    assert (await bot.services.squadrons.get(GUILD)).reservations == {first.session_id: 240}
 
 
 async def test_book_reserves_its_booked_minutes_only_and_does_not_launch(
@@ -220,17 +220,17 @@ async def test_book_reserves_its_booked_minutes_only_and_does_not_launch(
 ) -> None:
     await bot.fund(1_000)
 
-    booked = await bot.services.missions.book(
+    booked = await bot.services.sessions.book(
         member(), start_at=START + 5 * HOUR, duration_minutes=60, mission_name=None
     )
 
     await bot.services.background.drain()
-    assert booked.status is MissionStatus.BOOKED and not booked.immediate
+    assert booked.status is SessionStatus.BOOKED and not booked.immediate
     assert (booked.start_at, booked.end_at) == (START + 5 * HOUR, START + 6 * HOUR)
-    assert (await bot.services.squadrons.get(GUILD)).reservations == {booked.mission_id: 240}
+    assert (await bot.services.squadrons.get(GUILD)).reservations == {booked.session_id: 240}
     assert provider.launch_calls == []
-    assert [m.mission_id for m in await bot.services.missions.for_guild(GUILD)] == [
-        booked.mission_id
+    assert [m.session_id for m in await bot.services.sessions.for_guild(GUILD)] == [
+        booked.session_id
     ]
 
 
@@ -240,7 +240,7 @@ async def test_booking_uses_the_squadrons_region_and_size(bot: BotProcess) -> No
         member(manager=True), {"region": "eu-central-1", "instance_size": "small"}
     )
 
-    booked = await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+    booked = await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
     assert (booked.region, booked.size, booked.rate_cents_per_hour) == (
         "eu-central-1",
@@ -253,43 +253,43 @@ async def test_booking_in_the_past_is_refused(bot: BotProcess) -> None:
     await bot.fund(1_000)
 
     with pytest.raises(InvalidRequest, match="in the past"):
-        await bot.services.missions.book(member(), start_at=START - HOUR, duration_minutes=60)
+        await bot.services.sessions.book(member(), start_at=START - HOUR, duration_minutes=60)
 
 
 async def test_booking_beyond_the_concurrency_limit_is_refused(bot: BotProcess) -> None:
     await bot.fund(10_000)
     for hours in (1, 2):
-        await bot.services.missions.book(
+        await bot.services.sessions.book(
             member(), start_at=START + hours * HOUR, duration_minutes=60
         )
 
     with pytest.raises(Conflict, match="most allowed"):
-        await bot.services.missions.book(member(), start_at=START + 3 * HOUR, duration_minutes=60)
+        await bot.services.sessions.book(member(), start_at=START + 3 * HOUR, duration_minutes=60)
 
 
 async def test_a_booking_refused_for_its_time_says_so_rather_than_ask_for_credit(
     bot: BotProcess,
 ) -> None:
     with pytest.raises(InvalidRequest, match="in the past"):
-        await bot.services.missions.book(member(), start_at=START - HOUR, duration_minutes=60)
+        await bot.services.sessions.book(member(), start_at=START - HOUR, duration_minutes=60)
 
 
-async def test_booking_a_mission_that_is_not_a_miz_file_is_refused(
+async def test_booking_a_session_that_is_not_a_miz_file_is_refused(
     bot: BotProcess,
 ) -> None:
     await bot.fund(1_000)
 
     with pytest.raises(SettingsError):
-        await bot.services.missions.book(
+        await bot.services.sessions.book(
             member(), start_at=START + HOUR, duration_minutes=60, mission_name="briefing.txt"
         )
 
-    assert await bot.services.missions.for_guild(GUILD) == []
+    assert await bot.services.sessions.for_guild(GUILD) == []
 
 
 async def test_booking_outside_a_guild_is_refused(bot: BotProcess) -> None:
     with pytest.raises(InvalidRequest, match="inside your squadron"):
-        await bot.services.missions.start(replace(member(), guild_id=None), duration_minutes=60)
+        await bot.services.sessions.start(replace(member(), guild_id=None), duration_minutes=60)
 
 
 async def test_concurrent_bookings_of_one_squadron_never_overspend(bot: BotProcess) -> None:
@@ -297,7 +297,7 @@ async def test_concurrent_bookings_of_one_squadron_never_overspend(bot: BotProce
 
     results = await asyncio.gather(
         *(
-            bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+            bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
             for _ in range(4)
         ),
         return_exceptions=True,
@@ -316,33 +316,33 @@ async def test_extend_reserves_the_extension_and_moves_the_backstop(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
 
-    extended = await bot.services.missions.extend(member(), started.mission_id, 30)
+    extended = await bot.services.sessions.extend(member(), started.session_id, 30)
 
     assert extended.end_at == START + 90 * MINUTE
-    assert (await bot.services.squadrons.get(GUILD)).reservations == {started.mission_id: 360}
+    assert (await bot.services.squadrons.get(GUILD)).reservations == {started.session_id: 360}
     assert extended.instance_id is not None
     assert provider.instances[extended.instance_id].terminate_at == extended.end_at + GRACE
 
 
 async def test_extend_short_of_credit_is_refused(bot: BotProcess) -> None:
     await bot.fund(300)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
 
     with pytest.raises(InsufficientCredit):
-        await bot.services.missions.extend(member(), started.mission_id, 60)
+        await bot.services.sessions.extend(member(), started.session_id, 60)
 
-    assert (await bot.services.missions.get(started.mission_id)).end_at == START + HOUR
+    assert (await bot.services.sessions.get(started.session_id)).end_at == START + HOUR
 
 
 async def test_a_member_who_did_not_book_cannot_extend(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
 
     with pytest.raises(NotAllowed):
-        await bot.services.missions.extend(member(MEMBER), started.mission_id, 30)
+        await bot.services.sessions.extend(member(MEMBER), started.session_id, 30)
 
 
 # --- stop ---------------------------------------------------------------------------------------
@@ -352,19 +352,19 @@ async def test_stop_terminates_and_bills_the_minutes_run(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=120)
+    started = await bot.services.sessions.start(member(), duration_minutes=120)
     await bot.services.background.drain()
     await bot.clock.advance(45 * MINUTE + timedelta(seconds=10))
 
-    stopped = await bot.services.missions.stop(
-        member(manager=True, user_id=MEMBER), started.mission_id
+    stopped = await bot.services.sessions.stop(
+        member(manager=True, user_id=MEMBER), started.session_id
     )
 
-    assert stopped.status is MissionStatus.ENDED
+    assert stopped.status is SessionStatus.ENDED
     assert (stopped.billed_minutes, stopped.charged_cents) == (46, 184)
     assert stopped.instance_id in provider.terminated
     assert await bot.services.squadrons.balance(GUILD) == Balance(816, 0, 816)
-    ended = bot.notifier.of_type(MissionEndedNotice)
+    ended = bot.notifier.of_type(SessionEndedNotice)
     assert [(n.reason, n.billed_minutes, n.amount_cents) for n in ended] == [
         ("stopped_by_user", 46, 184)
     ]
@@ -374,7 +374,7 @@ async def test_the_end_and_its_charge_are_one_atomic_write(
     bot: BotProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
     await bot.clock.advance(30 * MINUTE)
     writes: list[list[tuple[str, str]]] = []
@@ -387,46 +387,46 @@ async def test_the_end_and_its_charge_are_one_atomic_write(
 
     monkeypatch.setattr(bot.store, "append_many", recorded)
 
-    await bot.services.missions.stop(member(), started.mission_id)
+    await bot.services.sessions.stop(member(), started.session_id)
 
-    [ending] = [write for write in writes if any(t == "MissionEnded" for _, t in write)]
+    [ending] = [write for write in writes if any(t == "SessionEnded" for _, t in write)]
     assert ending == [
-        (mission_stream(started.mission_id), "MissionEnded"),
-        (squadron_stream(GUILD), "MissionCharged"),
+        (session_stream(started.session_id), "SessionEnded"),
+        (squadron_stream(GUILD), "SessionCharged"),
     ]
 
 
 async def test_stopping_twice_bills_once(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
     await bot.clock.advance(30 * MINUTE)
 
-    await bot.services.missions.stop(member(), started.mission_id)
-    again = await bot.services.missions.stop(member(), started.mission_id)
+    await bot.services.sessions.stop(member(), started.session_id)
+    again = await bot.services.sessions.stop(member(), started.session_id)
 
-    assert again.status is MissionStatus.ENDED
-    assert (await bot.types(squadron_stream(GUILD))).count("MissionCharged") == 1
-    assert len(bot.notifier.of_type(MissionEndedNotice)) == 1
+    assert again.status is SessionStatus.ENDED
+    assert (await bot.types(squadron_stream(GUILD))).count("SessionCharged") == 1
+    assert len(bot.notifier.of_type(SessionEndedNotice)) == 1
 
 
-async def test_another_guild_cannot_stop_a_mission(bot: BotProcess) -> None:
+async def test_another_guild_cannot_stop_a_session(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
 
     with pytest.raises(NotAllowed):
-        await bot.services.missions.stop(
-            member(guild_id=OTHER_GUILD, manager=True), started.mission_id
+        await bot.services.sessions.stop(
+            member(guild_id=OTHER_GUILD, manager=True), started.session_id
         )
 
 
 async def test_stopping_a_booking_that_has_not_started_says_to_cancel(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    booked = await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+    booked = await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
     with pytest.raises(Conflict, match="cancel it instead"):
-        await bot.services.missions.stop(member(), booked.mission_id)
+        await bot.services.sessions.stop(member(), booked.session_id)
 
 
 # --- cancel -------------------------------------------------------------------------------------
@@ -434,25 +434,25 @@ async def test_stopping_a_booking_that_has_not_started_says_to_cancel(bot: BotPr
 
 async def test_cancel_releases_the_reserved_credit(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    booked = await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+    booked = await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
-    cancelled = await bot.services.missions.cancel(member(), booked.mission_id)
+    cancelled = await bot.services.sessions.cancel(member(), booked.session_id)
 
-    assert cancelled.status is MissionStatus.CANCELLED
+    assert cancelled.status is SessionStatus.CANCELLED
     assert await bot.services.squadrons.balance(GUILD) == Balance(1_000, 0, 1_000)
-    assert await bot.types(mission_stream(booked.mission_id)) == [
-        "MissionBooked",
-        "MissionCancelled",
+    assert await bot.types(session_stream(booked.session_id)) == [
+        "SessionBooked",
+        "SessionCancelled",
     ]
 
 
-async def test_cancelling_a_running_mission_is_refused(bot: BotProcess) -> None:
+async def test_cancelling_a_running_session_is_refused(bot: BotProcess) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
 
     with pytest.raises(Conflict, match="stop it instead"):
-        await bot.services.missions.cancel(member(), started.mission_id)
+        await bot.services.sessions.cancel(member(), started.session_id)
 
 
 # --- events and logs --------------------------------------------------------------------------
@@ -462,9 +462,9 @@ async def test_events_record_who_acted_and_through_what(bot: BotProcess) -> None
     await bot.fund(1_000)
     actor = member()
 
-    booked = await bot.services.missions.book(actor, start_at=START + HOUR, duration_minutes=60)
+    booked = await bot.services.sessions.book(actor, start_at=START + HOUR, duration_minutes=60)
 
-    [event] = await bot.stream(mission_stream(booked.mission_id))
+    [event] = await bot.stream(session_stream(booked.session_id))
     assert event.metadata == {
         "guild_id": GUILD,
         "user_id": BOOKER,
@@ -480,10 +480,10 @@ async def test_a_command_logs_one_line_with_its_ids_and_outcome(
     await bot.fund(1_000)
     caplog.set_level(logging.INFO, logger="rr.services")
 
-    booked = await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
+    booked = await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
 
     [line] = [r for r in caplog.records if r.getMessage() == "book"]
-    assert (line.guild_id, line.mission_id, line.outcome) == (GUILD, booked.mission_id, "ok")  # type: ignore[attr-defined]
+    assert (line.guild_id, line.session_id, line.outcome) == (GUILD, booked.session_id, "ok")  # type: ignore[attr-defined]
 
 
 async def test_a_refused_command_logs_its_refusal(
@@ -492,7 +492,7 @@ async def test_a_refused_command_logs_its_refusal(
     caplog.set_level(logging.INFO, logger="rr.services")
 
     with pytest.raises(InsufficientCredit):
-        await bot.services.missions.start(member(), duration_minutes=60)
+        await bot.services.sessions.start(member(), duration_minutes=60)
 
     [line] = [r for r in caplog.records if r.getMessage() == "start"]
     assert (line.outcome, line.refusal) == ("refused", "InsufficientCredit")  # type: ignore[attr-defined]
@@ -502,7 +502,7 @@ async def test_warm_commands_read_nothing_from_the_store(
     bot: BotProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await bot.fund(1_000)
-    started = await bot.services.missions.start(member(), duration_minutes=60)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
     reads: list[str] = []
     read = bot.store.read
@@ -513,8 +513,8 @@ async def test_warm_commands_read_nothing_from_the_store(
 
     monkeypatch.setattr(bot.store, "read", counted)
 
-    await bot.services.missions.book(member(), start_at=START + HOUR, duration_minutes=60)
-    await bot.services.missions.extend(member(), started.mission_id, 30)
-    await bot.services.missions.send_reminder(started.mission_id, "end-15")
+    await bot.services.sessions.book(member(), start_at=START + HOUR, duration_minutes=60)
+    await bot.services.sessions.extend(member(), started.session_id, 30)
+    await bot.services.sessions.send_reminder(started.session_id, "end-15")
 
     assert reads == []

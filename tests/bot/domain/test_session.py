@@ -4,15 +4,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.domain import mission as ms
+from bot.domain import session as ms
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, DomainError, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import (
     DomainEvent,
     InstanceLaunchRequested,
-    MissionCancelled,
-    MissionEnded,
-    MissionExtended,
+    SessionCancelled,
+    SessionEnded,
+    SessionExtended,
     TerminationRequested,
     from_stored,
 )
@@ -20,7 +20,7 @@ from bot.domain.pricing import Limits
 from tests.bot.domain.streams import Stream
 
 GUILD = "7"
-MISSION_ID = "3f6c1a52-8d0e-4b7a-9c41-2e5d7f80a913"
+SESSION_ID = "3f6c1a52-8d0e-4b7a-9c41-2e5d7f80a913"
 NOW = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
 START = NOW + timedelta(days=1)
 BOOKER = Actor("42", GUILD)
@@ -31,12 +31,12 @@ OPERATOR = Actor("1", None, is_operator=True, source="admin")
 SYSTEM = Actor.system("scheduler")
 LIMITS = Limits()
 
-MissionStream = Stream[ms.MissionState | None]
+SessionStream = Stream[ms.SessionState | None]
 
 
 def book_command(**changes: object) -> ms.Book:
     command = ms.Book(
-        mission_id=MISSION_ID,
+        session_id=SESSION_ID,
         guild_id=GUILD,
         actor=BOOKER,
         start_at=START,
@@ -51,22 +51,22 @@ def book_command(**changes: object) -> ms.Book:
     return replace(command, **changes)  # type: ignore[arg-type]
 
 
-def run(stream: MissionStream, command: ms.MissionCommand) -> list[DomainEvent]:
+def run(stream: SessionStream, command: ms.SessionCommand) -> list[DomainEvent]:
     return [from_stored(event) for event in stream.append(ms.decide(command, stream.state))]
 
 
-def state_of(stream: MissionStream) -> ms.MissionState:
+def state_of(stream: SessionStream) -> ms.SessionState:
     assert stream.state is not None
     return stream.state
 
 
-def booked(**changes: object) -> MissionStream:
-    stream: MissionStream = Stream(ms.mission_stream(MISSION_ID), ms.evolve, ms.initial_mission)
+def booked(**changes: object) -> SessionStream:
+    stream: SessionStream = Stream(ms.session_stream(SESSION_ID), ms.evolve, ms.initial_session)
     run(stream, book_command(**changes))
     return stream
 
 
-def launching() -> MissionStream:
+def launching() -> SessionStream:
     stream = booked()
     run(stream, ms.RequestLaunch(actor=SYSTEM, now=START - timedelta(minutes=20)))
     return stream
@@ -75,7 +75,7 @@ def launching() -> MissionStream:
 LAUNCHED_AT = START - timedelta(minutes=19)
 
 
-def launched() -> MissionStream:
+def launched() -> SessionStream:
     stream = launching()
     run(stream, launched_command())
     return stream
@@ -96,7 +96,7 @@ def ready_command(address: str = "127.0.0.1", port: int = 10308) -> ms.RecordRea
     return ms.RecordReady(actor=SYSTEM, now=START, address=address, port=port, ready_at=START)
 
 
-def running() -> MissionStream:
+def running() -> SessionStream:
     stream = launched()
     run(stream, ready_command())
     return stream
@@ -109,19 +109,19 @@ def stop(actor: Actor = BOOKER, reason: str = "stopped_by_user") -> ms.RequestTe
     return ms.RequestTermination(actor=actor, now=STOPPED_AT, reason=reason)  # type: ignore[arg-type]
 
 
-def terminating() -> MissionStream:
+def terminating() -> SessionStream:
     stream = running()
     run(stream, stop())
     return stream
 
 
-def ended() -> MissionStream:
+def ended() -> SessionStream:
     stream = terminating()
     run(stream, end_command())
     return stream
 
 
-def cancelled() -> MissionStream:
+def cancelled() -> SessionStream:
     stream = booked()
     run(stream, ms.Cancel(actor=BOOKER, now=NOW))
     return stream
@@ -138,17 +138,17 @@ def extend(minutes: int | float = 60, actor: Actor = BOOKER) -> ms.Extend:
 # --- booking -------------------------------------------------------------------------------------
 
 
-def test_booking_records_the_mission_and_its_end() -> None:
+def test_booking_records_the_session_and_its_end() -> None:
     stream = booked()
     state = state_of(stream)
-    assert state.status is ms.MissionStatus.BOOKED
+    assert state.status is ms.SessionStatus.BOOKED
     assert (state.start_at, state.end_at) == (START, START + timedelta(hours=2))
     assert (state.booked_by, state.guild_id, state.rate_cents_per_hour) == ("42", GUILD, 250)
     assert not state.immediate
     assert state.is_active
 
 
-def test_starting_now_books_an_immediate_mission_starting_at_now() -> None:
+def test_starting_now_books_an_immediate_session_starting_at_now() -> None:
     state = state_of(booked(start_at=None))
     assert state.immediate
     assert state.start_at == NOW
@@ -201,7 +201,7 @@ def test_durations_outside_the_limits_are_refused(minutes: int) -> None:
     with pytest.raises(InvalidRequest) as refused:
         ms.decide(book_command(duration_minutes=minutes), None)
     assert str(refused.value) == (
-        "A mission lasts from 30 minutes to 12 hours; pick a duration in that range."
+        "A session lasts from 30 minutes to 12 hours; pick a duration in that range."
     )
 
 
@@ -211,7 +211,7 @@ def test_a_duration_must_be_a_whole_number_of_minutes() -> None:
     assert state_of(booked(duration_minutes=90.0)).duration_minutes == 90
 
 
-def test_a_mission_id_is_booked_only_once() -> None:
+def test_a_session_id_is_booked_only_once() -> None:
     with pytest.raises(Conflict, match="already booked"):
         ms.decide(book_command(), booked().state)
 
@@ -225,9 +225,9 @@ def test_an_operator_books_for_any_guild() -> None:
     assert state_of(booked(actor=OPERATOR)).booked_by == "1"
 
 
-def test_a_mission_id_must_fit_a_client_token() -> None:
+def test_a_session_id_must_fit_a_client_token() -> None:
     with pytest.raises(InvalidRequest, match="1 to 48 characters"):
-        ms.decide(book_command(mission_id="x" * 49), None)
+        ms.decide(book_command(session_id="x" * 49), None)
 
 
 def test_a_negative_rate_is_refused() -> None:
@@ -235,8 +235,8 @@ def test_a_negative_rate_is_refused() -> None:
         ms.decide(book_command(rate=-1), None)
 
 
-def test_commands_on_a_mission_that_does_not_exist_are_not_found() -> None:
-    with pytest.raises(NotFound, match="no such mission"):
+def test_commands_on_a_session_that_does_not_exist_are_not_found() -> None:
+    with pytest.raises(NotFound, match="no such session"):
         ms.decide(ms.Cancel(actor=BOOKER, now=NOW), None)
 
 
@@ -258,12 +258,12 @@ def test_a_start_now_needs_at_least_the_shortest_sessions_cost() -> None:
 @pytest.mark.parametrize(
     ("actor", "reason"), [(BOOKER, "cancelled"), (MANAGER, "cancelled"), (OPERATOR, "admin")]
 )
-def test_a_booked_mission_is_cancelled_by_its_booker_a_manager_or_an_operator(
+def test_a_booked_session_is_cancelled_by_its_booker_a_manager_or_an_operator(
     actor: Actor, reason: str
 ) -> None:
     stream = booked()
-    assert run(stream, ms.Cancel(actor=actor, now=NOW)) == [MissionCancelled(reason=reason)]  # type: ignore[arg-type]
-    assert state_of(stream).status is ms.MissionStatus.CANCELLED
+    assert run(stream, ms.Cancel(actor=actor, now=NOW)) == [SessionCancelled(reason=reason)]  # type: ignore[arg-type]
+    assert state_of(stream).status is ms.SessionStatus.CANCELLED
     assert not state_of(stream).is_active
 
 
@@ -271,11 +271,11 @@ def test_another_member_may_not_cancel() -> None:
     with pytest.raises(NotAllowed) as refused:
         ms.decide(ms.Cancel(actor=OTHER_MEMBER, now=NOW), booked().state)
     assert str(refused.value) == (
-        "Only the member who booked this mission or a squadron manager can cancel it."
+        "Only the member who booked this session or a squadron manager can cancel it."
     )
 
 
-def test_a_manager_of_another_guild_may_not_touch_the_mission() -> None:
+def test_a_manager_of_another_guild_may_not_touch_the_session() -> None:
     with pytest.raises(NotAllowed, match="another squadron"):
         ms.decide(ms.Cancel(actor=FOREIGN_MANAGER, now=NOW), booked().state)
 
@@ -283,14 +283,14 @@ def test_a_manager_of_another_guild_may_not_touch_the_mission() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (launching, "This mission has already started; stop it instead."),
-        (running, "This mission has already started; stop it instead."),
-        (terminating, "This mission is already stopping."),
-        (ended, "This mission has already ended; book a new one."),
-        (cancelled, "This mission was cancelled; book a new one."),
+        (launching, "This session has already started; stop it instead."),
+        (running, "This session has already started; stop it instead."),
+        (terminating, "This session is already stopping."),
+        (ended, "This session has already ended; book a new one."),
+        (cancelled, "This session was cancelled; book a new one."),
     ],
 )
-def test_only_a_booked_mission_can_be_cancelled(make: object, message: str) -> None:
+def test_only_a_booked_session_can_be_cancelled(make: object, message: str) -> None:
     stream = make()  # type: ignore[operator]
     with pytest.raises(Conflict) as refused:
         ms.decide(ms.Cancel(actor=BOOKER, now=NOW), stream.state)
@@ -308,14 +308,14 @@ def test_a_launch_request_starts_attempt_one_with_its_client_token() -> None:
     assert events == [
         InstanceLaunchRequested(
             attempt=1,
-            client_token=f"{MISSION_ID}-1",
+            client_token=f"{SESSION_ID}-1",
             size="medium",
             region="eu-central-1",
             login_ref="l1",
         )
     ]
     state = state_of(stream)
-    assert (state.status, state.attempt, state.login_ref) == (ms.MissionStatus.LAUNCHING, 1, "l1")
+    assert (state.status, state.attempt, state.login_ref) == (ms.SessionStatus.LAUNCHING, 1, "l1")
     assert len(state.client_token or "") <= 64
 
 
@@ -323,10 +323,10 @@ def test_a_launch_is_re_requested_as_a_new_attempt_while_nothing_launched() -> N
     stream = launching()
     run(stream, ms.RequestLaunch(actor=SYSTEM, now=START))
     assert state_of(stream).attempt == 2
-    assert state_of(stream).client_token == f"{MISSION_ID}-2"
+    assert state_of(stream).client_token == f"{SESSION_ID}-2"
 
 
-def test_the_booker_may_launch_their_mission_and_another_member_may_not() -> None:
+def test_the_booker_may_launch_their_session_and_another_member_may_not() -> None:
     stream = booked()
     assert ms.decide(ms.RequestLaunch(actor=BOOKER, now=NOW), stream.state)
     with pytest.raises(NotAllowed):
@@ -343,7 +343,7 @@ def test_the_booker_may_launch_their_mission_and_another_member_may_not() -> Non
         (cancelled, "was cancelled"),
     ],
 )
-def test_launch_is_refused_once_an_instance_exists_or_the_mission_is_over(
+def test_launch_is_refused_once_an_instance_exists_or_the_session_is_over(
     make: object, error: str
 ) -> None:
     stream = make()  # type: ignore[operator]
@@ -359,13 +359,13 @@ def test_launch_is_refused_once_the_booked_time_is_over() -> None:
 def test_a_launch_is_recorded_for_the_current_attempt() -> None:
     state = state_of(launched())
     assert (state.instance_id, state.provider, state.launched_at) == ("i-1", "local", LAUNCHED_AT)
-    assert state.status is ms.MissionStatus.LAUNCHING
+    assert state.status is ms.SessionStatus.LAUNCHING
 
 
 def test_a_launch_for_a_stale_attempt_is_rejected() -> None:
     stream = launching()
     run(stream, ms.RequestLaunch(actor=SYSTEM, now=START))
-    with pytest.raises(Conflict, match="attempt 1 is stale; the mission is on attempt 2"):
+    with pytest.raises(Conflict, match="attempt 1 is stale; the session is on attempt 2"):
         ms.decide(launched_command(attempt=1), stream.state)
 
 
@@ -383,7 +383,7 @@ def test_a_launch_that_completes_after_a_stop_is_still_recorded() -> None:
     run(stream, stop())
     run(stream, launched_command())
     state = state_of(stream)
-    assert state.status is ms.MissionStatus.TERMINATING
+    assert state.status is ms.SessionStatus.TERMINATING
     assert state.instance_id == "i-1"
 
 
@@ -392,14 +392,14 @@ def test_a_launch_cannot_be_recorded_before_it_was_requested() -> None:
         ms.decide(launched_command(), booked().state)
 
 
-def test_a_failed_launch_moves_the_mission_to_terminating() -> None:
+def test_a_failed_launch_moves_the_session_to_terminating() -> None:
     stream = launching()
     failed = ms.RecordLaunchFailed(
         actor=SYSTEM, now=START, attempt=1, reason="capacity", message="No capacity."
     )
     run(stream, failed)
     state = state_of(stream)
-    assert state.status is ms.MissionStatus.TERMINATING
+    assert state.status is ms.SessionStatus.TERMINATING
     assert state.termination_reason == "launch_failed"
     assert state.launch_failure == "No capacity."
     assert ms.decide(failed, stream.state) == []
@@ -424,9 +424,9 @@ def test_a_launch_failure_after_a_stop_keeps_the_stop_reason() -> None:
     assert state_of(stream).termination_reason == "stopped_by_user"
 
 
-def test_ready_makes_the_mission_running() -> None:
+def test_ready_makes_the_session_running() -> None:
     state = state_of(running())
-    assert state.status is ms.MissionStatus.RUNNING
+    assert state.status is ms.SessionStatus.RUNNING
     assert (state.address, state.port, state.ready_at) == ("127.0.0.1", 10308, START)
 
 
@@ -456,11 +456,11 @@ def test_ready_needs_a_real_port() -> None:
 
 
 @pytest.mark.parametrize("make", [booked, launching, running])
-def test_a_booked_launching_or_running_mission_is_extended(make: object) -> None:
+def test_a_booked_launching_or_running_session_is_extended(make: object) -> None:
     stream = make()  # type: ignore[operator]
     end = state_of(stream).end_at
     events = run(stream, extend(60))
-    assert events == [MissionExtended(added_minutes=60, end_at=end + timedelta(hours=1))]
+    assert events == [SessionExtended(added_minutes=60, end_at=end + timedelta(hours=1))]
     assert state_of(stream).duration_minutes == 180
     assert state_of(stream).end_at == end + timedelta(hours=1)
 
@@ -492,16 +492,16 @@ def test_an_extension_may_reach_but_not_pass_the_maximum_duration() -> None:
     with pytest.raises(InvalidRequest) as refused:
         ms.decide(extend(601), stream.state)
     assert str(refused.value) == (
-        "A mission can last at most 12 hours; extend this one by at most 10 hours."
+        "A session can last at most 12 hours; extend this one by at most 10 hours."
     )
 
 
-def test_a_mission_near_the_maximum_cannot_be_extended_further() -> None:
+def test_a_session_near_the_maximum_cannot_be_extended_further() -> None:
     stream = booked(duration_minutes=710)
     with pytest.raises(InvalidRequest) as refused:
         ms.decide(extend(15), stream.state)
     assert str(refused.value) == (
-        "A mission can last at most 12 hours and this one cannot be extended further."
+        "A session can last at most 12 hours and this one cannot be extended further."
     )
 
 
@@ -513,7 +513,7 @@ def test_a_mission_near_the_maximum_cannot_be_extended_further() -> None:
         (cancelled, "was cancelled"),
     ],
 )
-def test_a_stopping_or_finished_mission_cannot_be_extended(make: object, message: str) -> None:
+def test_a_stopping_or_finished_session_cannot_be_extended(make: object, message: str) -> None:
     with pytest.raises(Conflict, match=message):
         ms.decide(extend(), make().state)  # type: ignore[operator]
 
@@ -523,14 +523,14 @@ def test_a_stopping_or_finished_mission_cannot_be_extended(make: object, message
 
 @pytest.mark.parametrize("make", [launching, launched, running])
 @pytest.mark.parametrize("actor", [BOOKER, MANAGER, OPERATOR])
-def test_a_started_mission_is_stopped_by_its_booker_a_manager_or_an_operator(
+def test_a_started_session_is_stopped_by_its_booker_a_manager_or_an_operator(
     make: object, actor: Actor
 ) -> None:
     stream = make()  # type: ignore[operator]
     assert run(stream, stop(actor)) == [
         TerminationRequested(reason="stopped_by_user", stop_at=STOPPED_AT)
     ]
-    assert state_of(stream).status is ms.MissionStatus.TERMINATING
+    assert state_of(stream).status is ms.SessionStatus.TERMINATING
     assert state_of(stream).termination_reason == "stopped_by_user"
 
 
@@ -545,20 +545,20 @@ def test_a_manager_of_another_guild_may_not_stop() -> None:
 
 
 @pytest.mark.parametrize("reason", ["out_of_credit", "admin", "instance_lost"])
-def test_the_bot_stops_a_mission_for_its_own_reasons(reason: str) -> None:
+def test_the_bot_stops_a_session_for_its_own_reasons(reason: str) -> None:
     stream = running()
     run(stream, stop(SYSTEM, reason))
     assert state_of(stream).termination_reason == reason
 
 
-def test_the_bot_stops_a_mission_whose_booked_time_is_over() -> None:
+def test_the_bot_stops_a_session_whose_booked_time_is_over() -> None:
     stream = running()
     end_at = state_of(stream).end_at
     run(stream, ms.RequestTermination(actor=SYSTEM, now=end_at, reason="booked_time_over"))
     assert state_of(stream).termination_reason == "booked_time_over"
 
 
-def test_a_mission_extended_before_its_end_is_not_stopped_for_time_over() -> None:
+def test_a_session_extended_before_its_end_is_not_stopped_for_time_over() -> None:
     stream = running()
     old_end = state_of(stream).end_at
     run(stream, extend(30))
@@ -567,7 +567,7 @@ def test_a_mission_extended_before_its_end_is_not_stopped_for_time_over() -> Non
             ms.RequestTermination(actor=SYSTEM, now=old_end, reason="booked_time_over"),
             stream.state,
         )
-    assert str(refused.value) == "This mission's booked time is not over yet, so it keeps running."
+    assert str(refused.value) == "This session's booked time is not over yet, so it keeps running."
 
 
 def test_a_server_not_ready_in_time_is_stopped_but_a_ready_one_is_not() -> None:
@@ -578,7 +578,7 @@ def test_a_server_not_ready_in_time_is_stopped_but_a_ready_one_is_not() -> None:
         ms.decide(stop(SYSTEM, "not_ready"), running().state)
 
 
-def test_a_member_cannot_stop_a_mission_for_a_system_reason() -> None:
+def test_a_member_cannot_stop_a_session_for_a_system_reason() -> None:
     with pytest.raises(NotAllowed, match="operator"):
         ms.decide(stop(MANAGER, "out_of_credit"), running().state)
 
@@ -589,20 +589,20 @@ def test_a_stop_needs_a_real_termination_reason(reason: str) -> None:
         ms.decide(stop(SYSTEM, reason), running().state)
 
 
-def test_stopping_a_booked_mission_says_to_cancel_it() -> None:
+def test_stopping_a_booked_session_says_to_cancel_it() -> None:
     with pytest.raises(Conflict) as refused:
         ms.decide(stop(), booked().state)
-    assert str(refused.value) == "This mission has not started yet; cancel it instead."
+    assert str(refused.value) == "This session has not started yet; cancel it instead."
 
 
-def test_stopping_a_mission_already_stopping_decides_nothing() -> None:
+def test_stopping_a_session_already_stopping_decides_nothing() -> None:
     assert ms.decide(stop(), terminating().state) == []
 
 
-def test_stopping_an_ended_mission_is_a_conflict() -> None:
+def test_stopping_an_ended_session_is_a_conflict() -> None:
     with pytest.raises(Conflict) as refused:
         ms.decide(stop(), ended().state)
-    assert str(refused.value) == "This mission has already ended; book a new one."
+    assert str(refused.value) == "This session has already ended; book a new one."
 
 
 # --- ending --------------------------------------------------------------------------------------
@@ -612,7 +612,7 @@ def test_ending_records_the_bill_from_the_start_to_the_stop_and_the_instance() -
     stream = terminating()
     events = run(stream, end_command())
     assert events == [
-        MissionEnded(
+        SessionEnded(
             reason="stopped_by_user",
             ended_at=STOPPED_AT,
             billed_minutes=60,
@@ -621,14 +621,14 @@ def test_ending_records_the_bill_from_the_start_to_the_stop_and_the_instance() -
         )
     ]
     state = state_of(stream)
-    assert state.status is ms.MissionStatus.ENDED
+    assert state.status is ms.SessionStatus.ENDED
     assert (state.billed_minutes, state.charged_cents) == (60, 250)
     assert not state.is_active
 
 
 def test_an_end_recorded_hours_after_the_stop_bills_to_the_stop() -> None:
     [ended_event] = run(terminating(), end_command(STOPPED_AT + timedelta(hours=5)))
-    assert isinstance(ended_event, MissionEnded)
+    assert isinstance(ended_event, SessionEnded)
     assert (ended_event.ended_at, ended_event.billed_minutes) == (STOPPED_AT, 60)
 
 
@@ -647,17 +647,17 @@ def test_ending_needs_a_termination_request_first() -> None:
         ms.decide(end_command(), running().state)
 
 
-def test_a_mission_ends_only_once() -> None:
+def test_a_session_ends_only_once() -> None:
     with pytest.raises(Conflict, match="already ended"):
         ms.decide(end_command(), ended().state)
 
 
-def test_a_mission_that_never_launched_ends_unbilled() -> None:
+def test_a_session_that_never_launched_ends_unbilled() -> None:
     stream = launching()
     run(stream, ms.RecordLaunchFailed(actor=SYSTEM, now=START, attempt=1, reason="x", message="m"))
     run(stream, end_command(START + timedelta(minutes=5)))
     state = state_of(stream)
-    assert state.status is ms.MissionStatus.ENDED
+    assert state.status is ms.SessionStatus.ENDED
     assert state.termination_reason == "launch_failed"
     assert (state.billed_minutes, state.charged_cents) == (0, 0)
 
@@ -676,8 +676,8 @@ def test_a_reminder_key_is_recorded_at_most_once() -> None:
 
 
 @pytest.mark.parametrize("stream", [cancelled, terminating, ended], ids=lambda f: f.__name__)
-def test_a_mission_that_is_cancelled_or_stopping_takes_no_reminder(
-    stream: Callable[[], MissionStream],
+def test_a_session_that_is_cancelled_or_stopping_takes_no_reminder(
+    stream: Callable[[], SessionStream],
 ) -> None:
     with pytest.raises(Conflict, match="takes no reminder"):
         ms.decide(ms.RecordReminder(actor=SYSTEM, now=NOW, key="start-15"), stream().state)

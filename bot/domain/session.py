@@ -1,4 +1,4 @@
-"""The mission aggregate (stream `mission#<mission_id>`): one server session's lifecycle.
+"""The session aggregate (stream `mission#<session_id>`): one server session's lifecycle.
 
     booked ──RequestLaunch──▶ launching ──RecordLaunched, RecordReady──▶ running
       │                          │                                         │
@@ -10,9 +10,9 @@
                                ended
 
 - `RequestLaunch` may be repeated while no instance is recorded (a retry after a crash); each
-  request is a new attempt with its own client token `<mission_id>-<attempt>`. Launch results
+  request is a new attempt with its own client token `<session_id>-<attempt>`. Launch results
   for an older attempt are refused as stale.
-- `RecordLaunchFailed` is final: the mission moves to terminating with reason "launch_failed"
+- `RecordLaunchFailed` is final: the session moves to terminating with reason "launch_failed"
   and the service ends it with `RecordEnded` (billed 0). To retry instead, request a new attempt.
 - `RecordLaunched` is also accepted while terminating (a stop raced the launch), so the
   instance is known, terminated and billed.
@@ -22,7 +22,7 @@
 - `RecordEnded` needs a termination request first and records the bill of
   `bot.domain.billing.bill()`, which states the billing rule; the service appends it with the
   squadron's `Charge` of the same bill in one `append_many`.
-- A reminder is recorded once per key, and only while the mission is booked, launching or
+- A reminder is recorded once per key, and only while the session is booked, launching or
   running: one that is stopping, ended or cancelled takes none. A recorded reminder (and
   `InstanceReady`) is the intent to tell the members; `RecordDelivered` records that the notice
   reached them, so one a crash or a Discord error kept from them is sent again.
@@ -30,11 +30,11 @@
   are sent again before the new end; the total may not exceed the maximum duration and
   is allowed while booked, launching or running. Only the booking member, a squadron manager
   or an operator may cancel, launch, extend or stop; nobody but an operator acts on another
-  guild's mission.
+  guild's session.
 - The bot's own deadlines are checked when it stops a server: "booked_time_over" only once the
   (perhaps extended) end has come, "not_ready" only while the server is not ready.
 - Credit and the concurrency limit are the squadron's rules: the service appends
-  `MissionBooked` (or `MissionExtended`) together with the squadron's `Reserve` in one
+  `SessionBooked` (or `SessionExtended`) together with the squadron's `Reserve` in one
   `append_many`, reserving `cost_at_rate(rate, minutes)` of the booked (or added) minutes; the
   boot lead before a booked start is not billed, so not reserved. A start now is prepaid time:
   it reserves what is available of its cost, at least `minimum_session_cents(...)`; a booking
@@ -55,12 +55,12 @@ from bot.domain.events import (
     InstanceLaunchFailed,
     InstanceLaunchRequested,
     InstanceReady,
-    MissionBooked,
-    MissionCancelled,
-    MissionEnded,
-    MissionExtended,
     NoticeDelivered,
     ReminderSent,
+    SessionBooked,
+    SessionCancelled,
+    SessionEnded,
+    SessionExtended,
     TerminationReason,
     TerminationRequested,
     from_stored,
@@ -71,7 +71,9 @@ from bot.domain.words import counted
 from eventstore.events import NewEvent, StoredEvent
 
 STREAM_PREFIX = "mission#"
-MAX_MISSION_ID_LENGTH = 48
+"""As stored: the streams were named when a session was called a mission, and a stream id is
+never renamed."""
+MAX_SESSION_ID_LENGTH = 48
 """Leaves room for "-<attempt>" in a 64-character cloud client token."""
 MAX_REMINDER_KEY_LENGTH = 64
 END_WARNING_PREFIX = "end-"
@@ -80,11 +82,11 @@ NOW_TOLERANCE = timedelta(minutes=1)
 """A start this far in the past still counts as now (the member took a moment to submit)."""
 
 
-def mission_stream(mission_id: str) -> str:
-    return f"{STREAM_PREFIX}{mission_id}"
+def session_stream(session_id: str) -> str:
+    return f"{STREAM_PREFIX}{session_id}"
 
 
-class MissionStatus(StrEnum):
+class SessionStatus(StrEnum):
     BOOKED = "booked"
     LAUNCHING = "launching"
     RUNNING = "running"
@@ -95,29 +97,29 @@ class MissionStatus(StrEnum):
 
 ACTIVE_STATUSES = frozenset(
     {
-        MissionStatus.BOOKED,
-        MissionStatus.LAUNCHING,
-        MissionStatus.RUNNING,
-        MissionStatus.TERMINATING,
+        SessionStatus.BOOKED,
+        SessionStatus.LAUNCHING,
+        SessionStatus.RUNNING,
+        SessionStatus.TERMINATING,
     }
 )
 
 
-LIVE_STATUSES = frozenset({MissionStatus.BOOKED, MissionStatus.LAUNCHING, MissionStatus.RUNNING})
-"""A mission in these takes reminders and notices; one stopping, ended or cancelled is past
+LIVE_STATUSES = frozenset({SessionStatus.BOOKED, SessionStatus.LAUNCHING, SessionStatus.RUNNING})
+"""A session in these takes reminders and notices; one stopping, ended or cancelled is past
 them."""
-SERVER_UP_STATUSES = frozenset({MissionStatus.LAUNCHING, MissionStatus.RUNNING})
-"""A mission in these may have a server up in the cloud."""
+SERVER_UP_STATUSES = frozenset({SessionStatus.LAUNCHING, SessionStatus.RUNNING})
+"""A session in these may have a server up in the cloud."""
 READY_NOTICE = "ready"
-"""The key of the ready notice among a mission's notices (the others are reminder keys)."""
+"""The key of the ready notice among a session's notices (the others are reminder keys)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MissionState:
-    mission_id: str
+class SessionState:
+    session_id: str
     guild_id: str
     booked_by: str
-    status: MissionStatus
+    status: SessionStatus
     size: str
     region: str
     start_at: datetime
@@ -158,8 +160,8 @@ class MissionState:
         return recorded - self.notices_delivered
 
 
-initial_mission: MissionState | None = None
-"""A mission stream with no events; `MissionBooked` creates the state."""
+initial_session: SessionState | None = None
+"""A session stream with no events; `SessionBooked` creates the state."""
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -167,9 +169,9 @@ initial_mission: MissionState | None = None
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Book:
-    """Book a mission; `start_at=None` starts it now (an immediate mission)."""
+    """Book a session; `start_at=None` starts it now (an immediate session)."""
 
-    mission_id: str
+    session_id: str
     guild_id: str
     actor: Actor
     start_at: datetime | None
@@ -268,7 +270,7 @@ class RecordDelivered:
     key: str
 
 
-MissionCommand = (
+SessionCommand = (
     Book
     | Cancel
     | RequestLaunch
@@ -305,18 +307,18 @@ def describe_minutes(minutes: int) -> str:
 # --- decide -------------------------------------------------------------------------------------
 
 
-def decide(command: MissionCommand, state: MissionState | None) -> list[NewEvent]:
+def decide(command: SessionCommand, state: SessionState | None) -> list[NewEvent]:
     """The events `command` causes; raises a `DomainError` when a rule refuses it."""
     events = _decide(command, state)
     metadata = command.actor.metadata()
     return [to_new_event(event, metadata) for event in events]
 
 
-def _decide(command: MissionCommand, state: MissionState | None) -> list[DomainEvent]:
+def _decide(command: SessionCommand, state: SessionState | None) -> list[DomainEvent]:
     if isinstance(command, Book):
         return _book(command, state)
     if state is None:
-        raise NotFound("There is no such mission; check the mission id with /status.")
+        raise NotFound("There is no such session; check the session id with /status.")
     _require_same_guild(command.actor, state)
     match command:
         case Cancel():
@@ -343,25 +345,25 @@ def _decide(command: MissionCommand, state: MissionState | None) -> list[DomainE
                 if command.key not in state.undelivered_notices
                 else [NoticeDelivered(key=command.key)]
             )
-    raise TypeError(f"Not a mission command: {command!r}")
+    raise TypeError(f"Not a session command: {command!r}")
 
 
-def _require_same_guild(actor: Actor, state: MissionState) -> None:
+def _require_same_guild(actor: Actor, state: SessionState) -> None:
     if not actor.is_operator and actor.guild_id != state.guild_id:
-        raise NotAllowed("That mission belongs to another squadron; you can only act on your own.")
+        raise NotAllowed("That session belongs to another squadron; you can only act on your own.")
 
 
-def _is_booker_or_manager(actor: Actor, state: MissionState) -> bool:
-    """The booking member or a manager, in the mission's own guild."""
+def _is_booker_or_manager(actor: Actor, state: SessionState) -> bool:
+    """The booking member or a manager, in the session's own guild."""
     return actor.guild_id == state.guild_id and (
         actor.is_manager or actor.user_id == state.booked_by
     )
 
 
-def _require_manager_of(actor: Actor, state: MissionState, verb: str) -> None:
+def _require_manager_of(actor: Actor, state: SessionState, verb: str) -> None:
     if not (actor.is_operator or _is_booker_or_manager(actor, state)):
         raise NotAllowed(
-            f"Only the member who booked this mission or a squadron manager can {verb} it."
+            f"Only the member who booked this session or a squadron manager can {verb} it."
         )
 
 
@@ -377,26 +379,26 @@ def _whole_minutes(value: int | float, what: str) -> int:
     return int(value)
 
 
-def _ended_conflict(state: MissionState) -> Conflict:
-    if state.status is MissionStatus.CANCELLED:
-        return Conflict("This mission was cancelled; book a new one.")
-    return Conflict("This mission has already ended; book a new one.")
+def _ended_conflict(state: SessionState) -> Conflict:
+    if state.status is SessionStatus.CANCELLED:
+        return Conflict("This session was cancelled; book a new one.")
+    return Conflict("This session has already ended; book a new one.")
 
 
-def _book(command: Book, state: MissionState | None) -> list[DomainEvent]:
+def _book(command: Book, state: SessionState | None) -> list[DomainEvent]:
     actor, limits = command.actor, command.limits
     if not actor.is_operator and actor.guild_id != command.guild_id:
-        raise NotAllowed("You can only book missions for your own squadron.")
+        raise NotAllowed("You can only book sessions for your own squadron.")
     if state is not None:
-        raise Conflict("That mission is already booked; check it with /status.")
-    if not 0 < len(command.mission_id) <= MAX_MISSION_ID_LENGTH:
-        raise InvalidRequest(f"A mission id must be 1 to {MAX_MISSION_ID_LENGTH} characters.")
+        raise Conflict("That session is already booked; check it with /status.")
+    if not 0 < len(command.session_id) <= MAX_SESSION_ID_LENGTH:
+        raise InvalidRequest(f"A session id must be 1 to {MAX_SESSION_ID_LENGTH} characters.")
     if command.rate < 0:
         raise InvalidRequest("The hourly rate cannot be negative; check the pricing.")
     duration = _whole_minutes(command.duration_minutes, "duration")
     if not limits.min_duration_minutes <= duration <= limits.max_duration_minutes:
         raise InvalidRequest(
-            f"A mission lasts from {describe_minutes(limits.min_duration_minutes)} to "
+            f"A session lasts from {describe_minutes(limits.min_duration_minutes)} to "
             f"{describe_minutes(limits.max_duration_minutes)}; pick a duration in that range."
         )
     now = _require_aware(command.now, "current time")
@@ -410,8 +412,8 @@ def _book(command: Book, state: MissionState | None) -> list[DomainEvent]:
             "pick an earlier start."
         )
     return [
-        MissionBooked(
-            mission_id=command.mission_id,
+        SessionBooked(
+            session_id=command.session_id,
             guild_id=command.guild_id,
             booked_by=actor.user_id,
             size=command.size,
@@ -425,39 +427,39 @@ def _book(command: Book, state: MissionState | None) -> list[DomainEvent]:
     ]
 
 
-def _cancel(command: Cancel, state: MissionState) -> list[DomainEvent]:
+def _cancel(command: Cancel, state: SessionState) -> list[DomainEvent]:
     _require_manager_of(command.actor, state, "cancel")
     match state.status:
-        case MissionStatus.BOOKED:
+        case SessionStatus.BOOKED:
             by_member = _is_booker_or_manager(command.actor, state)
-            return [MissionCancelled(reason="cancelled" if by_member else "admin")]
-        case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
-            raise Conflict("This mission has already started; stop it instead.")
-        case MissionStatus.TERMINATING:
-            raise Conflict("This mission is already stopping.")
+            return [SessionCancelled(reason="cancelled" if by_member else "admin")]
+        case SessionStatus.LAUNCHING | SessionStatus.RUNNING:
+            raise Conflict("This session has already started; stop it instead.")
+        case SessionStatus.TERMINATING:
+            raise Conflict("This session is already stopping.")
     raise _ended_conflict(state)
 
 
-def _request_launch(command: RequestLaunch, state: MissionState) -> list[DomainEvent]:
+def _request_launch(command: RequestLaunch, state: SessionState) -> list[DomainEvent]:
     _require_manager_of(command.actor, state, "launch")
     match state.status:
-        case MissionStatus.BOOKED:
+        case SessionStatus.BOOKED:
             pass
-        case MissionStatus.LAUNCHING if state.instance_id is None:
+        case SessionStatus.LAUNCHING if state.instance_id is None:
             pass
-        case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
-            raise Conflict("This mission's server has already been launched.")
-        case MissionStatus.TERMINATING:
-            raise Conflict("This mission is stopping; it will not be launched.")
+        case SessionStatus.LAUNCHING | SessionStatus.RUNNING:
+            raise Conflict("This session's server has already been launched.")
+        case SessionStatus.TERMINATING:
+            raise Conflict("This session is stopping; it will not be launched.")
         case _:
             raise _ended_conflict(state)
     if _require_aware(command.now, "current time") >= state.end_at:
-        raise Conflict("This mission's booked time is already over; book a new one.")
+        raise Conflict("This session's booked time is already over; book a new one.")
     attempt = state.attempt + 1
     return [
         InstanceLaunchRequested(
             attempt=attempt,
-            client_token=f"{state.mission_id}-{attempt}",
+            client_token=f"{state.session_id}-{attempt}",
             size=state.size,
             region=state.region,
             login_ref=command.login_ref,
@@ -465,16 +467,16 @@ def _request_launch(command: RequestLaunch, state: MissionState) -> list[DomainE
     ]
 
 
-def _require_current_attempt(attempt: int, state: MissionState) -> None:
+def _require_current_attempt(attempt: int, state: SessionState) -> None:
     if attempt != state.attempt:
         raise Conflict(
-            f"Launch attempt {attempt} is stale; the mission is on attempt {state.attempt}."
+            f"Launch attempt {attempt} is stale; the session is on attempt {state.attempt}."
         )
 
 
-def _record_launched(command: RecordLaunched, state: MissionState) -> list[DomainEvent]:
-    if state.status not in (MissionStatus.LAUNCHING, MissionStatus.TERMINATING):
-        raise Conflict(f"This mission is {state.status}, so no launch can be recorded for it.")
+def _record_launched(command: RecordLaunched, state: SessionState) -> list[DomainEvent]:
+    if state.status not in (SessionStatus.LAUNCHING, SessionStatus.TERMINATING):
+        raise Conflict(f"This session is {state.status}, so no launch can be recorded for it.")
     _require_current_attempt(command.attempt, state)
     if state.instance_id is not None:
         if state.instance_id == command.instance_id:
@@ -495,9 +497,9 @@ def _record_launched(command: RecordLaunched, state: MissionState) -> list[Domai
     ]
 
 
-def _record_launch_failed(command: RecordLaunchFailed, state: MissionState) -> list[DomainEvent]:
-    if state.status not in (MissionStatus.LAUNCHING, MissionStatus.TERMINATING):
-        raise Conflict(f"This mission is {state.status}, so no launch failure can be recorded.")
+def _record_launch_failed(command: RecordLaunchFailed, state: SessionState) -> list[DomainEvent]:
+    if state.status not in (SessionStatus.LAUNCHING, SessionStatus.TERMINATING):
+        raise Conflict(f"This session is {state.status}, so no launch failure can be recorded.")
     _require_current_attempt(command.attempt, state)
     if state.instance_id is not None:
         raise Conflict("This attempt's instance was launched, so it cannot have failed to launch.")
@@ -510,34 +512,34 @@ def _record_launch_failed(command: RecordLaunchFailed, state: MissionState) -> l
     ]
 
 
-def _record_ready(command: RecordReady, state: MissionState) -> list[DomainEvent]:
+def _record_ready(command: RecordReady, state: SessionState) -> list[DomainEvent]:
     if not 0 < command.port < 65536:
         raise InvalidRequest(f"Port {command.port} is not a TCP port; give one from 1 to 65535.")
     match state.status:
-        case MissionStatus.RUNNING if (state.address, state.port) == (
+        case SessionStatus.RUNNING if (state.address, state.port) == (
             command.address,
             command.port,
         ):
             return []
-        case MissionStatus.RUNNING:
-            raise Conflict("This mission is already running at another address.")
-        case MissionStatus.TERMINATING:
+        case SessionStatus.RUNNING:
+            raise Conflict("This session is already running at another address.")
+        case SessionStatus.TERMINATING:
             return []
-        case MissionStatus.LAUNCHING if state.instance_id is not None:
+        case SessionStatus.LAUNCHING if state.instance_id is not None:
             ready_at = _require_aware(command.ready_at, "ready time")
             return [InstanceReady(address=command.address, port=command.port, ready_at=ready_at)]
-        case MissionStatus.LAUNCHING:
-            raise Conflict("This mission has no launched instance that could be ready.")
-    raise Conflict(f"This mission is {state.status}, so it cannot become ready.")
+        case SessionStatus.LAUNCHING:
+            raise Conflict("This session has no launched instance that could be ready.")
+    raise Conflict(f"This session is {state.status}, so it cannot become ready.")
 
 
-def _extend(command: Extend, state: MissionState) -> list[DomainEvent]:
+def _extend(command: Extend, state: SessionState) -> list[DomainEvent]:
     _require_manager_of(command.actor, state, "extend")
     match state.status:
-        case MissionStatus.BOOKED | MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+        case SessionStatus.BOOKED | SessionStatus.LAUNCHING | SessionStatus.RUNNING:
             pass
-        case MissionStatus.TERMINATING:
-            raise Conflict("This mission is stopping, so it can no longer be extended.")
+        case SessionStatus.TERMINATING:
+            raise Conflict("This session is stopping, so it can no longer be extended.")
         case _:
             raise _ended_conflict(state)
     limits = command.limits
@@ -551,59 +553,59 @@ def _extend(command: Extend, state: MissionState) -> list[DomainEvent]:
         longest = describe_minutes(limits.max_duration_minutes)
         if room < limits.min_extension_minutes:
             raise InvalidRequest(
-                f"A mission can last at most {longest} and this one cannot be extended further."
+                f"A session can last at most {longest} and this one cannot be extended further."
             )
         raise InvalidRequest(
-            f"A mission can last at most {longest}; extend this one by at most "
+            f"A session can last at most {longest}; extend this one by at most "
             f"{describe_minutes(room)}."
         )
     return [
-        MissionExtended(added_minutes=minutes, end_at=state.end_at + timedelta(minutes=minutes))
+        SessionExtended(added_minutes=minutes, end_at=state.end_at + timedelta(minutes=minutes))
     ]
 
 
-def _request_termination(command: RequestTermination, state: MissionState) -> list[DomainEvent]:
+def _request_termination(command: RequestTermination, state: SessionState) -> list[DomainEvent]:
     reason = command.reason
     if reason not in TERMINATION_REASONS or reason == "cancelled":
-        raise InvalidRequest(f"{reason!r} is not a reason to stop a mission.")
+        raise InvalidRequest(f"{reason!r} is not a reason to stop a session.")
     if reason == "stopped_by_user":
         _require_manager_of(command.actor, state, "stop")
     elif not command.actor.is_operator:
         raise NotAllowed(
-            "Only an rr operator or the bot itself can stop a mission for that reason."
+            "Only an rr operator or the bot itself can stop a session for that reason."
         )
     match state.status:
-        case MissionStatus.LAUNCHING | MissionStatus.RUNNING:
+        case SessionStatus.LAUNCHING | SessionStatus.RUNNING:
             now = _require_aware(command.now, "current time")
             _require_still_due(reason, state, now)
             stop_at = now
             if command.stop_at is not None:  # a provider's clock may run ahead of ours
                 stop_at = min(_require_aware(command.stop_at, "stop time"), now)
             return [TerminationRequested(reason=reason, stop_at=stop_at)]
-        case MissionStatus.TERMINATING:
+        case SessionStatus.TERMINATING:
             return []
-        case MissionStatus.BOOKED:
-            raise Conflict("This mission has not started yet; cancel it instead.")
+        case SessionStatus.BOOKED:
+            raise Conflict("This session has not started yet; cancel it instead.")
     raise _ended_conflict(state)
 
 
-def _require_still_due(reason: TerminationReason, state: MissionState, now: datetime) -> None:
+def _require_still_due(reason: TerminationReason, state: SessionState, now: datetime) -> None:
     """A deadline the bot stops a server for must still hold: an extension or a server that
     became ready since the stop was planned (perhaps by another process) keeps it running."""
     if reason == "booked_time_over" and now < state.end_at:
-        raise Conflict("This mission's booked time is not over yet, so it keeps running.")
-    if reason == "not_ready" and state.status is MissionStatus.RUNNING:
-        raise Conflict("This mission's server is ready, so it is not stopped for being late.")
+        raise Conflict("This session's booked time is not over yet, so it keeps running.")
+    if reason == "not_ready" and state.status is SessionStatus.RUNNING:
+        raise Conflict("This session's server is ready, so it is not stopped for being late.")
 
 
-def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent]:
-    if state.status is MissionStatus.ENDED or state.status is MissionStatus.CANCELLED:
+def _record_ended(command: RecordEnded, state: SessionState) -> list[DomainEvent]:
+    if state.status is SessionStatus.ENDED or state.status is SessionStatus.CANCELLED:
         raise _ended_conflict(state)
-    if state.status is not MissionStatus.TERMINATING or state.termination_reason is None:
-        raise Conflict("This mission's termination has not been requested; request it first.")
+    if state.status is not SessionStatus.TERMINATING or state.termination_reason is None:
+        raise Conflict("This session's termination has not been requested; request it first.")
     charged = bill(state, _require_aware(command.now, "current time"))
     return [
-        MissionEnded(
+        SessionEnded(
             reason=state.termination_reason,
             ended_at=charged.ended_at,
             billed_minutes=charged.minutes,
@@ -613,11 +615,11 @@ def _record_ended(command: RecordEnded, state: MissionState) -> list[DomainEvent
     ]
 
 
-def _record_reminder(command: RecordReminder, state: MissionState) -> list[DomainEvent]:
+def _record_reminder(command: RecordReminder, state: SessionState) -> list[DomainEvent]:
     if not 0 < len(command.key) <= MAX_REMINDER_KEY_LENGTH:
         raise InvalidRequest(f"A reminder key must be 1 to {MAX_REMINDER_KEY_LENGTH} characters.")
     if state.status not in LIVE_STATUSES:
-        raise Conflict(f"This mission is {state.status}, so it takes no reminder.")
+        raise Conflict(f"This session is {state.status}, so it takes no reminder.")
     if command.key in state.reminders_sent:
         return []
     return [ReminderSent(key=command.key)]
@@ -626,8 +628,8 @@ def _record_reminder(command: RecordReminder, state: MissionState) -> list[Domai
 # --- evolve -------------------------------------------------------------------------------------
 
 
-def evolve(state: MissionState | None, stored: StoredEvent) -> MissionState | None:
-    """The state after one stored event of the mission's stream; a termination request
+def evolve(state: SessionState | None, stored: StoredEvent) -> SessionState | None:
+    """The state after one stored event of the session's stream; a termination request
     written before requests recorded their stop time is dated by when it was recorded."""
     event = from_stored(stored)
     if isinstance(event, TerminationRequested) and event.stop_at is None:
@@ -635,14 +637,14 @@ def evolve(state: MissionState | None, stored: StoredEvent) -> MissionState | No
     return apply(state, event)
 
 
-def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
-    """The state after one typed mission event."""
-    if isinstance(event, MissionBooked):
-        return MissionState(
-            mission_id=event.mission_id,
+def apply(state: SessionState | None, event: DomainEvent) -> SessionState:
+    """The state after one typed session event."""
+    if isinstance(event, SessionBooked):
+        return SessionState(
+            session_id=event.session_id,
             guild_id=event.guild_id,
             booked_by=event.booked_by,
-            status=MissionStatus.BOOKED,
+            status=SessionStatus.BOOKED,
             size=event.size,
             region=event.region,
             start_at=event.start_at,
@@ -653,10 +655,10 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
             mission_name=event.mission_name,
         )
     if state is None:
-        raise ValueError(f"{event.TYPE} arrived before the mission was booked.")
+        raise ValueError(f"{event.TYPE} arrived before the session was booked.")
     match event:
-        case MissionCancelled():
-            return replace(state, status=MissionStatus.CANCELLED, termination_reason=event.reason)
+        case SessionCancelled():
+            return replace(state, status=SessionStatus.CANCELLED, termination_reason=event.reason)
         case ReminderSent():
             return replace(state, reminders_sent=state.reminders_sent | {event.key})
         case NoticeDelivered():
@@ -664,7 +666,7 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
         case InstanceLaunchRequested():
             return replace(
                 state,
-                status=MissionStatus.LAUNCHING,
+                status=SessionStatus.LAUNCHING,
                 attempt=event.attempt,
                 client_token=event.client_token,
                 login_ref=event.login_ref,
@@ -679,19 +681,19 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
         case InstanceLaunchFailed():
             return replace(
                 state,
-                status=MissionStatus.TERMINATING,
+                status=SessionStatus.TERMINATING,
                 launch_failure=event.message,
                 termination_reason=state.termination_reason or "launch_failed",
             )
         case InstanceReady():
             return replace(
                 state,
-                status=MissionStatus.RUNNING,
+                status=SessionStatus.RUNNING,
                 address=event.address,
                 port=event.port,
                 ready_at=event.ready_at,
             )
-        case MissionExtended():
+        case SessionExtended():
             # The warnings before the old end no longer apply: forgotten, they fall due again
             # against the new end.
             return replace(
@@ -705,17 +707,17 @@ def apply(state: MissionState | None, event: DomainEvent) -> MissionState:
         case TerminationRequested():
             return replace(
                 state,
-                status=MissionStatus.TERMINATING,
+                status=SessionStatus.TERMINATING,
                 termination_reason=event.reason,
                 stop_at=event.stop_at,
             )
-        case MissionEnded():
+        case SessionEnded():
             return replace(
                 state,
-                status=MissionStatus.ENDED,
+                status=SessionStatus.ENDED,
                 termination_reason=event.reason,
                 ended_at=event.ended_at,
                 billed_minutes=event.billed_minutes,
                 charged_cents=event.amount_cents,
             )
-    raise TypeError(f"{event.TYPE} does not belong to a mission stream.")
+    raise TypeError(f"{event.TYPE} does not belong to a session stream.")

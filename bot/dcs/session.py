@@ -1,4 +1,4 @@
-"""What one mission run adds to the squadron's settings when its server files are rendered."""
+"""What one session adds to the squadron's settings when its server files are rendered."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 from bot.domain.settings import MissionPaths, SettingsError, SquadronSettings, Text
 
-_MISSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NAME_SUFFIX = Text(max_length=64)
 _DESCRIPTION = Text(max_length=1000)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class MissionOptions:
+class SessionOptions:
     """The run's own choices.
 
     `missions` empty means the squadron's default mission list. `start_index` is 1-based into
@@ -21,16 +21,16 @@ class MissionOptions:
     given, replaces the squadron's description for this run.
     """
 
-    mission_id: str
+    session_id: str
     missions: tuple[str, ...] = ()
     start_index: int = 1
     name_suffix: str = ""
     description: str | None = None
 
     def __post_init__(self) -> None:
-        if _MISSION_ID.fullmatch(self.mission_id) is None:
+        if _SESSION_ID.fullmatch(self.session_id) is None:
             raise SettingsError(
-                "mission_id must be 1 to 64 letters, digits, hyphens or underscores."
+                "session_id must be 1 to 64 letters, digits, hyphens or underscores."
             )
         MissionPaths().check("missions", self.missions)
         _NAME_SUFFIX.check("name_suffix", self.name_suffix)
@@ -56,7 +56,7 @@ class MissionOptions:
 
     def file_note(self) -> str:
         """The comment each rendered file opens with, so an operator can trace it."""
-        return f"Written by rr for mission {self.mission_id}; rr replaces it at every launch."
+        return f"Written by rr for session {self.session_id}; rr replaces it at every launch."
 
 
 def _start_index_message(count: int) -> str:

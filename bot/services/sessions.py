@@ -1,6 +1,6 @@
 """What members do with servers: quote, start, book, extend, stop, cancel, look.
 
-A booking and its credit reservation are one atomic write across the mission's and the
+A booking and its credit reservation are one atomic write across the session's and the
 squadron's streams (with the settlement of the paid request it carries out, if any), as are an
 extension and its reservation, and a cancellation and the release of its credit. ``start``
 books for now and launches in the background, so a Discord command answers within its three
@@ -18,34 +18,34 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from bot.clock import Clock
-from bot.domain import mission as missions
+from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.billing import funded_until
 from bot.domain.booking import require_bookable
 from bot.domain.errors import InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
-from bot.domain.mission import MissionState, minimum_session_cents
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
+from bot.domain.session import SessionState, minimum_session_cents
 from bot.domain.settings import SquadronSettings
 from bot.services.background import BackgroundTasks
-from bot.services.lifecycle import SCHEDULER, Lifecycle, mission_options
+from bot.services.lifecycle import SCHEDULER, Lifecycle, session_options
 from bot.services.logged import logged
-from bot.services.streams import NO_SUCH_MISSION, Streams
+from bot.services.streams import NO_SUCH_SESSION, Streams
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
-_MISSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
-"""Namespace of mission ids derived from the command that booked them."""
-QUOTE_MISSION_ID = "quote"
+_SESSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
+"""Namespace of session ids derived from the command that booked them."""
+QUOTE_SESSION_ID = "quote"
 """The id of the booking a quote tries out (and never records)."""
 
 
 @dataclass(frozen=True)
 class Booking:
     """A start or booking placed: ``recorded`` is False when a repeat of the command found the
-    mission booked already."""
+    session booked already."""
 
-    mission: MissionState
+    session: SessionState
     recorded: bool
 
 
@@ -93,20 +93,20 @@ def command_key(actor: Actor, command: str) -> str | None:
     return f"{actor.source}:{actor.source_id}:{command}"
 
 
-def mission_id_for(actor: Actor) -> str:
-    """The id of the mission a command books: the same for a repeat of one interaction (so
+def session_id_for(actor: Actor) -> str:
+    """The id of the session a command books: the same for a repeat of one interaction (so
     it books once), a new random one when the command has no source id."""
     if actor.source_id is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_MISSION_IDS, f"{actor.source}:{actor.source_id}"))
+    return str(uuid.uuid5(_SESSION_IDS, f"{actor.source}:{actor.source_id}"))
 
 
-def _settlement(actor: Actor, mission_id: str) -> squadrons.SettlePaidRequest | None:
+def _settlement(actor: Actor, session_id: str) -> squadrons.SettlePaidRequest | None:
     """The settlement a booking writes when it carries out a paid request."""
     if actor.source != squadrons.PURCHASE_SOURCE or actor.source_id is None:
         return None
     return squadrons.SettlePaidRequest(
-        actor=actor, purchase_id=actor.source_id, outcome="carried_out", mission_id=mission_id
+        actor=actor, purchase_id=actor.source_id, outcome="carried_out", session_id=session_id
     )
 
 
@@ -126,13 +126,13 @@ def termination_reason(text: str) -> TerminationReason:
     """``text`` as a termination reason, or ``InvalidRequest`` naming the reasons there are."""
     if text not in TERMINATION_REASONS:
         raise InvalidRequest(
-            f"{text[:40]!r} is not a reason to end a mission; use one of "
+            f"{text[:40]!r} is not a reason to end a session; use one of "
             f"{', '.join(sorted(TERMINATION_REASONS))}."
         )
     return cast(TerminationReason, text)
 
 
-class MissionService:
+class SessionService:
     def __init__(
         self,
         *,
@@ -152,16 +152,16 @@ class MissionService:
 
     # --- looking ----------------------------------------------------------------------------
 
-    async def get(self, mission_id: str) -> MissionState:
-        """The mission as the view knows it (this process's changes at once)."""
-        state = await self._streams.view.mission(mission_id)
+    async def get(self, session_id: str) -> SessionState:
+        """The session as the view knows it (this process's changes at once)."""
+        state = await self._streams.view.session(session_id)
         if state is None:
-            raise NotFound(NO_SUCH_MISSION)
+            raise NotFound(NO_SUCH_SESSION)
         return state
 
-    async def for_guild(self, guild_id: str) -> list[MissionState]:
-        """Every mission of the guild, ended ones too, by start time."""
-        return await self._streams.view.missions_for_guild(guild_id)
+    async def for_guild(self, guild_id: str) -> list[SessionState]:
+        """Every session of the guild, ended ones too, by start time."""
+        return await self._streams.view.sessions_for_guild(guild_id)
 
     async def session_numbers(self, guild_id: str) -> dict[str, int]:
         """Each of the guild's sessions by id: its number in the order they were booked."""
@@ -186,7 +186,7 @@ class MissionService:
         squadron = await self._streams.squadron(guild_id)
         book = self._book_command(
             Actor.system("quote"),
-            QUOTE_MISSION_ID,
+            QUOTE_SESSION_ID,
             guild_id,
             squadron.settings,
             start_at,
@@ -195,7 +195,7 @@ class MissionService:
             None,
         )
         require_bookable(book, squadron)
-        mission_options(QUOTE_MISSION_ID, mission_name, squadron.settings)
+        session_options(QUOTE_SESSION_ID, mission_name, squadron.settings)
         rate = book.rate
         cost, least = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
         minimum = cost if least is None else least
@@ -232,7 +232,7 @@ class MissionService:
         duration_minutes: int,
         mission_name: str | None = None,
         causation_id: str | None = None,
-    ) -> MissionState:
+    ) -> SessionState:
         """Book a server for now and launch it in the background; it reserves what credit is
         available of its cost, at least the shortest session's."""
         booking = await self.place(
@@ -243,7 +243,7 @@ class MissionService:
             mission_name=mission_name,
             causation_id=causation_id,
         )
-        return booking.mission
+        return booking.session
 
     async def book(
         self,
@@ -254,7 +254,7 @@ class MissionService:
         size: str | None = None,
         mission_name: str | None = None,
         causation_id: str | None = None,
-    ) -> MissionState:
+    ) -> SessionState:
         """Book a server for later; the scheduler launches it ahead of its start."""
         booking = await self.place(
             actor,
@@ -264,7 +264,7 @@ class MissionService:
             mission_name=mission_name,
             causation_id=causation_id,
         )
-        return booking.mission
+        return booking.session
 
     async def place(
         self,
@@ -284,15 +284,15 @@ class MissionService:
             state, stored = await self._book(
                 actor, start_at, duration_minutes, size, mission_name, causation_id
             )
-            fields["mission_id"] = state.mission_id
+            fields["session_id"] = state.session_id
             if stored and start_at is None:
                 self._background.spawn(
                     self._lifecycle.launch(
-                        state.mission_id,
+                        state.session_id,
                         actor=Actor.system(actor.source, actor.source_id),
                         causation_id=stored[0].id,
                     ),
-                    name=f"launch:{state.mission_id}",
+                    name=f"launch:{state.session_id}",
                 )
             return Booking(state, recorded=bool(stored))
 
@@ -304,33 +304,33 @@ class MissionService:
         size: str | None,
         mission_name: str | None,
         causation_id: str | None,
-    ) -> tuple[MissionState, list[StoredEvent]]:
+    ) -> tuple[SessionState, list[StoredEvent]]:
         guild_id = actor.guild_id
         if guild_id is None:
             raise InvalidRequest("Book servers from inside your squadron's Discord server.")
         settings = (await self._streams.squadron(guild_id)).settings
-        mission_id = mission_id_for(actor)
+        session_id = session_id_for(actor)
         book = self._book_command(
-            actor, mission_id, guild_id, settings, start_at, duration_minutes, size, mission_name
+            actor, session_id, guild_id, settings, start_at, duration_minutes, size, mission_name
         )
-        mission_options(mission_id, mission_name, settings)
+        session_options(session_id, mission_name, settings)
         amount, minimum = _reservation_cents(
             book.rate, duration_minutes, start_at is None, self._limits
         )
         reserve = squadrons.Reserve(
             actor=actor,
-            mission_id=mission_id,
+            session_id=session_id,
             amount=amount,
             limits=self._limits,
             currency=self._pricing.currency,
             minimum=minimum,
         )
-        settle = _settlement(actor, mission_id)
+        settle = _settlement(actor, session_id)
 
         def decide(
-            mission: MissionState | None, squadron: squadrons.SquadronState
+            session: SessionState | None, squadron: squadrons.SquadronState
         ) -> tuple[list[NewEvent], list[NewEvent]]:
-            if mission is not None:  # a repeat of this command: it is booked already
+            if session is not None:  # a repeat of this command: it is booked already
                 return [], []
             # Every other refusal before a shortfall: the member is offered to buy only what
             # would then be carried out.
@@ -338,37 +338,37 @@ class MissionService:
             squadron_events = squadrons.decide(reserve, squadron)
             if settle is not None:
                 squadron_events += squadrons.decide(settle, squadron)
-            return missions.decide(book, mission), squadron_events
+            return sessions.decide(book, session), squadron_events
 
         try:
             state, stored = await self._streams.write_both(
-                mission_id,
+                session_id,
                 guild_id,
                 decide,
-                new_mission=True,
+                new_session=True,
                 idempotency_key=command_key(actor, "book"),
                 causation_id=causation_id,
             )
         except AlreadyAppended:
-            return await self._streams.reload_mission(mission_id), []
+            return await self._streams.reload_session(session_id), []
         assert state is not None
         return state, stored
 
     def _book_command(
         self,
         actor: Actor,
-        mission_id: str,
+        session_id: str,
         guild_id: str,
         settings: SquadronSettings,
         start_at: datetime | None,
         duration_minutes: int,
         size: str | None,
         mission_name: str | None,
-    ) -> missions.Book:
+    ) -> sessions.Book:
         """The booking of ``size`` (the squadron's default when None) at its rate, as of now."""
         size = size or settings.instance_size
-        return missions.Book(
-            mission_id=mission_id,
+        return sessions.Book(
+            session_id=session_id,
             guild_id=guild_id,
             actor=actor,
             start_at=start_at,
@@ -383,22 +383,22 @@ class MissionService:
 
     # --- changing ---------------------------------------------------------------------------
 
-    async def extend(self, actor: Actor, mission_id: str, minutes: int) -> MissionState:
+    async def extend(self, actor: Actor, session_id: str, minutes: int) -> SessionState:
         """Add time, reserving its cost; a running server's backstop moves with its end."""
-        with logged("extend", mission_id=mission_id, user_id=actor.user_id, minutes=minutes) as f:
-            state = await self._streams.mission(mission_id)
+        with logged("extend", session_id=session_id, user_id=actor.user_id, minutes=minutes) as f:
+            state = await self._streams.session(session_id)
             f["guild_id"] = state.guild_id
             try:
                 extended, _ = await self._streams.write_both(
-                    mission_id,
+                    session_id,
                     state.guild_id,
-                    lambda mission, squadron: self._decide_extension(
-                        actor, minutes, mission, squadron
+                    lambda session, squadron: self._decide_extension(
+                        actor, minutes, session, squadron
                     ),
                     idempotency_key=command_key(actor, "extend"),
                 )
             except AlreadyAppended:
-                return await self._streams.reload_mission(mission_id)
+                return await self._streams.reload_session(session_id)
             assert extended is not None
             await self._lifecycle.follow_extension(extended, minutes, actor)
             return extended
@@ -407,89 +407,89 @@ class MissionService:
         self,
         actor: Actor,
         minutes: int,
-        mission: MissionState | None,
+        session: SessionState | None,
         squadron: squadrons.SquadronState,
     ) -> tuple[list[NewEvent], list[NewEvent]]:
-        extension = missions.decide(
-            missions.Extend(
+        extension = sessions.decide(
+            sessions.Extend(
                 actor=actor, now=self._clock.now(), minutes=minutes, limits=self._limits
             ),
-            mission,
+            session,
         )
-        assert mission is not None
+        assert session is not None
         reserve = squadrons.Reserve(
             actor=actor,
-            mission_id=mission.mission_id,
-            amount=cost_at_rate(mission.rate_cents_per_hour, minutes),
+            session_id=session.session_id,
+            amount=cost_at_rate(session.rate_cents_per_hour, minutes),
             limits=self._limits,
             currency=self._pricing.currency,
         )
         return extension, squadrons.decide(reserve, squadron)
 
-    async def request_stop(self, actor: Actor, mission_id: str) -> MissionState:
+    async def request_stop(self, actor: Actor, session_id: str) -> SessionState:
         """Record that the member stops the server now; from then on the stop holds, billed to
         this moment, whatever happens to this process. Tell the member only after this."""
         return await self._lifecycle.request_stop(
-            mission_id, "stopped_by_user", actor=actor, idempotency_key=command_key(actor, "stop")
+            session_id, "stopped_by_user", actor=actor, idempotency_key=command_key(actor, "stop")
         )
 
-    async def stop(self, actor: Actor, mission_id: str) -> MissionState:
+    async def stop(self, actor: Actor, session_id: str) -> SessionState:
         """Stop the server now: record the stop, terminate the server, bill what ran."""
-        await self.request_stop(actor, mission_id)
-        return await self._lifecycle.terminate(mission_id, "stopped_by_user", actor=actor)
+        await self.request_stop(actor, session_id)
+        return await self._lifecycle.terminate(session_id, "stopped_by_user", actor=actor)
 
-    async def cancel(self, actor: Actor, mission_id: str) -> MissionState:
+    async def cancel(self, actor: Actor, session_id: str) -> SessionState:
         """Cancel a booking that has not started, releasing its credit."""
-        with logged("cancel", mission_id=mission_id, user_id=actor.user_id) as fields:
-            state = await self._streams.mission(mission_id)
+        with logged("cancel", session_id=session_id, user_id=actor.user_id) as fields:
+            state = await self._streams.session(session_id)
             fields["guild_id"] = state.guild_id
             try:
                 cancelled, _ = await self._streams.write_both(
-                    mission_id,
+                    session_id,
                     state.guild_id,
-                    lambda mission, squadron: (
-                        missions.decide(
-                            missions.Cancel(actor=actor, now=self._clock.now()), mission
+                    lambda session, squadron: (
+                        sessions.decide(
+                            sessions.Cancel(actor=actor, now=self._clock.now()), session
                         ),
                         squadrons.decide(
-                            squadrons.ReleaseReservation(actor=actor, mission_id=mission_id),
+                            squadrons.ReleaseReservation(actor=actor, session_id=session_id),
                             squadron,
                         ),
                     ),
                     idempotency_key=command_key(actor, "cancel"),
                 )
             except AlreadyAppended:
-                return await self._streams.reload_mission(mission_id)
+                return await self._streams.reload_session(session_id)
             assert cancelled is not None
             await self._lifecycle.follow_cancellation(cancelled)
             return cancelled
 
     # --- what the scheduler and the reconciler call -----------------------------------------
 
-    async def launch(self, mission_id: str) -> MissionState:
-        return await self._lifecycle.launch(mission_id)
+    async def launch(self, session_id: str) -> SessionState:
+        return await self._lifecycle.launch(session_id)
 
-    async def check_ready(self, mission_id: str) -> MissionState:
-        return await self._lifecycle.check_ready(mission_id)
+    async def check_ready(self, session_id: str) -> SessionState:
+        return await self._lifecycle.check_ready(session_id)
 
     async def terminate(
         self,
-        mission_id: str,
+        session_id: str,
         reason: str,
         *,
         actor: Actor | None = None,
         ended_at: datetime | None = None,
-    ) -> MissionState:
+    ) -> SessionState:
         """Terminate and bill; ``ended_at`` when the server is known to have stopped earlier."""
         return await self._lifecycle.terminate(
-            mission_id,
+            session_id,
             termination_reason(reason),
             actor=actor or SCHEDULER,
             ended_at=ended_at,
         )
 
-    async def send_reminder(self, mission_id: str, key: str) -> MissionState:
-        return await self._lifecycle.send_reminder(mission_id, key)
+    async def send_reminder(self, session_id: str, key: str) -> SessionState:
+        return await self._lifecycle.send_reminder(session_id, key)
 
-    async def deliver(self, mission_id: str, key: str) -> MissionState:
-        return await self._lifecycle.deliver(mission_id, key)
+    async def deliver(self, session_id: str, key: str) -> SessionState:
+        return await self._lifecycle.deliver(session_id, key)
