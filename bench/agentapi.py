@@ -1,7 +1,7 @@
 """Benchmark of rr's agent API: ``python -m bench.agentapi``.
 
 The real web app (``create_web_app`` with the agent routes) on loopback, over a SQLite store in
-a temporary folder, with 1,000 booked sessions in a real view behind its actor and a credential
+a temporary folder, with 1,000 booked sessions in a real view behind its mailbox and a credential
 minted for each. A load generator in a separate process (so it does not share this process's
 event loop) sends heartbeats of 16 players each, round-robin over the 1,000 credentials:
 
@@ -26,7 +26,6 @@ from typing import Any
 import aiohttp
 
 import eventstore
-from bot.actor import Actor
 from bot.agentapi import agent_routes, build_agent_api
 from bot.agentapi.files import LaunchFiles
 from bot.agentapi.sessions import ViewSessions
@@ -34,6 +33,7 @@ from bot.clock import SystemClock
 from bot.domain.events import SessionBooked, to_new_event
 from bot.domain.session import session_stream
 from bot.entrypoints.web import WebServer, create_web_app
+from bot.mailbox import Mailbox
 from bot.view import ScheduleConfig, View
 from bot.view.handle import ViewHandle
 
@@ -52,9 +52,9 @@ async def _bench() -> None:
     with tempfile.TemporaryDirectory() as folder:
         clock = SystemClock()
         store = eventstore.open(f"sqlite:///{Path(folder) / 'bench.db'}", clock=clock.now)
-        view_actor: Actor[View] = Actor(View(ScheduleConfig()), name="view")
-        view_actor.start()
-        view = ViewHandle(view_actor)
+        view_mailbox: Mailbox[View] = Mailbox(View(ScheduleConfig()), name="view")
+        view_mailbox.start()
+        view = ViewHandle(view_mailbox)
         api = build_agent_api(store, ViewSessions(view), clock, files=LaunchFiles())
         server = WebServer("127.0.0.1", 0)
         await server.start(create_web_app(health={}, routes=[agent_routes(api)]))
@@ -69,7 +69,7 @@ async def _bench() -> None:
             results = await asyncio.to_thread(_run_load, url, tokens)
         finally:
             await server.stop()
-            await view_actor.stop()
+            await view_mailbox.stop()
             await store.close()
     print(f"{'phase':<34}{'beats/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'refused':>9}")
     for name, rate, latencies, refused in results:

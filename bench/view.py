@@ -1,12 +1,12 @@
 """Benchmark of the read model: ``python -m bench.view``.
 
 1. 10,000 booked sessions (500 guilds, starts spread over 30 days) loaded into a view; the
-   scheduler's tick — ``ask(due_actions)`` then ``ask(next_due_at)`` through the view's actor —
+   scheduler's tick — ``ask(due_actions)`` then ``ask(next_due_at)`` through the view's mailbox —
    timed over 2,000 ticks a minute apart (due actions are put off a day afterwards, as if
    performed), and the view's memory measured with tracemalloc.
 2. 100,000 events of whole session lifecycles written to a SQLite file with ``append_many``, then
    the start-up rebuild timed: ``read_all`` alone, and ``read_all`` folded into a fresh view
-   through its actor (``ViewFeeder.catch_up``, the start-up path).
+   through its mailbox (``ViewFeeder.catch_up``, the start-up path).
 """
 
 import asyncio
@@ -23,7 +23,6 @@ from pathlib import Path
 from random import Random
 
 import eventstore
-from bot.actor import Actor
 from bot.clock import SystemClock
 from bot.domain.events import (
     CreditsGranted,
@@ -41,6 +40,7 @@ from bot.domain.events import (
 )
 from bot.domain.session import session_stream
 from bot.domain.squadron import squadron_stream
+from bot.mailbox import Mailbox
 from bot.view import ScheduleConfig, View
 from bot.view.feeder import ViewFeeder
 from eventstore import EventStore, NewEvent, StoredEvent
@@ -164,27 +164,27 @@ async def bench_ticks(events: list[StoredEvent]) -> None:
     started = time.perf_counter()
     view.apply_all(events)
     load = time.perf_counter() - started
-    actor = Actor(view, name="view")
-    actor.start()
+    mailbox = Mailbox(view, name="view")
+    mailbox.start()
     samples: list[float] = []
     due_total = 0
     for tick in range(TICKS):
         now = NOW + timedelta(minutes=tick)
         began = time.perf_counter_ns()
-        due = await actor.ask(partial(View.due_actions, now=now))
-        await actor.ask(lambda v: v.next_due_at())
+        due = await mailbox.ask(partial(View.due_actions, now=now))
+        await mailbox.ask(lambda v: v.next_due_at())
         samples.append((time.perf_counter_ns() - began) / 1000)
         due_total += len(due)
         for action in due:
-            actor.tell(partial(View.postpone, action=action, until=now + timedelta(days=1)))
+            mailbox.tell(partial(View.postpone, action=action, until=now + timedelta(days=1)))
     idle: list[float] = []
     quiet = NOW - timedelta(days=1)
     for _ in range(TICKS):
         began = time.perf_counter_ns()
-        await actor.ask(lambda v: v.due_actions(quiet))
-        await actor.ask(lambda v: v.next_due_at())
+        await mailbox.ask(lambda v: v.due_actions(quiet))
+        await mailbox.ask(lambda v: v.next_due_at())
         idle.append((time.perf_counter_ns() - began) / 1000)
-    await actor.stop()
+    await mailbox.stop()
     print(f"view load: {SESSIONS:,} booked sessions ({len(events):,} events) in {load:.2f} s")
     print(
         f"scheduler tick over {TICKS:,} ticks a minute apart ({due_total:,} due actions): "
@@ -228,14 +228,14 @@ async def bench_rebuild(folder: Path) -> None:
         read = sum([1 async for _ in store.read_all()])
         print(f"sqlite read_all: {read:,} events in {time.perf_counter() - started:.2f} s")
     async with eventstore.open(url) as store:
-        actor = Actor(View(ScheduleConfig()), name="view")
-        actor.start()
-        feeder = ViewFeeder(store, actor, SystemClock())
+        mailbox = Mailbox(View(ScheduleConfig()), name="view")
+        mailbox.start()
+        feeder = ViewFeeder(store, mailbox, SystemClock())
         started = time.perf_counter()
         delivered = await feeder.catch_up()
         elapsed = time.perf_counter() - started
-        stats = await actor.ask(lambda v: v.stats())
-        await actor.stop()
+        stats = await mailbox.ask(lambda v: v.stats())
+        await mailbox.stop()
     print(
         f"start-up rebuild (read_all + view fold): {delivered:,} events in {elapsed:.2f} s "
         f"({delivered / elapsed:,.0f} events/s); {stats.sessions_tracked:,} sessions, "

@@ -16,21 +16,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 import eventstore
-from bot.actor import Actor
 from bot.clock import Clock, ScaledClock, SystemClock
 from bot.cloud.base import ComputeProvider
 from bot.cloud.ec2 import open_ec2_provider
 from bot.cloud.local import LocalProvider
-from bot.cloud.logins import LoginPool
+from bot.cloud.logins import StoredLoginPool
 from bot.config import InvalidSettings, Settings
 from bot.domain.pricing import Limits, Pricing
 from bot.files.store import ObjectStore, open_object_store
+from bot.mailbox import Mailbox
 from bot.notify import LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, PaymentService, build_payment_service
 from bot.scheduler import Scheduler, SessionActions
 from bot.secrets import SealingStore, open_keyring
 from bot.services import ComputeSettings, Services
-from bot.services.reconcile import Reconciler
+from bot.services.reconcile import CloudReconciler
 from bot.view import ScheduleConfig, View
 from bot.view.feeder import ViewFeeder
 from bot.view.handle import ViewHandle
@@ -66,12 +66,12 @@ class Rr:
     compute: ComputeProvider
     notifier: Notifier
     schedule: ScheduleConfig
-    view_actor: Actor[View]
+    view_mailbox: Mailbox[View]
     view: ViewHandle
     feeder: ViewFeeder
     feed_interval: timedelta
     services: Services
-    reconciler: Reconciler
+    reconciler: CloudReconciler
     scheduler: Scheduler
     registry: CollectorRegistry
     """The process's metrics; the scheduler's actions and the uptime are counted in it."""
@@ -86,7 +86,7 @@ def build(
     notifier: Notifier | None = None,
     payments: PaymentsConfig | None = None,
     schedule: ScheduleConfig | None = None,
-    login_pool: LoginPool | None = None,
+    login_pool: StoredLoginPool | None = None,
 ) -> Rr:
     """rr's object graph over an open ``store`` and ``compute`` provider.
 
@@ -98,9 +98,9 @@ def build(
     notifier = notifier or SwitchableNotifier(LoggingNotifier())
     schedule = schedule or schedule_config(settings)
     if login_pool is None and settings.compute == "ec2" and settings.ec2.login_parameters:
-        login_pool = LoginPool(store, settings.ec2.login_parameters)
-    view_actor: Actor[View] = Actor(View(schedule), name="view")
-    view = ViewHandle(view_actor)
+        login_pool = StoredLoginPool(store, settings.ec2.login_parameters)
+    view_mailbox: Mailbox[View] = Mailbox(View(schedule), name="view")
+    view = ViewHandle(view_mailbox)
     feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
     backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
     services = Services(
@@ -117,7 +117,7 @@ def build(
     )
     if payments is not None:
         services.attach_payments(payment_service(payments, services, notifier, clock))
-    reconciler = Reconciler(
+    reconciler = CloudReconciler(
         provider=compute,
         view=view,
         sessions=services.sessions,
@@ -132,7 +132,9 @@ def build(
     built_at = time.monotonic()
     uptime = Gauge("rr_uptime_seconds", "Seconds since the app was built.", registry=registry)
     uptime.set_function(lambda: round(time.monotonic() - built_at, 3))
-    scheduler = Scheduler(view_actor, CountedActions(services.sessions, registry), clock, schedule)
+    scheduler = Scheduler(
+        view_mailbox, CountedActions(services.sessions, registry), clock, schedule
+    )
     services.admin.scheduler = scheduler
     return Rr(
         settings=settings,
@@ -141,9 +143,9 @@ def build(
         compute=compute,
         notifier=notifier,
         schedule=schedule,
-        view_actor=view_actor,
+        view_mailbox=view_mailbox,
         view=view,
-        feeder=ViewFeeder(store, view_actor, clock, interval=feed_interval),
+        feeder=ViewFeeder(store, view_mailbox, clock, interval=feed_interval),
         feed_interval=feed_interval,
         services=services,
         reconciler=reconciler,

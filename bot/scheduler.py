@@ -19,8 +19,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.actor import Actor
 from bot.clock import Clock
+from bot.mailbox import Mailbox
 from bot.view import DueAction, ScheduleConfig, View
 
 log = logging.getLogger("rr.scheduler")
@@ -47,7 +47,7 @@ _Slot = tuple[str, str, str]
 class Scheduler:
     def __init__(
         self,
-        view: Actor[View],
+        view: Mailbox[View],
         actions: SessionActions,
         clock: Clock,
         config: ScheduleConfig,

@@ -58,7 +58,7 @@ def _holder_id(data: Mapping[str, Any]) -> str:
     return str(data["session_id"] if "session_id" in data else data["mission_id"])
 
 
-class LoginPool:
+class StoredLoginPool:
     """Hands out the configured logins (the app gives a launch no pool when none is configured).
 
     Acquiring reads the session's claim (and the login it names) fresh from the store; the

@@ -52,7 +52,7 @@ from bot.logs import redact_also, url_without_credentials
 from bot.notify import FanoutNotifier, LoggingNotifier
 from bot.payments import payment_routes
 from bot.services import SchedulerStatus, Services
-from bot.services.reconcile import Reconciler
+from bot.services.reconcile import CloudReconciler
 from bot.view import ViewStats
 from bot.view.handle import ViewHandle
 from cogs.utils.client import DiscordOptions, RRBot
@@ -157,8 +157,8 @@ class App:
         )
         services, view = rr.services, rr.view
 
-        rr.view_actor.start()
-        stack.push_async_callback(rr.view_actor.stop)
+        rr.view_mailbox.start()
+        stack.push_async_callback(rr.view_mailbox.stop)
         rebuild_started = time.monotonic()
         try:
             events = await rr.feeder.catch_up()
@@ -305,7 +305,7 @@ class DiscordConnection:
         self._on_lost(f"the Discord connection ended: {error}")
 
 
-async def reconcile_at_start(reconciler: Reconciler) -> None:
+async def reconcile_at_start(reconciler: CloudReconciler) -> None:
     """Repair what a crash or downtime left behind before the scheduler acts; a cloud that does
     not answer now is not fatal: the periodic passes try again."""
     try:
@@ -359,7 +359,7 @@ def scheduler_alive(scheduler: SchedulerStatus, clock: Clock, heartbeat: timedel
 
 
 class ViewMetrics:
-    """The view's figures for /metrics: a collector whose ``refresh`` asks the view's actor
+    """The view's figures for /metrics: a collector whose ``refresh`` asks the view's mailbox
     before each scrape, since ``collect`` cannot wait for it."""
 
     def __init__(self, view: ViewHandle) -> None:

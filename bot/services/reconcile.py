@@ -126,7 +126,7 @@ class ReconcileReport:
         return "\n".join([f"{head}: {counts}.", *(f"- {repair}" for repair in self.repairs)])
 
 
-class Reconciler:
+class CloudReconciler:
     def __init__(
         self,
         *,

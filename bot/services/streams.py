@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
 
-from bot.actor import ActorStopped
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain import squadron_snapshot
@@ -20,6 +19,7 @@ from bot.domain.errors import NotFound
 from bot.domain.events import from_stored
 from bot.domain.session import SessionState, session_stream
 from bot.domain.squadron import SquadronState, squadron_stream
+from bot.mailbox import MailboxStopped
 from bot.view.handle import ViewHandle
 from eventstore import ConcurrencyError, EventStore, NewEvent, Repository, Snapshots, StoredEvent
 
@@ -199,7 +199,7 @@ class Streams:
         """Hand stored events to the view; the view wakes the scheduler if they move its plan."""
         try:
             self.view.publish(stored)
-        except ActorStopped:
+        except MailboxStopped:
             log.warning(
                 "view stopped; events reach it from the feed at the next start",
                 extra={"events": len(stored)},

@@ -9,8 +9,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from bot.actor import Actor
 from bot.clock import Clock
+from bot.mailbox import Mailbox
 from bot.view.model import View
 from eventstore import EventStore, FeedReader, StoredEvent
 
@@ -21,7 +21,7 @@ class ViewFeeder:
     def __init__(
         self,
         store: EventStore,
-        view: Actor[View],
+        view: Mailbox[View],
         clock: Clock,
         *,
         interval: timedelta = timedelta(seconds=5),

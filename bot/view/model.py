@@ -1,6 +1,6 @@
 """The read model: every session and squadron folded from the events, indexed for the queries.
 
-Only the view's actor touches a ``View``. It is fed the whole feed at start-up and afterwards
+Only the view's mailbox touches a ``View``. It is fed the whole feed at start-up and afterwards
 every event this process appends and every event the feeder brings from other processes, so
 it sees some events twice and, from DynamoDB, a stream's events possibly out of order: it
 applies each (stream, version) once and in version order, holding back an event until the

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.actor import Actor
+from bot.mailbox import Mailbox
 from bot.scheduler import Scheduler
 from bot.view import ScheduleConfig, View
 from eventstore import StoredEvent
@@ -22,7 +22,7 @@ CONFIG = ScheduleConfig(heartbeat=timedelta(days=30))
 class Rig:
     clock: FakeClock
     history: History
-    view: Actor[View]
+    view: Mailbox[View]
     sessions: RecordingSessions
     scheduler: Scheduler
 
@@ -36,7 +36,7 @@ async def rig() -> AsyncIterator[Rig]:
     clock = FakeClock(START)
     history = History(clock)
     await history.grant(1_000_000)
-    view = Actor(View(CONFIG), name="view")
+    view = Mailbox(View(CONFIG), name="view")
     view.start()
     sessions = RecordingSessions(history, view)
     scheduler = Scheduler(view, sessions, clock, CONFIG)
@@ -138,7 +138,7 @@ async def test_a_failing_action_is_logged_and_retried_with_backoff(
 class Blocking(RecordingSessions):
     """Launches wait for ``release``."""
 
-    def __init__(self, history: History, view: Actor[View]) -> None:
+    def __init__(self, history: History, view: Mailbox[View]) -> None:
         super().__init__(history, view)
         self.release = asyncio.Event()
 

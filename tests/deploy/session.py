@@ -12,7 +12,7 @@ import pytest
 
 import eventstore
 from bot.cloud.ec2 import open_ec2_provider
-from bot.cloud.logins import LoginPool
+from bot.cloud.logins import StoredLoginPool
 from bot.config import Settings
 from bot.domain.session import SessionState
 from bot.files.store.keys import ObjectKey
@@ -95,7 +95,7 @@ async def run_session(
     while, extend it (which moves its backstop), stop it."""
     provider = await open_ec2_provider(settings, clock.now)
     async with eventstore.open(settings.event_store, clock=clock.now) as store:
-        pool = LoginPool(store, settings.ec2.login_parameters)
+        pool = StoredLoginPool(store, settings.ec2.login_parameters)
         bot = BotProcess(store, clock, provider, login_pool=pool)
         await bot.start()
         try:

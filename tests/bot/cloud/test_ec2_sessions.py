@@ -16,13 +16,13 @@ import pytest
 import eventstore
 from bot.cloud.base import InstanceInfo, LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
-from bot.cloud.logins import LoginPool
+from bot.cloud.logins import StoredLoginPool
 from bot.config import Ec2Settings, ScheduleSettings
 from bot.domain.pricing import cost_at_rate
 from bot.domain.session import SessionState, SessionStatus
 from bot.notify import AdminAlertNotice, LaunchFailedNotice, SessionEndedNotice
 from bot.services.lifecycle import NO_LOGIN_MESSAGE
-from bot.services.reconcile import Reconciler
+from bot.services.reconcile import CloudReconciler
 from eventstore import EventStore
 from tests.bot.cloud.helpers import (
     REGION,
@@ -129,7 +129,7 @@ async def bots(
         scheduler: Any = None,
     ) -> BotProcess:
         provider = make_provider(ec2_settings, kind=kind, ec2=ec2, scheduler=scheduler)
-        pool = LoginPool(store, logins) if logins else None
+        pool = StoredLoginPool(store, logins) if logins else None
         bot = BotProcess(store, clock, provider, login_pool=pool)
         await bot.start()
         if not started:
@@ -144,8 +144,8 @@ async def bots(
         await bot.stop()
 
 
-def reconciler_of(bot: BotProcess, logins: LoginPool | None = None) -> Reconciler:
-    return Reconciler(
+def reconciler_of(bot: BotProcess, logins: StoredLoginPool | None = None) -> CloudReconciler:
+    return CloudReconciler(
         provider=bot.provider,
         view=bot.view,
         sessions=bot.services.sessions,
@@ -626,7 +626,7 @@ async def test_a_login_still_held_after_its_session_ended_is_released(
 ) -> None:
     login = f"/rr/{deployment}/ed-login-1"
     bot = await bots(logins=(login,))
-    pool = LoginPool(store, (login,))
+    pool = StoredLoginPool(store, (login,))
     await pool.acquire("a-session-that-never-was")
 
     report = await reconciler_of(bot, pool).reconcile()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import eventstore
-from bot.cloud.logins import LoginPool, login_stream
+from bot.cloud.logins import StoredLoginPool, login_stream
 from eventstore import EventStore, NewEvent
 
 LOGINS = ("/rr/ed-login/1", "/rr/ed-login/2")
@@ -21,7 +21,7 @@ async def store() -> AsyncIterator[EventStore]:
 
 
 @pytest.fixture
-async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[LoginPool, LoginPool]]:
+async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[StoredLoginPool, StoredLoginPool]]:
     """Two pools, each over its own store object on one SQLite file, as two bot processes."""
     url = f"sqlite:///{tmp_path}/rr.db"
     async with eventstore.open(url) as first, eventstore.open(url) as second:
@@ -29,11 +29,11 @@ async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[LoginPool, LoginP
             # One at a time: a connection opening while another switches the new file to WAL
             # finds it locked (SQLite does not wait on that lock).
             await anext(store.read(login_stream(LOGINS[0])), None)
-        yield LoginPool(first, LOGINS), LoginPool(second, LOGINS)
+        yield StoredLoginPool(first, LOGINS), StoredLoginPool(second, LOGINS)
 
 
 async def test_each_session_gets_its_own_login_until_none_is_left(store: EventStore) -> None:
-    pool = LoginPool(store, LOGINS)
+    pool = StoredLoginPool(store, LOGINS)
 
     first = await pool.acquire("session-a")
     second = await pool.acquire("session-b")
@@ -44,7 +44,7 @@ async def test_each_session_gets_its_own_login_until_none_is_left(store: EventSt
 
 
 async def test_a_session_asking_again_keeps_its_login(store: EventStore) -> None:
-    pool = LoginPool(store, LOGINS)
+    pool = StoredLoginPool(store, LOGINS)
 
     first = await pool.acquire("session-a")
     again = await pool.acquire("session-a")
@@ -54,7 +54,7 @@ async def test_a_session_asking_again_keeps_its_login(store: EventStore) -> None
 
 
 async def test_a_released_login_goes_to_the_next_session(store: EventStore) -> None:
-    pool = LoginPool(store, LOGINS)
+    pool = StoredLoginPool(store, LOGINS)
     await pool.acquire("session-a")
     held_by_b = await pool.acquire("session-b")
 
@@ -65,7 +65,7 @@ async def test_a_released_login_goes_to_the_next_session(store: EventStore) -> N
 
 
 async def test_releasing_a_session_without_a_login_changes_nothing(store: EventStore) -> None:
-    pool = LoginPool(store, LOGINS)
+    pool = StoredLoginPool(store, LOGINS)
     login = await pool.acquire("session-a")
 
     await pool.release("session-z")
@@ -74,7 +74,7 @@ async def test_releasing_a_session_without_a_login_changes_nothing(store: EventS
 
 
 async def test_the_streams_record_who_took_and_gave_back_each_login(store: EventStore) -> None:
-    pool = LoginPool(store, LOGINS[:1])
+    pool = StoredLoginPool(store, LOGINS[:1])
     await pool.acquire("session-a")
     await pool.release("session-a")
 
@@ -88,7 +88,7 @@ async def test_the_streams_record_who_took_and_gave_back_each_login(store: Event
 
 
 async def test_two_processes_racing_never_hand_out_one_login_twice(
-    two_processes: tuple[LoginPool, LoginPool],
+    two_processes: tuple[StoredLoginPool, StoredLoginPool],
 ) -> None:
     first, second = two_processes
     sessions = [f"session-{n}" for n in range(8)]
@@ -103,7 +103,7 @@ async def test_two_processes_racing_never_hand_out_one_login_twice(
 
 
 async def test_a_login_released_by_another_process_is_seen_as_free(
-    two_processes: tuple[LoginPool, LoginPool],
+    two_processes: tuple[StoredLoginPool, StoredLoginPool],
 ) -> None:
     first, second = two_processes
     await first.acquire("session-a")
@@ -116,7 +116,7 @@ async def test_a_login_released_by_another_process_is_seen_as_free(
 
 
 async def test_a_session_released_by_another_process_than_the_one_that_acquired(
-    two_processes: tuple[LoginPool, LoginPool],
+    two_processes: tuple[StoredLoginPool, StoredLoginPool],
 ) -> None:
     first, second = two_processes
     login = await first.acquire("session-a")
@@ -129,7 +129,7 @@ async def test_a_session_released_by_another_process_than_the_one_that_acquired(
 
 
 async def test_two_processes_acquiring_for_one_session_at_once_hand_it_one_login(
-    two_processes: tuple[LoginPool, LoginPool],
+    two_processes: tuple[StoredLoginPool, StoredLoginPool],
 ) -> None:
     """Each round is released through one process, so the other's cached logins go stale."""
     first, second = two_processes
@@ -152,7 +152,7 @@ async def test_releasing_a_session_gives_back_every_login_it_holds(store: EventS
         await store.append(
             login_stream(login), 0, [NewEvent("LoginAcquired", {"session_id": "session-a"})]
         )
-    pool = LoginPool(store, LOGINS)
+    pool = StoredLoginPool(store, LOGINS)
 
     await pool.release("session-a")
 
@@ -160,7 +160,7 @@ async def test_releasing_a_session_gives_back_every_login_it_holds(store: EventS
 
 
 async def test_a_session_that_gave_its_login_back_can_take_one_again(
-    two_processes: tuple[LoginPool, LoginPool],
+    two_processes: tuple[StoredLoginPool, StoredLoginPool],
 ) -> None:
     first, second = two_processes
     await first.acquire("session-a")
@@ -177,7 +177,7 @@ async def test_a_login_taken_before_sessions_were_called_sessions_is_still_held(
 ) -> None:
     old = NewEvent("LoginAcquired", {"mission_id": "session-a"})
     await store.append(login_stream(LOGINS[0]), 0, [old])
-    pool = LoginPool(store, LOGINS)
+    pool = StoredLoginPool(store, LOGINS)
     assert await pool.holders() == {LOGINS[0]: "session-a"}
 
     await pool.release("session-a")

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import eventstore
-from bot.actor import Actor
 from bot.entrypoints.app import scheduler_alive, store_reachable, view_caught_up
+from bot.mailbox import Mailbox
 from bot.view import ScheduleConfig, View
 from bot.view.handle import ViewHandle
 from tests.fakes.clock import FakeClock
@@ -41,26 +41,26 @@ async def test_store_check_raises_when_the_store_cannot_be_read(tmp_path: Path) 
 
 async def test_view_check_passes_while_the_feeder_keeps_the_view_at_the_head() -> None:
     clock = FakeClock(START)
-    actor = Actor(View(ScheduleConfig()), name="view")
-    actor.start()
-    await actor.ask(lambda view: view.mark_caught_up(7, START))
+    mailbox = Mailbox(View(ScheduleConfig()), name="view")
+    mailbox.start()
+    await mailbox.ask(lambda view: view.mark_caught_up(7, START))
     await clock.advance(timedelta(seconds=20))
 
-    result = await view_caught_up(ViewHandle(actor), Status(True, None), clock, HEARTBEAT)()
+    result = await view_caught_up(ViewHandle(mailbox), Status(True, None), clock, HEARTBEAT)()
 
     assert result.ok
     assert result.detail.startswith("at the store's head 20 s ago (position 7")
-    await actor.stop()
+    await mailbox.stop()
 
 
 async def test_view_check_fails_when_the_view_fell_behind_or_is_not_fed() -> None:
     clock = FakeClock(START)
-    actor = Actor(View(ScheduleConfig()), name="view")
-    actor.start()
-    view = ViewHandle(actor)
+    mailbox = Mailbox(View(ScheduleConfig()), name="view")
+    mailbox.start()
+    view = ViewHandle(mailbox)
 
     never = await view_caught_up(view, Status(True, None), clock, HEARTBEAT)()
-    await actor.ask(lambda v: v.mark_caught_up(7, START))
+    await mailbox.ask(lambda v: v.mark_caught_up(7, START))
     await clock.advance(timedelta(minutes=2))
     behind = await view_caught_up(view, Status(True, None), clock, HEARTBEAT)()
     unfed = await view_caught_up(view, Status(False, None), clock, timedelta(hours=1))()
@@ -68,7 +68,7 @@ async def test_view_check_fails_when_the_view_fell_behind_or_is_not_fed() -> Non
     assert not never.ok and never.detail == "the view is not following the store"
     assert not behind.ok and behind.detail.startswith("at the store's head 120 s ago")
     assert not unfed.ok
-    await actor.stop()
+    await mailbox.stop()
 
 
 async def test_scheduler_check_follows_its_ticks() -> None:

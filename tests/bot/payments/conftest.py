@@ -13,13 +13,13 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 import eventstore
-from bot.actor import Actor
 from bot.bootstrap import Rr, build, payment_service
 from bot.cloud.local import LocalProvider
 from bot.config import ScheduleSettings, Settings
 from bot.domain.actor import Actor as Member
 from bot.domain.pricing import Limits
 from bot.entrypoints.web import create_web_app
+from bot.mailbox import Mailbox
 from bot.notify import Notice
 from bot.payments import PaymentsConfig, PaymentService, payment_routes
 from bot.services import Services, SquadronService
@@ -88,7 +88,7 @@ SETTINGS = Settings(
 def build_process(
     store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, instances_dir: Path
 ) -> Rr:
-    """A bot process over ``store`` whose view actor the caller starts and stops."""
+    """A bot process over ``store`` whose view mailbox the caller starts and stops."""
     return build(
         SETTINGS,
         store=store,
@@ -103,15 +103,15 @@ async def process(
     store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[Rr]:
     built = build_process(store, notifier, clock, tmp_path)
-    built.view_actor.start()
+    built.view_mailbox.start()
     yield built
     await built.services.aclose()
-    await built.view_actor.stop()
+    await built.view_mailbox.stop()
 
 
 @pytest.fixture
-def view_actor(process: Rr) -> Actor[View]:
-    return process.view_actor
+def view_mailbox(process: Rr) -> Mailbox[View]:
+    return process.view_mailbox
 
 
 @pytest.fixture
@@ -138,10 +138,10 @@ async def other_process(
     store: eventstore.EventStore, notifier: RecordingNotifier, clock: FakeClock, tmp_path: Path
 ) -> AsyncIterator[OtherProcess]:
     built = build_process(store, notifier, clock, tmp_path / "other")
-    built.view_actor.start()
+    built.view_mailbox.start()
     yield OtherProcess(built.services, built.feeder)
     await built.services.aclose()
-    await built.view_actor.stop()
+    await built.view_mailbox.stop()
 
 
 @pytest.fixture

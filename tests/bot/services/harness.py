@@ -1,10 +1,9 @@
-"""One rr process for tests: a store, its view in an actor, the services and (when asked) the
+"""One rr process for tests: a store, its view in a mailbox, the services and (when asked) the
 scheduler, on a fake clock. Two of them over one store are two bot processes."""
 
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from bot.actor import Actor as ViewActor
 from bot.bootstrap import build
 from bot.cloud.base import ComputeProvider
 from bot.config import PricingSettings, ScheduleSettings, Settings
@@ -12,6 +11,7 @@ from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.pricing import Limits, Pricing
 from bot.domain.squadron import SquadronState, squadron_stream
+from bot.mailbox import Mailbox as ViewMailbox
 from bot.services.lifecycle import LoginPool
 from bot.view import ScheduleConfig, View
 from eventstore import EventStore, StoredEvent
@@ -79,7 +79,7 @@ class BotProcess:
             schedule=SCHEDULE,
             login_pool=login_pool,
         )
-        self.view_actor: ViewActor[View] = rr.view_actor
+        self.view_mailbox: ViewMailbox[View] = rr.view_mailbox
         self.view = rr.view
         self.services = rr.services
         self.feeder = rr.feeder
@@ -90,7 +90,7 @@ class BotProcess:
 
     async def start(self, *, scheduler: bool = False) -> None:
         """Start as the app does: rebuild the view from the feed, then run the scheduler."""
-        self.view_actor.start()
+        self.view_mailbox.start()
         await self.feeder.catch_up()
         if scheduler:
             self.scheduler.start()
@@ -99,7 +99,7 @@ class BotProcess:
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.services.aclose()
-        await self.view_actor.stop()
+        await self.view_mailbox.stop()
 
     async def fund(self, cents: int, guild_id: str = GUILD) -> None:
         await self.services.squadrons.grant(operator(), guild_id, cents, "test credit")

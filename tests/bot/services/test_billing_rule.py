@@ -20,7 +20,7 @@ from bot.domain.errors import DomainError
 from bot.domain.pricing import cost_at_rate
 from bot.domain.session import SessionState, SessionStatus, session_stream
 from bot.domain.squadron import squadron_stream
-from bot.services.reconcile import Reconciler
+from bot.services.reconcile import CloudReconciler
 from eventstore import EventStore
 from tests.bot.services.fake_provider import FakeProvider
 from tests.bot.services.harness import (
@@ -141,7 +141,7 @@ class Run:
     clock: FakeClock
     cloud: Cloud
     bot: BotProcess
-    reconciler: Reconciler
+    reconciler: CloudReconciler
     reconcile_first: bool
     restarts: int = 0
     extended: list[int] = field(default_factory=list)
@@ -175,8 +175,8 @@ class Run:
         return await self.bot.services.sessions.get(session_id)
 
 
-def _reconciler(bot: BotProcess) -> Reconciler:
-    return Reconciler(
+def _reconciler(bot: BotProcess) -> CloudReconciler:
+    return CloudReconciler(
         provider=bot.provider,
         view=bot.view,
         sessions=bot.services.sessions,

@@ -9,7 +9,7 @@ import pytest
 
 import eventstore
 from bot.cloud.base import LaunchError
-from bot.cloud.logins import LoginPool
+from bot.cloud.logins import StoredLoginPool
 from bot.domain.session import SessionState, SessionStatus, session_stream
 from bot.domain.squadron import squadron_stream
 from bot.notify import (
@@ -216,7 +216,7 @@ async def test_a_process_launching_a_session_it_has_stale_gives_back_the_login_i
         seen = await stale.services.sessions.launch(session.session_id)
 
         assert seen.status is SessionStatus.ENDED
-        assert await LoginPool(bot.store, LOGINS).holders() == {}
+        assert await StoredLoginPool(bot.store, LOGINS).holders() == {}
         assert len(provider.launch_calls) == 1
 
 
@@ -232,7 +232,7 @@ async def test_a_process_launching_a_session_it_has_stale_leaves_the_login_it_ru
         seen = await stale.services.sessions.launch(session.session_id)
 
         assert seen.status is SessionStatus.RUNNING and launched.login_ref == LOGINS[0]
-        assert await LoginPool(bot.store, LOGINS).holders() == {LOGINS[0]: session.session_id}
+        assert await StoredLoginPool(bot.store, LOGINS).holders() == {LOGINS[0]: session.session_id}
         assert len(provider.launch_calls) == 1
 
 
@@ -646,7 +646,8 @@ async def two_processes(
     """Two bot processes over one store, each with its own pool of the same ``LOGINS``."""
     store = eventstore.open("memory://", clock=clock.now)
     bots = [
-        BotProcess(store, clock, provider, login_pool=LoginPool(store, LOGINS)) for _ in range(2)
+        BotProcess(store, clock, provider, login_pool=StoredLoginPool(store, LOGINS))
+        for _ in range(2)
     ]
     for bot in bots:
         await bot.start()

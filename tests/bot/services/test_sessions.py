@@ -95,7 +95,7 @@ async def processes(
     both = [BotProcess(store, clock, cloud()), BotProcess(store, clock, cloud())]
     yield both
     for process in both:
-        if process.view_actor.running:
+        if process.view_mailbox.running:
             await process.stop()
 
 

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import eventstore
-from bot.actor import Actor as ViewActor
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
@@ -38,6 +37,7 @@ from bot.domain.session import (
     session_stream,
 )
 from bot.domain.squadron import squadron_stream
+from bot.mailbox import Mailbox as ViewMailbox
 from bot.view import ScheduleConfig, View
 from eventstore import NewEvent, StoredEvent
 from tests.fakes.clock import FakeClock
@@ -224,7 +224,7 @@ class RecordingSessions:
     """A stand-in for ``services.sessions``: records each call and appends the events the real
     service would, publishing them to the view before returning."""
 
-    def __init__(self, history: History, view: ViewActor[View]) -> None:
+    def __init__(self, history: History, view: ViewMailbox[View]) -> None:
         self.history = history
         self.view = view
         self.calls: list[tuple[str, str, str]] = []

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from bot.actor import Actor
+from bot.mailbox import Mailbox
 from bot.view import ScheduleConfig, View
 from bot.view.feeder import ViewFeeder
 from bot.view.handle import ViewHandle
@@ -15,7 +15,7 @@ async def test_catch_up_builds_the_view_from_the_whole_feed() -> None:
     history = History(clock)
     await history.grant(10_000)
     await history.book("m1", start_in=timedelta(hours=1))
-    view = Actor(View(ScheduleConfig()), name="view")
+    view = Mailbox(View(ScheduleConfig()), name="view")
     view.start()
     feeder = ViewFeeder(history.store, view, clock, batch_size=2)
     assert await feeder.catch_up() == 3
@@ -30,7 +30,7 @@ async def test_another_processes_events_arrive_with_the_next_catch_up_and_only_o
     clock = FakeClock(START)
     history = History(clock)
     await history.grant(10_000)
-    view = Actor(View(ScheduleConfig()), name="view")
+    view = Mailbox(View(ScheduleConfig()), name="view")
     view.start()
     feeder = ViewFeeder(history.store, view, clock, interval=INTERVAL)
     await feeder.catch_up()
@@ -51,12 +51,12 @@ async def test_another_processes_events_arrive_with_the_next_catch_up_and_only_o
     await view.stop()
 
 
-async def test_the_handle_publishes_events_and_answers_queries_through_the_actor() -> None:
+async def test_the_handle_publishes_events_and_answers_queries_through_the_mailbox() -> None:
     clock = FakeClock(START)
     history = History(clock)
     await history.grant(10_000)
     await history.book("m1", start_in=timedelta(hours=1))
-    view = Actor(View(ScheduleConfig()), name="view")
+    view = Mailbox(View(ScheduleConfig()), name="view")
     view.start()
     handle = ViewHandle(view)
     handle.publish(history.events)

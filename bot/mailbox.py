@@ -1,9 +1,9 @@
-"""An asyncio actor: one task owns an object and runs the functions sent to it, one at a time.
+"""An asyncio mailbox: one task owns an object and runs the functions sent to it, one at a time.
 
 Messages run in the order they were sent (FIFO). ``ask`` returns the function's result or raises
-its exception in the asker; a failing ``tell`` has nobody to tell, so it is logged and the actor
+its exception in the asker; a failing ``tell`` has nobody to tell, so it is logged and the mailbox
 carries on. ``stop`` lets everything already sent run, then ends the task; anything sent after
-that is refused with ``ActorStopped``.
+that is refused with ``MailboxStopped``.
 """
 
 import asyncio
@@ -15,11 +15,11 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-log = logging.getLogger("rr.actor")
+log = logging.getLogger("rr.mailbox")
 
 
-class ActorStopped(RuntimeError):
-    """The actor has stopped (or is stopping) and takes no more messages."""
+class MailboxStopped(RuntimeError):
+    """The mailbox has stopped (or is stopping) and takes no more messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +28,7 @@ class _Message:
     reply: "asyncio.Future[Any] | None"
 
 
-class Actor(Generic[T]):
+class Mailbox(Generic[T]):
     def __init__(self, owned: T, *, name: str) -> None:
         self._owned = owned
         self.name = name
@@ -42,15 +42,15 @@ class Actor(Generic[T]):
 
     def start(self) -> None:
         if self._task is not None:
-            raise RuntimeError(f"Actor {self.name} was already started.")
-        self._task = asyncio.create_task(self._run(), name=f"actor:{self.name}")
+            raise RuntimeError(f"Mailbox {self.name} was already started.")
+        self._task = asyncio.create_task(self._run(), name=f"mailbox:{self.name}")
 
     def tell(self, fn: Callable[[T], object]) -> None:
-        """Run ``fn(owned)`` in the actor without waiting; a failure is logged."""
+        """Run ``fn(owned)`` in the mailbox without waiting; a failure is logged."""
         self._post(fn, None)
 
     async def ask(self, fn: Callable[[T], R]) -> R:
-        """Run ``fn(owned)`` in the actor and return its result (or raise its exception)."""
+        """Run ``fn(owned)`` in the mailbox and return its result (or raise its exception)."""
         reply: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._post(fn, reply)
         return await reply
@@ -67,7 +67,7 @@ class Actor(Generic[T]):
 
     def _post(self, fn: Callable[[T], Any], reply: "asyncio.Future[Any] | None") -> None:
         if self._closed:
-            raise ActorStopped(f"Actor {self.name} has stopped and takes no more messages.")
+            raise MailboxStopped(f"Mailbox {self.name} has stopped and takes no more messages.")
         self._mailbox.put_nowait(_Message(fn, reply))
 
     async def _run(self) -> None:
@@ -83,7 +83,7 @@ class Actor(Generic[T]):
             result = fn(self._owned)
         except Exception as error:
             if reply is None:
-                log.exception("actor=%s tell failed", self.name)
+                log.exception("mailbox=%s tell failed", self.name)
             elif not reply.done():
                 reply.set_exception(error)
             return
@@ -91,10 +91,10 @@ class Actor(Generic[T]):
             reply.set_result(result)
 
     def _refuse_leftovers(self) -> None:
-        """Fail asks the actor will never run (it was cancelled, or stopped before it started)."""
+        """Fail asks the mailbox will never run (it was cancelled, or stopped before it started)."""
         while not self._mailbox.empty():
             message = self._mailbox.get_nowait()
             if message is not None and message.reply is not None and not message.reply.done():
                 message.reply.set_exception(
-                    ActorStopped(f"Actor {self.name} stopped before answering.")
+                    MailboxStopped(f"Mailbox {self.name} stopped before answering.")
                 )
