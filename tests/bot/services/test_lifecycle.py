@@ -560,6 +560,7 @@ async def test_a_reminder_discord_failed_to_take_is_sent_again_and_only_once(
 
         await clock.advance(SCHEDULE.failure_backoff)
         await bot.notifier.wait_for(ReminderNotice)
+        await bot.services.background.drain()  # the delivery is confirmed in the background
         await clock.advance(10 * MINUTE)
 
         assert [n.key for n in bot.notifier.of_type(ReminderNotice)] == ["start-60"]

@@ -185,6 +185,7 @@ async def test_a_reminder_recorded_just_before_a_crash_is_sent_once_after_the_re
     await second.start(scheduler=True)
     await clock.advance(SCHEDULE.delivery_retry)
     await second.notifier.wait_for(ReminderNotice, lambda n: n.key == "start-60")
+    await second.services.background.drain()  # the delivery is confirmed in the background
     await clock.set(BOOKED_START - 16 * MINUTE)
 
     assert [n.key for n in second.notifier.of_type(ReminderNotice)] == ["start-60"]
