@@ -23,7 +23,7 @@ from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.events import CreditsPurchased, DomainEvent, PurchaseStarted, to_new_event
 from bot.domain.squadron import SquadronState, squadron_stream
-from bot.services.streams import squadron_repository
+from bot.services.streams import decide_squadron, squadron_repository
 from eventstore import EventStore, NewEvent
 
 PURCHASES = 20_000
@@ -105,7 +105,7 @@ async def warm_commands(store: EventStore) -> list[float]:
 
 
 def decide(command: squadrons.SquadronCommand, state: SquadronState) -> list[NewEvent]:
-    return squadrons.decide(command, state)
+    return decide_squadron(command, state)
 
 
 def quantiles(timings: list[float]) -> str:

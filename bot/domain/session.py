@@ -64,11 +64,10 @@ from bot.domain.events import (
     TerminationReason,
     TerminationRequested,
     from_stored,
-    to_new_event,
 )
 from bot.domain.pricing import Limits, cost_at_rate
 from bot.domain.words import counted
-from eventstore.events import NewEvent, StoredEvent
+from eventstore.events import StoredEvent
 
 STREAM_PREFIX = "mission#"
 """As stored: the streams were named when a session was called a mission, and a stream id is
@@ -307,14 +306,8 @@ def describe_minutes(minutes: int) -> str:
 # --- decide -------------------------------------------------------------------------------------
 
 
-def decide(command: SessionCommand, state: SessionState | None) -> list[NewEvent]:
+def decide(command: SessionCommand, state: SessionState | None) -> list[DomainEvent]:
     """The events `command` causes; raises a `DomainError` when a rule refuses it."""
-    events = _decide(command, state)
-    metadata = command.actor.metadata()
-    return [to_new_event(event, metadata) for event in events]
-
-
-def _decide(command: SessionCommand, state: SessionState | None) -> list[DomainEvent]:
     if isinstance(command, Book):
         return _book(command, state)
     if state is None:

@@ -46,7 +46,6 @@ from bot.domain.events import (
     SessionCharged,
     SquadronSettingsChanged,
     from_stored,
-    to_new_event,
 )
 from bot.domain.money import format_cents
 from bot.domain.pricing import Limits
@@ -59,7 +58,7 @@ from bot.domain.settings import (
     parse_setting,
 )
 from bot.domain.words import counted
-from eventstore.events import NewEvent, StoredEvent
+from eventstore.events import StoredEvent
 
 STREAM_PREFIX = "squadron#"
 PURCHASE_SOURCE = "purchase"
@@ -284,14 +283,8 @@ SquadronCommand = (
 # --- decide -------------------------------------------------------------------------------------
 
 
-def decide(command: SquadronCommand, state: SquadronState) -> list[NewEvent]:
+def decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]:
     """The events `command` causes; raises a `DomainError` when a rule refuses it."""
-    events = _decide(command, state)
-    metadata = command.actor.metadata()
-    return [to_new_event(event, metadata) for event in events]
-
-
-def _decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]:
     match command:
         case ChangeSettings():
             return _change_settings(command, state)

@@ -32,7 +32,7 @@ from bot.domain.settings import SettingsError
 from bot.domain.squadron import PURCHASE_SOURCE, Purchase
 from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNotice, Notifier
 from bot.services.sessions import SessionService, command_key
-from bot.services.streams import Streams
+from bot.services.streams import Streams, decide_squadron
 from eventstore import AlreadyAppended
 
 log = logging.getLogger("rr.services")
@@ -214,7 +214,7 @@ class IntentRunner:
         try:
             _, stored = await self._streams.write_squadron(
                 guild_id,
-                lambda current: squadrons.decide(settle, current),
+                lambda current: decide_squadron(settle, current),
                 idempotency_key=command_key(actor, "settle"),
                 causation_id=causation_id,
             )

@@ -48,7 +48,7 @@ from bot.notify import (
 from bot.services.background import BackgroundTasks
 from bot.services.logged import logged
 from bot.services.sightings import Sightings
-from bot.services.streams import Streams
+from bot.services.streams import Streams, decide_session, decide_squadron
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 log = logging.getLogger("rr.services")
@@ -229,7 +229,7 @@ class Lifecycle:
             request = sessions.RequestLaunch(
                 actor=actor, now=self._clock.now(), login_ref=login_ref
             )
-            return sessions.decide(request, current)
+            return decide_session(request, current)
 
         # A failed write keeps the login: the session's retry gets the same one back (logins
         # are held per session), reconciliation frees those of sessions that ended, and
@@ -307,7 +307,7 @@ class Lifecycle:
             state.session_id,
             state.guild_id,
             lambda session, squadron: (
-                sessions.decide(
+                decide_session(
                     sessions.RecordLaunchFailed(
                         actor=actor,
                         now=now,
@@ -317,7 +317,7 @@ class Lifecycle:
                     ),
                     session,
                 ),
-                squadrons.decide(
+                decide_squadron(
                     squadrons.ReleaseReservation(actor=actor, session_id=state.session_id),
                     squadron,
                 ),
@@ -369,7 +369,7 @@ class Lifecycle:
     ) -> SessionState:
         ready, stored = await self._streams.write_session(
             state.session_id,
-            lambda current: sessions.decide(
+            lambda current: decide_session(
                 sessions.RecordReady(
                     actor=actor,
                     now=self._clock.now(),
@@ -539,7 +539,7 @@ class Lifecycle:
             request = sessions.RequestTermination(
                 actor=actor, now=self._clock.now(), reason=reason, stop_at=stop_at
             )
-            return sessions.decide(request, current)
+            return decide_session(request, current)
 
         try:
             requested, stored = await self._streams.write_session(
@@ -582,7 +582,7 @@ class Lifecycle:
             reserve = squadrons.Reserve(
                 actor=actor, session_id=state.session_id, amount=amount, limits=self._limits
             )
-            return squadrons.decide(reserve, squadron)
+            return decide_squadron(reserve, squadron)
 
         self._streams.squadrons.forget(squadron_stream(state.guild_id))
         _, stored = await self._streams.write_squadron(state.guild_id, decide)
@@ -619,7 +619,7 @@ class Lifecycle:
         launched_at = info.launched_at or self._clock.now()
         return await self._streams.write_session(
             session_id,
-            lambda current: sessions.decide(
+            lambda current: decide_session(
                 sessions.RecordLaunched(
                     actor=actor,
                     now=self._clock.now(),
@@ -659,7 +659,7 @@ class Lifecycle:
                 if charged.minutes or charged.cents
                 else squadrons.ReleaseReservation(actor=actor, session_id=session.session_id)
             )
-            return sessions.decide(ending, session), squadrons.decide(settle, squadron)
+            return decide_session(ending, session), decide_squadron(settle, squadron)
 
         ended, stored = await self._streams.write_both(
             state.session_id, state.guild_id, decide, causation_id=causation_id
@@ -687,8 +687,8 @@ class Lifecycle:
                 return [], []
             release = squadrons.ReleaseReservation(actor=actor, session_id=session.session_id)
             return (
-                sessions.decide(sessions.Cancel(actor=actor, now=now), session),
-                squadrons.decide(release, squadron),
+                decide_session(sessions.Cancel(actor=actor, now=now), session),
+                decide_squadron(release, squadron),
             )
 
         cancelled, stored = await self._streams.write_both(state.session_id, state.guild_id, decide)
@@ -716,7 +716,7 @@ class Lifecycle:
             try:
                 state, stored = await self._streams.write_session(
                     session_id,
-                    lambda current: sessions.decide(
+                    lambda current: decide_session(
                         sessions.RecordReminder(actor=actor, now=self._clock.now(), key=key),
                         current,
                     ),
@@ -783,7 +783,7 @@ class Lifecycle:
         try:
             await self._streams.write_session(
                 session_id,
-                lambda current: sessions.decide(
+                lambda current: decide_session(
                     sessions.RecordDelivered(actor=SCHEDULER, now=self._clock.now(), key=key),
                     current,
                 ),

@@ -31,7 +31,7 @@ from bot.domain.settings import SquadronSettings
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import SCHEDULER, Lifecycle, session_options
 from bot.services.logged import logged
-from bot.services.streams import NO_SUCH_SESSION, Streams
+from bot.services.streams import NO_SUCH_SESSION, Streams, decide_session, decide_squadron
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 _SESSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
@@ -335,10 +335,10 @@ class SessionService:
             # Every other refusal before a shortfall: the member is offered to buy only what
             # would then be carried out.
             require_bookable(book, squadron)
-            squadron_events = squadrons.decide(reserve, squadron)
+            squadron_events = decide_squadron(reserve, squadron)
             if settle is not None:
-                squadron_events += squadrons.decide(settle, squadron)
-            return sessions.decide(book, session), squadron_events
+                squadron_events += decide_squadron(settle, squadron)
+            return decide_session(book, session), squadron_events
 
         try:
             state, stored = await self._streams.write_both(
@@ -410,7 +410,7 @@ class SessionService:
         session: SessionState | None,
         squadron: squadrons.SquadronState,
     ) -> tuple[list[NewEvent], list[NewEvent]]:
-        extension = sessions.decide(
+        extension = decide_session(
             sessions.Extend(
                 actor=actor, now=self._clock.now(), minutes=minutes, limits=self._limits
             ),
@@ -424,7 +424,7 @@ class SessionService:
             limits=self._limits,
             currency=self._pricing.currency,
         )
-        return extension, squadrons.decide(reserve, squadron)
+        return extension, decide_squadron(reserve, squadron)
 
     async def request_stop(self, actor: Actor, session_id: str) -> SessionState:
         """Record that the member stops the server now; from then on the stop holds, billed to
@@ -448,10 +448,10 @@ class SessionService:
                     session_id,
                     state.guild_id,
                     lambda session, squadron: (
-                        sessions.decide(
+                        decide_session(
                             sessions.Cancel(actor=actor, now=self._clock.now()), session
                         ),
-                        squadrons.decide(
+                        decide_squadron(
                             squadrons.ReleaseReservation(actor=actor, session_id=session_id),
                             squadron,
                         ),

@@ -34,7 +34,7 @@ from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.logged import logged
 from bot.services.sessions import command_key
-from bot.services.streams import Streams
+from bot.services.streams import Streams, decide_squadron
 from bot.view import Balance
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
@@ -128,7 +128,7 @@ class SquadronService:
             fields["keys"] = ",".join(sorted(changes))
             state, _ = await self._streams.write_squadron(
                 guild_id,
-                lambda current: squadrons.decide(
+                lambda current: decide_squadron(
                     squadrons.ChangeSettings(actor=actor, changes=changes), current
                 ),
                 idempotency_key=command_key(actor, "settings"),
@@ -148,7 +148,7 @@ class SquadronService:
             fields["had_key"] = deleted
             await self._streams.write_squadron(
                 guild_id,
-                lambda current: squadrons.decide(squadrons.ForgetSecrets(actor=actor), current),
+                lambda current: decide_squadron(squadrons.ForgetSecrets(actor=actor), current),
                 idempotency_key=command_key(actor, "forget-secrets"),
             )
             return deleted
@@ -158,7 +158,7 @@ class SquadronService:
         with logged("grant", guild_id=guild_id, user_id=actor.user_id, amount_cents=amount_cents):
             state, _ = await self._streams.write_squadron(
                 guild_id,
-                lambda current: squadrons.decide(
+                lambda current: decide_squadron(
                     squadrons.GrantCredits(actor=actor, amount=amount_cents, reason=reason), current
                 ),
                 idempotency_key=command_key(actor, "grant"),
@@ -186,7 +186,7 @@ class SquadronService:
             )
             state, _ = await self._streams.write_squadron(
                 guild_id,
-                lambda current: squadrons.decide(refund, current),
+                lambda current: decide_squadron(refund, current),
                 idempotency_key=command_key(actor, "refund"),
             )
             return Balance.of(state)
@@ -219,7 +219,7 @@ class SquadronService:
         with logged("purchase started", guild_id=guild_id, purchase_id=purchase_id):
             await self._streams.write_squadron(
                 guild_id,
-                lambda current: squadrons.decide(
+                lambda current: decide_squadron(
                     squadrons.StartPurchase(
                         actor=actor,
                         purchase_id=purchase_id,
@@ -249,7 +249,7 @@ class SquadronService:
             try:
                 state, stored = await self._streams.write_squadron(
                     guild_id,
-                    lambda current: squadrons.decide(
+                    lambda current: decide_squadron(
                         squadrons.RecordPurchase(
                             actor=actor,
                             purchase_id=purchase_id,
@@ -345,7 +345,7 @@ class SquadronService:
             try:
                 _, stored = await self._streams.write_squadron(
                     guild_id,
-                    lambda current: squadrons.decide(
+                    lambda current: decide_squadron(
                         squadrons.ClosePurchase(
                             actor=actor,
                             purchase_id=purchase_id,
@@ -380,7 +380,7 @@ class SquadronService:
                 source="stripe",
                 currency=self._pricing.currency,
             )
-            return squadrons.decide(refund, current)
+            return decide_squadron(refund, current)
 
         self._decide_on_fresh_state(guild_id)
         with logged("stripe refund", guild_id=guild_id, purchase_id=purchase_id) as fields:

@@ -15,8 +15,9 @@ from typing import TypeVar
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain import squadron_snapshot
+from bot.domain.actor import Actor
 from bot.domain.errors import NotFound
-from bot.domain.events import from_stored
+from bot.domain.events import DomainEvent, from_stored, to_new_event
 from bot.domain.session import SessionState, session_stream
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.mailbox import MailboxStopped
@@ -36,6 +37,23 @@ SquadronDecision = Callable[[SquadronState], Sequence[NewEvent]]
 JointDecision = Callable[
     [SessionState | None, SquadronState], tuple[Sequence[NewEvent], Sequence[NewEvent]]
 ]
+
+
+def records(events: Sequence[DomainEvent], actor: Actor) -> list[NewEvent]:
+    """The store's records of ``events``, decided on ``actor``'s command: metadata says who
+    acted and how."""
+    metadata = actor.metadata()
+    return [to_new_event(event, metadata) for event in events]
+
+
+def decide_session(command: sessions.SessionCommand, state: SessionState | None) -> list[NewEvent]:
+    """What the session decides on ``command``, as the records to append."""
+    return records(sessions.decide(command, state), command.actor)
+
+
+def decide_squadron(command: squadrons.SquadronCommand, state: SquadronState) -> list[NewEvent]:
+    """What the squadron decides on ``command``, as the records to append."""
+    return records(squadrons.decide(command, state), command.actor)
 
 
 def caused_by(events: Sequence[NewEvent], causation_id: str | None) -> list[NewEvent]:

@@ -10,6 +10,7 @@ from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.errors import DomainError
 from bot.domain.pricing import Limits
+from bot.services.streams import decide_squadron
 from tests.bot.domain.streams import LONG_AGO, Stream
 
 MEMBER = Actor("42", "7")
@@ -151,7 +152,7 @@ def _run(step: Step, stream: Stream[sq.SquadronState]) -> sq.SquadronCommand | N
     """Decide and fold one step; the command it ran, or None if a rule refused it."""
     command = step.build(stream.state)
     try:
-        events = sq.decide(command, stream.state)
+        events = decide_squadron(command, stream.state)
     except DomainError:
         return None
     stream.append(events)

@@ -6,6 +6,7 @@ from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import DomainEvent, PaidRequestSettled, from_stored
+from bot.services.streams import decide_squadron
 from tests.bot.domain.streams import LONG_AGO, Stream
 
 GUILD = "7"
@@ -21,7 +22,7 @@ def paid_for(purchase_id: str = "p1") -> Actor:
 
 
 def run(stream: Stream[sq.SquadronState], command: sq.SquadronCommand) -> list[DomainEvent]:
-    return [from_stored(event) for event in stream.append(sq.decide(command, stream.state))]
+    return [from_stored(event) for event in stream.append(decide_squadron(command, stream.state))]
 
 
 def squadron(

@@ -17,6 +17,7 @@ from bot.domain.events import (
     from_stored,
 )
 from bot.domain.pricing import Limits
+from bot.services.streams import decide_session
 from tests.bot.domain.streams import Stream
 
 GUILD = "7"
@@ -52,7 +53,7 @@ def book_command(**changes: object) -> ms.Book:
 
 
 def run(stream: SessionStream, command: ms.SessionCommand) -> list[DomainEvent]:
-    return [from_stored(event) for event in stream.append(ms.decide(command, stream.state))]
+    return [from_stored(event) for event in stream.append(decide_session(command, stream.state))]
 
 
 def state_of(stream: SessionStream) -> ms.SessionState:
@@ -637,9 +638,13 @@ def test_a_stop_may_be_dated_when_the_session_stopped_and_never_after_now() -> N
     lost = ms.RequestTermination(
         actor=SYSTEM, now=STOPPED_AT, reason="instance_lost", stop_at=earlier
     )
-    assert ms.decide(lost, running().state)[0].data["stop_at"] == earlier.isoformat()
+    assert ms.decide(lost, running().state) == [
+        TerminationRequested(reason="instance_lost", stop_at=earlier)
+    ]
     ahead = replace(lost, stop_at=STOPPED_AT + timedelta(seconds=1))
-    assert ms.decide(ahead, running().state)[0].data["stop_at"] == STOPPED_AT.isoformat()
+    assert ms.decide(ahead, running().state) == [
+        TerminationRequested(reason="instance_lost", stop_at=STOPPED_AT)
+    ]
 
 
 def test_ending_needs_a_termination_request_first() -> None:

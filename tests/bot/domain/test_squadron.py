@@ -14,6 +14,7 @@ from bot.domain.events import (
     from_stored,
 )
 from bot.domain.pricing import Limits
+from bot.services.streams import decide_squadron
 from tests.bot.domain.streams import LONG_AGO, RECORDED_AT, Stream
 
 GUILD = "7"
@@ -29,7 +30,7 @@ def new_squadron() -> Stream[sq.SquadronState]:
 
 
 def run(stream: Stream[sq.SquadronState], command: sq.SquadronCommand) -> list[DomainEvent]:
-    return [from_stored(event) for event in stream.append(sq.decide(command, stream.state))]
+    return [from_stored(event) for event in stream.append(decide_squadron(command, stream.state))]
 
 
 def funded(cents: int) -> Stream[sq.SquadronState]:
@@ -99,7 +100,7 @@ def test_the_guild_id_comes_from_the_stream() -> None:
 
 def test_events_carry_the_actors_metadata() -> None:
     stream = new_squadron()
-    stream.append(sq.decide(start("p1"), stream.state))
+    stream.append(decide_squadron(start("p1"), stream.state))
     assert stream.events[0].metadata == MEMBER.metadata()
 
 

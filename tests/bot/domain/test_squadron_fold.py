@@ -5,6 +5,7 @@ import tracemalloc
 
 from bot.domain import squadron as sq
 from bot.domain.actor import Actor
+from bot.services.streams import decide_squadron
 from tests.bot.domain.streams import LONG_AGO, Stream
 
 GUILD = "7"
@@ -14,8 +15,8 @@ STRIPE = Actor.system("stripe", "evt")
 def with_purchases(count: int) -> Stream[sq.SquadronState]:
     stream = Stream(sq.squadron_stream(GUILD), sq.evolve, sq.initial_squadron)
     for n in range(count + 1):
-        stream.append(sq.decide(_start(n), stream.state))
-        stream.append(sq.decide(_record(n), stream.state))
+        stream.append(decide_squadron(_start(n), stream.state))
+        stream.append(decide_squadron(_record(n), stream.state))
     return stream
 
 

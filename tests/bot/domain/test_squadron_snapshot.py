@@ -7,6 +7,7 @@ from bot.domain import squadron_snapshot
 from bot.domain.actor import Actor
 from bot.domain.events import from_stored
 from bot.domain.pricing import Limits
+from bot.services.streams import decide_squadron
 from tests.bot.domain.streams import LONG_AGO, Stream
 
 GUILD = "7"
@@ -17,7 +18,7 @@ OPERATOR = Actor("1", None, is_operator=True, source="admin")
 
 
 def run(stream: Stream[sq.SquadronState], command: sq.SquadronCommand) -> None:
-    stream.append(sq.decide(command, stream.state))
+    stream.append(decide_squadron(command, stream.state))
 
 
 def start(purchase_id: str, intent: dict[str, object] | None = None) -> sq.StartPurchase:

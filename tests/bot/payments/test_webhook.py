@@ -13,7 +13,6 @@ from bot.domain.pricing import Limits
 from bot.domain.squadron import (
     Charge,
     Reserve,
-    decide,
     evolve,
     initial_squadron,
     squadron_stream,
@@ -24,6 +23,7 @@ from bot.notify import (
     CreditsLandedNotice,
     PurchaseClosedNotice,
 )
+from bot.services.streams import decide_squadron
 from tests.bot.payments.conftest import BUYER, GUILD, Running, bought, stripe_config
 from tests.fakes.stripe_api import sign, signed_delivery
 
@@ -329,7 +329,7 @@ async def spend_in_another_process(store: eventstore.EventStore, amount: int) ->
     reserve = Reserve(actor=actor, session_id="m1", amount=amount, limits=Limits())
     charge = Charge(actor=actor, session_id="m1", minutes=60, amount=amount)
     for command in (reserve, charge):
-        await other.execute(squadron_stream(GUILD), partial(decide, command))
+        await other.execute(squadron_stream(GUILD), partial(decide_squadron, command))
 
 
 async def test_a_booking_that_waited_for_its_payment_is_made_once_when_paid(

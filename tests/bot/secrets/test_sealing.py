@@ -19,6 +19,7 @@ from bot.domain.squadron import squadron_stream
 from bot.secrets import DataKey, KeyRing, SealingStore, open_keyring, open_master_key
 from bot.secrets.cipher import CannotOpen, new_key
 from bot.secrets.sealing import open_settings, seal_settings
+from bot.services.streams import decide_squadron
 from eventstore import EventStore, NewEvent
 
 GUILD = "900000000000000001"
@@ -37,7 +38,7 @@ OpenSealed = Callable[[], Awaitable[SealingStore]]
 
 async def change_settings(store: EventStore, guild_id: str = GUILD) -> None:
     state = sq.initial_squadron
-    events = sq.decide(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), state)
+    events = decide_squadron(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), state)
     await store.append(squadron_stream(guild_id), 0, events)
 
 
@@ -162,7 +163,8 @@ async def test_one_squadrons_forgotten_key_leaves_anothers_secrets(
 def test_a_box_sealed_for_one_squadron_does_not_open_for_another() -> None:
     """The guild id is the associated data: the same key does not open a box moved elsewhere."""
     key = DataKey("k1", new_key())
-    [event] = sq.decide(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), sq.initial_squadron)
+    change = sq.ChangeSettings(actor=MANAGER, changes=CHANGES)
+    [event] = decide_squadron(change, sq.initial_squadron)
     sealed = seal_settings(event.data, key, GUILD)
     assert open_settings(sealed, key, GUILD)["settings"]["password"] == PASSWORDS["password"]
     elsewhere = open_settings(sealed, key, OTHER_GUILD)
@@ -174,7 +176,7 @@ async def test_old_plaintext_events_still_read(sqlite_sealed: OpenSealed) -> Non
     """Version 2 events stay as they were written, passwords in plain text, until the store is
     compacted; they read as before, with nothing forgotten."""
     store = await sqlite_sealed()
-    [new] = sq.decide(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), sq.initial_squadron)
+    [new] = decide_squadron(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), sq.initial_squadron)
     v2 = {key: value for key, value in new.data.items() if key != "secrets_forgotten"}
     await store.inner.append(squadron_stream(GUILD), 0, [NewEvent(new.type, v2, schema_version=2)])
     assert_opened(await read_settings(store))
@@ -183,7 +185,7 @@ async def test_old_plaintext_events_still_read(sqlite_sealed: OpenSealed) -> Non
 async def test_appended_events_come_back_opened(sqlite_sealed: OpenSealed) -> None:
     """What an append returns is published to the view: it must be the domain's event."""
     store = await sqlite_sealed()
-    events = sq.decide(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), sq.initial_squadron)
+    events = decide_squadron(sq.ChangeSettings(actor=MANAGER, changes=CHANGES), sq.initial_squadron)
     [stored] = await store.append_many([(squadron_stream(GUILD), 0, events)])
     event = from_stored(stored)
     assert isinstance(event, SquadronSettingsChanged)

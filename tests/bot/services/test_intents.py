@@ -12,6 +12,7 @@ from bot.domain.session import SessionStatus
 from bot.domain.squadron import squadron_stream
 from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNotice, ReadyNotice
 from bot.services.intents import LATE_START, RETRY_ATTEMPTS, RETRY_BACKOFF, TOO_LATE_TO_START
+from bot.services.streams import decide_squadron
 from bot.view import Balance
 from eventstore import StoredEvent
 from eventstore.codec import Batch
@@ -143,7 +144,7 @@ async def credited_but_not_carried_out(bot: BotProcess, amount: int) -> None:
         checkout_session_id="cs_1",
         payment_event_id="evt_1",
     )
-    events = squadrons.decide(record, await bot.squadron_in_store())
+    events = decide_squadron(record, await bot.squadron_in_store())
     await bot.store.append(stream, len(await bot.stream(stream)), events)
 
 

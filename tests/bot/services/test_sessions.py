@@ -27,6 +27,7 @@ from bot.notify import (
     SessionEndedNotice,
 )
 from bot.services.lifecycle import SCHEDULER
+from bot.services.streams import decide_session
 from bot.view import Balance
 from eventstore import EventStore
 from tests.bot.domain.streams import LONG_AGO
@@ -175,7 +176,7 @@ async def test_a_reminder_recorded_just_before_a_crash_is_sent_once_after_the_re
     )
     await clock.set(BOOKED_START - HOUR)
     stream = session_stream(booked.session_id)
-    reminded = sessions.decide(
+    reminded = decide_session(
         sessions.RecordReminder(actor=SCHEDULER, now=clock.now(), key="start-60"),
         await first.services.sessions.get(booked.session_id),
     )

@@ -10,7 +10,7 @@ import eventstore
 from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.squadron import squadron_stream
-from bot.services.streams import squadron_repository
+from bot.services.streams import decide_squadron, squadron_repository
 from eventstore import EventStore, Repository, StoredEvent
 
 GUILD = "7"
@@ -29,8 +29,9 @@ async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
 async def write_history(store: EventStore, grants: int) -> None:
     version = 0
     settings = sq.ChangeSettings(actor=MANAGER, changes={"password": PASSWORD})
-    version = await store.append(STREAM, version, sq.decide(settings, sq.initial_squadron))
-    grant = sq.decide(sq.GrantCredits(actor=OPERATOR, amount=100, reason="r"), sq.initial_squadron)
+    version = await store.append(STREAM, version, decide_squadron(settings, sq.initial_squadron))
+    granting = sq.GrantCredits(actor=OPERATOR, amount=100, reason="r")
+    grant = decide_squadron(granting, sq.initial_squadron)
     for _ in range(grants // 50):
         version = await store.append(STREAM, version, grant * 50)
 

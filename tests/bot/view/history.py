@@ -38,6 +38,7 @@ from bot.domain.session import (
 )
 from bot.domain.squadron import squadron_stream
 from bot.mailbox import Mailbox as ViewMailbox
+from bot.services.streams import decide_session
 from bot.view import ScheduleConfig, View
 from eventstore import NewEvent, StoredEvent
 from tests.fakes.clock import FakeClock
@@ -82,7 +83,7 @@ class History:
         state = None
         if not isinstance(command, Book):
             state = await self.state(session_id)
-        return await self.append(session_stream(session_id), sessions.decide(command, state))
+        return await self.append(session_stream(session_id), decide_session(command, state))
 
     async def grant(self, cents: int, guild_id: str = GUILD) -> list[StoredEvent]:
         return await self.record(
@@ -176,7 +177,7 @@ class History:
         now = self.clock.now()
         state = await self.state(session_id)
         charge = bill(state, now)
-        ended = sessions.decide(RecordEnded(actor=SYSTEM, now=now), state)
+        ended = decide_session(RecordEnded(actor=SYSTEM, now=now), state)
         charged = SessionCharged(
             session_id=session_id, minutes=charge.minutes, amount_cents=charge.cents
         )
@@ -185,7 +186,7 @@ class History:
     async def cancel(self, session_id: str) -> list[StoredEvent]:
         """Cancel a booking and release its credit in one append."""
         state = await self.state(session_id)
-        cancelled = sessions.decide(Cancel(actor=MEMBER, now=self.clock.now()), state)
+        cancelled = decide_session(Cancel(actor=MEMBER, now=self.clock.now()), state)
         held = await self._reserved(state)
         released = ReservationReleased(session_id=session_id, amount_cents=held)
         return await self._append_both(state, cancelled, released)
