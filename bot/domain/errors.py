@@ -1,10 +1,27 @@
 """Refusals of the domain rules.
 
-A `DomainError`'s `str()` is one plain sentence saying what is wrong and what to do; the Discord
-cogs show it to users as it is, so it never names internals.
+A `DomainError`'s `str()` is one plain sentence saying what is wrong, never naming internals or
+commands. An error the cogs word themselves carries its facts as fields (`NotFound.what` and
+`key`, `Conflict.reason`); the cogs (`cogs.utils.errors`) turn those into the member's sentence
+with the commands to use, and show the others' `str()` as it is.
 """
 
+from typing import Literal
+
 from bot.domain.money import format_cents
+
+Missing = Literal["session", "purchase", "paid_request", "credited_purchase"]
+"""What a `NotFound` looked for."""
+
+ConflictReason = Literal["session_exists"]
+"""The codes of the conflicts the cogs word themselves."""
+
+_MISSING: dict[Missing, str] = {
+    "session": "There is no such session.",
+    "purchase": "There is no such purchase for this squadron; check the purchase id.",
+    "paid_request": "No paid request has that purchase id in this squadron; check the id.",
+    "credited_purchase": "No credited purchase has that id in this squadron; check the id.",
+}
 
 
 class DomainError(Exception):
@@ -20,11 +37,22 @@ class InvalidRequest(DomainError):
 
 
 class NotFound(DomainError):
-    """The thing acted on does not exist."""
+    """The thing acted on does not exist: ``what`` it is, and the ``key`` it was looked up by
+    where the one refusing knows it."""
+
+    def __init__(self, what: Missing, key: str | None = None) -> None:
+        self.what: Missing = what
+        self.key = key
+        super().__init__(_MISSING[what])
 
 
 class Conflict(DomainError):
-    """The request does not fit the current state (e.g. the session has already ended)."""
+    """The request does not fit the current state (e.g. the session has already ended);
+    ``reason`` names the conflicts the cogs word themselves, None for the rest."""
+
+    def __init__(self, message: str, *, reason: ConflictReason | None = None) -> None:
+        self.reason = reason
+        super().__init__(message)
 
 
 class InsufficientCredit(DomainError):

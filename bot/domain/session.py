@@ -311,7 +311,7 @@ def decide(command: SessionCommand, state: SessionState | None) -> list[DomainEv
     if isinstance(command, Book):
         return _book(command, state)
     if state is None:
-        raise NotFound("There is no such session; check the session id with /status.")
+        raise NotFound("session")
     _require_same_guild(command.actor, state)
     match command:
         case Cancel():
@@ -383,7 +383,7 @@ def _book(command: Book, state: SessionState | None) -> list[DomainEvent]:
     if not actor.is_operator and actor.guild_id != command.guild_id:
         raise NotAllowed("You can only book sessions for your own squadron.")
     if state is not None:
-        raise Conflict("That session is already booked; check it with /status.")
+        raise Conflict("That session is already booked.", reason="session_exists")
     if not 0 < len(command.session_id) <= MAX_SESSION_ID_LENGTH:
         raise InvalidRequest(f"A session id must be 1 to {MAX_SESSION_ID_LENGTH} characters.")
     if command.rate < 0:

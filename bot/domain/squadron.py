@@ -422,7 +422,7 @@ def _close_purchase(command: ClosePurchase, state: SquadronState) -> list[Domain
     _require_operator(command.actor, "close a purchase")
     purchase = state.purchases.get(command.purchase_id)
     if purchase is None:
-        raise NotFound("There is no such purchase for this squadron; check the purchase id.")
+        raise NotFound("purchase", command.purchase_id)
     if purchase.status != "started":
         return []
     return [PurchaseClosed(purchase_id=command.purchase_id, reason=command.reason)]
@@ -435,7 +435,7 @@ def _settle_paid_request(command: SettlePaidRequest, state: SquadronState) -> li
         raise NotAllowed("Only the paid request itself or an rr operator can settle it.")
     purchase = state.purchases.get(command.purchase_id)
     if purchase is None or purchase.status != "credited" or purchase.intent is None:
-        raise NotFound("No paid request has that purchase id in this squadron; check the id.")
+        raise NotFound("paid_request", command.purchase_id)
     if (command.outcome == "carried_out") != (command.session_id is not None):
         raise InvalidRequest("A paid request carried out names its session, and only then.")
     if (command.outcome == "refused") != (command.message is not None):
@@ -469,7 +469,7 @@ def _refund(command: RefundCredits, state: SquadronState) -> list[DomainEvent]:
     if command.purchase_id is not None:
         purchase = state.purchases.get(command.purchase_id)
         if purchase is None or purchase.status != "credited":
-            raise NotFound("No credited purchase has that id in this squadron; check the id.")
+            raise NotFound("credited_purchase", command.purchase_id)
     if command.source == "stripe":
         if purchase is None:
             raise InvalidRequest("A Stripe refund must name the purchase it refunds.")

@@ -31,7 +31,7 @@ from bot.domain.settings import SquadronSettings
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import SCHEDULER, Lifecycle, session_options
 from bot.services.logged import logged
-from bot.services.streams import NO_SUCH_SESSION, Streams, decide_session, decide_squadron
+from bot.services.streams import Streams, decide_session, decide_squadron
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 _SESSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
@@ -156,7 +156,7 @@ class SessionService:
         """The session as the view knows it (this process's changes at once)."""
         state = await self._streams.view.session(session_id)
         if state is None:
-            raise NotFound(NO_SUCH_SESSION)
+            raise NotFound("session", session_id)
         return state
 
     async def for_guild(self, guild_id: str) -> list[SessionState]:

@@ -28,7 +28,6 @@ log = logging.getLogger("rr.services")
 
 S = TypeVar("S")
 
-NO_SUCH_SESSION = "There is no session with that id; check it with /server list."
 CROSS_STREAM_ATTEMPTS = 4
 """Tries of a two-stream write before a ``ConcurrencyError`` reaches the caller."""
 
@@ -100,7 +99,7 @@ class Streams:
         is caught by the append's version check); ``NotFound`` when it was never booked."""
         state, _ = await self.sessions.load(session_stream(session_id))
         if state is None:
-            raise NotFound(NO_SUCH_SESSION)
+            raise NotFound("session", session_id)
         return state
 
     async def squadron(self, guild_id: str) -> SquadronState:

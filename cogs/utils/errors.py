@@ -10,13 +10,13 @@ import uuid
 import discord
 from discord import app_commands
 
-from bot.domain.errors import DomainError
+from bot.domain.errors import Conflict, DomainError, NotFound
 from bot.domain.settings import SettingsError
 from cogs.utils.parsing import InputError
 
 log = logging.getLogger("rr.discord")
 
-PLAIN_ERRORS = (DomainError, InputError, SettingsError)
+PLAIN_ERRORS = (InputError, SettingsError)
 
 
 class NotPermitted(app_commands.CheckFailure):
@@ -34,9 +34,21 @@ def unwrap(error: BaseException) -> BaseException:
     return error
 
 
+def refusal_text(error: DomainError) -> str:
+    """The member's sentence for a domain refusal: the errors that carry facts are worded here,
+    with the commands to use; the rest say what is wrong themselves."""
+    if isinstance(error, NotFound) and error.what == "session":
+        return "There is no session with that id; check it with /server list."
+    if isinstance(error, Conflict) and error.reason == "session_exists":
+        return "That session is already booked; check it with /server status."
+    return str(error)
+
+
 def reply_text(error: BaseException, interaction: discord.Interaction) -> str:
     """What the member is told about ``error``; unexpected errors are logged with an id."""
     original = unwrap(error)
+    if isinstance(original, DomainError):
+        return refusal_text(original)
     if isinstance(original, (*PLAIN_ERRORS, NotPermitted)):
         return str(original)
     if isinstance(original, app_commands.CommandOnCooldown):
