@@ -5,9 +5,13 @@ The rendered files travel inside the script as one payload: a JSON index line
 and base64-encoded. The script decodes it, writes each file with ``[IO.File]::WriteAllBytes``
 (exact bytes, so UTF-8 stays without BOM — ``Out-File`` in Windows PowerShell 5.1 would write
 UTF-16 or add a BOM), starts SRS when its config is among the files, then DCS with the write
-folder. An ED server login travels only as the name of an SSM SecureString parameter: the
-instance reads the value with its instance profile and hands it to the image's login helper in
-an environment variable, so the credential is never in the user data.
+folder. Before any of that it waits for the image's NVMe-ready marker (``NVME_READY_MARKER``,
+written by ``deploy/packer/scripts/prepare-nvme.ps1`` once DCS is copied onto the instance
+store); if it has not appeared after ``NVME_WAIT_MINUTES`` the script logs the failure and exits
+1, starting nothing, and rr's readiness timeout reports the launch as failed. An ED server
+login travels only as the name of an SSM SecureString parameter: the instance reads the value
+with its instance profile and hands it to the image's login helper in an environment variable,
+so the credential is never in the user data.
 
 EC2 takes at most 16 KB of user data; a script over that is refused, never truncated.
 """
@@ -24,6 +28,12 @@ from bot.cloud.base import LaunchError
 USER_DATA_LIMIT = 16 * 1024
 """Bytes of user data EC2 accepts, before its own base64 encoding."""
 SRS_CONFIG = "Config/SRS.cfg"
+NVME_READY_MARKER = "C:\\ProgramData\\rr\\nvme-ready"
+"""The file the image's boot task writes once DCS is on the instance store; the image's scripts
+name the same path (``tests/deploy/test_packer.py`` checks)."""
+NVME_WAIT_MINUTES = 30
+"""How long the user data waits for ``NVME_READY_MARKER``; below rr's readiness timeout, so the
+failure is logged on the server before rr gives up on it."""
 _FILE_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
 _PRINTABLE_ASCII = re.compile(r"[ -~]*")
 
@@ -106,6 +116,20 @@ def _script(boot: ServerBoot, layout: ServerLayout, payload: str) -> str:
         "Start-Transcript -Path (Join-Path $LogDir 'user-data.log') -Append",
         f"Write-Output ('rr session ' + {powershell_literal(boot.session_id)} "
         f"+ ', launch attempt {boot.attempt:d}')",
+        f"$NvmeReady = {powershell_literal(NVME_READY_MARKER)}",
+        f"$NvmeDeadline = (Get-Date).AddMinutes({NVME_WAIT_MINUTES:d})",
+        "while (-not (Test-Path -LiteralPath $NvmeReady)) {",
+        "    if ((Get-Date) -ge $NvmeDeadline) {",
+        "        Write-Output ('rr FAILED: DCS is not on the instance store after "
+        f"{NVME_WAIT_MINUTES:d} minutes (no ' + $NvmeReady + '; see prepare-nvme.log); "
+        "starting nothing')",
+        "        Stop-Transcript",
+        "        exit 1",
+        "    }",
+        "    Start-Sleep -Seconds 5",
+        "}",
+        "Write-Output ('rr instance store: ' + (Get-Content -LiteralPath $NvmeReady -Raw "
+        "-ErrorAction SilentlyContinue))",
         f"$WriteFolder = {powershell_literal(layout.write_folder)}",
         "$SavedGames = Join-Path ([Environment]::GetFolderPath('UserProfile')) 'Saved Games'",
         "$WriteDir = Join-Path $SavedGames $WriteFolder",

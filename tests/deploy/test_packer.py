@@ -11,8 +11,14 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from bot.cloud.userdata import ServerBoot, ServerLayout, build_user_data
-from bot.config import Ec2Settings
+from bot.cloud.userdata import (
+    NVME_READY_MARKER,
+    NVME_WAIT_MINUTES,
+    ServerBoot,
+    ServerLayout,
+    build_user_data,
+)
+from bot.config import Ec2Settings, ScheduleSettings
 from tests.deploy.stack import REPO, template
 
 PACKER_DIR = REPO / "deploy" / "packer"
@@ -80,7 +86,7 @@ def test_every_script_runs_in_the_recipe() -> None:
     assert {s.name for s in SCRIPTS} == named | by_scripts
 
 
-def test_rrs_user_data_parses_as_powershell() -> None:
+def _user_data() -> bytes:
     settings = Ec2Settings()
     layout = ServerLayout(
         write_folder=settings.write_folder,
@@ -96,9 +102,174 @@ def test_rrs_user_data_parses_as_powershell() -> None:
         region="eu-west-1",
     )
     script = build_user_data(boot, layout)
-    body = script.removeprefix("<powershell>\n").removesuffix("</powershell>\n")
+    return script.removeprefix("<powershell>\n").removesuffix("</powershell>\n").encode()
 
-    assert _errors(body.encode()) == []
+
+def test_rrs_user_data_parses_as_powershell() -> None:
+    assert _errors(_user_data()) == []
+
+
+_TRANSPARENT = {
+    "pipeline",
+    "pipeline_chain",
+    "logical_expression",
+    "bitwise_expression",
+    "comparison_expression",
+    "additive_expression",
+    "multiplicative_expression",
+    "format_expression",
+    "range_expression",
+    "array_literal_expression",
+    "unary_expression",
+}
+
+
+def _value(node: Node, variables: dict[str, str]) -> str | None:
+    """The string a path expression of the scripts evaluates to on Windows, or None: literals,
+    variables assigned earlier, ``$env:ProgramData`` and ``Join-Path`` (all the scripts use)."""
+    text = (node.text or b"").decode()
+    named = [child for child in node.named_children if child.type != "command_argument_sep"]
+    if node.type in _TRANSPARENT and len(named) == 1:
+        return _value(named[0], variables)
+    if node.type == "parenthesized_expression" and len(named) == 1:
+        return _value(named[0], variables)
+    if node.type == "variable":
+        if text.lower() == "$env:programdata":
+            return "C:\\ProgramData"
+        return variables.get(text.lower())
+    if node.type == "string_literal" and text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    if node.type == "string_literal" and "$" not in text and "`" not in text:
+        return text[1:-1]
+    if node.type == "command" and _command_name(node) == "join-path":
+        parts = [_value(argument, variables) for argument in _arguments(node)]
+        if len(parts) == 2 and None not in parts:
+            return "\\".join(str(part).rstrip("\\") for part in parts)
+    return None
+
+
+def _command_name(command: Node) -> str:
+    name = command.child_by_field_name("command_name") or command.named_children[0]
+    return (name.text or b"").decode().lower()
+
+
+def _arguments(command: Node) -> list[Node]:
+    """A command's positional arguments and the values of its ``-Path``/``-LiteralPath``."""
+    elements = next((c for c in command.named_children if c.type == "command_elements"), None)
+    if elements is None:
+        return []
+    found = []
+    skip = False
+    for element in elements.named_children:
+        if element.type == "command_argument_sep":
+            continue
+        if element.type == "command_parameter":
+            parameter = (element.text or b"").decode().lower()
+            skip = parameter not in ("-path", "-literalpath")
+            continue
+        if not skip:
+            found.append(element)
+        skip = False
+    return found
+
+
+def _paths_used(source: bytes) -> dict[str, set[str]]:
+    """For each cmdlet of the script, the paths it is given that evaluate (see ``_value``)."""
+    variables: dict[str, str] = {}
+    used: dict[str, set[str]] = {}
+
+    def walk(node: Node) -> None:
+        if node.type == "assignment_expression":
+            target, value = node.named_children[0], node.named_children[-1]
+            for child in node.named_children[1:]:
+                walk(child)
+            evaluated = _value(value, variables)
+            if evaluated is not None:
+                variables[(target.text or b"").decode().lower()] = evaluated
+            return
+        if node.type == "command":
+            for argument in _arguments(node):
+                evaluated = _value(argument, variables)
+                if evaluated is not None:
+                    used.setdefault(_command_name(node), set()).add(evaluated)
+        for child in node.children:
+            walk(child)
+
+    walk(PARSER.parse(source).root_node)
+    return used
+
+
+def test_the_path_reader_evaluates_the_scripts_way_of_naming_paths() -> None:
+    source = b"""$s = Join-Path $env:ProgramData 'rr'
+Test-Path (Join-Path $s "x") ; Set-Content -Path (Join-Path $s 'it''s') -Value 'v'"""
+
+    assert _paths_used(source) == {
+        "join-path": {"C:\\ProgramData", "rr", "C:\\ProgramData\\rr", "x", "it's"},
+        "test-path": {"C:\\ProgramData\\rr\\x"},
+        "set-content": {"C:\\ProgramData\\rr\\it's"},
+    }
+
+
+def test_the_image_and_the_user_data_name_the_same_nvme_ready_marker() -> None:
+    scripts = PACKER_DIR / "scripts"
+    prepare = _paths_used((scripts / "prepare-nvme.ps1").read_bytes())
+    agent = _paths_used((scripts / "start-agent.ps1").read_bytes())
+    user_data = _paths_used(_user_data())
+
+    assert NVME_READY_MARKER in prepare["set-content"]  # the image writes it when DCS is copied
+    assert NVME_READY_MARKER in prepare["remove-item"]  # and clears it at each boot first
+    assert NVME_READY_MARKER in agent["test-path"]
+    assert NVME_READY_MARKER in user_data["test-path"]
+
+
+def _statement_calls(statement: Node) -> set[str]:
+    calls: set[str] = set()
+
+    def walk(node: Node) -> None:
+        if node.type == "command":
+            calls.add(_command_name(node))
+        if node.type in ("invokation_expression", "member_access"):
+            calls.add((node.text or b"").decode())
+        for child in node.children:
+            walk(child)
+
+    walk(statement)
+    return calls
+
+
+def test_user_data_waits_for_the_nvme_before_writing_files_or_starting_anything() -> None:
+    source = _user_data()
+    statements = PARSER.parse(source).root_node.named_children[0].named_children
+    texts = [(statement.text or b"").decode() for statement in statements]
+    waits = [
+        i
+        for i, statement in enumerate(statements)
+        if statement.type == "while_statement"
+        and NVME_READY_MARKER
+        in _paths_used(source[: statement.end_byte]).get("test-path", set())
+        - _paths_used(source[: statement.start_byte]).get("test-path", set())
+    ]
+    acting = [
+        i
+        for i, text in enumerate(texts)
+        if "WriteAllBytes" in text
+        or {"start-process", "get-ssmparameter"} & _statement_calls(statements[i])
+        or any(call.endswith(".ps1'") for call in _statement_calls(statements[i]))
+    ]
+
+    assert len(waits) == 1, "the user data must wait once, at top level, for the marker"
+    assert acting and waits[0] < min(acting)
+    assert any("Start-Process" in texts[i] and "DCS_server.exe" in texts[i] for i in acting)
+    assert any("SRS-Server-Commandline.exe" in texts[i] for i in acting)
+    assert any("ed-login.ps1" in texts[i] for i in acting)
+    timeout = texts[waits[0]]
+    assert re.search(
+        r"if \(\(Get-Date\) -ge \$NvmeDeadline\) \{\s*Write-Output \('rr FAILED: [^\n]*"
+        r"\s*Stop-Transcript\s*exit 1\s*\}",
+        timeout,
+    ), timeout
+    assert f"$NvmeDeadline = (Get-Date).AddMinutes({NVME_WAIT_MINUTES})" in texts[waits[0] - 1]
+    assert ScheduleSettings().readiness_timeout_minutes > NVME_WAIT_MINUTES
 
 
 def test_the_image_installs_the_agent_and_hook_of_this_checkout() -> None:

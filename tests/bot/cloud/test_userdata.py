@@ -7,6 +7,8 @@ import pytest
 
 from bot.cloud.base import LaunchError
 from bot.cloud.userdata import (
+    NVME_READY_MARKER,
+    NVME_WAIT_MINUTES,
     USER_DATA_LIMIT,
     ServerBoot,
     ServerLayout,
@@ -70,6 +72,25 @@ def test_user_data_writes_exact_bytes_into_the_write_folder_and_starts_dcs_there
         "Start-Process -FilePath 'C:\\Program Files\\Eagle Dynamics\\DCS World Server\\bin\\"
         "DCS_server.exe' -ArgumentList '--server', '--norender', '-w', $WriteFolder -PassThru"
     ) in script
+
+
+def test_user_data_waits_for_dcs_on_the_instance_store_and_fails_loudly_after_a_while() -> None:
+    files = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
+
+    script = build_user_data(boot(files, login="/rr/ed-login/1"), LAYOUT)
+
+    assert NVME_READY_MARKER == "C:\\ProgramData\\rr\\nvme-ready"
+    assert "$NvmeReady = 'C:\\ProgramData\\rr\\nvme-ready'" in script
+    assert f"$NvmeDeadline = (Get-Date).AddMinutes({NVME_WAIT_MINUTES})" in script
+    assert "while (-not (Test-Path -LiteralPath $NvmeReady)) {" in script
+    assert (
+        f"Write-Output ('rr FAILED: DCS is not on the instance store after {NVME_WAIT_MINUTES} "
+        "minutes (no ' + $NvmeReady + '; see prepare-nvme.log); starting nothing')"
+    ) in script
+    assert "        Stop-Transcript\n        exit 1\n" in script
+    wait = script.index("while (-not (Test-Path -LiteralPath $NvmeReady))")
+    for later in ("WriteAllBytes", "SRS-Server-Commandline", "DCS_server.exe", "Get-SSMParameter"):
+        assert wait < script.index(later), later  # the order is checked by parsing in tests/deploy
 
 
 def test_srs_starts_with_its_config_only_when_enabled() -> None:
