@@ -89,6 +89,11 @@ class Scheduler:
         if self._view.running:
             self._view.tell(lambda view: view.set_due_listener(None))
 
+    async def drain(self) -> None:
+        """Wait for the actions under way to finish (their cloud calls run in threads, which
+        turns of the event loop do not wait for)."""
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
     def wake(self) -> None:
         """Look at the view again now (something may be due earlier than planned)."""
         self._wakeup.set()

@@ -226,6 +226,8 @@ async def test_the_notifier_forgets_a_session_once_it_has_ended(world: World) ->
     assert notifier.sessions_remembered == 1
 
     await w.advance(61 * MINUTE)
+    assert w.app.services.admin.scheduler is not None
+    await w.app.services.admin.scheduler.drain()  # the end's cloud calls run in threads
 
     assert (await w.app.services.sessions.get(session.session_id)).status is SessionStatus.ENDED
     assert notifier.sessions_remembered == 0
