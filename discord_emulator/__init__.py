@@ -4,9 +4,8 @@ It serves Discord's REST API under ``/api/v10`` and the gateway websocket at ``/
 127.0.0.1, keeps a small world (users, guilds, roles, members, text channels, DMs, messages,
 registered commands) and lets a test or the offline sandbox act as Discord users: run slash
 commands with real options, autocomplete, click buttons and selects, submit modals, and watch
-every reply, edit, channel message and DM as it happens. Protocol details are in
-``/work/shared/reference/discord-api-emulator.md``; each module's docstring says what it emulates
-and where it deliberately differs from Discord.
+every reply, edit, channel message and DM as it happens. Each module's docstring says what it
+emulates and where it deliberately differs from Discord.
 
 How a test drives it::
 

@@ -1,6 +1,6 @@
 """Production backend: one DynamoDB table, one conditional write per command.
 
-Table (see DESIGN.md): ``pk`` (S, hash) stream id, ``sk`` (N, range) version, ``type``, ``v``
+Table (see docs/design.md): ``pk`` (S, hash) stream id, ``sk`` (N, range) version, ``type``, ``v``
 (schema version), ``data`` and ``meta`` (JSON text), ``id``, ``ts`` (ISO-8601 UTC, ms), and
 ``gpk``/``gsk`` (an hour bucket and ``ts#id``), the keys of the ``feed`` global secondary index.
 
