@@ -3,8 +3,8 @@
 Checked in ``docs/*.md`` and ``README.md``, outside fenced code blocks:
 
 - an inline code span that is a repository path (``bot/…``, ``cogs/…``, ``eventstore/…``,
-  ``agent/…``, ``discord_emulator/…``, ``tests/…``, ``deploy/…``, ``docs/…`` or a top-level
-  file) exists; one ending in ``/`` is a folder;
+  ``bench/…``, ``agent/…``, ``discord_emulator/…``, ``tests/…``, ``deploy/…``, ``docs/…`` or a
+  top-level file) exists; one ending in ``/`` is a folder;
 - ``path.py:Name`` or ``path.py:Class.member``: that file defines it;
 - a bare ``Class`` or ``Class.member`` span (CamelCase) is defined somewhere in rr's packages,
   unless it is a name of an outside API listed in ``OUTSIDE_NAMES``;
@@ -22,7 +22,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
-PACKAGES = ("agent", "bot", "cogs", "discord_emulator", "eventstore")
+PACKAGES = ("agent", "bench", "bot", "cogs", "discord_emulator", "eventstore")
 TOP_FOLDERS = (*PACKAGES, "deploy", "docs", "tests")
 TOP_FILES = ("README.md", "Makefile", "pyproject.toml", ".env.example")
 
