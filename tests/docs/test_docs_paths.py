@@ -69,7 +69,8 @@ def _ids(documents: list[Path]) -> list[str]:
 
 @cache
 def _definitions(path: Path) -> dict[str, set[str]]:
-    """Qualified names a module defines: top-level names, and the members of its classes."""
+    """Qualified names a module defines: top-level names, and the members of its classes
+    (class attributes, methods, and attributes its methods set on ``self``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: dict[str, set[str]] = {}
 
@@ -88,6 +89,15 @@ def _definitions(path: Path) -> dict[str, set[str]]:
         if isinstance(node, ast.ClassDef):
             for member in node.body:
                 names[node.name].update(assigned(member))
+            names[node.name].update(
+                target.attr
+                for inner in ast.walk(node)
+                if isinstance(inner, ast.Assign | ast.AnnAssign)
+                for target in (inner.targets if isinstance(inner, ast.Assign) else [inner.target])
+                if isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            )
     return names
 
 
