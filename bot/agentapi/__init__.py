@@ -1,9 +1,10 @@
 """rr's side of the server agent: credentials per launch, the files, heartbeats, instructions.
 
 `build_agent_api` assembles the parts on the event store; `agent_routes` registers the HTTP
-routes (see `bot.agentapi.routes` for the protocol). What the lifecycle does with it, per launch:
-``files.put`` and ``credentials.mint`` before the launch (the token goes into the user data),
-``end`` and ``files.forget`` once the session has ended.
+routes (see `bot.agentapi.routes` for the protocol). The web app serves them, but launches do
+not use them yet: servers still get their files through the user data. Wiring a launch to the
+agent means ``files.put`` and ``credentials.mint`` before it (the token goes into the user
+data), and ``end`` and ``files.forget`` once the session has ended.
 """
 
 from bot.agentapi.api import AgentApi
