@@ -55,6 +55,11 @@ class InstanceInfo:
     game_port: int | None = None
     stopped_at: datetime | None = None
 
+    @property
+    def is_over(self) -> bool:
+        """Terminated or unknown to the provider: the server will not run again."""
+        return self.state in ("terminated", "gone")
+
     @classmethod
     def gone(cls, instance_id: str) -> "InstanceInfo":
         """A server the provider does not know (any more)."""

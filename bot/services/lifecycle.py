@@ -341,7 +341,7 @@ class Lifecycle:
                 return await self.launch(session_id, actor=actor)
             info = await self._provider.describe(state.instance_id)
             fields["instance_state"] = info.state
-            if info.state in ("gone", "terminated"):
+            if info.is_over:
                 fields["outcome"] = "lost"
                 # It never served a game, so nothing is billed (as for "not_ready").
                 return await self.terminate(
@@ -456,7 +456,7 @@ class Lifecycle:
                 and state.instance_id is not None
             ):
                 info = await self._provider.describe(state.instance_id)
-                if info.state in ("gone", "terminated"):
+                if info.is_over:
                     # Lost before its end came: billed to when it was last known running.
                     reason = "instance_lost"
                     ended_at = self._sightings.last_known(state, info, self._clock.now())

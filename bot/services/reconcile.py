@@ -308,7 +308,7 @@ class CloudReconciler:
         """End a session whose recorded server the provider no longer has."""
         assert session.instance_id is not None
         info = await self._provider.describe(session.instance_id)
-        if info.state not in ("gone", "terminated"):
+        if not info.is_over:
             return None
         ended = await self._sessions.terminate(
             session.session_id,
