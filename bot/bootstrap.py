@@ -16,6 +16,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 import eventstore
+from bot.agentapi import build_agent_api
+from bot.agentapi.sessions import ViewSessions
 from bot.clock import Clock, ScaledClock, SystemClock
 from bot.cloud.base import ComputeProvider
 from bot.cloud.ec2 import open_ec2_provider
@@ -103,6 +105,7 @@ def build(
     view = ViewHandle(view_mailbox)
     feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
     backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
+    agents = build_agent_api(store, ViewSessions(view), clock)
     services = Services(
         store=store,
         view=view,
@@ -112,6 +115,7 @@ def build(
         pricing=Pricing(settings.pricing.rates_cents_per_hour, settings.pricing.currency),
         limits=limits(settings),
         compute=ComputeSettings(deployment=settings.deployment, backstop_grace=backstop_grace),
+        agents=agents,
         login_pool=login_pool,
         keys=store.keys if isinstance(store, SealingStore) else None,
     )

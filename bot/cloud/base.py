@@ -15,12 +15,22 @@ LaunchErrorReason = Literal["capacity", "limit", "config", "unavailable"]
 
 
 @dataclass(frozen=True)
+class AgentBoot:
+    """What a server's agent needs to reach rr: rr's web address and the credential minted for
+    this launch (which the provider hands to the agent and never logs)."""
+
+    rr_url: str
+    credential: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class LaunchRequest:
     """One launch attempt of a session's server.
 
     ``client_token`` makes the launch idempotent: the same token never starts a second server.
     ``files`` are the rendered DCS files ({path relative to the DCS write folder: content}).
     ``terminate_at`` is the backstop: the provider stops the server then even if the bot is gone.
+    ``agent`` is how the server's agent reaches rr; None launches a server without one.
     """
 
     session_id: str
@@ -34,6 +44,7 @@ class LaunchRequest:
     terminate_at: datetime
     login_ref: str | None
     deployment: str
+    agent: AgentBoot | None = None
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 import eventstore
-from bot.agentapi import AgentApi, agent_routes, build_agent_api
-from bot.agentapi.sessions import ViewSessions
+from bot.agentapi import AgentApi, agent_routes
 from bot.bootstrap import (
     FatalError,
     SwitchableNotifier,
@@ -208,7 +207,7 @@ class App:
         )
         view_metrics = ViewMetrics(view)
         rr.registry.register(view_metrics)
-        self.agent_api = build_agent_api(store, ViewSessions(view), clock)
+        self.agent_api = services.agents
         files = self.files = await open_files(settings, clock, self.base_url)
         stack.push_async_callback(files.close)
         log.info("files ready", extra={"store": files.location})

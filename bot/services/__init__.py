@@ -7,6 +7,7 @@ Several ``Services`` over one store (several bot processes) are safe: every appe
 conditional on the version it decided on.
 """
 
+from bot.agentapi import AgentApi
 from bot.clock import Clock
 from bot.cloud.base import ComputeProvider
 from bot.domain.pricing import Limits, Pricing
@@ -61,6 +62,7 @@ class Services:
         pricing: Pricing,
         limits: Limits,
         compute: ComputeSettings,
+        agents: AgentApi,
         login_pool: LoginPool | None = None,
         keys: KeyRing | None = None,
     ) -> None:
@@ -71,6 +73,7 @@ class Services:
         self.clock = clock
         self.pricing = pricing
         self.limits = limits
+        self.agents = agents
         self.background = BackgroundTasks()
         self.sightings = Sightings()
         streams = Streams(store, view)
@@ -83,6 +86,7 @@ class Services:
             compute=compute,
             limits=limits,
             background=self.background,
+            agents=agents,
             login_pool=login_pool,
         )
         self.sessions = SessionService(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.agentapi import AgentApi
 from bot.clock import Clock
 from bot.cloud.base import ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
 from bot.dcs import SessionOptions, render_server_files
@@ -125,9 +126,11 @@ class Lifecycle:
         compute: ComputeSettings,
         limits: Limits,
         background: BackgroundTasks,
+        agents: AgentApi,
         login_pool: LoginPool | None = None,
     ) -> None:
         self._streams = streams
+        self._agents = agents
         self._background = background
         self._provider = provider
         self._sightings = sightings
