@@ -34,6 +34,7 @@ from bot.secrets import SealingStore, open_keyring
 from bot.services import ComputeSettings, Services
 from bot.services.reconcile import CloudReconciler
 from bot.view import ScheduleConfig, View
+from bot.view.checkpoint import ViewCheckpoints
 from bot.view.feeder import ViewFeeder
 from bot.view.handle import ViewHandle
 
@@ -101,7 +102,8 @@ def build(
     schedule = schedule or schedule_config(settings)
     if login_pool is None and settings.compute == "ec2" and settings.ec2.login_parameters:
         login_pool = StoredLoginPool(store, settings.ec2.login_parameters)
-    view_mailbox: Mailbox[View] = Mailbox(View(schedule), name="view")
+    retention = timedelta(hours=settings.schedule.ended_retention_hours)
+    view_mailbox: Mailbox[View] = Mailbox(View(schedule, retention=retention), name="view")
     view = ViewHandle(view_mailbox)
     feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
     backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
@@ -149,7 +151,13 @@ def build(
         schedule=schedule,
         view_mailbox=view_mailbox,
         view=view,
-        feeder=ViewFeeder(store, view_mailbox, clock, interval=feed_interval),
+        feeder=ViewFeeder(
+            store,
+            view_mailbox,
+            clock,
+            interval=feed_interval,
+            checkpoints=ViewCheckpoints(store),
+        ),
         feed_interval=feed_interval,
         services=services,
         reconciler=reconciler,

@@ -121,6 +121,8 @@ class ScheduleSettings(BaseModel):
     readiness_probe_seconds: int = Field(default=30, ge=1)
     terminate_retry_seconds: int = Field(default=60, ge=1)
     backstop_grace_minutes: Minutes = 15
+    ended_retention_hours: float = Field(default=24.0, gt=0)
+    """How long the bot keeps an ended or cancelled session in memory (``/server list``)."""
 
 
 Terrain = Annotated[

@@ -7,7 +7,7 @@ has already delivered, and fills a gap by reading the missing versions from the 
 (a consistent read) before delivering the event after it.
 """
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 
 from eventstore.events import Position, StoredEvent
 from eventstore.store import EventStore
@@ -19,7 +19,14 @@ class FeedReader:
     Started with ``after=None`` it knows every stream from version 1 and delivers each event
     exactly once, in version order within its stream. Started from a saved ``after`` position,
     pass ``versions`` (the last version applied per stream) to keep that promise for streams
-    seen before; a stream it knows nothing about is taken up from its first event delivered.
+    seen before; a stream it knows nothing about is taken up from its first event delivered,
+    unless ``complete`` says ``versions`` names every stream the consumer holds: then such a
+    stream is new to it and is delivered from version 1 (the versions before the event read
+    from the stream).
+
+    ``prefixes`` limits the reader to the streams whose id starts with one of them; it skips
+    and remembers nothing of the others. ``forget`` drops streams the consumer no longer holds:
+    should one of them have another event, it is delivered again from version 1.
     """
 
     def __init__(
@@ -28,9 +35,12 @@ class FeedReader:
         *,
         after: Position | None = None,
         versions: Mapping[str, int] | None = None,
+        complete: bool = False,
+        prefixes: tuple[str, ...] | None = None,
     ) -> None:
         self._store = store
-        self._from_start = after is None
+        self._from_start = after is None or complete
+        self._prefixes = prefixes
         self.position: Position | None = after
         """Where the next pass resumes: persist it with ``versions`` to resume after a restart."""
         self.versions: dict[str, int] = dict(versions or {})
@@ -39,9 +49,11 @@ class FeedReader:
     async def read(self) -> AsyncIterator[StoredEvent]:
         """One pass over the feed from ``position`` to its current end, without repeats."""
         present = self._store.present_position()
+        prefixes = self._prefixes
         async for event in self._store.read_all(after=self.position):
-            for new_event in await self.accept([event]):
-                yield new_event
+            if prefixes is None or event.stream_id.startswith(prefixes):
+                for new_event in await self.accept([event]):
+                    yield new_event
             self.position = event.position
         if present is not None:
             self.position = _later(present, self.position)
@@ -62,6 +74,11 @@ class FeedReader:
             delivered.append(event)
             self.versions[event.stream_id] = event.version
         return delivered
+
+    def forget(self, stream_ids: Collection[str]) -> None:
+        """Remember nothing more of ``stream_ids`` (streams the consumer dropped)."""
+        for stream_id in stream_ids:
+            self.versions.pop(stream_id, None)
 
     async def _missing(self, stream_id: str, last: int, before: int) -> list[StoredEvent]:
         missing = []

@@ -28,18 +28,7 @@ SCHEMA = "squadron/1"
 
 
 def encode(state: SquadronState) -> bytes:
-    document = {
-        "schema": SCHEMA,
-        "state": {
-            "guild_id": state.guild_id,
-            "settings_version": state.settings_version,
-            "balance_cents": state.balance_cents,
-            "reservations": list(state.reservations.items()),
-            "purchases": [_purchase_row(purchase) for purchase in state.purchases.values()],
-            "sessions": list(state.purchase_ids_by_session.items()),
-            "credited_sessions": list(state.credited_session_ids),
-        },
-    }
+    document = {"schema": SCHEMA, "state": to_document(state)}
     return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -49,7 +38,25 @@ def decode(data: bytes) -> SquadronState | None:
     document = json.loads(data)
     if document.get("schema") != SCHEMA:
         return None
-    saved = document["state"]
+    return from_document(document["state"])
+
+
+def to_document(state: SquadronState) -> dict[str, Any]:
+    """The state without its settings, as JSON-ready data (other checkpoints embed it under
+    `SCHEMA` too)."""
+    return {
+        "guild_id": state.guild_id,
+        "settings_version": state.settings_version,
+        "balance_cents": state.balance_cents,
+        "reservations": list(state.reservations.items()),
+        "purchases": [_purchase_row(purchase) for purchase in state.purchases.values()],
+        "sessions": list(state.purchase_ids_by_session.items()),
+        "credited_sessions": list(state.credited_session_ids),
+    }
+
+
+def from_document(saved: dict[str, Any]) -> SquadronState:
+    """The state `to_document` wrote, with default settings (see `decode`)."""
     purchases = [_purchase(row) for row in saved["purchases"]]
     return SquadronState(
         guild_id=saved["guild_id"],

@@ -160,6 +160,7 @@ class App:
         stack.push_async_callback(rr.view_mailbox.stop)
         rebuild_started = time.monotonic()
         try:
+            restored = await rr.feeder.restore()
             events = await rr.feeder.catch_up()
         except Exception as error:
             raise FatalError(
@@ -171,6 +172,7 @@ class App:
             extra={
                 "store": url_without_credentials(settings.event_store),
                 "events": events,
+                "from_checkpoint": restored,
                 "rebuilt_seconds": round(time.monotonic() - rebuild_started, 3),
             },
         )

@@ -125,9 +125,11 @@ class Streams:
         causation_id: str | None = None,
     ) -> tuple[SessionState | None, list[StoredEvent]]:
         """Decide on the session and append; returns its new state and the events stored."""
-        return await self._write(
+        state, stored = await self._write(
             self.sessions, session_stream(session_id), decide, idempotency_key, causation_id
         )
+        self._forget_if_over(state)
+        return state, stored
 
     async def write_squadron(
         self,
@@ -210,7 +212,14 @@ class Streams:
             for event in stored:
                 if event.stream_id == session_key:
                     session_state = sessions.evolve(session_state, event)
+            self._forget_if_over(session_state)
             return session_state, stored
+
+    def _forget_if_over(self, state: SessionState | None) -> None:
+        """An ended or cancelled session leaves the cache: few commands follow (a delivery
+        confirmed late), and those read it again."""
+        if state is not None and not state.is_active:
+            self.sessions.forget(session_stream(state.session_id))
 
     def publish(self, stored: Sequence[StoredEvent]) -> None:
         """Hand stored events to the view; the view wakes the scheduler if they move its plan."""

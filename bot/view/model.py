@@ -8,14 +8,24 @@ versions before it have arrived.
 
 Due actions are indexed by a heap of each session's earliest due time, so the scheduler's
 ``next_due_at`` and ``due_actions`` cost what is due, not what is stored.
+
+The view keeps what it needs to act and answer, not every session ever ended: a session that
+ended or was cancelled is *forgotten* ``retention`` after it closed, measured on the recorded
+times of the events applied (so a view rebuilt from the same events forgets the same sessions,
+whatever the batches). Its history stays in the store. A forgotten session's stream is
+dropped from the versions too; should it ever have another event, the feeder delivers its
+stream again from version 1 and the session comes back until it is forgotten again.
+
+``saved()`` and ``restore()`` turn the view into plain data and back, for checkpoints
+(``bot/view/checkpoint.py``).
 """
 
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
@@ -41,6 +51,12 @@ _HEAP_SLACK = 1024
 live ones the heap is rebuilt, so it stays proportional to the sessions with something due."""
 
 _UNDER_WAY = frozenset({SessionStatus.LAUNCHING, SessionStatus.RUNNING, SessionStatus.TERMINATING})
+
+FOLDED_PREFIXES = (sessions.STREAM_PREFIX, squadrons.STREAM_PREFIX)
+"""The streams the view folds; it ignores every other stream's events."""
+
+ENDED_RETENTION = timedelta(hours=24)
+"""How long an ended or cancelled session stays in the view by default."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +86,36 @@ class ViewStats:
     caught_up_at: datetime | None
     sessions_tracked: int
     active_sessions: int
+    sessions_forgotten: int
+    """Ended sessions dropped from memory since the view was first built (their history stays
+    in the store)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSession:
+    """One session as a checkpoint keeps it."""
+
+    state: SessionState
+    timeline: Timeline
+    closed_at: datetime | None
+    earlier_forgotten: int
+
+
+@dataclass(frozen=True, slots=True)
+class SavedView:
+    """The view as plain data: what it folded, up to which feed position. Holds (process-local
+    scheduler bookkeeping) and events held back are not kept: the feed brings those again."""
+
+    position: Position | None
+    versions: Mapping[str, int]
+    sessions: Sequence[SavedSession]
+    squadrons: Sequence[SquadronState]
+    forgotten: Mapping[str, int]
+    """Per guild, how many of its sessions were forgotten."""
+    latest: datetime | None
+    events_applied: int
+    duplicates_dropped: int
+    events_unreadable: int
 
 
 @dataclass(slots=True)
@@ -79,15 +125,27 @@ class _Session:
     planned: list[PlannedAction] = field(default_factory=list)
     holds: dict[tuple[str, str], datetime] = field(default_factory=dict)
     """Slots the scheduler asked not to be offered again before a time (probe cadence, backoff)."""
+    closed_at: datetime | None = None
+    """When the event that ended or cancelled it was recorded."""
+    earlier_forgotten: int = 0
+    """Forgotten sessions of its guild booked before it (its number counts them)."""
 
 
 class View:
-    def __init__(self, config: ScheduleConfig) -> None:
+    def __init__(self, config: ScheduleConfig, *, retention: timedelta = ENDED_RETENTION) -> None:
         self._config = config
+        self._retention = retention
         self._versions: dict[str, int] = {}
         self._waiting: dict[str, dict[int, StoredEvent]] = {}
         self._sessions: dict[str, _Session] = {}
-        self._by_guild: dict[str, list[str]] = {}
+        self._by_guild: dict[str, dict[str, None]] = {}
+        self._closing: list[tuple[datetime, str]] = []
+        """A heap of (closed at, session id) of sessions to forget once their retention passed."""
+        self._forgotten: dict[str, int] = {}
+        self._forgotten_streams: list[str] = []
+        """Streams forgotten since the feeder last asked (``mark_caught_up``)."""
+        self._latest: datetime | None = None
+        """The latest recorded time of the events applied: the view's own clock for forgetting."""
         self._active: set[str] = set()
         self._squadrons: dict[str, SquadronState] = {}
         self._heap: list[tuple[datetime, int, str]] = []
@@ -111,11 +169,15 @@ class View:
         once at the end rather than after each of their events."""
         try:
             for event in events:
-                self._accept(event)
+                if event.stream_id.startswith(FOLDED_PREFIXES):
+                    self._accept(event)
         finally:
             for session_id in self._dirty:
-                self._replan(session_id, self._sessions[session_id])
+                tracked = self._sessions.get(session_id)
+                if tracked is not None:
+                    self._replan(session_id, tracked)
             self._dirty.clear()
+            self._forget_closed()
 
     def apply(self, event: StoredEvent) -> None:
         self.apply_all((event,))
@@ -142,10 +204,13 @@ class View:
         if not waiting:
             del self._waiting[stream]
 
-    def mark_caught_up(self, position: Position | None, at: datetime) -> None:
-        """The feeder has delivered everything up to ``position`` (read at ``at``)."""
+    def mark_caught_up(self, position: Position | None, at: datetime) -> list[str]:
+        """The feeder has delivered everything up to ``position`` (read at ``at``); returns the
+        streams forgotten since the last call, for the feeder to forget too."""
         self.caught_up_position = position
         self.caught_up_at = at
+        forgotten, self._forgotten_streams = self._forgotten_streams, []
+        return forgotten
 
     def set_due_listener(self, listener: Callable[[], None] | None) -> None:
         """``listener()`` runs whenever an applied event makes something due earlier than the
@@ -171,28 +236,30 @@ class View:
         return None if tracked is None else tracked.state
 
     def sessions_for_guild(self, guild_id: str) -> list[SessionState]:
-        """Every session of the guild, ended ones too, by start time."""
+        """The guild's sessions booked or under way, and those that ended or were cancelled
+        within the retention, by start time."""
         found = [
             self._sessions[session_id].state for session_id in self._by_guild.get(guild_id, ())
         ]
         return sorted(found, key=lambda state: state.start_at)
 
     def session_numbers(self, guild_id: str) -> dict[str, int]:
-        """The guild's sessions numbered from 1 in the order they were booked (by recorded
-        time, then id): recorded facts only, so a number stays the same after a restart."""
-        ordered = sorted(
-            self._by_guild.get(guild_id, ()),
-            key=lambda session_id: (
-                self._sessions[session_id].timeline.booked_at or _BEFORE_ALL,
-                session_id,
-            ),
-        )
-        return {session_id: number for number, session_id in enumerate(ordered, 1)}
+        """The guild's sessions in the view numbered from 1 in the order they were booked (by
+        recorded time, then id), counting those forgotten before them: recorded facts only, so
+        a number stays the same after a restart."""
+        ordered = sorted(self._by_guild.get(guild_id, ()), key=self._booking_key)
+        return {
+            session_id: rank + self._sessions[session_id].earlier_forgotten
+            for rank, session_id in enumerate(ordered, 1)
+        }
+
+    def _booking_key(self, session_id: str) -> tuple[datetime, str]:
+        return (self._sessions[session_id].timeline.booked_at or _BEFORE_ALL, session_id)
 
     def active_sessions(self) -> list[SessionState]:
         """Booked or under way, across guilds, by start time."""
         found = [self._sessions[session_id].state for session_id in self._active]
-        return sorted(found, key=lambda state: state.start_at)
+        return sorted(found, key=lambda state: (state.start_at, state.session_id))
 
     def running_instances(self) -> list[SessionState]:
         """Sessions with a launched instance not yet ended, across guilds, by launch time."""
@@ -271,7 +338,57 @@ class View:
             caught_up_at=self.caught_up_at,
             sessions_tracked=len(self._sessions),
             active_sessions=len(self._active),
+            sessions_forgotten=sum(self._forgotten.values()),
         )
+
+    # --- checkpoints --------------------------------------------------------------------------
+
+    def saved(self) -> SavedView:
+        """The view as plain data, at the feed position the feeder last marked. Its parts are
+        immutable or copied, so it may be encoded off the view's task."""
+        return SavedView(
+            position=self.caught_up_position,
+            versions=dict(self._versions),
+            sessions=[
+                SavedSession(s.state, s.timeline, s.closed_at, s.earlier_forgotten)
+                for s in self._sessions.values()
+            ],
+            squadrons=list(self._squadrons.values()),
+            forgotten=dict(self._forgotten),
+            latest=self._latest,
+            events_applied=self._applied,
+            duplicates_dropped=self._duplicates,
+            events_unreadable=self._unreadable,
+        )
+
+    def restore(self, saved: SavedView) -> None:
+        """Take up a saved view (into a view that has applied nothing yet); what is due is
+        planned again from it."""
+        if self._versions:
+            raise RuntimeError("A view is restored before it applies any event.")
+        self._versions = dict(saved.versions)
+        self._forgotten = dict(saved.forgotten)
+        self._latest = saved.latest
+        self._applied = saved.events_applied
+        self._duplicates = saved.duplicates_dropped
+        self._unreadable = saved.events_unreadable
+        self.caught_up_position = saved.position
+        self._squadrons = {state.guild_id: state for state in saved.squadrons}
+        for kept in saved.sessions:
+            session_id = kept.state.session_id
+            tracked = _Session(
+                kept.state,
+                kept.timeline,
+                closed_at=kept.closed_at,
+                earlier_forgotten=kept.earlier_forgotten,
+            )
+            self._sessions[session_id] = tracked
+            self._by_guild.setdefault(kept.state.guild_id, {})[session_id] = None
+            if kept.state.is_active:
+                self._active.add(session_id)
+            elif kept.closed_at is not None:
+                heapq.heappush(self._closing, (kept.closed_at, session_id))
+            self._replan(session_id, tracked)
 
     # --- folding ------------------------------------------------------------------------------
 
@@ -280,6 +397,8 @@ class View:
         the history still reaches the view (an event from a newer rr, a corrupt record)."""
         self._versions[event.stream_id] = event.version
         self._applied += 1
+        if self._latest is None or event.recorded_at > self._latest:
+            self._latest = event.recorded_at
         try:
             if event.stream_id.startswith(sessions.STREAM_PREFIX):
                 self._apply_session(event)
@@ -303,9 +422,13 @@ class View:
         if after is None:
             return
         if tracked is None:
-            tracked = _Session(after, Timeline(booked_at=event.recorded_at))
+            tracked = _Session(
+                after,
+                Timeline(booked_at=event.recorded_at),
+                earlier_forgotten=self._forgotten.get(after.guild_id, 0),
+            )
             self._sessions[session_id] = tracked
-            self._by_guild.setdefault(after.guild_id, []).append(session_id)
+            self._by_guild.setdefault(after.guild_id, {})[session_id] = None
         else:
             tracked.state = after
             tracked.timeline = _advance_timeline(tracked.timeline, before, after, event)
@@ -314,7 +437,39 @@ class View:
         else:
             self._active.discard(session_id)
             tracked.holds.clear()
+            if tracked.closed_at is None:
+                tracked.closed_at = event.recorded_at
+                heapq.heappush(self._closing, (event.recorded_at, session_id))
         self._dirty[session_id] = None
+
+    def _forget_closed(self) -> None:
+        """Drop the sessions that closed ``retention`` or longer before the latest event."""
+        latest = self._latest
+        if latest is None:
+            return
+        horizon = latest - self._retention
+        while self._closing and self._closing[0][0] <= horizon:
+            closed_at, session_id = heapq.heappop(self._closing)
+            tracked = self._sessions.get(session_id)
+            if tracked is not None and tracked.closed_at == closed_at:
+                self._forget(session_id, tracked)
+
+    def _forget(self, session_id: str, tracked: _Session) -> None:
+        guild_id = tracked.state.guild_id
+        key = self._booking_key(session_id)
+        del self._sessions[session_id]
+        stream = sessions.session_stream(session_id)
+        self._versions.pop(stream, None)
+        self._forgotten_streams.append(stream)
+        self._keys.pop(session_id, None)
+        guild = self._by_guild[guild_id]
+        del guild[session_id]
+        if not guild:
+            del self._by_guild[guild_id]
+        self._forgotten[guild_id] = self._forgotten.get(guild_id, 0) + 1
+        for later_id in guild:
+            if self._booking_key(later_id) > key:
+                self._sessions[later_id].earlier_forgotten += 1
 
     def _apply_squadron(self, event: StoredEvent) -> None:
         guild_id = event.stream_id.removeprefix(squadrons.STREAM_PREFIX)

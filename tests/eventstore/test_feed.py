@@ -68,3 +68,41 @@ async def test_a_dynamodb_feed_out_of_version_order_is_put_back_in_order(
 
     assert raw == [("s", 2), ("s", 1)]
     assert ordered == [("s", 1), ("s", 2)]
+
+
+async def test_a_reader_limited_to_prefixes_skips_and_remembers_no_other_stream() -> None:
+    store = MemoryEventStore()
+    await store.append("keep#1", 0, [event(1)])
+    await store.append("other#1", 0, [event(2), event(3)])
+    await store.append("keep#2", 0, [event(4)])
+    feed = FeedReader(store, prefixes=("keep#",))
+
+    assert keys(await collect(feed.read())) == [("keep#1", 1), ("keep#2", 1)]
+    assert feed.versions == {"keep#1": 1, "keep#2": 1}
+    assert feed.position == 4
+
+
+async def test_a_forgotten_stream_is_delivered_again_from_its_first_version() -> None:
+    store = MemoryEventStore()
+    await store.append("a", 0, [event(1), event(2)])
+    feed = FeedReader(store)
+    await collect(feed.read())
+    feed.forget(["a"])
+    await store.append("a", 2, [event(3)])
+
+    assert keys(await collect(feed.read())) == [("a", 1), ("a", 2), ("a", 3)]
+
+
+async def test_a_complete_reader_takes_an_unknown_stream_up_from_version_one() -> None:
+    store = MemoryEventStore()
+    await store.append("known", 0, [event(1)])
+    await store.append("dropped", 0, [event(2)])
+    first = FeedReader(store)
+    await collect(first.read())
+    await store.append("dropped", 1, [event(3)])
+
+    partial = FeedReader(store, after=first.position, versions={"known": 1})
+    complete = FeedReader(store, after=first.position, versions={"known": 1}, complete=True)
+
+    assert keys(await collect(partial.read())) == [("dropped", 2)]
+    assert keys(await collect(complete.read())) == [("dropped", 1), ("dropped", 2)]

@@ -55,9 +55,10 @@ LIMITS = Limits()
 class History:
     """Every event appended, in the store and in order (``events``)."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, store: eventstore.EventStore | None = None) -> None:
+        """``store`` (its recorded times from ``clock``) defaults to a new memory store."""
         self.clock = clock
-        self.store = eventstore.open("memory://", clock=clock.now)
+        self.store = store or eventstore.open("memory://", clock=clock.now)
         self.events: list[StoredEvent] = []
 
     async def append(self, stream_id: str, new_events: Sequence[NewEvent]) -> list[StoredEvent]:

@@ -6,9 +6,11 @@ import pytest
 
 from bot.domain.events import CreditsReserved, ReservationReduced
 from bot.domain.pricing import cost_at_rate
-from bot.domain.session import Extend, SessionStatus
+from bot.domain.session import READY_NOTICE, Extend, SessionStatus
 from bot.domain.squadron import squadron_stream
+from bot.mailbox import Mailbox
 from bot.view import Balance, DueAction, ScheduleConfig, View
+from bot.view.feeder import ViewFeeder
 from tests.bot.view.history import GUILD, LIMITS, RATE, START, SYSTEM, History, view_of
 from tests.fakes.clock import FakeClock
 
@@ -464,3 +466,56 @@ async def test_answers_stay_right_after_many_re_plans(history: History) -> None:
         view.postpone(launch, START + MINUTE + timedelta(seconds=seconds))
     assert view.next_due_at() == START + MINUTE + timedelta(seconds=3000)
     assert view.due_actions(START + MINUTE + timedelta(seconds=3000)) == [launch]
+
+
+# --- forgetting ended sessions ------------------------------------------------------------------
+
+
+async def test_an_ended_session_is_forgotten_once_its_retention_passed(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("old", start_in=None)
+    await history.cancel("old")
+    await clock.advance(MINUTE)
+    await history.book("kept", start_in=2 * HOUR)
+    view = View(ScheduleConfig(), retention=HOUR)
+    view.apply_all(history.events)
+    assert view.session("old") is not None
+    await clock.advance(HOUR)
+    await history.book("new", start_in=2 * HOUR)
+    view.apply_all(history.events)
+
+    assert view.session("old") is None
+    assert [s.session_id for s in view.sessions_for_guild(GUILD)] == ["kept", "new"]
+    assert view.session_numbers(GUILD) == {"kept": 2, "new": 3}
+    assert view.stats().sessions_forgotten == 1
+    assert view.mark_caught_up(None, START) == ["mission#old"]
+    assert view.mark_caught_up(None, START) == []
+
+
+async def test_a_forgotten_sessions_late_event_is_applied_from_the_stream_not_left_waiting(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("old", start_in=HOUR)
+    await history.launch("old")
+    await history.ready("old", delivered=False)
+    await history.request_termination("old", "stopped_by_user")
+    await history.end("old")
+    mailbox = Mailbox(View(ScheduleConfig(), retention=HOUR), name="view")
+    mailbox.start()
+    feeder = ViewFeeder(history.store, mailbox, clock)
+    await clock.advance(2 * HOUR)
+    await history.grant(1)
+    await feeder.catch_up()
+    assert await mailbox.ask(lambda v: v.session("old")) is None
+    late = await history.delivered("old", READY_NOTICE)
+    mailbox.tell(lambda v: v.apply_all(late))
+    await feeder.catch_up()
+    # The stream came back whole, and went again: it closed longer than the retention ago.
+
+    stats = await mailbox.ask(lambda v: v.stats())
+    assert stats.events_waiting == 0
+    old_stream = [e for e in history.events if e.stream_id == "mission#old"]
+    assert stats.events_applied == len(history.events) + len(old_stream) - 1
+    assert await mailbox.ask(lambda v: v.session("old")) is None
+    await mailbox.stop()
