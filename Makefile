@@ -20,6 +20,7 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.store
 	$(BIN)/python -m bench.view
+	$(BIN)/python -m bench.startup
 	$(BIN)/python -m bench.squadron
 	$(BIN)/python -m bench.emulator
 	$(BIN)/python -m bench.commands

@@ -77,6 +77,7 @@ def child_environment(folder: Path, time_scale: float) -> dict[str, str]:
         "RR_LIMITS_MIN_DURATION_MINUTES": str(SESSION_MINUTES),
         "RR_LIMITS_MAX_CONCURRENT_PER_GUILD": "50",
         "RR_LOCAL_RETENTION_HOURS": "1",
+        "RR_SCHEDULE_ENDED_RETENTION_HOURS": "1",
     }
 
 

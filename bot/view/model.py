@@ -1,10 +1,10 @@
-"""The read model: every session and squadron folded from the events, indexed for the queries.
+"""The read model: the sessions and squadrons folded from the events, indexed for the queries.
 
-Only the view's mailbox touches a ``View``. It is fed the whole feed at start-up and afterwards
-every event this process appends and every event the feeder brings from other processes, so
-it sees some events twice and, from DynamoDB, a stream's events possibly out of order: it
-applies each (stream, version) once and in version order, holding back an event until the
-versions before it have arrived.
+Only the view's mailbox touches a ``View``. It is fed the feed at start-up (after its checkpoint,
+or the whole of it), then every event this process appends and every event the feeder brings
+from other processes, so it sees some events twice and, from DynamoDB, a stream's events
+possibly out of order: it applies each (stream, version) once and in version order, holding
+back an event until the versions before it have arrived.
 
 Due actions are indexed by a heap of each session's earliest due time, so the scheduler's
 ``next_due_at`` and ``due_actions`` cost what is due, not what is stored.
