@@ -1,56 +1,68 @@
-"""Windows user data that turns a prepared DCS image into a squadron's server.
+"""Windows user data that tells a prepared DCS image where rr is and who the server is.
 
-The rendered files travel inside the script as one payload: a JSON index line
-(``[{"path": ..., "size": ...}, ...]``) followed by the files' bytes back to back, gzip-compressed
-and base64-encoded. The script decodes it, writes each file with ``[IO.File]::WriteAllBytes``
-(exact bytes, so UTF-8 stays without BOM — ``Out-File`` in Windows PowerShell 5.1 would write
-UTF-16 or add a BOM), starts SRS when its config is among the files, then DCS with the write
-folder. Before any of that it waits for the image's NVMe-ready marker (``NVME_READY_MARKER``,
-written by ``deploy/packer/scripts/prepare-nvme.ps1`` once DCS is copied onto the instance
-store); if it has not appeared after ``NVME_WAIT_MINUTES`` the script logs the failure and exits
-1, starting nothing, and rr's readiness timeout reports the launch as failed. An ED server
-login travels only as the name of an SSM SecureString parameter: the instance reads the value
-with its instance profile and hands it to the image's login helper in an environment variable,
-so the credential is never in the user data.
+The image runs rr's agent as the scheduled task ``AGENT_TASK`` (``deploy/packer/scripts/
+register-boot-tasks.ps1`` and ``start-agent.ps1``); the agent fetches the server's files from
+rr, writes them and starts SRS and DCS. So the user data holds no password and no file: only
+rr's address, the credential minted for this launch, the image's paths rr is configured with,
+and, when the deployment has ED logins, the *name* of the SSM parameter holding one.
 
-EC2 takes at most 16 KB of user data; a script over that is refused, never truncated.
+It waits for the image's NVMe-ready marker (``NVME_READY_MARKER``, written by
+``deploy/packer/scripts/prepare-nvme.ps1`` once DCS is copied onto the instance store); if it
+has not appeared after ``NVME_WAIT_MINUTES`` the script logs the failure and exits 1, starting
+nothing, and rr's readiness timeout reports the launch as failed. Then it writes the agent's
+settings and credential into ``AGENT_DIR``, a folder only SYSTEM (the agent's account) and
+administrators may open, and starts the agent's task. The credential stays readable where EC2
+keeps user data (DescribeInstanceAttribute, the instance metadata service) until it expires
+with the session: see deploy/README.md "What the user data holds".
+
+An ED server login is read on the server by its parameter's name, with the instance profile,
+once the agent has started DCS, and handed to the image's login helper in an environment
+variable of the user data's own process (never the agent's, so DCS does not inherit it).
 """
 
-import base64
-import gzip
-import json
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.cloud.base import LaunchError
+from bot.cloud.base import AgentBoot, LaunchError
 
-USER_DATA_LIMIT = 16 * 1024
-"""Bytes of user data EC2 accepts, before its own base64 encoding."""
-SRS_CONFIG = "Config/SRS.cfg"
 NVME_READY_MARKER = "C:\\ProgramData\\rr\\nvme-ready"
 """The file the image's boot task writes once DCS is on the instance store; the image's scripts
 name the same path (``tests/deploy/test_packer.py`` checks)."""
 NVME_WAIT_MINUTES = 30
 """How long the user data waits for ``NVME_READY_MARKER``; below rr's readiness timeout, so the
 failure is logged on the server before rr gives up on it."""
-_FILE_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
-_PRINTABLE_ASCII = re.compile(r"[ -~]*")
+AGENT_DIR = "C:\\ProgramData\\rr\\agent"
+"""Where the user data leaves the agent's settings and credential; the image's agent task reads
+them from the same paths (``tests/deploy/test_packer.py`` checks)."""
+AGENT_SETTINGS = AGENT_DIR + "\\agent.env"
+"""``KEY=VALUE`` lines: RR_AGENT_URL, RR_AGENT_WRITE_FOLDER, RR_AGENT_DCS_EXE, RR_AGENT_SRS_EXE."""
+AGENT_CREDENTIAL = AGENT_DIR + "\\credential"
+AGENT_TASK = "rr-agent"
+"""The image's scheduled task that runs the agent as SYSTEM."""
+DCS_PROCESS = "DCS_server"
+DCS_START_WAIT_MINUTES = 10
+"""How long the login step waits for the agent to start DCS (after fetching its files)."""
+_HTTP_URL = re.compile(r"https?://[!-~]+")
 
 
 @dataclass(frozen=True)
 class ServerLayout:
     """Where the image keeps DCS, SRS and the login helper.
 
-    ``write_folder`` is the folder name under the Saved Games of the account running the user
-    data; DCS's ``-w`` takes that name. ``login_helper`` is a PowerShell script on the image
-    that signs DCS in with the login given in ``$env:RR_ED_LOGIN`` (the SSM parameter's value).
+    ``write_folder`` is the folder name under the Saved Games of the account running DCS (the
+    agent's); DCS's ``-w`` takes that name. ``login_helper`` is a PowerShell script on the
+    image that signs DCS in with the login given in ``$env:RR_ED_LOGIN`` (the SSM parameter's
+    value).
     """
 
     write_folder: str
     dcs_install_dir: str
     srs_server_exe: str
     login_helper: str
+
+    @property
+    def dcs_exe(self) -> str:
+        return self.dcs_install_dir.rstrip("\\") + "\\bin\\DCS_server.exe"
 
 
 @dataclass(frozen=True)
@@ -59,55 +71,49 @@ class ServerBoot:
 
     session_id: str
     attempt: int
-    files: Mapping[str, bytes]
+    agent: AgentBoot
     login_parameter: str | None
     region: str
 
 
 def build_user_data(boot: ServerBoot, layout: ServerLayout) -> str:
-    """The ``<powershell>`` user data; raises ``LaunchError("config")`` if it would not fit."""
-    payload = base64.b64encode(pack_files(boot.files)).decode("ascii")
-    try:
-        script = _script(boot, layout, payload)
-    except ValueError as error:
-        raise LaunchError("config", str(error)) from None
-    size = len(script.encode("utf-8"))
-    if size > USER_DATA_LIMIT:
+    """The ``<powershell>`` user data; raises ``LaunchError("config")`` for a value that cannot
+    go into it."""
+    if not _HTTP_URL.fullmatch(boot.agent.rr_url):
         raise LaunchError(
             "config",
-            f"The squadron's server settings are too large to hand to a server ({size:,} bytes "
-            f"compressed, the limit is {USER_DATA_LIMIT:,}); shorten the description or the "
-            "mission list.",
+            "rr's web address is not an http(s) address a server can reach; set RR_PUBLIC_URL.",
         )
-    return script
-
-
-def pack_files(files: Mapping[str, bytes]) -> bytes:
-    """The gzip payload: a JSON index line, then every file's bytes in index order."""
-    for path in files:
-        if not _FILE_PATH.fullmatch(path) or ".." in path.split("/"):
-            raise LaunchError(
-                "config",
-                f"The server file path {path!r} must be relative to the DCS folder and use only "
-                "letters, digits, '.', '_', '-' and '/'.",
-            )
-    paths = sorted(files)
-    index = [{"path": path, "size": len(files[path])} for path in paths]
-    header = json.dumps(index, separators=(",", ":")).encode("ascii") + b"\n"
-    body = b"".join(files[path] for path in paths)
-    return gzip.compress(header + body, compresslevel=9, mtime=0)
+    try:
+        return _script(boot, layout)
+    except ValueError as error:
+        raise LaunchError("config", str(error)) from None
 
 
 def powershell_literal(text: str) -> str:
     """``text`` as a single-quoted PowerShell string; only printable ASCII is accepted, because
     PowerShell also ends single-quoted strings at typographic quotes."""
-    if not _PRINTABLE_ASCII.fullmatch(text):
+    if not re.fullmatch(r"[ -~]*", text):
         raise ValueError(f"{text!r} must be printable ASCII to go into the server's script.")
     return "'" + text.replace("'", "''") + "'"
 
 
-def _script(boot: ServerBoot, layout: ServerLayout, payload: str) -> str:
-    dcs_exe = layout.dcs_install_dir.rstrip("\\") + "\\bin\\DCS_server.exe"
+def _settings_line(name: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"{name} must be one line.")
+    return powershell_literal(f"{name}={value}")
+
+
+def _script(boot: ServerBoot, layout: ServerLayout) -> str:
+    settings = ", ".join(
+        _settings_line(name, value)
+        for name, value in (
+            ("RR_AGENT_URL", boot.agent.rr_url),
+            ("RR_AGENT_WRITE_FOLDER", layout.write_folder),
+            ("RR_AGENT_DCS_EXE", layout.dcs_exe),
+            ("RR_AGENT_SRS_EXE", layout.srs_server_exe),
+        )
+    )
     lines = [
         "<powershell>",
         "$ErrorActionPreference = 'Stop'",
@@ -130,51 +136,59 @@ def _script(boot: ServerBoot, layout: ServerLayout, payload: str) -> str:
         "}",
         "Write-Output ('rr instance store: ' + (Get-Content -LiteralPath $NvmeReady -Raw "
         "-ErrorAction SilentlyContinue))",
+        f"$AgentDir = {powershell_literal(AGENT_DIR)}",
+        "$AgentAcl = New-Object Security.AccessControl.DirectorySecurity",
+        "$AgentAcl.SetAccessRuleProtection($true, $false)",
+        "foreach ($sid in 'S-1-5-18', 'S-1-5-32-544') {",
+        "    $account = New-Object Security.Principal.SecurityIdentifier($sid)",
+        "    $AgentAcl.AddAccessRule((New-Object Security.AccessControl.FileSystemAccessRule("
+        "$account, 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow')))",
+        "}",
+        "[void][IO.Directory]::CreateDirectory($AgentDir)",
+        "Set-Acl -LiteralPath $AgentDir -AclObject $AgentAcl",
+        f"$AgentSettings = Join-Path $AgentDir {powershell_literal(_leaf(AGENT_SETTINGS))}",
+        f"Set-Content -LiteralPath $AgentSettings -Value @({settings}) -Encoding ascii",
+        f"$AgentCredential = Join-Path $AgentDir {powershell_literal(_leaf(AGENT_CREDENTIAL))}",
+        f"Set-Content -LiteralPath $AgentCredential -Value "
+        f"{powershell_literal(boot.agent.credential)} -Encoding ascii -NoNewline",
+        f"Start-ScheduledTask -TaskName {powershell_literal(AGENT_TASK)}",
+        "Write-Output 'rr agent started'",
+    ]
+    if boot.login_parameter is not None:
+        lines += _login(boot, layout)
+    lines += ["Stop-Transcript", "</powershell>", ""]
+    return "\n".join(lines)
+
+
+def _leaf(path: str) -> str:
+    return path.rsplit("\\", 1)[1]
+
+
+def _login(boot: ServerBoot, layout: ServerLayout) -> list[str]:
+    """Wait for the DCS the agent starts, then sign it in with the ED login read from SSM."""
+    parameter = powershell_literal(boot.login_parameter or "")
+    region = powershell_literal(boot.region)
+    return [
         f"$WriteFolder = {powershell_literal(layout.write_folder)}",
         "$SavedGames = Join-Path ([Environment]::GetFolderPath('UserProfile')) 'Saved Games'",
         "$WriteDir = Join-Path $SavedGames $WriteFolder",
-        f"$Payload = {powershell_literal(payload)}",
-        "$packed = New-Object IO.MemoryStream(, [Convert]::FromBase64String($Payload))",
-        "$gzip = New-Object IO.Compression.GZipStream($packed, "
-        "[IO.Compression.CompressionMode]::Decompress)",
-        "$unpacked = New-Object IO.MemoryStream",
-        "$gzip.CopyTo($unpacked)",
-        "$bytes = $unpacked.ToArray()",
-        "$split = [Array]::IndexOf($bytes, [byte]10)",
-        "$index = [Text.Encoding]::UTF8.GetString($bytes, 0, $split) | ConvertFrom-Json",
-        "$offset = $split + 1",
-        "foreach ($file in $index) {",
-        "    $target = Join-Path $WriteDir ($file.path.Replace('/', '\\'))",
-        "    [void][IO.Directory]::CreateDirectory([IO.Path]::GetDirectoryName($target))",
-        "    $content = New-Object byte[] $file.size",
-        "    [Array]::Copy($bytes, $offset, $content, 0, $file.size)",
-        "    [IO.File]::WriteAllBytes($target, $content)",
-        "    $offset += $file.size",
+        f"$DcsDeadline = (Get-Date).AddMinutes({DCS_START_WAIT_MINUTES:d})",
+        f"while (-not ($dcs = Get-Process -Name {powershell_literal(DCS_PROCESS)} "
+        "-ErrorAction SilentlyContinue | Select-Object -First 1)) {",
+        "    if ((Get-Date) -ge $DcsDeadline) {",
+        "        Write-Output ('rr FAILED: the agent started no DCS within "
+        f"{DCS_START_WAIT_MINUTES:d} minutes (see agent.log); DCS is not signed in')",
+        "        Stop-Transcript",
+        "        exit 1",
+        "    }",
+        "    Start-Sleep -Seconds 2",
+        "}",
+        f"$env:RR_ED_LOGIN = (Get-SSMParameter -Name {parameter} -WithDecryption $true "
+        f"-Region {region}).Value",
+        "try {",
+        f"    & {powershell_literal(layout.login_helper)} -DcsProcessId $dcs.Id "
+        "-WriteDir $WriteDir",
+        "} finally {",
+        "    Remove-Item Env:RR_ED_LOGIN",
         "}",
     ]
-    if SRS_CONFIG in boot.files:
-        srs_config = SRS_CONFIG.replace("/", "\\")
-        lines += [
-            f"$SrsConfig = Join-Path $WriteDir {powershell_literal(srs_config)}",
-            f"Start-Process -FilePath {powershell_literal(layout.srs_server_exe)} "
-            '-ArgumentList "-cfg=`"$SrsConfig`""',
-        ]
-    lines.append(
-        f"$dcs = Start-Process -FilePath {powershell_literal(dcs_exe)} "
-        "-ArgumentList '--server', '--norender', '-w', $WriteFolder -PassThru"
-    )
-    if boot.login_parameter is not None:
-        parameter = powershell_literal(boot.login_parameter)
-        region = powershell_literal(boot.region)
-        lines += [
-            f"$env:RR_ED_LOGIN = (Get-SSMParameter -Name {parameter} -WithDecryption $true "
-            f"-Region {region}).Value",
-            "try {",
-            f"    & {powershell_literal(layout.login_helper)} -DcsProcessId $dcs.Id "
-            "-WriteDir $WriteDir",
-            "} finally {",
-            "    Remove-Item Env:RR_ED_LOGIN",
-            "}",
-        ]
-    lines += ["Stop-Transcript", "</powershell>", ""]
-    return "\n".join(lines)

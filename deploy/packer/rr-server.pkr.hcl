@@ -70,7 +70,7 @@ variable "python_version" {
 variable "python_sha256" {
   type        = string
   default     = ""
-  description = "SHA-256 of python-<version>-embed-amd64.zip; empty skips the check."
+  description = "SHA-256 of python-<version>-embed-amd64.zip; required (install-agent.ps1 stops without it)."
 }
 
 packer {

@@ -11,7 +11,12 @@ import pytest
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
+from bot.cloud.base import AgentBoot
 from bot.cloud.userdata import (
+    AGENT_CREDENTIAL,
+    AGENT_DIR,
+    AGENT_SETTINGS,
+    AGENT_TASK,
     NVME_READY_MARKER,
     NVME_WAIT_MINUTES,
     ServerBoot,
@@ -19,6 +24,8 @@ from bot.cloud.userdata import (
     build_user_data,
 )
 from bot.config import Ec2Settings, ScheduleSettings
+from tests.bot.cloud.helpers import credential_for
+from tests.bot.cloud.userdata_reader import agent_settings_in_user_data, powershell_of
 from tests.deploy.stack import REPO, template
 
 PACKER_DIR = REPO / "deploy" / "packer"
@@ -86,7 +93,7 @@ def test_every_script_runs_in_the_recipe() -> None:
     assert {s.name for s in SCRIPTS} == named | by_scripts
 
 
-def _user_data() -> bytes:
+def _user_data_script() -> str:
     settings = Ec2Settings()
     layout = ServerLayout(
         write_folder=settings.write_folder,
@@ -97,12 +104,15 @@ def _user_data() -> bytes:
     boot = ServerBoot(
         session_id="m-1",
         attempt=1,
-        files={"Config/SRS.cfg": b"[Server Settings]\n"},
+        agent=AgentBoot("https://rr.example.org", credential_for("m-1")),
         login_parameter="/rr/prod/ed-login/one",
         region="eu-west-1",
     )
-    script = build_user_data(boot, layout)
-    return script.removeprefix("<powershell>\n").removesuffix("</powershell>\n").encode()
+    return build_user_data(boot, layout)
+
+
+def _user_data() -> bytes:
+    return powershell_of(_user_data_script())
 
 
 def test_rrs_user_data_parses_as_powershell() -> None:
@@ -252,15 +262,14 @@ def test_user_data_waits_for_the_nvme_before_writing_files_or_starting_anything(
     acting = [
         i
         for i, text in enumerate(texts)
-        if "WriteAllBytes" in text
-        or {"start-process", "get-ssmparameter"} & _statement_calls(statements[i])
+        if {"set-acl", "set-content", "start-scheduledtask", "get-process", "get-ssmparameter"}
+        & _statement_calls(statements[i])
         or any(call.endswith(".ps1'") for call in _statement_calls(statements[i]))
     ]
 
     assert len(waits) == 1, "the user data must wait once, at top level, for the marker"
     assert acting and waits[0] < min(acting)
-    assert any("Start-Process" in texts[i] and "DCS_server.exe" in texts[i] for i in acting)
-    assert any("SRS-Server-Commandline.exe" in texts[i] for i in acting)
+    assert any(f"Start-ScheduledTask -TaskName '{AGENT_TASK}'" in texts[i] for i in acting)
     assert any("ed-login.ps1" in texts[i] for i in acting)
     timeout = texts[waits[0]]
     assert re.search(
@@ -270,6 +279,41 @@ def test_user_data_waits_for_the_nvme_before_writing_files_or_starting_anything(
     ), timeout
     assert f"$NvmeDeadline = (Get-Date).AddMinutes({NVME_WAIT_MINUTES})" in texts[waits[0] - 1]
     assert ScheduleSettings().readiness_timeout_minutes > NVME_WAIT_MINUTES
+
+
+def test_the_image_reads_the_agents_values_where_the_user_data_leaves_them() -> None:
+    scripts = PACKER_DIR / "scripts"
+    agent = _paths_used((scripts / "start-agent.ps1").read_bytes())
+    user_data = _paths_used(_user_data())
+
+    assert AGENT_SETTINGS == AGENT_DIR + "\\agent.env"
+    assert AGENT_CREDENTIAL == AGENT_DIR + "\\credential"
+    assert {AGENT_SETTINGS, AGENT_CREDENTIAL} <= user_data["set-content"]
+    assert AGENT_DIR in user_data["set-acl"]  # the folder is closed before anything goes in
+    assert {AGENT_SETTINGS, AGENT_CREDENTIAL, NVME_READY_MARKER} <= agent["test-path"]
+    assert AGENT_SETTINGS in agent["get-content"]
+
+
+def test_the_agent_task_gets_every_setting_the_user_data_writes_and_the_credential_file() -> None:
+    start = (PACKER_DIR / "scripts" / "start-agent.ps1").read_text()
+    tasks = (PACKER_DIR / "scripts" / "register-boot-tasks.ps1").read_text()
+    written = set(agent_settings_in_user_data(_user_data_script()))
+    read = re.search(r"^\$names = (.+)$", start, re.MULTILINE)
+
+    assert read is not None
+    assert set(re.findall(r"'(RR_AGENT_[A-Z_]+)'", read.group(1))) == written
+    agent_call = next(line for line in start.splitlines() if " -m agent " in line)
+    for option, value in (
+        ("--rr-url", "$values['RR_AGENT_URL']"),
+        ("--root", "$root"),
+        ("--dcs-exe", "$values['RR_AGENT_DCS_EXE']"),
+        ("--srs-exe", "$values['RR_AGENT_SRS_EXE']"),
+        ("--credential-file", "$credential"),
+    ):
+        assert f" {option} {value}" in agent_call
+    assert "Set-Location -LiteralPath (Split-Path -Parent $values['RR_AGENT_DCS_EXE'])" in start
+    assert f"Register-ScheduledTask -TaskName '{AGENT_TASK}'" in tasks
+    assert "start-agent.ps1" in tasks
 
 
 def test_the_image_installs_the_agent_and_hook_of_this_checkout() -> None:

@@ -51,6 +51,14 @@ _STATES: dict[str, InstanceState] = {
 }
 """EC2's state names in the contract's words. Shutting down counts as terminated: the
 termination cannot be undone, the server no longer runs and AWS no longer bills it."""
+NO_AGENT_MESSAGE = (
+    "rr gave this server no agent credential, so it could not fetch its settings; "
+    "start it again, and tell rr's operators if this keeps happening."
+)
+"""An EC2 server gets its files only through its agent: a launch without one is refused."""
+METADATA_OPTIONS = {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+"""IMDSv2 only, one hop: the user data holds the launch's credential, so the metadata service
+answers only processes on the instance itself (not containers, not a forwarded request)."""
 _NEVER = datetime.min.replace(tzinfo=UTC)
 _TRANSITION_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)")
 """The time in a StateTransitionReason such as "User initiated (2026-11-28 20:15:00 GMT)"."""
@@ -88,11 +96,13 @@ class Ec2Provider:
 
     async def launch(self, request: LaunchRequest) -> InstanceInfo:
         instance_type = self._instance_type(request)
+        if request.agent is None:
+            raise LaunchError("config", NO_AGENT_MESSAGE)
         user_data = build_user_data(
             ServerBoot(
                 session_id=request.session_id,
                 attempt=request.attempt,
-                files=request.files,
+                agent=request.agent,
                 login_parameter=request.login_ref,
                 region=self._region,
             ),
@@ -231,6 +241,7 @@ class Ec2Provider:
             "InstanceType": instance_type,
             "UserData": user_data,
             "InstanceInitiatedShutdownBehavior": "terminate",
+            "MetadataOptions": dict(METADATA_OPTIONS),
             "TagSpecifications": [
                 {"ResourceType": "instance", "Tags": tags},
                 {"ResourceType": "volume", "Tags": tags},

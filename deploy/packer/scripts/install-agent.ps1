@@ -1,4 +1,4 @@
-# An embeddable Python and rr's agent package (with its DCS hook, agent\hook\rr_hook.lua), copied
+# An embeddable Python (pinned, hash-checked) and rr's agent package (with its DCS hook, agent\hook\rr_hook.lua), copied
 # from the repository checkout the image was built from; a manifest of their SHA-256s is kept at
 # C:\rr\app\agent-manifest.txt. The ED login helper goes where RR_EC2_LOGIN_HELPER points.
 $ErrorActionPreference = 'Stop'
@@ -9,11 +9,11 @@ $archive = "C:\rr\downloads\python-$version-embed-amd64.zip"
 $python = 'C:\rr\python'
 $app = 'C:\rr\app'
 
+# The agent holds the launch's credential and starts everything: its Python is checked, always.
+if (-not $env:RR_PYTHON_SHA256) { throw "Set the packer variable python_sha256 to the SHA-256 of python-$version-embed-amd64.zip" }
 Invoke-WebRequest -Uri "https://www.python.org/ftp/python/$version/python-$version-embed-amd64.zip" -OutFile $archive
-if ($env:RR_PYTHON_SHA256) {
-    $actual = (Get-FileHash -Path $archive -Algorithm SHA256).Hash
-    if ($actual -ne $env:RR_PYTHON_SHA256.ToUpperInvariant()) { throw "Python $version has SHA-256 $actual" }
-}
+$actual = (Get-FileHash -Path $archive -Algorithm SHA256).Hash
+if ($actual -ne $env:RR_PYTHON_SHA256.ToUpperInvariant()) { throw "Python $version has SHA-256 $actual, not $env:RR_PYTHON_SHA256" }
 Expand-Archive -Path $archive -DestinationPath $python -Force
 
 New-Item -ItemType Directory -Force -Path $app | Out-Null

@@ -2,6 +2,7 @@
 AWS errors moto cannot produce."""
 
 import base64
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,10 +12,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 
-from bot.cloud.base import LaunchRequest
+from bot.cloud.base import AgentBoot, InstanceInfo, LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
 from bot.dcs import SessionOptions, render_server_files
-from bot.domain.settings import SquadronSettings
+from bot.domain.settings import SECRET_KEYS, SquadronSettings
 from tests.fakes.clock import FakeClock
 
 REGION = "eu-west-1"
@@ -47,6 +48,21 @@ ProviderFactory = Callable[..., Ec2Provider]
 
 GUILD_ID = "123456789012345678"
 SESSION_ID = "0f8e7d6c-5b4a-4321-9abc-def012345678"
+RR_URL = "https://rr.example.org"
+SECRET_SETTINGS: dict[str, object] = {
+    **{key: f"Secret{number}-{key}" for number, key in enumerate(SECRET_KEYS)},
+    "srs.enabled": True,
+    "srs.eam_enabled": True,
+    "lotatc.enabled": True,
+    "tacview.enabled": True,
+    "tacview.remote_control_enabled": True,
+}
+"""Squadron settings with every password rr renders into a server's files."""
+
+
+def credential_for(session_id: str) -> str:
+    """A credential shaped as rr mints them: ``rr1.<session>.<secret>``."""
+    return f"rr1.{session_id}.{base64.urlsafe_b64encode(bytes(range(32))).decode().rstrip('=')}"
 
 
 def launch_request(
@@ -58,7 +74,7 @@ def launch_request(
     region: str = REGION,
     login_ref: str | None = None,
 ) -> LaunchRequest:
-    settings = SquadronSettings().apply_changes({"password": "hunter2", "srs.enabled": True})
+    settings = SquadronSettings().apply_changes(SECRET_SETTINGS)
     return LaunchRequest(
         session_id=session_id,
         guild_id=GUILD_ID,
@@ -71,7 +87,30 @@ def launch_request(
         terminate_at=clock.now() + timedelta(hours=2, minutes=15),
         login_ref=login_ref,
         deployment="ignored-by-ec2",
+        agent=AgentBoot(RR_URL, credential_for(session_id)),
     )
+
+
+def with_agent(request: LaunchRequest) -> LaunchRequest:
+    """``request`` with an agent's boot: the lifecycle hands EC2 launches none until it mints
+    credentials, and the sessions tested here are about what happens around the server."""
+    if request.agent is not None:
+        return request
+    agent = AgentBoot(RR_URL, credential_for(request.session_id))
+    return dataclasses.replace(request, agent=agent)
+
+
+class WithAgentBoot:
+    """A provider whose launches carry an agent's boot (`with_agent`)."""
+
+    def __init__(self, provider: Ec2Provider) -> None:
+        self._provider = provider
+
+    async def launch(self, request: LaunchRequest) -> InstanceInfo:
+        return await self._provider.launch(with_agent(request))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._provider, name)
 
 
 def described(aws: Aws, instance_id: str) -> dict[str, Any]:

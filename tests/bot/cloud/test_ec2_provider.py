@@ -3,7 +3,8 @@ refuse plainly, probe."""
 
 import asyncio
 import dataclasses
-import random
+import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +13,12 @@ import pytest
 
 from bot.cloud.base import LaunchError
 from bot.cloud.ec2 import Ec2Provider
+from bot.cloud.ec2.provider import NO_AGENT_MESSAGE
 from bot.config import Ec2Settings
 from tests.bot.cloud.helpers import (
     GUILD_ID,
+    RR_URL,
+    SECRET_SETTINGS,
     SESSION_ID,
     Aws,
     Network,
@@ -29,7 +33,11 @@ from tests.bot.cloud.helpers import (
     with_error,
     with_states,
 )
-from tests.bot.cloud.userdata_reader import files_in_user_data
+from tests.bot.cloud.userdata_reader import (
+    agent_settings_in_user_data,
+    credentials_in_user_data,
+    strings_in_user_data,
+)
 from tests.fakes.clock import FakeClock
 
 
@@ -68,7 +76,45 @@ async def test_launch_uses_the_template_type_network_tags_token_and_user_data(
         InstanceId=info.instance_id, Attribute="instanceInitiatedShutdownBehavior"
     )
     assert shutdown["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
-    assert files_in_user_data(user_data_of(aws, info.instance_id)) == request.files
+    assert described(aws, info.instance_id)["MetadataOptions"]["HttpTokens"] == "required"
+    assert described(aws, info.instance_id)["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+
+
+async def test_user_data_holds_rrs_address_and_the_credential_and_no_setting_or_file(
+    provider: Ec2Provider, aws: Aws, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    request = launch_request(clock)
+    assert request.agent is not None
+
+    info = await provider.launch(request)
+
+    script = user_data_of(aws, info.instance_id)
+    strings = strings_in_user_data(script)
+    assert agent_settings_in_user_data(script)["RR_AGENT_URL"] == RR_URL
+    assert credentials_in_user_data(script) == [request.agent.credential]
+    secrets = [value for value in SECRET_SETTINGS.values() if isinstance(value, str)]
+    assert secrets and all(any(s.encode() in c for c in request.files.values()) for s in secrets)
+    for secret in secrets:
+        assert secret not in script
+    for content in request.files.values():
+        lines = [line for line in content.decode().splitlines() if len(line.strip()) > 12]
+        assert not any(line.strip() in text for line in lines for text in strings)
+    assert caplog.records
+    for record in caplog.records:
+        assert request.agent.credential not in json.dumps(vars(record), default=str)
+
+
+async def test_a_launch_without_an_agent_is_refused_and_starts_nothing(
+    provider: Ec2Provider, aws: Aws, deployment: str, clock: FakeClock
+) -> None:
+    request = dataclasses.replace(launch_request(clock), agent=None)
+
+    with pytest.raises(LaunchError) as refused:
+        await provider.launch(request)
+
+    assert refused.value.reason == "config" and refused.value.message == NO_AGENT_MESSAGE
+    assert instances_tagged(aws, deployment, SESSION_ID) == []
 
 
 async def test_instance_type_follows_the_size(
@@ -139,21 +185,6 @@ async def test_a_launch_whose_answer_was_lost_adopts_the_instance_it_started(
     [instance] = instances_tagged(aws, deployment, SESSION_ID)
     assert info.instance_id == instance["InstanceId"]
     assert schedule_of(aws, deployment, info.instance_id) is not None
-
-
-async def test_user_data_over_the_limit_is_refused_and_starts_nothing(
-    provider: Ec2Provider, aws: Aws, deployment: str, clock: FakeClock
-) -> None:
-    incompressible = random.Random(7).randbytes(20_000)
-    request = dataclasses.replace(
-        launch_request(clock), files={"Config/serverSettings.lua": incompressible}
-    )
-
-    with pytest.raises(LaunchError) as refused:
-        await provider.launch(request)
-
-    assert refused.value.reason == "config" and "too large" in refused.value.message
-    assert instances_tagged(aws, deployment, SESSION_ID) == []
 
 
 async def test_a_new_attempt_starts_a_new_instance(

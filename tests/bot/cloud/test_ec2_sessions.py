@@ -34,6 +34,7 @@ from tests.bot.cloud.helpers import (
     recorded_calls,
     schedule_of,
     user_data_of,
+    with_agent,
     with_error,
     with_states,
     with_stop_time,
@@ -59,6 +60,9 @@ class LoopbackProbe(Ec2Provider):
     addresses moto hands out lead nowhere, and tests send no traffic off this machine."""
 
     dcs: asyncio.Server | None = None
+
+    async def launch(self, request: LaunchRequest) -> InstanceInfo:
+        return await super().launch(with_agent(request))
 
     async def game_port_open(self, address: str, port: int) -> bool:
         if self.dcs is None:

@@ -1,83 +1,85 @@
-"""The PowerShell user data: the files inside, byte for byte, the 16 KB limit, the start-up."""
-
-import random
-import re
+"""The PowerShell user data: rr's address and the launch's credential for the agent, in a
+folder only SYSTEM and administrators open, after the NVMe wait; never a password or a file."""
 
 import pytest
 
-from bot.cloud.base import LaunchError
+from bot.cloud.base import AgentBoot, LaunchError
 from bot.cloud.userdata import (
+    AGENT_CREDENTIAL,
+    AGENT_SETTINGS,
+    AGENT_TASK,
     NVME_READY_MARKER,
     NVME_WAIT_MINUTES,
-    USER_DATA_LIMIT,
     ServerBoot,
     ServerLayout,
     build_user_data,
     powershell_literal,
 )
-from bot.dcs import SessionOptions, render_server_files
-from bot.domain.settings import SquadronSettings
-from tests.bot.cloud.userdata_reader import files_in_user_data
+from tests.bot.cloud.helpers import RR_URL, credential_for
+from tests.bot.cloud.userdata_reader import (
+    agent_settings_in_user_data,
+    credentials_in_user_data,
+    strings_in_user_data,
+)
 
 LAYOUT = ServerLayout(
     write_folder="DCS.dcs_serverrelease",
-    dcs_install_dir="C:\\Program Files\\Eagle Dynamics\\DCS World Server",
+    dcs_install_dir="D:\\DCS World Server",
     srs_server_exe="C:\\SRS\\ServerCommandLine-Windows\\SRS-Server-Commandline.exe",
     login_helper="C:\\rr\\ed-login.ps1",
 )
 SESSION_ID = "5f0c6d3e-1f3a-4c55-9d59-0d9a2c6b7e11"
+CREDENTIAL = credential_for(SESSION_ID)
 
 
-def boot(files: dict[str, bytes], login: str | None = None) -> ServerBoot:
+def boot(
+    login: str | None = None, rr_url: str = RR_URL, credential: str = CREDENTIAL
+) -> ServerBoot:
     return ServerBoot(
-        session_id=SESSION_ID, attempt=2, files=files, login_parameter=login, region="eu-west-1"
+        session_id=SESSION_ID,
+        attempt=2,
+        agent=AgentBoot(rr_url, credential),
+        login_parameter=login,
+        region="eu-west-1",
     )
 
 
-def squadron(**changes: object) -> SquadronSettings:
-    return SquadronSettings().apply_changes(changes)
+def test_user_data_tells_the_agent_where_rr_is_and_where_the_image_keeps_dcs_and_srs() -> None:
+    script = build_user_data(boot(), LAYOUT)
+
+    assert agent_settings_in_user_data(script) == {
+        "RR_AGENT_URL": RR_URL,
+        "RR_AGENT_WRITE_FOLDER": "DCS.dcs_serverrelease",
+        "RR_AGENT_DCS_EXE": "D:\\DCS World Server\\bin\\DCS_server.exe",
+        "RR_AGENT_SRS_EXE": "C:\\SRS\\ServerCommandLine-Windows\\SRS-Server-Commandline.exe",
+    }
+    assert credentials_in_user_data(script) == [CREDENTIAL]
+    assert script.isascii(), "the script itself must be plain ASCII"
 
 
-def with_addons() -> SquadronSettings:
-    return squadron(
-        **{
-            "server_name": 'JG 52 "Training" — Caucasus',
-            "password": "hunter2",
-            "srs.enabled": True,
-            "lotatc.enabled": True,
-            "lotatc.blue_password": "blue-pw",
-        }
+def test_settings_and_credential_go_into_a_folder_only_system_and_administrators_open() -> None:
+    script = build_user_data(boot(), LAYOUT)
+    lines = script.splitlines()
+
+    def line_of(text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    acl = line_of("Set-Acl -LiteralPath $AgentDir -AclObject $AgentAcl")
+    assert "$AgentAcl.SetAccessRuleProtection($true, $false)" in script  # nothing inherited
+    assert "foreach ($sid in 'S-1-5-18', 'S-1-5-32-544') {" in script  # SYSTEM, Administrators
+    assert acl < line_of("Set-Content -LiteralPath $AgentSettings")
+    assert acl < line_of("Set-Content -LiteralPath $AgentCredential")
+    assert f"$AgentDir = '{AGENT_SETTINGS.rsplit(chr(92), 1)[0]}'" in script
+    assert f"$AgentCredential = Join-Path $AgentDir '{AGENT_CREDENTIAL.rsplit(chr(92), 1)[1]}'" in (
+        script
     )
-
-
-def test_user_data_carries_every_rendered_file_byte_for_byte() -> None:
-    files = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
-
-    script = build_user_data(boot(files), LAYOUT)
-
-    assert files_in_user_data(script) == files
-    assert script.startswith("<powershell>\n") and script.endswith("</powershell>\n")
-    assert script.isascii(), "the script itself must be plain ASCII: UTF-8 with no BOM"
-
-
-def test_user_data_writes_exact_bytes_into_the_write_folder_and_starts_dcs_there() -> None:
-    files = render_server_files(squadron(), SessionOptions(session_id=SESSION_ID))
-
-    script = build_user_data(boot(files), LAYOUT)
-
-    assert "[IO.File]::WriteAllBytes($target, $content)" in script
-    assert not re.search(r"Out-File|Set-Content|Add-Content| >>? ", script)
-    assert "$WriteFolder = 'DCS.dcs_serverrelease'" in script
-    assert (
-        "Start-Process -FilePath 'C:\\Program Files\\Eagle Dynamics\\DCS World Server\\bin\\"
-        "DCS_server.exe' -ArgumentList '--server', '--norender', '-w', $WriteFolder -PassThru"
-    ) in script
+    assert line_of("Set-Content -LiteralPath $AgentCredential") < line_of(
+        f"Start-ScheduledTask -TaskName '{AGENT_TASK}'"
+    )
 
 
 def test_user_data_waits_for_dcs_on_the_instance_store_and_fails_loudly_after_a_while() -> None:
-    files = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
-
-    script = build_user_data(boot(files, login="/rr/ed-login/1"), LAYOUT)
+    script = build_user_data(boot(login="/rr/ed-login/1"), LAYOUT)
 
     assert NVME_READY_MARKER == "C:\\ProgramData\\rr\\nvme-ready"
     assert "$NvmeReady = 'C:\\ProgramData\\rr\\nvme-ready'" in script
@@ -89,86 +91,61 @@ def test_user_data_waits_for_dcs_on_the_instance_store_and_fails_loudly_after_a_
     ) in script
     assert "        Stop-Transcript\n        exit 1\n" in script
     wait = script.index("while (-not (Test-Path -LiteralPath $NvmeReady))")
-    for later in ("WriteAllBytes", "SRS-Server-Commandline", "DCS_server.exe", "Get-SSMParameter"):
+    for later in ("Set-Acl", "Set-Content", "Start-ScheduledTask", "Get-SSMParameter"):
         assert wait < script.index(later), later  # the order is checked by parsing in tests/deploy
 
 
-def test_srs_starts_with_its_config_only_when_enabled() -> None:
-    with_srs = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
-    without = render_server_files(squadron(), SessionOptions(session_id=SESSION_ID))
+def test_login_is_read_by_parameter_name_once_the_agent_started_dcs_and_given_to_the_helper() -> (
+    None
+):
+    with_login = build_user_data(boot(login="/rr/ed-login/2"), LAYOUT)
+    without_login = build_user_data(boot(), LAYOUT)
 
-    started = build_user_data(boot(with_srs), LAYOUT)
-    not_started = build_user_data(boot(without), LAYOUT)
-
-    assert "$SrsConfig = Join-Path $WriteDir 'Config\\SRS.cfg'" in started
     assert (
-        "Start-Process -FilePath 'C:\\SRS\\ServerCommandLine-Windows\\SRS-Server-Commandline.exe'"
-        ' -ArgumentList "-cfg=`"$SrsConfig`""'
-    ) in started
-    assert started.index("SRS-Server-Commandline") < started.index("DCS_server.exe")
-    assert "SRS" not in not_started
-
-
-def test_login_is_read_on_the_server_by_parameter_name_and_handed_to_the_login_helper() -> None:
-    files = render_server_files(squadron(), SessionOptions(session_id=SESSION_ID))
-
-    with_login = build_user_data(boot(files, login="/rr/ed-login/2"), LAYOUT)
-    without_login = build_user_data(boot(files), LAYOUT)
-
+        "while (-not ($dcs = Get-Process -Name 'DCS_server' -ErrorAction SilentlyContinue "
+        "| Select-Object -First 1)) {"
+    ) in with_login
     assert (
         "$env:RR_ED_LOGIN = (Get-SSMParameter -Name '/rr/ed-login/2' -WithDecryption $true "
         "-Region 'eu-west-1').Value"
     ) in with_login
     assert "& 'C:\\rr\\ed-login.ps1' -DcsProcessId $dcs.Id -WriteDir $WriteDir" in with_login
     assert "Remove-Item Env:RR_ED_LOGIN" in with_login
+    assert with_login.index("Start-ScheduledTask") < with_login.index("Get-Process")
     assert "SSM" not in without_login and "RR_ED_LOGIN" not in without_login
+    assert "RR_ED_LOGIN" not in " ".join(agent_settings_in_user_data(with_login))
 
 
-def test_largest_settings_squadrons_can_type_fit_once_compressed() -> None:
-    options = SessionOptions(
-        session_id=SESSION_ID,
-        missions=tuple(f"C:\\任务\\{i:02d}-" + "夜间飞行" * 61 + ".miz" for i in range(20)),
-        description="\x00\x1f\x7f" * 333 + "\x01",
-    )
-    files = render_server_files(squadron(), options)
-    assert sum(len(content) for content in files.values()) > USER_DATA_LIMIT
+def test_user_data_is_small_and_has_no_room_for_a_payload() -> None:
+    script = build_user_data(boot(login="/rr/ed-login/2"), LAYOUT)
 
-    script = build_user_data(boot(files, login="/rr/ed-login/1"), LAYOUT)
-
-    assert len(script.encode()) <= USER_DATA_LIMIT
-    assert files_in_user_data(script) == files
+    assert len(script.encode()) < 6 * 1024
+    assert max(len(text) for text in strings_in_user_data(script)) <= 120
+    assert "FromBase64String" not in script and "GZipStream" not in script
 
 
-def test_settings_that_cannot_fit_are_refused_rather_than_truncated() -> None:
-    letters = random.Random(4).choices(
-        [chr(code) for code in range(0x4E00, 0x9FFF)]
-        + [chr(code) for code in range(0xAC00, 0xD7A3)],
-        k=6_000,
-    )
-    text = "".join(letters)
-    options = SessionOptions(
-        session_id=SESSION_ID,
-        missions=tuple(text[i * 250 : (i + 1) * 250] + ".miz" for i in range(20)),
-        description=text[5_000:6_000],
-    )
-    files = render_server_files(squadron(), options)
-
+@pytest.mark.parametrize("rr_url", ["", "ftp://rr.example.org", "https://rr.example.org/a b"])
+def test_an_address_the_server_cannot_reach_rr_at_is_refused(rr_url: str) -> None:
     with pytest.raises(LaunchError) as refused:
-        build_user_data(boot(files), LAYOUT)
+        build_user_data(boot(rr_url=rr_url), LAYOUT)
 
     assert refused.value.reason == "config"
-    assert "too large" in refused.value.message
-    assert "shorten the description or the mission list" in refused.value.message
+    assert "RR_PUBLIC_URL" in refused.value.message
 
 
-@pytest.mark.parametrize(
-    "path", ["../Scripts/evil.lua", "/Config/options.lua", "Config\\x.lua", ""]
-)
-def test_file_paths_outside_the_write_folder_are_refused(path: str) -> None:
+def test_a_value_that_cannot_be_written_safely_is_refused_without_echoing_the_credential() -> None:
+    odd = ServerLayout(
+        write_folder="DCS\u2019server",
+        dcs_install_dir=LAYOUT.dcs_install_dir,
+        srs_server_exe=LAYOUT.srs_server_exe,
+        login_helper=LAYOUT.login_helper,
+    )
+
     with pytest.raises(LaunchError) as refused:
-        build_user_data(boot({path: b"x"}), LAYOUT)
+        build_user_data(boot(), odd)
 
-    assert refused.value.reason == "config"
+    assert refused.value.reason == "config" and "printable ASCII" in refused.value.message
+    assert CREDENTIAL not in refused.value.message
 
 
 def test_powershell_strings_double_quotes_and_refuse_what_could_end_them() -> None:
@@ -179,6 +156,4 @@ def test_powershell_strings_double_quotes_and_refuse_what_could_end_them() -> No
 
 
 def test_same_launch_gives_the_same_user_data() -> None:
-    files = render_server_files(with_addons(), SessionOptions(session_id=SESSION_ID))
-
-    assert build_user_data(boot(files), LAYOUT) == build_user_data(boot(dict(files)), LAYOUT)
+    assert build_user_data(boot(), LAYOUT) == build_user_data(boot(), LAYOUT)
