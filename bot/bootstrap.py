@@ -228,6 +228,8 @@ def schedule_config(settings: Settings) -> ScheduleConfig:
     return ScheduleConfig(
         reminder_offsets_minutes=schedule.reminder_offsets_minutes,
         boot_lead=timedelta(minutes=schedule.boot_lead_minutes),
+        boot_lead_floor=timedelta(minutes=schedule.boot_lead_floor_minutes),
+        boot_lead_ceiling=timedelta(minutes=schedule.boot_lead_ceiling_minutes),
         end_warning_offsets_minutes=schedule.end_warnings_minutes,
         low_credit_warning=timedelta(minutes=schedule.low_credit_warning_minutes),
         readiness_timeout=timedelta(minutes=schedule.readiness_timeout_minutes),
@@ -242,7 +244,6 @@ def limits(settings: Settings) -> Limits:
         max_duration_minutes=settings.limits.max_duration_minutes,
         booking_horizon_days=settings.limits.booking_horizon_days,
         max_concurrent_per_guild=settings.limits.max_concurrent_per_guild,
-        boot_lead_minutes=settings.schedule.boot_lead_minutes,
         min_extension_minutes=settings.limits.min_extension_minutes,
     )
 

@@ -115,6 +115,10 @@ class ScheduleSettings(BaseModel):
 
     reminder_offsets_minutes: MinuteList = (24 * 60, 60, 15)
     boot_lead_minutes: Minutes = 30
+    """How early a booked server is launched until enough boots of its size and region are
+    measured; then the measured lead, kept between the floor and the ceiling."""
+    boot_lead_floor_minutes: Minutes = 10
+    boot_lead_ceiling_minutes: Minutes = 40
     end_warnings_minutes: MinuteList = (15, 5)
     low_credit_warning_minutes: Minutes = 10
     readiness_timeout_minutes: Minutes = 40
@@ -123,6 +127,21 @@ class ScheduleSettings(BaseModel):
     backstop_grace_minutes: Minutes = 15
     ended_retention_hours: float = Field(default=24.0, gt=0)
     """How long the bot keeps an ended or cancelled session in memory (``/server list``)."""
+
+    @model_validator(mode="after")
+    def _boot_lead_within_its_bounds(self) -> "ScheduleSettings":
+        floor, lead, ceiling = (
+            self.boot_lead_floor_minutes,
+            self.boot_lead_minutes,
+            self.boot_lead_ceiling_minutes,
+        )
+        if not floor <= lead <= ceiling:
+            raise ValueError(
+                f"expected RR_SCHEDULE_BOOT_LEAD_FLOOR_MINUTES ({floor}) <= "
+                f"RR_SCHEDULE_BOOT_LEAD_MINUTES ({lead}) <= "
+                f"RR_SCHEDULE_BOOT_LEAD_CEILING_MINUTES ({ceiling})"
+            )
+        return self
 
 
 Terrain = Annotated[

@@ -52,5 +52,4 @@ class Limits:
     max_duration_minutes: int = 12 * 60
     booking_horizon_days: int = 60
     max_concurrent_per_guild: int = 2
-    boot_lead_minutes: int = 20
     min_extension_minutes: int = 15

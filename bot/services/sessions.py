@@ -12,6 +12,7 @@ when it has (a purchase in between keeps it running). A booking for later reserv
 cost, so a booked evening is guaranteed.
 """
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import SCHEDULER, Lifecycle, session_options
 from bot.services.logged import logged
 from bot.services.streams import Streams, decide_session, decide_squadron
+from bot.view.boots import BootLead
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
 
 _SESSION_IDS = uuid.UUID("5b0c1c52-6a43-4b59-9a5e-2f6f3d4c7e10")
@@ -61,6 +63,8 @@ class Quote:
 
     ``boot_lead_minutes`` is how long before ``start_at`` a booked server is launched so that it
     is ready then (0 for a start now, which boots inside its own time); it is not billed.
+    ``boot`` is what that lead rests on: recent boots of the size in ``region`` (None for a
+    start now).
     """
 
     cost_cents: int
@@ -74,6 +78,8 @@ class Quote:
     covered_minutes: int
     covered_until: datetime
     boot_lead_minutes: int
+    region: str
+    boot: BootLead | None
 
     @property
     def can_go_ahead(self) -> bool:
@@ -197,6 +203,8 @@ class SessionService:
         require_bookable(book, squadron)
         session_options(QUOTE_SESSION_ID, mission_name, squadron.settings)
         rate = book.rate
+        view = self._streams.view
+        boot = None if start_at is None else await view.boot_lead(book.size, book.region)
         cost, least = _reservation_cents(rate, duration_minutes, start_at is None, self._limits)
         minimum = cost if least is None else least
         available = squadron.available_cents
@@ -219,7 +227,9 @@ class SessionService:
             minimum_cents=minimum,
             covered_minutes=(covered_until - begins) // timedelta(minutes=1),
             covered_until=covered_until,
-            boot_lead_minutes=0 if start_at is None else self._limits.boot_lead_minutes,
+            boot_lead_minutes=0 if boot is None else math.ceil(boot.lead / timedelta(minutes=1)),
+            region=book.region,
+            boot=boot,
         )
 
     # --- booking ----------------------------------------------------------------------------

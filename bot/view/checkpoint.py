@@ -36,7 +36,7 @@ from eventstore import EventStore
 log = logging.getLogger("rr.view")
 
 CHECKPOINT_NAME = "view"
-VERSION = 1
+VERSION = 2
 """This code's meaning of the view's fold; bump it whenever that changes."""
 
 Row = dict[str, Any]
@@ -104,6 +104,7 @@ def encode(saved: SavedView) -> bytes:
         "forgotten": list(saved.forgotten.items()),
         "latest": None if saved.latest is None else saved.latest.isoformat(),
         "counts": [saved.events_applied, saved.duplicates_dropped, saved.events_unreadable],
+        "boots": saved.boots,
     }
     return json.dumps(document, separators=(",", ":")).encode()
 
@@ -129,6 +130,7 @@ def decode(data: bytes) -> SavedView | None:
         events_applied=applied,
         duplicates_dropped=duplicates,
         events_unreadable=unreadable,
+        boots=document["boots"],
     )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from bot.domain.session import SessionState
 from bot.domain.squadron import SquadronState
 from bot.mailbox import Mailbox
+from bot.view.boots import BootLead
 from bot.view.model import Balance, View, ViewStats
 from bot.view.schedule import DueAction
 from eventstore import StoredEvent
@@ -22,6 +23,9 @@ class ViewHandle:
         batch = list(events)
         if batch:
             self.mailbox.tell(lambda view: view.apply_all(batch))
+
+    async def boot_lead(self, size: str, region: str) -> BootLead:
+        return await self.mailbox.ask(lambda view: view.boot_lead(size, region))
 
     async def session(self, session_id: str) -> SessionState | None:
         return await self.mailbox.ask(lambda view: view.session(session_id))

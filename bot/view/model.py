@@ -31,6 +31,7 @@ from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.session import SessionState, SessionStatus
 from bot.domain.squadron import SquadronState
+from bot.view.boots import BootLead, BootRows, BootTimes, boot_lead
 from bot.view.schedule import (
     DueAction,
     PlannedAction,
@@ -116,6 +117,8 @@ class SavedView:
     events_applied: int
     duplicates_dropped: int
     events_unreadable: int
+    boots: BootRows = field(default_factory=list)
+    """The latest boots by region and size (``BootTimes.rows``)."""
 
 
 @dataclass(slots=True)
@@ -148,6 +151,11 @@ class View:
         """The latest recorded time of the events applied: the view's own clock for forgetting."""
         self._active: set[str] = set()
         self._squadrons: dict[str, SquadronState] = {}
+        self.boot_times = BootTimes()
+        """The latest boots by region and size."""
+        self._boots_measured: set[tuple[str, str]] = set()
+        """(size, region) whose boots changed in the events being applied: their bookings'
+        launch times move."""
         self._heap: list[tuple[datetime, int, str]] = []
         self._keys: dict[str, tuple[datetime, int]] = {}
         self._order = itertools.count()
@@ -172,6 +180,7 @@ class View:
                 if event.stream_id.startswith(FOLDED_PREFIXES):
                     self._accept(event)
         finally:
+            self._replan_bookings_of_measured_boots()
             for session_id in self._dirty:
                 tracked = self._sessions.get(session_id)
                 if tracked is not None:
@@ -230,6 +239,10 @@ class View:
         self._index(action.session_id, tracked, announce=False)
 
     # --- queries ------------------------------------------------------------------------------
+
+    def boot_lead(self, size: str, region: str) -> BootLead:
+        """How early a booked server of ``size`` in ``region`` is launched, from recent boots."""
+        return boot_lead(self.boot_times.recent(size, region), self._config.boot_lead_rule)
 
     def session(self, session_id: str) -> SessionState | None:
         tracked = self._sessions.get(session_id)
@@ -359,6 +372,7 @@ class View:
             events_applied=self._applied,
             duplicates_dropped=self._duplicates,
             events_unreadable=self._unreadable,
+            boots=self.boot_times.rows(),
         )
 
     def restore(self, saved: SavedView) -> None:
@@ -372,6 +386,7 @@ class View:
         self._applied = saved.events_applied
         self._duplicates = saved.duplicates_dropped
         self._unreadable = saved.events_unreadable
+        self.boot_times = BootTimes.from_rows(saved.boots)
         self.caught_up_position = saved.position
         self._squadrons = {state.guild_id: state for state in saved.squadrons}
         for kept in saved.sessions:
@@ -432,6 +447,7 @@ class View:
         else:
             tracked.state = after
             tracked.timeline = _advance_timeline(tracked.timeline, before, after, event)
+        self._note_boot(session_id, before, after)
         if after.is_active:
             self._active.add(session_id)
         else:
@@ -485,10 +501,33 @@ class View:
             if session_id in self._sessions:
                 self._dirty[session_id] = None
 
+    def _note_boot(self, session_id: str, before: SessionState | None, after: SessionState) -> None:
+        """A session that just became ready adds its boot, launch to ready, to its size's."""
+        if after.ready_at is None or after.launched_at is None:
+            return
+        if before is not None and before.ready_at is not None:
+            return
+        took = after.ready_at - after.launched_at
+        if self.boot_times.record(after.size, after.region, session_id, after.ready_at, took):
+            self._boots_measured.add((after.size, after.region))
+
+    def _replan_bookings_of_measured_boots(self) -> None:
+        if not self._boots_measured:
+            return
+        for session_id in self._active:
+            state = self._sessions[session_id].state
+            if state.status is SessionStatus.BOOKED and (state.size, state.region) in (
+                self._boots_measured
+            ):
+                self._dirty[session_id] = None
+        self._boots_measured.clear()
+
     def _replan(self, session_id: str, tracked: _Session) -> None:
-        squadron = self._squadrons.get(tracked.state.guild_id)
+        state = tracked.state
+        squadron = self._squadrons.get(state.guild_id)
         reserved = None if squadron is None else squadron.reservations.get(session_id)
-        tracked.planned = plan(tracked.state, tracked.timeline, reserved, self._config)
+        lead = self.boot_lead(state.size, state.region).lead
+        tracked.planned = plan(state, tracked.timeline, reserved, self._config, lead)
         self._index(session_id, tracked, announce=True)
 
     def _index(self, session_id: str, tracked: _Session, *, announce: bool) -> None:

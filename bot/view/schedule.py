@@ -13,6 +13,7 @@ from typing import Literal
 
 from bot.domain.billing import credit_runs_out
 from bot.domain.session import END_WARNING_PREFIX, SessionState, SessionStatus
+from bot.view.boots import BootLeadRule
 
 ActionKind = Literal["remind", "deliver", "launch", "check_ready", "terminate", "retry_terminate"]
 
@@ -37,6 +38,11 @@ class ScheduleConfig:
 
     reminder_offsets_minutes: Sequence[int] = (1440, 60, 15)
     boot_lead: timedelta = timedelta(minutes=20)
+    """How early a booked server is launched while too few boots of its size and region are
+    measured (``bot.view.boots``)..."""
+    boot_lead_floor: timedelta = timedelta(minutes=10)
+    boot_lead_ceiling: timedelta = timedelta(minutes=40)
+    """...and the bounds of a measured lead."""
     end_warning_offsets_minutes: Sequence[int] = (15, 5)
     low_credit_warning: timedelta = timedelta(minutes=10)
     readiness_timeout: timedelta = timedelta(minutes=40)
@@ -56,6 +62,10 @@ class ScheduleConfig:
     crashed, or Discord failed, in between; the failure back-off applies after that)..."""
     delivery_window: timedelta = timedelta(minutes=30)
     """...until this long after it was recorded: a notice is not worth sending later."""
+
+    @property
+    def boot_lead_rule(self) -> BootLeadRule:
+        return BootLeadRule(self.boot_lead, self.boot_lead_floor, self.boot_lead_ceiling)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,9 +138,11 @@ def plan(
     timeline: Timeline,
     reserved_cents: int | None,
     config: ScheduleConfig,
+    boot_lead: timedelta,
 ) -> list[PlannedAction]:
     """Every action still ahead of ``session``; ``reserved_cents`` is its credit reservation
-    (None when the view has not seen the squadron's ledger for it)."""
+    (None when the view has not seen the squadron's ledger for it), ``boot_lead`` how early
+    a server of its size and region is launched before a booked start."""
     if session.status is SessionStatus.TERMINATING:
         since = timeline.terminating_since or session.end_at
         reason = session.termination_reason or "booked_time_over"
@@ -139,8 +151,8 @@ def plan(
         return []
     planned = [
         *_start_reminders(session, timeline, config),
-        *_launch(session, config),
-        *_readiness(session, timeline, config),
+        *_launch(session, config, boot_lead),
+        *_readiness(session, timeline, config, boot_lead),
         *_end_warnings(session, config),
         *_deliveries(session, timeline, config),
         _planned("terminate", session, "booked_time_over", session.end_at),
@@ -234,25 +246,27 @@ def _start_reminders(
     )
 
 
-def _launch(session: SessionState, config: ScheduleConfig) -> list[PlannedAction]:
+def _launch(
+    session: SessionState, config: ScheduleConfig, boot_lead: timedelta
+) -> list[PlannedAction]:
     if session.status is not SessionStatus.BOOKED:
         return []
     if session.immediate:
         due_at = session.start_at + config.immediate_launch_grace
     else:
-        due_at = session.start_at - config.boot_lead
+        due_at = session.start_at - boot_lead
     return [_planned("launch", session, "", due_at, lapses_at=session.end_at)]
 
 
 def _readiness(
-    session: SessionState, timeline: Timeline, config: ScheduleConfig
+    session: SessionState, timeline: Timeline, config: ScheduleConfig, boot_lead: timedelta
 ) -> list[PlannedAction]:
     if session.status not in _UP or session.ready_at is not None:
         return []
     started = (
         session.launched_at
         or timeline.launch_requested_at
-        or (session.start_at if session.immediate else session.start_at - config.boot_lead)
+        or (session.start_at if session.immediate else session.start_at - boot_lead)
     )
     return [
         _planned("check_ready", session, "", started + config.readiness_probe_interval),

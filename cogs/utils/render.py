@@ -4,8 +4,9 @@ Times are Discord timestamps (``<t:…:R>``), so every member sees them in their
 rendered here contains a password: the ready message's password goes out by DM only.
 """
 
+import math
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import discord
 
@@ -147,6 +148,13 @@ def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:
             f"early so it is ready at {discord.utils.format_dt(quote.start_at, 't')}, and bills "
             "from then."
         )
+        if quote.boot is not None and quote.boot.measured is not None:
+            took = math.ceil(quote.boot.measured / timedelta(minutes=1))
+            embed.description += (
+                f" {size.capitalize()} servers in {quote.region} were ready within "
+                f"{describe_minutes(took)} in {quote.boot.within} of their last "
+                f"{quote.boot.boots} boots."
+            )
     if quote.partly_funded:
         embed.colour = discord.Colour.gold()
         embed.description = (

@@ -122,6 +122,20 @@ def test_an_invalid_value_is_one_line_naming_the_setting_and_what_is_allowed(
     assert invalid.value.__cause__ is None and invalid.value.__suppress_context__
 
 
+def test_a_boot_lead_outside_its_floor_and_ceiling_is_refused_naming_all_three(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RR_SCHEDULE_BOOT_LEAD_MINUTES", "50")
+
+    with pytest.raises(InvalidSettings) as invalid:
+        load_settings()
+
+    assert (
+        "expected RR_SCHEDULE_BOOT_LEAD_FLOOR_MINUTES (10) <= RR_SCHEDULE_BOOT_LEAD_MINUTES (50) "
+        "<= RR_SCHEDULE_BOOT_LEAD_CEILING_MINUTES (40)"
+    ) in str(invalid.value)
+
+
 def test_a_scaled_sandbox_clock_is_refused_with_real_ec2_servers(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

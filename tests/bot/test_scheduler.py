@@ -227,3 +227,22 @@ async def test_failure_counts_are_forgotten_when_their_session_ends(rig: Rig) ->
 
     assert (await rig.history.state("m1")).ended_at is not None
     assert rig.scheduler.failing_actions == 0
+
+
+async def test_a_booked_session_launches_the_measured_boot_lead_before_its_start(rig: Rig) -> None:
+    for number in range(5):
+        await rig.history.book(f"b{number}", start_in=None, minutes=30)
+        await rig.history.launch(f"b{number}")
+        await rig.clock.advance(14 * MINUTE)
+        await rig.history.ready(f"b{number}")
+    await rig.history.book("m1", start_in=3 * HOUR)
+    starts_at = (await rig.history.state("m1")).start_at
+    assert CONFIG.boot_lead != 14 * MINUTE
+    await start(rig)
+
+    await rig.clock.set(starts_at - 14 * MINUTE - timedelta(seconds=1))
+    assert ("launch", "m1", "") not in rig.sessions.calls
+    await rig.clock.advance(timedelta(seconds=1))
+
+    assert ("launch", "m1", "") in rig.sessions.calls
+    assert (await rig.history.state("m1")).launched_at == starts_at - 14 * MINUTE

@@ -48,7 +48,6 @@ def test_limits_defaults_match_the_contract() -> None:
     assert limits.max_duration_minutes == 12 * 60
     assert timedelta(days=limits.booking_horizon_days) == timedelta(days=60)
     assert limits.max_concurrent_per_guild == 2
-    assert limits.boot_lead_minutes == 20
     assert limits.min_extension_minutes == 15
 
 

@@ -4,7 +4,7 @@ Stripe API, webhooks signed like Stripe's and posted over HTTP to the bot's web 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,12 @@ from bot.bootstrap import Rr, build, payment_service
 from bot.cloud.local import LocalProvider
 from bot.config import ScheduleSettings, Settings
 from bot.domain.actor import Actor as Member
-from bot.domain.pricing import Limits
 from bot.entrypoints.web import create_web_app
 from bot.mailbox import Mailbox
 from bot.notify import Notice
 from bot.payments import PaymentsConfig, PaymentService, payment_routes
 from bot.services import Services, SquadronService
-from bot.view import View
+from bot.view import ScheduleConfig, View
 from bot.view.feeder import ViewFeeder
 from tests.fakes.clock import FakeClock
 from tests.fakes.stripe_api import FakeStripeApi, signed_delivery, webhook_event
@@ -81,7 +80,7 @@ def notifier() -> RecordingNotifier:
 SETTINGS = Settings(
     _env_file=None,
     deployment="test",
-    schedule=ScheduleSettings(boot_lead_minutes=Limits().boot_lead_minutes),
+    schedule=ScheduleSettings(boot_lead_minutes=ScheduleConfig().boot_lead // timedelta(minutes=1)),
 )
 
 

@@ -38,7 +38,7 @@ SETTINGS = Settings(
     pricing=PricingSettings(
         small_cents_per_hour=120, medium_cents_per_hour=240, large_cents_per_hour=480
     ),
-    schedule=ScheduleSettings(boot_lead_minutes=LIMITS.boot_lead_minutes),
+    schedule=ScheduleSettings(boot_lead_minutes=SCHEDULE.boot_lead // MINUTE),
 )
 
 _interactions = itertools.count(900_000_000_000_000_001)

@@ -21,10 +21,10 @@ from tests.bot.services.harness import (
     GRACE,
     GUILD,
     HOUR,
-    LIMITS,
     MEMBER,
     MINUTE,
     OTHER_GUILD,
+    SCHEDULE,
     START,
     BotProcess,
     member,
@@ -96,7 +96,8 @@ async def test_quote_for_a_booking_costs_what_starting_now_does_and_names_the_bo
 
     assert (later.cost_cents, later.shortfall_cents) == (now.cost_cents, 0) == (240, 0)
     assert later.end_at == START + 4 * HOUR
-    assert (later.boot_lead_minutes, now.boot_lead_minutes) == (LIMITS.boot_lead_minutes, 0)
+    assert (later.boot_lead_minutes, now.boot_lead_minutes) == (SCHEDULE.boot_lead // MINUTE, 0)
+    assert later.boot is not None and later.boot.measured is None and now.boot is None
 
 
 async def test_quote_without_a_size_uses_the_squadrons_size(bot: BotProcess) -> None:

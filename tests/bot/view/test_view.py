@@ -519,3 +519,51 @@ async def test_a_forgotten_sessions_late_event_is_applied_from_the_stream_not_le
     assert stats.events_applied == len(history.events) + len(old_stream) - 1
     assert await mailbox.ask(lambda v: v.session("old")) is None
     await mailbox.stop()
+
+
+async def test_a_booking_moves_its_launch_when_boots_of_its_size_are_measured(
+    history: History, clock: FakeClock
+) -> None:
+    config = ScheduleConfig()
+    await history.book("later", start_in=5 * HOUR)
+    starts_at = (await history.state("later")).start_at
+    before = view_of(history.events, config).due_actions(starts_at - config.boot_lead)
+    assert [a.due_at for a in before if a.kind == "launch"] == [starts_at - config.boot_lead]
+
+    measured = []
+    for number in range(5):
+        measured += await history.book(f"b{number}", start_in=None, minutes=30)
+        measured += await history.launch(f"b{number}")
+        await clock.advance(15 * MINUTE)
+        measured += await history.ready(f"b{number}")
+    fresh = view_of(history.events, config)
+    view = view_of([e for e in history.events if e not in measured], config)
+    view.apply_all(measured)
+
+    for folded in (view, fresh):
+        assert folded.boot_lead("small", "eu").lead == 15 * MINUTE
+        due = folded.due_actions(starts_at - 15 * MINUTE)
+        launches = [a for a in due if a.kind == "launch" and a.session_id == "later"]
+        assert [a.due_at for a in launches] == [starts_at - 15 * MINUTE]
+
+
+async def test_a_forgotten_session_coming_back_does_not_count_its_boot_twice(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("old", start_in=None)
+    await history.launch("old")
+    await clock.advance(12 * MINUTE)
+    await history.ready("old", delivered=False)
+    await history.request_termination("old", "stopped_by_user")
+    await history.end("old")
+    view = View(ScheduleConfig(), retention=HOUR)
+    view.apply_all(history.events)
+    await clock.advance(2 * HOUR)
+    view.apply_all(await history.grant(1))
+    assert view.session("old") is None
+
+    late = await history.delivered("old", READY_NOTICE)
+    view.apply_all([e for e in history.events if e.stream_id == "mission#old"] + late)
+
+    assert view.stats().events_waiting == 0
+    assert view.boot_times.recent("small", "eu") == [12 * 60]
