@@ -116,7 +116,11 @@ def build(
         clock=clock,
         pricing=Pricing(settings.pricing.rates_cents_per_hour, settings.pricing.currency),
         limits=limits(settings),
-        compute=ComputeSettings(deployment=settings.deployment, backstop_grace=backstop_grace),
+        compute=ComputeSettings(
+            deployment=settings.deployment,
+            backstop_grace=backstop_grace,
+            graceful_end=timedelta(seconds=settings.schedule.graceful_end_seconds),
+        ),
         agents=agents,
         login_pool=login_pool,
         keys=store.keys if isinstance(store, SealingStore) else None,

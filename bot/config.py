@@ -124,7 +124,8 @@ class ScheduleSettings(BaseModel):
     readiness_timeout_minutes: Minutes = 40
     readiness_probe_seconds: int = Field(default=30, ge=1)
     terminate_retry_seconds: int = Field(default=60, ge=1)
-    backstop_grace_minutes: Minutes = 15
+    graceful_end_seconds: int = Field(default=120, ge=1)
+    backstop_grace_minutes: Minutes = Field(default=15, ge=1, validate_default=True)
     ended_retention_hours: float = Field(default=24.0, gt=0)
     """How long the bot keeps an ended or cancelled session in memory (``/server list``)."""
 
@@ -142,6 +143,18 @@ class ScheduleSettings(BaseModel):
                 f"RR_SCHEDULE_BOOT_LEAD_CEILING_MINUTES ({ceiling})"
             )
         return self
+
+    @field_validator("backstop_grace_minutes")
+    @classmethod
+    def _backstop_after_graceful_end(cls, value: int, info: ValidationInfo) -> int:
+        """The backstop is the hard limit: it must leave a server its whole graceful end."""
+        wait = info.data.get("graceful_end_seconds")
+        if wait is not None and value * 60 <= wait:
+            raise ValueError(
+                f"expected longer than RR_SCHEDULE_GRACEFUL_END_SECONDS ({wait} seconds), so "
+                "that the backstop never cuts a graceful end short"
+            )
+        return value
 
 
 Terrain = Annotated[

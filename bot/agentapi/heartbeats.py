@@ -40,6 +40,13 @@ class HeartbeatBook:
         self._ledger = ledger
         self._now = now
         self._latest: dict[str, ServerReport] = {}
+        self._listeners: list[Callable[[ServerReport], None]] = []
+
+    def subscribe(self, listener: Callable[[ServerReport], None]) -> None:
+        """Have ``listener`` called with every report accepted from now on, once it is kept
+        (the lifecycle terminates a server that reports its mission ended). It runs inside the
+        heartbeat's request, so it must return at once and not raise."""
+        self._listeners.append(listener)
 
     def latest(self, session_id: str) -> ServerReport | None:
         return self._latest.get(session_id)
@@ -76,6 +83,8 @@ class HeartbeatBook:
                 players=len(heartbeat.players),
             )
             await self._ledger.append(grant.session_id, changed)
+        for listener in self._listeners:
+            listener(report)
         return report
 
     def forget(self, session_id: str) -> None:

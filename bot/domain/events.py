@@ -36,6 +36,7 @@ __all__ = [
     "CreditsReserved",
     "DomainEvent",
     "EventSchemaError",
+    "GracefulEndStarted",
     "InstanceLaunchFailed",
     "InstanceLaunchRequested",
     "InstanceLaunched",
@@ -306,6 +307,16 @@ class TerminationRequested(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GracefulEndStarted(DomainEvent):
+    """After the termination request (billing stopped there), rr asked the server's agent to
+    end the mission cleanly, so that DCS writes its Tacview, track and save files; the server
+    is terminated once it has, or at ``until`` at the latest."""
+
+    TYPE: ClassVar[str] = "GracefulEndStarted"
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionEnded(DomainEvent):
     TYPE: ClassVar[str] = "SessionEnded"
     reason: TerminationReason
@@ -337,6 +348,7 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     InstanceReady,
     SessionExtended,
     TerminationRequested,
+    GracefulEndStarted,
     SessionEnded,
 )
 """Every event class this code reads and writes."""

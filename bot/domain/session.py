@@ -19,6 +19,11 @@
 - `RequestTermination` records when the session stopped for billing (`stop_at`: now, or an
   earlier moment the service knows: credit run out, a lost server last seen), before the
   server is terminated, so the bill never depends on when the end gets recorded.
+- `StartGracefulEnd` may follow the termination request of a server that serves a game: rr asks
+  its agent to end the mission cleanly (DCS then writes its Tacview, track and save files) and
+  terminates the server once it has, or at the recorded `until` at the latest. Billing stopped
+  with the request, so those minutes are rr's. It is recorded once; a restart carries on to the
+  same `until`.
 - `RecordEnded` needs a termination request first and records the bill of
   `bot.domain.billing.bill()`, which states the billing rule; the service appends it with the
   squadron's `Charge` of the same bill in one `append_many`.
@@ -51,6 +56,7 @@ from bot.domain.errors import Conflict, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import (
     TERMINATION_REASONS,
     DomainEvent,
+    GracefulEndStarted,
     InstanceLaunched,
     InstanceLaunchFailed,
     InstanceLaunchRequested,
@@ -142,6 +148,9 @@ class SessionState:
     termination_reason: TerminationReason | None = None
     stop_at: datetime | None = None
     """When the session stopped for billing, recorded with the termination request."""
+    graceful_end_until: datetime | None = None
+    """Set once rr asked the server to end its mission cleanly: terminated by then at the
+    latest."""
     ended_at: datetime | None = None
     billed_minutes: int | None = None
     charged_cents: int | None = None
@@ -246,6 +255,15 @@ class RequestTermination:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StartGracefulEnd:
+    """rr asked the stopping server's agent to end the mission; it waits until ``until``."""
+
+    actor: Actor
+    now: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RecordEnded:
     """The instance is gone; the end records `bot.domain.billing.bill(state, now)`."""
 
@@ -278,6 +296,7 @@ SessionCommand = (
     | RecordReady
     | Extend
     | RequestTermination
+    | StartGracefulEnd
     | RecordEnded
     | RecordReminder
     | RecordDelivered
@@ -328,6 +347,8 @@ def decide(command: SessionCommand, state: SessionState | None) -> list[DomainEv
             return _extend(command, state)
         case RequestTermination():
             return _request_termination(command, state)
+        case StartGracefulEnd():
+            return _start_graceful_end(command, state)
         case RecordEnded():
             return _record_ended(command, state)
         case RecordReminder():
@@ -591,6 +612,24 @@ def _require_still_due(reason: TerminationReason, state: SessionState, now: date
         raise Conflict("This session's server is ready, so it is not stopped for being late.")
 
 
+def _start_graceful_end(command: StartGracefulEnd, state: SessionState) -> list[DomainEvent]:
+    match state.status:
+        case SessionStatus.TERMINATING:
+            pass
+        case SessionStatus.ENDED | SessionStatus.CANCELLED:
+            raise _ended_conflict(state)
+        case _:
+            raise Conflict("This session is not stopping; request its termination first.")
+    if state.graceful_end_until is not None:
+        return []
+    if state.instance_id is None:
+        raise Conflict("This session has no server whose mission could be ended.")
+    until = _require_aware(command.until, "end of the graceful wait")
+    if until <= _require_aware(command.now, "current time"):
+        raise InvalidRequest("The graceful end must wait until a time still to come.")
+    return [GracefulEndStarted(until=until)]
+
+
 def _record_ended(command: RecordEnded, state: SessionState) -> list[DomainEvent]:
     if state.status is SessionStatus.ENDED or state.status is SessionStatus.CANCELLED:
         raise _ended_conflict(state)
@@ -704,6 +743,8 @@ def apply(state: SessionState | None, event: DomainEvent) -> SessionState:
                 termination_reason=event.reason,
                 stop_at=event.stop_at,
             )
+        case GracefulEndStarted():
+            return replace(state, graceful_end_until=event.until)
         case SessionEnded():
             return replace(
                 state,

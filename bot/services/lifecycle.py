@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.agentapi import AgentApi
+from bot.agentapi import AgentApi, ServerReport
 from bot.clock import Clock
 from bot.cloud.base import ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
 from bot.dcs import SessionOptions, render_server_files
@@ -47,6 +47,7 @@ from bot.notify import (
     SessionExtendedNotice,
 )
 from bot.services.background import BackgroundTasks
+from bot.services.game_chat import GRACEFUL_END_LINE, chat_line
 from bot.services.logged import logged
 from bot.services.sightings import Sightings
 from bot.services.streams import Streams, decide_session, decide_squadron
@@ -67,6 +68,11 @@ server cannot be stopped any more): billed no further than the credit, topped up
 CREDIT_LOW = "credit-low"
 NO_LOGIN_MESSAGE = "Every DCS server login is in use; try again once another server has stopped."
 DEFAULT_BACKSTOP_GRACE = timedelta(minutes=15)
+DEFAULT_GRACEFUL_END = timedelta(minutes=2)
+MISSION_UNDER_WAY = frozenset({"running", "loading"})
+"""What a server's agent reports of a mission worth ending cleanly before the server goes."""
+MISSION_OVER = frozenset({"stopped", "unresponsive"})
+"""What an agent reports once the mission has ended, or once its hook can no longer end it."""
 
 
 class LoginPool(Protocol):
@@ -91,10 +97,20 @@ class Funding:
 
 @dataclass(frozen=True)
 class ComputeSettings:
-    """``deployment`` tags every server; the backstop stops it ``backstop_grace`` after its end."""
+    """``deployment`` tags every server; before it is terminated, a server whose agent reports
+    a mission is given ``graceful_end`` to end it cleanly; the backstop stops it
+    ``backstop_grace`` after its end, the hard limit, so the longer of the two."""
 
     deployment: str
     backstop_grace: timedelta = DEFAULT_BACKSTOP_GRACE
+    graceful_end: timedelta = DEFAULT_GRACEFUL_END
+
+    def __post_init__(self) -> None:
+        if self.backstop_grace <= self.graceful_end:
+            raise ValueError(
+                "The backstop grace must be longer than the graceful end, or the backstop "
+                "would cut graceful ends short."
+            )
 
 
 def session_options(
@@ -146,6 +162,10 @@ class Lifecycle:
         """Sessions whose "starting DCS" progress was told; the probe repeats every 30 s."""
         self._delivering: set[tuple[str, str]] = set()
         """(session, notice key) being sent right now, which the scheduler does not send too."""
+        self._ending: dict[str, TerminationReason] = {}
+        """Sessions whose server this process asked to end its mission and waits for (with the
+        stop's reason); a restart forgets them, and the next try of the stop asks again."""
+        agents.heartbeats.subscribe(self._heard)
 
     # --- launch -----------------------------------------------------------------------------
 
@@ -397,7 +417,9 @@ class Lifecycle:
         the squadron."""
         if state.instance_id is not None:
             await self._move_backstop(state)
-        await self._tell(SessionExtendedNotice(state, minutes, actor.user_id))
+        notice = SessionExtendedNotice(state, minutes, actor.user_id)
+        self._say_notice_in_game(state, notice)
+        await self._tell(notice)
 
     async def follow_cancellation(self, state: SessionState) -> None:
         """Tell the squadron a booking was cancelled before it started."""
@@ -443,6 +465,7 @@ class Lifecycle:
             state = await self._streams.session(session_id)
             fields["guild_id"] = state.guild_id
             if not state.is_active:
+                self._ending.pop(session_id, None)
                 fields["outcome"] = f"nothing to do ({state.status})"
                 return state
             if state.status is SessionStatus.BOOKED and reason != "stopped_by_user":
@@ -487,6 +510,10 @@ class Lifecycle:
                 state = await self._adopt(state, actor)
             if state.instance_id is not None:
                 fields["instance_id"] = state.instance_id
+                waiting = await self._graceful_end(state, actor)
+                if waiting is not None:
+                    fields["outcome"] = "ending the mission first"
+                    return waiting
                 await self._provider.terminate(state.instance_id)
             ended, stored = await self._end(state, actor, causation_id)
             if not stored:
@@ -503,6 +530,95 @@ class Lifecycle:
                 )
             )
             return ended
+
+    # --- graceful end -----------------------------------------------------------------------
+
+    async def _graceful_end(self, state: SessionState, actor: Actor) -> SessionState | None:
+        """The stopping session while its server is given time to end its mission cleanly, so
+        the caller leaves the server running for now; None once it may be terminated.
+
+        A server whose agent reports a mission under way is asked to end it, so DCS writes its
+        Tacview, track and save files; `GracefulEndStarted` records the bound, never past the
+        backstop. The server is terminated once its agent reports the mission over (the
+        heartbeat wakes the stop), or at the bound. The request for the stop recorded when
+        billing stopped, so this wait is not billed. After a restart the next try of the stop
+        asks again (instructions live in memory) and keeps the recorded bound.
+        """
+        if state.graceful_end_until is None:
+            if not self._mission_to_save(state):
+                return None
+            state = await self._start_graceful_end(state, actor)
+            if state.graceful_end_until is None or state.status is not SessionStatus.TERMINATING:
+                return None
+        if self._clock.now() >= state.graceful_end_until or self._graceful_end_done(state):
+            self._ending.pop(state.session_id, None)
+            return None
+        if state.session_id not in self._ending:
+            self._ending[state.session_id] = state.termination_reason or "stopped_by_user"
+            self._agents.instructions.post_end_mission(state.session_id)
+        return state
+
+    def _mission_to_save(self, state: SessionState) -> bool:
+        """A server that served a game and whose agent reports a mission under way; a lost one
+        can end nothing."""
+        report = self._reported(state)
+        return (
+            state.ready_at is not None
+            and state.termination_reason != "instance_lost"
+            and report is not None
+            and report.state in MISSION_UNDER_WAY
+        )
+
+    def _graceful_end_done(self, state: SessionState) -> bool:
+        """The agent reports the mission ended (its files are written), or a hook that no
+        longer answers: nothing more to wait for."""
+        report = self._reported(state)
+        return report is not None and report.state in MISSION_OVER
+
+    async def _start_graceful_end(self, state: SessionState, actor: Actor) -> SessionState:
+        """Record the bound of the graceful end and tell the pilots; the session as it is now
+        (unchanged when the bound would fall at the backstop or another process ended it)."""
+        now = self._clock.now()
+        until = min(now + self._compute.graceful_end, self._backstop(state))
+        if until <= now:
+            return state
+        try:
+            started, stored = await self._streams.write_session(
+                state.session_id,
+                lambda current: decide_session(
+                    sessions.StartGracefulEnd(actor=actor, now=self._clock.now(), until=until),
+                    current,
+                ),
+            )
+        except Conflict:
+            return await self._streams.reload_session(state.session_id)
+        assert started is not None
+        if stored:
+            self._say_in_game(started, GRACEFUL_END_LINE)
+        return started
+
+    def _heard(self, report: ServerReport) -> None:
+        """A server ending its mission for rr reports it over: terminate it now, not at the
+        bound (in the background: this runs inside the agent's heartbeat)."""
+        reason = self._ending.get(report.session_id)
+        if reason is None or report.state not in MISSION_OVER:
+            return
+        del self._ending[report.session_id]
+        self._background.spawn(
+            self.terminate(report.session_id, reason), name=f"graceful-end:{report.session_id}"
+        )
+
+    def _reported(self, state: SessionState) -> ServerReport | None:
+        """The latest report of the session's agent for its current launch, if any."""
+        report = self._agents.heartbeats.latest(state.session_id)
+        return report if report is not None and report.attempt == state.attempt else None
+
+    def _say_in_game(self, state: SessionState, text: str) -> None:
+        """Post ``text`` in the game's chat when the server's agent reports a mission running;
+        else nothing (no pilot would read it)."""
+        report = self._reported(state)
+        if report is not None and report.state == "running":
+            self._agents.instructions.post_chat(state.session_id, text)
 
     async def request_stop(
         self,
@@ -761,7 +877,10 @@ class Lifecycle:
         self._delivering.add(slot)
         delivered = False
         try:
-            await self._notifier.notify(await self._recorded_notice(state, key))
+            notice = await self._recorded_notice(state, key)
+            if first_try:  # just recorded: in the game once, however often Discord is retried
+                self._say_notice_in_game(state, notice)
+            await self._notifier.notify(notice)
             delivered = True
         except Exception as error:
             if not first_try:
@@ -793,6 +912,11 @@ class Lifecycle:
             )
         finally:
             self._delivering.discard(slot)
+
+    def _say_notice_in_game(self, state: SessionState, notice: Notice) -> None:
+        line = chat_line(notice)
+        if line is not None:
+            self._say_in_game(state, line)
 
     async def _recorded_notice(self, state: SessionState, key: str) -> Notice:
         if key == READY_NOTICE:

@@ -144,9 +144,7 @@ def plan(
     (None when the view has not seen the squadron's ledger for it), ``boot_lead`` how early
     a server of its size and region is launched before a booked start."""
     if session.status is SessionStatus.TERMINATING:
-        since = timeline.terminating_since or session.end_at
-        reason = session.termination_reason or "booked_time_over"
-        return [_planned("retry_terminate", session, reason, since + config.terminate_retry)]
+        return _termination(session, timeline, config)
     if session.status not in _LIVE:
         return []
     planned = [
@@ -159,6 +157,19 @@ def plan(
         *_credit(session, reserved_cents, config),
     ]
     return _close_moot_windows(planned)
+
+
+def _termination(
+    session: SessionState, timeline: Timeline, config: ScheduleConfig
+) -> list[PlannedAction]:
+    """A stop under way is tried again a while after it was requested; during a graceful end
+    that try carries the wait on (after a restart too), and the end of the wait terminates."""
+    since = timeline.terminating_since or session.end_at
+    reason = session.termination_reason or "booked_time_over"
+    planned = [_planned("retry_terminate", session, reason, since + config.terminate_retry)]
+    if session.graceful_end_until is not None:
+        planned.append(_planned("terminate", session, reason, session.graceful_end_until))
+    return planned
 
 
 def due_now(

@@ -104,6 +104,12 @@ def test_blank_optional_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> No
         ("RR_OPERATOR_IDS", "42", "RR_OPERATOR_IDS: expected a Discord id (15 to 20 digits)."),
         ("DISCORD_GUILD_ID", "my-guild", "DISCORD_GUILD_ID: expected a Discord id"),
         ("RR_LIMITS_MIN_DURATION_MINUTES", "900", "RR_LIMITS_MAX_DURATION_MINUTES: expected at"),
+        (
+            "RR_SCHEDULE_GRACEFUL_END_SECONDS",
+            "900",
+            "RR_SCHEDULE_BACKSTOP_GRACE_MINUTES: expected longer than "
+            "RR_SCHEDULE_GRACEFUL_END_SECONDS (900 seconds)",
+        ),
         ("RR_SANDBOX_TIME_SCALE", "0", "RR_SANDBOX_TIME_SCALE: input should be greater than 0"),
         ("RR_LOG_LEVEL", "LOUD", "RR_LOG_LEVEL: input should be 'DEBUG', 'INFO'"),
     ],

@@ -9,6 +9,7 @@ from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, DomainError, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import (
     DomainEvent,
+    GracefulEndStarted,
     InstanceLaunchRequested,
     SessionCancelled,
     SessionEnded,
@@ -665,6 +666,59 @@ def test_a_session_that_never_launched_ends_unbilled() -> None:
     assert state.status is ms.SessionStatus.ENDED
     assert state.termination_reason == "launch_failed"
     assert (state.billed_minutes, state.charged_cents) == (0, 0)
+
+
+# --- the graceful end ----------------------------------------------------------------------------
+
+GRACEFUL_UNTIL = STOPPED_AT + timedelta(minutes=2)
+
+
+def graceful_end(
+    now: datetime = STOPPED_AT, until: datetime = GRACEFUL_UNTIL
+) -> ms.StartGracefulEnd:
+    return ms.StartGracefulEnd(actor=SYSTEM, now=now, until=until)
+
+
+def test_a_stopping_server_may_be_given_until_a_bound_to_end_its_mission_once() -> None:
+    stream = terminating()
+    assert run(stream, graceful_end()) == [GracefulEndStarted(until=GRACEFUL_UNTIL)]
+    assert state_of(stream).graceful_end_until == GRACEFUL_UNTIL
+    later = GRACEFUL_UNTIL + timedelta(minutes=5)
+    assert run(stream, graceful_end(STOPPED_AT + timedelta(minutes=1), later)) == []
+    assert state_of(stream).graceful_end_until == GRACEFUL_UNTIL
+
+
+def test_the_graceful_end_bills_only_to_the_stop() -> None:
+    stream = terminating()
+    run(stream, graceful_end())
+    [ended_event] = run(stream, end_command(GRACEFUL_UNTIL))
+    assert isinstance(ended_event, SessionEnded)
+    assert (ended_event.ended_at, ended_event.billed_minutes) == (STOPPED_AT, 60)
+    assert state_of(stream).graceful_end_until == GRACEFUL_UNTIL
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (running, Conflict, "request its termination first"),
+        (ended, Conflict, "already ended"),
+        (cancelled, Conflict, "was cancelled"),
+    ],
+)
+def test_only_a_stopping_session_gets_a_graceful_end(
+    make: Callable[[], SessionStream], error: type[DomainError], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        ms.decide(graceful_end(), make().state)
+
+
+def test_a_graceful_end_needs_a_server_and_a_bound_to_come() -> None:
+    stream = launching()
+    run(stream, stop(SYSTEM, "admin"))
+    with pytest.raises(Conflict, match="no server"):
+        ms.decide(graceful_end(), stream.state)
+    with pytest.raises(InvalidRequest, match="still to come"):
+        ms.decide(graceful_end(until=STOPPED_AT), terminating().state)
 
 
 # --- reminders -----------------------------------------------------------------------------------

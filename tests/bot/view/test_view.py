@@ -6,7 +6,7 @@ import pytest
 
 from bot.domain.events import CreditsReserved, ReservationReduced
 from bot.domain.pricing import cost_at_rate
-from bot.domain.session import READY_NOTICE, Extend, SessionStatus
+from bot.domain.session import READY_NOTICE, Extend, SessionStatus, StartGracefulEnd
 from bot.domain.squadron import squadron_stream
 from bot.mailbox import Mailbox
 from bot.view import Balance, DueAction, ScheduleConfig, View
@@ -383,6 +383,25 @@ async def test_a_termination_taking_too_long_is_retried(history: History, clock:
     view.apply_all(await history.end("m1"))
     assert view.next_due_at() is None
     assert view.active_sessions() == []
+
+
+async def test_a_graceful_end_is_carried_on_after_the_retry_and_cut_off_at_its_bound(
+    history: History, clock: FakeClock
+) -> None:
+    await history.book("m1", start_in=None)
+    await history.launch("m1")
+    await clock.advance(10 * MINUTE)
+    await history.request_termination("m1", "stopped_by_user")
+    until = START + 12 * MINUTE
+    await history.decide("m1", StartGracefulEnd(actor=SYSTEM, now=clock.now(), until=until))
+    view = view_of(history.events)
+    retry_at = START + 11 * MINUTE
+    assert view.due_actions(retry_at) == [
+        DueAction("retry_terminate", "m1", "stopped_by_user", retry_at)
+    ]
+    view.postpone(DueAction("retry_terminate", "m1", "stopped_by_user", retry_at), until + MINUTE)
+    assert view.next_due_at() == until
+    assert view.due_actions(until) == [DueAction("terminate", "m1", "stopped_by_user", until)]
 
 
 async def test_a_booking_whose_time_passed_unlaunched_is_terminated_not_launched(
