@@ -594,6 +594,11 @@ def _stopped(ended: SessionState, label: str, currency: str) -> str:
     if ended.status is SessionStatus.ENDED:
         cost = billed(ended.billed_minutes or 0, ended.charged_cents or 0, currency)
         return f"{label} has stopped: {cost}."
+    if ended.graceful_end_until is not None:
+        return (
+            f"{label} is ending its mission so that DCS saves its Tacview and tracks; billing "
+            "stopped now, and the squadron is told when the server has stopped."
+        )
     return f"{label} is shutting down; the squadron is told when it has stopped."
 
 

@@ -67,6 +67,11 @@ log = logging.getLogger("rr.discord.notify")
 TOKEN_FRESH_SECONDS = 14 * 60
 """Interaction tokens last 15 minutes; stop editing through one a minute before that."""
 
+GRACEFUL_END_TOLD = (
+    "rr ended the mission cleanly first to save your Tacview and tracks; those minutes are "
+    "not billed."
+)
+
 REMEMBERED_REPORTS = 4096
 """Problems outside any session remembered as reported; the oldest beyond are forgotten."""
 
@@ -219,6 +224,8 @@ class DiscordNotifier:
                 else:
                     cost = billed(minutes, cents, self.bot.services.pricing.currency)
                     text = f"{label} has stopped ({REASON_LABELS.get(reason, reason)}): {cost}."
+                    if session.graceful_end_until is not None:
+                        text += f" {GRACEFUL_END_TOLD}"
                 text = f"<@{session.booked_by}> {text}"
                 await self._post(session.guild_id, text, session=session)
                 self._origins.pop(session.session_id, None)

@@ -8,8 +8,10 @@ import pytest
 
 from bot.cloud.base import InstanceInfo, LaunchError, LaunchRequest
 from bot.domain.actor import Actor
+from cogs.utils.notifier import GRACEFUL_END_TOLD
 from discord_emulator import Message
 from discord_emulator.models import walk_components
+from tests.bot.services.agent_reports import kinds, report
 from tests.cogs.conftest import World
 from tests.cogs.test_commands import newest, start_server
 
@@ -220,3 +222,29 @@ async def test_sessions_are_offered_by_their_label_in_the_squadrons_time_zone(
         w.guild, w.manager, "server extend", {"server": "#2"}, focused="server"
     )
     assert [choice["name"][:9] for choice in picked] == ["Server #2"]
+
+
+async def test_a_stop_ends_the_mission_first_and_says_those_minutes_are_not_billed(
+    world: World,
+) -> None:
+    w = world
+    await w.fund(5000)
+    session = await start_server(w)
+    await report(w.app.services, session, "running")
+    await w.advance(10 * MINUTE)
+
+    stop = await w.emu.invoke(w.guild, w.manager, "server stop")
+    await stop.message()
+    await (await stop.click("confirm")).response()
+    progress = await w.emu.until(lambda: newest(stop.messages, "ending its mission"), "progress")
+    assert "billing stopped now" in progress.content
+    assert kinds(w.app.services, session)[-1] == ("end_mission", None)
+    await w.advance(timedelta(seconds=30))
+    await report(w.app.services, session, "stopped")
+    await w.app.services.background.drain()
+
+    notice = await w.emu.until(
+        lambda: newest(w.emu.channel_messages(w.reminders), "has stopped"), "the end notice"
+    )
+    assert "(stopped by a member): 11 minutes billed, $0.37." in notice.content
+    assert notice.content.endswith(GRACEFUL_END_TOLD)

@@ -4,12 +4,12 @@ agent API's route accepts them (the HTTP exchange itself is tested in tests/agen
 from bot.agentapi import Grant
 from bot.agentapi.schemas import Heartbeat, Instruction
 from bot.domain.session import SessionState
-from tests.bot.services.harness import BotProcess
+from bot.services import Services
 
 
-async def report(bot: BotProcess, session: SessionState, state: str = "running") -> None:
+async def report(services: Services, session: SessionState, state: str = "running") -> None:
     """The session's agent reports DCS in ``state`` for the session's current launch."""
-    heartbeats = bot.services.agents.heartbeats
+    heartbeats = services.agents.heartbeats
     grant = Grant(session.session_id, session.attempt)
     beat = Heartbeat.model_validate(
         {
@@ -23,10 +23,11 @@ async def report(bot: BotProcess, session: SessionState, state: str = "running")
     await heartbeats.accept(grant, beat)
 
 
-def instructions(bot: BotProcess, session: SessionState) -> list[Instruction]:
+def instructions(services: Services, session: SessionState) -> list[Instruction]:
     """What rr would hand the session's agent with its next heartbeat."""
-    return bot.services.agents.instructions.pending(session.session_id)
+    return services.agents.instructions.pending(session.session_id)
 
 
-def kinds(bot: BotProcess, session: SessionState) -> list[tuple[str, str | None]]:
-    return [(i.kind, i.text) for i in instructions(bot, session)]
+def kinds(services: Services, session: SessionState) -> list[tuple[str, str | None]]:
+    """The pending instructions as (kind, chat text)."""
+    return [(i.kind, i.text) for i in instructions(services, session)]

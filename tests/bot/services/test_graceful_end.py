@@ -58,7 +58,7 @@ async def test_a_server_whose_agent_reports_a_mission_is_asked_to_end_it_before_
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     session = await running(bot)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     await bot.clock.advance(20 * MINUTE)
 
     stopping = await bot.services.sessions.stop(member(), session.session_id)
@@ -67,7 +67,7 @@ async def test_a_server_whose_agent_reports_a_mission_is_asked_to_end_it_before_
     assert stopping.status is SessionStatus.TERMINATING
     assert (stopping.stop_at, stopping.graceful_end_until) == (now, now + WAIT)
     assert provider.terminated == []
-    assert kinds(bot, session) == [("chat", GRACEFUL_END_LINE), ("end_mission", None)]
+    assert kinds(bot.services, session) == [("chat", GRACEFUL_END_LINE), ("end_mission", None)]
     assert (await bot.types(session_stream(session.session_id)))[-2:] == [
         "TerminationRequested",
         "GracefulEndStarted",
@@ -79,12 +79,12 @@ async def test_the_server_is_terminated_once_its_agent_reports_the_mission_ended
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     session = await running(bot)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     await bot.clock.advance(20 * MINUTE)
     await bot.services.sessions.stop(member(), session.session_id)
     await bot.clock.advance(90 * SECOND)
 
-    await report(bot, session, "stopped")
+    await report(bot.services, session, "stopped")
     await bot.services.background.drain()
 
     ended = await bot.services.sessions.get(session.session_id)
@@ -99,14 +99,14 @@ async def test_asking_again_while_the_mission_ends_posts_nothing_twice(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     session = await running(bot)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     first = await bot.services.sessions.terminate(session.session_id, "admin")
     await bot.clock.advance(MINUTE)
 
     again = await bot.services.sessions.terminate(session.session_id, "admin")
 
     assert again.graceful_end_until == first.graceful_end_until
-    assert kinds(bot, session) == [("chat", GRACEFUL_END_LINE), ("end_mission", None)]
+    assert kinds(bot.services, session) == [("chat", GRACEFUL_END_LINE), ("end_mission", None)]
     assert provider.terminated == []
     assert (await bot.types(session_stream(session.session_id))).count("GracefulEndStarted") == 1
 
@@ -116,7 +116,7 @@ async def test_a_mission_that_does_not_end_is_cut_off_by_the_scheduler_at_the_bo
 ) -> None:
     async with process(store, clock, provider) as bot:
         session = await running(bot)
-        await report(bot, session, "running")
+        await report(bot.services, session, "running")
         await clock.advance(30 * MINUTE)
         await bot.services.sessions.stop(member(), session.session_id)
 
@@ -138,13 +138,13 @@ async def test_the_end_of_booked_time_ends_the_mission_first_and_bills_the_booke
 ) -> None:
     async with process(store, clock, provider) as bot:
         session = await running(bot, minutes=60)
-        await report(bot, session, "running")
+        await report(bot.services, session, "running")
         await clock.set(session.end_at)
 
-        assert kinds(bot, session)[-1] == ("end_mission", None)
+        assert kinds(bot.services, session)[-1] == ("end_mission", None)
         assert provider.terminated == []
         await clock.advance(20 * SECOND)
-        await report(bot, session, "stopped")
+        await report(bot.services, session, "stopped")
         await bot.services.background.drain()
 
         ended = await bot.services.sessions.get(session.session_id)
@@ -161,7 +161,7 @@ async def test_a_restart_during_the_graceful_end_asks_again_and_ends_by_the_same
 ) -> None:
     async with process(store, clock, provider, scheduler=False) as first:
         session = await running(first)
-        await report(first, session, "running")
+        await report(first.services, session, "running")
         await clock.advance(10 * MINUTE)
         stopping = await first.services.sessions.stop(member(), session.session_id)
     assert stopping.graceful_end_until is not None
@@ -169,7 +169,7 @@ async def test_a_restart_during_the_graceful_end_asks_again_and_ends_by_the_same
 
     async with process(store, clock, provider) as restarted:
         await clock.advance(SCHEDULE.terminate_retry - 30 * SECOND)
-        assert kinds(restarted, session) == [("end_mission", None)]
+        assert kinds(restarted.services, session) == [("end_mission", None)]
         assert provider.terminated == []
         await clock.set(stopping.graceful_end_until)
 
@@ -184,13 +184,13 @@ async def test_after_a_restart_the_agent_reporting_the_mission_ended_ends_it_at_
 ) -> None:
     async with process(store, clock, provider, scheduler=False) as first:
         session = await running(first)
-        await report(first, session, "running")
+        await report(first.services, session, "running")
         stopping = await first.services.sessions.stop(member(), session.session_id)
 
     async with process(store, clock, provider) as restarted:
         await clock.advance(SCHEDULE.terminate_retry)
         assert (await restarted.services.sessions.get(session.session_id)).is_active
-        await report(restarted, session, "stopped")
+        await report(restarted.services, session, "stopped")
         await restarted.services.background.drain()
 
         ended = await restarted.services.sessions.get(session.session_id)
@@ -205,35 +205,35 @@ async def test_a_server_with_no_mission_reported_is_terminated_at_once(
 ) -> None:
     session = await running(bot)
     if reported is not None:
-        await report(bot, session, reported)
+        await report(bot.services, session, reported)
 
     ended = await bot.services.sessions.stop(member(), session.session_id)
 
     assert ended.status is SessionStatus.ENDED
     assert ended.graceful_end_until is None
     assert provider.terminated == [session.instance_id]
-    assert kinds(bot, session) == []
+    assert kinds(bot.services, session) == []
 
 
 async def test_a_lost_server_is_not_asked_to_end_its_mission(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     session = await running(bot)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     assert session.instance_id is not None
     provider.vanish(session.instance_id)
 
     ended = await bot.services.sessions.terminate(session.session_id, "admin")
 
     assert (ended.status, ended.termination_reason) == (SessionStatus.ENDED, "instance_lost")
-    assert kinds(bot, session) == []
+    assert kinds(bot.services, session) == []
 
 
 async def test_the_graceful_end_never_lasts_past_the_backstop(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     session = await running(bot, minutes=60)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     await bot.clock.set(session.end_at + GRACE - 30 * SECOND)
 
     stopping = await bot.services.sessions.terminate(session.session_id, "booked_time_over")
@@ -246,13 +246,13 @@ async def test_a_server_past_its_backstop_is_terminated_at_once(
     bot: BotProcess, provider: FakeProvider
 ) -> None:
     session = await running(bot, minutes=60)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     await bot.clock.set(session.end_at + GRACE)
 
     ended = await bot.services.sessions.terminate(session.session_id, "booked_time_over")
 
     assert ended.status is SessionStatus.ENDED
-    assert kinds(bot, session) == []
+    assert kinds(bot.services, session) == []
 
 
 # --- warnings in the game -----------------------------------------------------------------------
@@ -262,13 +262,13 @@ async def test_end_warnings_and_extensions_are_posted_in_the_games_chat(
     bot: BotProcess,
 ) -> None:
     session = await running(bot, minutes=60)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     await bot.clock.advance(45 * MINUTE)
 
     await bot.services.sessions.send_reminder(session.session_id, "end-15")
     await bot.services.sessions.extend(member(), session.session_id, 30)
 
-    assert kinds(bot, session) == [
+    assert kinds(bot.services, session) == [
         ("chat", "Server ends in 15 min - extend with /server extend in Discord"),
         ("chat", "Extended by 30 min: the server now ends at 19:30 UTC"),
     ]
@@ -279,13 +279,13 @@ async def test_a_low_credit_warning_is_posted_in_the_games_chat(bot: BotProcess)
     started = await bot.services.sessions.start(member(), duration_minutes=60)
     await bot.services.background.drain()
     session = await bot.services.sessions.get(started.session_id)
-    await report(bot, session, "running")
+    await report(bot.services, session, "running")
     await bot.services.squadrons.record_stripe_refund(GUILD, "p1", 120, "evt_2")
     await bot.clock.advance(20 * MINUTE)
 
     await bot.services.sessions.send_reminder(session.session_id, "credit-low")
 
-    assert kinds(bot, session) == [
+    assert kinds(bot.services, session) == [
         ("chat", "Credit runs out in 10 min - top up with /credits buy in Discord")
     ]
 
@@ -296,13 +296,13 @@ async def test_nothing_is_posted_in_the_game_unless_a_mission_is_running(
 ) -> None:
     session = await running(bot, minutes=60)
     if reported is not None:
-        await report(bot, session, reported)
+        await report(bot.services, session, reported)
     await bot.clock.advance(45 * MINUTE)
 
     await bot.services.sessions.send_reminder(session.session_id, "end-15")
     await bot.services.sessions.extend(member(), session.session_id, 30)
 
-    assert kinds(bot, session) == []
+    assert kinds(bot.services, session) == []
     assert [n.minutes_left for n in bot.notifier.of_type(EndWarningNotice)] == [15]
 
 
@@ -311,12 +311,12 @@ async def test_a_warning_discord_failed_to_take_is_posted_in_the_game_only_once(
 ) -> None:
     async with process(store, clock, provider) as bot:
         session = await running(bot, minutes=60)
-        await report(bot, session, "running")
+        await report(bot.services, session, "running")
         bot.notifier.failing = 2
         await clock.set(session.end_at - 15 * MINUTE)
         await clock.advance(SCHEDULE.delivery_retry + SCHEDULE.failure_backoff)
         await bot.notifier.wait_for(EndWarningNotice)
 
-        assert kinds(bot, session) == [
+        assert kinds(bot.services, session) == [
             ("chat", "Server ends in 15 min - extend with /server extend in Discord")
         ]
