@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -48,10 +48,12 @@ async def test_credentials_work_while_the_view_knows_the_session_as_active(
             booked_by="u1",
             size="small",
             region="eu-west-1",
-            start_at=datetime(2026, 12, 5, 12, 0, tzinfo=UTC),
+            # Booked days ahead, on the app's real clock: nothing falls due (a start now would
+            # be launched a minute after its start), so the stream stays as the test wrote it.
+            start_at=datetime.now(UTC) + timedelta(days=3),
             duration_minutes=60,
             rate_cents_per_hour=600,
-            immediate=True,
+            immediate=False,
             mission_name=None,
         )
         stored = await services.store.append_many(
