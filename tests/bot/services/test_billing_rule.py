@@ -1,10 +1,12 @@
 """The billing rule (``bot.domain.billing``) holds on every path, whatever happens to the bot:
 random sessions (started now or booked), extensions, stops by a member, an operator, the
-booked end, the end of credit or a lost server; the bot dying before or after a cloud
-termination or at any moment, and coming back after a random delay to a cloud whose backstop
-went on stopping servers meanwhile. The real services, view, scheduler and reconciler run over
-one memory store on a fake clock; the cloud is the in-memory fake, with launch times cut to
-whole seconds as EC2 reports them. Each restart is a new ``BotProcess`` over the same store."""
+booked end, the end of credit or a lost server; servers whose agent reports a mission, which rr
+asks to end before terminating them (ended when asked, or cut off at the bound); the bot dying
+before or after a cloud termination or at any moment, and coming back after a random delay to a
+cloud whose backstop went on stopping servers meanwhile. The real services, view, scheduler and
+reconciler run over one memory store on a fake clock; the cloud is the in-memory fake, with
+launch times cut to whole seconds as EC2 reports them. Each restart is a new ``BotProcess`` over
+the same store."""
 
 import math
 from dataclasses import dataclass, field, replace
@@ -22,6 +24,7 @@ from bot.domain.session import SessionState, SessionStatus, session_stream
 from bot.domain.squadron import squadron_stream
 from bot.services.reconcile import CloudReconciler
 from eventstore import EventStore
+from tests.bot.services.agent_reports import instructions, report
 from tests.bot.services.fake_provider import FakeProvider
 from tests.bot.services.harness import (
     GRACE,
@@ -39,6 +42,10 @@ from tests.fakes.clock import FakeClock, settle
 RATE = PRICING.rate("medium")
 Stop = Literal["none", "member", "admin", "lost", "credit"]
 Crash = Literal["none", "before_terminate", "after_terminate"]
+AgentKind = Literal["none", "silent", "answers"]
+"""No agent; an agent reporting the mission running that never ends it (cut off at the bound);
+an agent that reports the mission ended once rr asked."""
+SECOND = timedelta(seconds=1)
 _ACTIONS = frozenset({"member", "admin", "lost"})
 
 
@@ -115,6 +122,7 @@ class Scenario:
     """Whether a restarted bot reconciles before its scheduler runs, or after."""
     press_ms: int
     """Milliseconds past the second at which the member presses start."""
+    agent: AgentKind = "none"
 
 
 scenarios = st.builds(
@@ -130,6 +138,7 @@ scenarios = st.builds(
     restart_after=st.sampled_from([0, 1, 7, 60, 300, 600]),
     reconcile_first=st.booleans(),
     press_ms=st.integers(0, 999),
+    agent=st.sampled_from(["none", "silent", "answers"]),
 )
 
 
@@ -173,6 +182,19 @@ class Run:
 
     async def session(self, session_id: str) -> SessionState:
         return await self.bot.services.sessions.get(session_id)
+
+    async def agent_beats(self, session_id: str, agent: AgentKind) -> None:
+        """The server's agent, if it has one, reports to the bot now: the mission running, or
+        (answering) ended once the bot asked it to end it."""
+        state = await self.session(session_id)
+        if agent == "none" or self.cloud.dead or state.ready_at is None or not state.is_active:
+            return
+        if state.instance_id not in self.cloud.running():
+            return
+        services = self.bot.services
+        asked = any(i.kind == "end_mission" for i in instructions(services, state))
+        await report(services, state, "stopped" if asked and agent == "answers" else "running")
+        await services.background.drain()
 
 
 def _reconciler(bot: BotProcess) -> CloudReconciler:
@@ -232,6 +254,9 @@ def _issue(**changes: object) -> Scenario:
 @example(_issue(duration=30, stop="lost", stop_after=25))  # found gone at its booked end
 @example(_issue(duration=180, stop="credit", stop_after=45, crash="after_terminate"))
 @example(_issue(duration=120, stop="credit", stop_after=45, down_after=30, restart_after=300))
+@example(_issue(stop="member", stop_after=20, agent="answers", crash="before_terminate"))
+@example(_issue(stop="credit", duration=120, stop_after=45, agent="silent", down_after=46))
+@example(_issue(agent="answers", down_after=60, restart_after=1))  # down during the wait
 @settings(
     max_examples=100,
     deadline=None,
@@ -275,9 +300,11 @@ async def _play(run: Run, scenario: Scenario) -> None:
     plan: list[tuple[datetime, str, int]] = [
         (start + offset * MINUTE, "extend", minutes) for offset, minutes in scenario.extensions
     ]
+    plan.append((start + MINUTE, "beat", 0))  # the server is ready: its agent reports
     if scenario.stop in _ACTIONS:
         stop_at = start + timedelta(minutes=scenario.stop_after, seconds=scenario.stop_seconds)
         plan.append((stop_at, "stop", 0))
+        plan.append((stop_at + 30 * SECOND, "beat", 0))
     if scenario.down_after is not None:
         plan.append((start + scenario.down_after * MINUTE, "down", 0))
     added = 0
@@ -286,6 +313,7 @@ async def _play(run: Run, scenario: Scenario) -> None:
         if when > clock.now():
             await clock.set(when)
         await run.restart_if_dead(down_for)
+        await run.agent_beats(session_id, scenario.agent)
         if step == "down":
             run.cloud.dead = True
             await run.restart_if_dead(down_for)
@@ -296,15 +324,21 @@ async def _play(run: Run, scenario: Scenario) -> None:
                 added += minutes
             except DomainError:
                 pass  # over: ended, stopping, out of credit or longer than allowed
-        else:
+        elif step == "stop":
             still = await run.session(session_id)
             if still.status in (SessionStatus.LAUNCHING, SessionStatus.RUNNING):
                 never_served = scenario.stop == "lost" and still.ready_at is None
                 stopped_at = start if never_served else clock.now()
                 await _stop(run, scenario, session_id)
         await run.restart_if_dead(down_for)
+        await run.agent_beats(session_id, scenario.agent)
     end_at = start + (booked_minutes + added) * MINUTE
-    await clock.set(max(clock.now(), end_at) + HOUR)
+    await clock.set(max(clock.now(), end_at - 30 * SECOND))
+    for _ in range(3):  # up to the booked end, then the agent answering the end of its mission
+        await run.restart_if_dead(down_for)
+        await run.agent_beats(session_id, scenario.agent)
+        await clock.advance(30 * SECOND)
+    await clock.advance(HOUR)
     await run.restart_if_dead(down_for)
     await clock.advance(HOUR)
 
