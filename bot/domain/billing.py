@@ -13,7 +13,9 @@ rounded up — from its *billable start* to its *billable end*:
   session was stopped: when a member or an operator asked for the stop, when its credit ran
   out, or when a lost server was last known running. That moment is recorded with the stop
   request (``TerminationRequested.stop_at``), before the server is terminated and before anyone
-  is told, so a crash, a failed cloud call or a restart hours later never moves it.
+  is told, so a crash, a failed cloud call or a restart hours later never moves it. The minutes
+  rr then gives the server to end its mission cleanly (``GracefulEndStarted``: DCS saves its
+  Tacview, track and save files) come after that moment, so they are rr's.
 - A session whose server never served a game — its launch failed, or it never became ready —
   is billed nothing.
 
