@@ -540,8 +540,8 @@ class Lifecycle:
         A server whose agent reports a mission under way is asked to end it, so DCS writes its
         Tacview, track and save files; `GracefulEndStarted` records the bound, never past the
         backstop. The server is terminated once its agent reports the mission over (the
-        heartbeat wakes the stop), or at the bound. The request for the stop recorded when
-        billing stopped, so this wait is not billed. After a restart the next try of the stop
+        heartbeat wakes the stop), or at the bound. Billing stopped with the stop's request,
+        recorded before, so this wait is not billed. After a restart the next try of the stop
         asks again (instructions live in memory) and keeps the recorded bound.
         """
         if state.graceful_end_until is None:
