@@ -115,7 +115,10 @@ local function carry_out(command)
     if command.kind == "chat" and type(command.text) == "string" then
         net.send_chat(command.text, true)
     elseif command.kind == "end_mission" then
-        DCS.stopMission()
+        -- rr asks again after a restart (with a new id): a mission already ended stays so.
+        if rr.state ~= "stopped" then
+            DCS.stopMission()
+        end
     else
         return
     end

@@ -139,6 +139,19 @@ def test_instructions_are_carried_out_once_and_listed_as_done(
     assert reports[-1]["done"] == ["m1", "e1"]
 
 
+def test_ending_a_mission_that_has_ended_already_stops_nothing_and_is_done(
+    dcs: FakeDcs, agent_end: AgentEnd
+) -> None:
+    dcs.fire("onSimulationStart")
+    agent_end.send({"id": "e1", "kind": "end_mission"})
+    dcs.fire("onSimulationFrame")
+    dcs.fire("onSimulationStop")
+    agent_end.send({"id": "e2", "kind": "end_mission"})  # rr restarted and asked again
+    dcs.fire("onSimulationFrame")
+    assert dcs.missions_stopped == 1
+    assert agent_end.reports()[-1]["done"] == ["e1", "e2"]
+
+
 @pytest.mark.parametrize(
     "payload",
     [
