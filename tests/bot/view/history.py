@@ -34,6 +34,7 @@ from bot.domain.session import (
     RequestTermination,
     SessionState,
     SessionStatus,
+    StartGracefulEnd,
     session_stream,
 )
 from bot.domain.squadron import squadron_stream
@@ -172,6 +173,13 @@ class History:
     ) -> list[StoredEvent]:
         command = RequestTermination(actor=SYSTEM, now=self.clock.now(), reason=reason)
         return await self.decide(session_id, command)
+
+    async def graceful_end(self, session_id: str) -> list[StoredEvent]:
+        """The stopping server is given two minutes to end its mission."""
+        until = self.clock.now() + timedelta(minutes=2)
+        return await self.decide(
+            session_id, StartGracefulEnd(actor=SYSTEM, now=self.clock.now(), until=until)
+        )
 
     async def end(self, session_id: str) -> list[StoredEvent]:
         """Record the end and the charge in one append, as the service does."""

@@ -40,8 +40,9 @@ def fresh_view() -> View:
 
 
 async def random_history(history: History, rng: Random, steps: int, prefix: str = "s") -> None:
-    """Sessions booked, launched, readied, reminded, stopped, ended or cancelled at random,
-    with the clock moving by minutes to days, so that some sessions are forgotten."""
+    """Sessions booked, launched, readied, reminded, stopped (some ending their mission first),
+    ended or cancelled at random, with the clock moving by minutes to days, so that some
+    sessions are forgotten."""
     for guild_id in GUILDS:
         await history.grant(10**7, guild_id=guild_id)
     stages: dict[str, str] = {}
@@ -93,6 +94,9 @@ async def advance(history: History, session_id: str, stage: str, rng: Random) ->
     if stage in ("ready", "reminded"):
         await history.request_termination(session_id, "stopped_by_user")
         return "stopping"
+    if stage == "stopping" and rng.random() < 0.5:
+        await history.graceful_end(session_id)
+        return "ending its mission"
     await history.end(session_id)
     return "over"
 
