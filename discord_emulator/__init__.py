@@ -27,6 +27,8 @@ How a test drives it::
             assert "booked" in (await dm).content      # ...then await the DM
             names = await emu.autocomplete(guild, pilot, "mission", {"name": "Cau"},
                                            focused="name")   # the bot's suggestions
+            upload = Upload("raid.miz", "application/zip", data)   # an attachment option
+            await emu.invoke(guild, pilot, "mission upload", {"file": upload})
 
 Failure switches: ``emu.close_dms(user)`` (DMs fail with 50007), ``emu.deny_bot(channel)`` (posts
 fail with 50013), ``emu.delete_channel(channel)`` (CHANNEL_DELETE, then 10003). Time: pass
@@ -60,6 +62,7 @@ from discord_emulator.events import (
 )
 from discord_emulator.handles import InitialResponse, InteractionHandle
 from discord_emulator.interactions import Interaction
+from discord_emulator.message_limits import Upload
 from discord_emulator.models import DMChannel, Guild, Member, Message, Role, TextChannel, User
 from discord_emulator.permissions import Permission
 from discord_emulator.server import Emulator
@@ -94,6 +97,7 @@ __all__ = [
     "RoleCreated",
     "Subscription",
     "TextChannel",
+    "Upload",
     "User",
     "patch_discord",
     "patched_discord",

@@ -176,6 +176,8 @@ class InteractionLedger:
         while len(self._by_id) > self._keep:
             forgotten = self._by_id.pop(next(iter(self._by_id)))
             del self._by_token[forgotten.token]
+            for attachment_id in _uploaded(forgotten):
+                world.attachments.pop(attachment_id, None)
         self._bus.publish(InteractionDispatched(interaction))
         return interaction
 
@@ -327,6 +329,12 @@ class InteractionLedger:
             interaction.followups.append(message)
         self._world.add_message(message)
         return message
+
+
+def _uploaded(interaction: Interaction) -> list[int]:
+    """The ids of the files the user attached to the interaction's options."""
+    resolved = interaction.payload["data"].get("resolved") or {}
+    return [int(attachment_id) for attachment_id in resolved.get("attachments") or {}]
 
 
 def _callback_type(interaction: Interaction, body: Mapping[str, Any]) -> int:

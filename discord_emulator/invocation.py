@@ -4,8 +4,10 @@ A slash command is resolved against the command tree the bot registered (guild s
 global): the subcommand path is walked, each option value is checked and converted for its
 declared type, choices and ranges, and users, members, roles and channels named by options are
 put in ``data.resolved``. ``data.guild_id`` is set iff the command is guild-scoped (reference
-§3.3). Anything a real client would not let a user send raises ``InvalidInvocation`` with one
-plain sentence. Attachment options are not supported.
+§3.3). An attachment option takes an ``Upload``: as Discord does, the file is stored on the CDN
+(served at its ``url`` until the interaction is forgotten), its id is the option's value and
+``data.resolved.attachments`` describes it. Anything a real client would not let a user send
+raises ``InvalidInvocation`` with one plain sentence.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +17,9 @@ from typing import Any
 from discord_emulator import payloads
 from discord_emulator.commands import SUBCOMMAND_TYPES, OptionType, RegisteredCommand
 from discord_emulator.errors import InvalidInvocation
+from discord_emulator.message_limits import Upload
 from discord_emulator.models import (
+    Attachment,
     Guild,
     Member,
     Role,
@@ -34,6 +38,7 @@ TYPE_WORDS = {
     OptionType.ROLE: "a role",
     OptionType.MENTIONABLE: "a user or a role",
     OptionType.NUMBER: "a number",
+    OptionType.ATTACHMENT: "a file",
 }
 
 
@@ -45,6 +50,7 @@ class Resolved:
     members: dict[str, Any] = field(default_factory=dict)
     roles: dict[str, Any] = field(default_factory=dict)
     channels: dict[str, Any] = field(default_factory=dict)
+    attachments: dict[str, Any] = field(default_factory=dict)
 
     def as_payload(self) -> dict[str, Any]:
         return {key: value for key, value in vars(self).items() if value}
@@ -59,6 +65,7 @@ class CommandBuilder:
         self._channel = channel
         self._guild: Guild | None = channel.guild if channel else None
         self._resolved = Resolved()
+        self._uploads: list[Attachment] = []
 
     def build(
         self,
@@ -98,6 +105,8 @@ class CommandBuilder:
             data["resolved"] = resolved
         if command.guild_id is not None:
             data["guild_id"] = str(command.guild_id)
+        for attachment in self._uploads:
+            self._world.attachments[attachment.id] = attachment
         return data
 
     def _leaf_options(
@@ -137,9 +146,7 @@ class CommandBuilder:
         kind = option["type"]
         where = f"The option {option['name']!r} of {label}"
         if kind == OptionType.ATTACHMENT:
-            raise InvalidInvocation(
-                f"{where} takes an attachment, which the emulator cannot upload."
-            )
+            return self._attachment(where, raw)
         try:
             value = self._convert(kind, raw)
         except (TypeError, ValueError):
@@ -186,6 +193,29 @@ class CommandBuilder:
         if snowflake is None:
             raise TypeError
         return str(snowflake(raw).id)
+
+    def _attachment(self, where: str, raw: Any) -> str:
+        """Upload ``raw`` as a Discord client does before it sends the command."""
+        if not isinstance(raw, Upload):
+            raise InvalidInvocation(f"{where} expects a file, not {raw!r}.")
+        if len(raw.data) > payloads.ATTACHMENT_SIZE_LIMIT:
+            raise InvalidInvocation(
+                f"{where}: {raw.filename} is {len(raw.data):,} bytes; Discord uploads at most "
+                f"{payloads.ATTACHMENT_SIZE_LIMIT:,} bytes here."
+            )
+        if not raw.filename or "/" in raw.filename or "\\" in raw.filename:
+            raise InvalidInvocation(f"{where}: {raw.filename!r} is not a file name.")
+        attachment = Attachment(
+            id=self._world.ids.next(),
+            filename=raw.filename,
+            content_type=raw.content_type,
+            data=raw.data,
+        )
+        self._uploads.append(attachment)
+        self._resolved.attachments[str(attachment.id)] = payloads.attachment(
+            attachment, self._world.cdn_url
+        )
+        return str(attachment.id)
 
     def user_value(self, raw: Any) -> User:
         """The user named by ``raw`` (a User, Member or id), added to ``resolved``."""

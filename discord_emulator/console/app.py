@@ -3,8 +3,12 @@
 Routes are relative to wherever the application is mounted (``parent.add_subapp(prefix, app)``)
 and the page uses relative URLs, so any prefix works. Acting requests are POSTs of JSON: a page
 on another origin cannot send those without a CORS preflight, which the console never answers.
+A file for an attachment option comes inside that JSON as ``{"filename", "content_type",
+"data_base64"}``, so that uploads keep the same protection.
 """
 
+import base64
+import binascii
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -26,13 +30,17 @@ from discord_emulator.console.views import (
 from discord_emulator.errors import InvalidInvocation
 from discord_emulator.handles import InteractionHandle
 from discord_emulator.interactions import MODAL
+from discord_emulator.message_limits import Upload
 from discord_emulator.models import Guild, TextChannel, User
+from discord_emulator.payloads import ATTACHMENT_SIZE_LIMIT
 from discord_emulator.server import Emulator
 
 STATIC = Path(__file__).parent / "static"
 MAX_PAGE_SIZE = 100
 ANSWER_WITHIN = 3.5
 """Seconds the console waits for the bot's first answer; Discord gives up after three."""
+MAX_BODY_BYTES = ATTACHMENT_SIZE_LIMIT * 4 // 3 + 64 * 1024
+"""The largest request the console reads: a file Discord would take, in base64, and the rest."""
 
 Now = Callable[[], datetime]
 
@@ -105,6 +113,7 @@ def _http_error(status: int, message: str) -> web.HTTPException:
     error_class = {
         400: web.HTTPBadRequest,
         404: web.HTTPNotFound,
+        413: web.HTTPRequestEntityTooLarge,
         415: web.HTTPUnsupportedMediaType,
     }
     return error_class[status](text=json.dumps({"error": message}), content_type="application/json")
@@ -251,8 +260,11 @@ class _Console:
     async def _body(request: web.Request) -> dict[str, Any]:
         if request.content_type != "application/json":
             raise _http_error(415, "Send the request as JSON (Content-Type: application/json).")
+        raw = await request.content.read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise _http_error(413, f"The request is over {MAX_BODY_BYTES:,} bytes.")
         try:
-            body = await request.json()
+            body = json.loads(raw)
         except ValueError:
             raise _http_error(400, "The request body is not valid JSON.") from None
         if not isinstance(body, dict):
@@ -293,7 +305,22 @@ class _Console:
         options = body.get("options") or {}
         if not isinstance(options, dict):
             raise _http_error(400, "options must map each option's name to its value.")
-        return options
+        return {
+            name: _upload(name, value) if isinstance(value, dict) else value
+            for name, value in options.items()
+        }
+
+
+def _upload(name: str, value: Mapping[str, Any]) -> Upload:
+    """A file given for an attachment option."""
+    filename, content_type = value.get("filename"), value.get("content_type")
+    try:
+        data = base64.b64decode(str(value.get("data_base64")), validate=True)
+    except binascii.Error:
+        raise _http_error(400, f"The file for {name} is not base64.") from None
+    if not isinstance(filename, str) or not isinstance(content_type, str | None):
+        raise _http_error(400, f"The file for {name} needs its filename.")
+    return Upload(filename, content_type or "application/octet-stream", data)
 
 
 def _snowflake(raw: object, what: str) -> int:

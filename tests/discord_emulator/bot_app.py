@@ -96,6 +96,16 @@ class Flights(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return [app_commands.Choice(name=m, value=m) for m in MISSIONS if m.startswith(current)]
 
+    @app_commands.command(name="briefing", description="Read an attached briefing")
+    async def briefing(
+        self, interaction: discord.Interaction, file: discord.Attachment, note: str = ""
+    ) -> None:
+        data = await file.read()
+        self.bot.attachments.append(file)
+        await interaction.response.send_message(
+            f"{file.filename}: {file.size} bytes, {file.content_type}, {data[:20]!r} {note}"
+        )
+
     @app_commands.command(name="remind", description="DM me a reminder")
     async def remind(self, interaction: discord.Interaction, text: str) -> None:
         try:
@@ -175,6 +185,7 @@ class FlightBot(commands.Bot):
         )
         self.admin_guild = discord.Object(id=admin_guild_id)
         self.failures: list[Exception] = []
+        self.attachments: list[discord.Attachment] = []
         self.announce_channel_id: int | None = None
         self.release = asyncio.Event()
 

@@ -8,7 +8,7 @@ import aiohttp
 import discord
 import pytest
 
-from discord_emulator import Emulator, running_bot
+from discord_emulator import Emulator, Upload, running_bot
 from discord_emulator.ratelimit import SWEEP_FROM, RateLimits
 from tests.discord_emulator.bot_app import FlightBot
 from tests.discord_emulator.conftest import Squadron
@@ -99,3 +99,20 @@ def test_rate_limit_buckets_still_in_their_window_are_kept() -> None:
 
     assert limits.take("bucket 0")["X-RateLimit-Remaining"] == "48"
     assert len(limits) == SWEEP_FROM
+
+
+async def test_a_forgotten_interactions_attachments_are_no_longer_served(
+    emu: Emulator, squadron: Squadron, bot: FlightBot
+) -> None:
+    upload = Upload("op.miz", "application/zip", b"PK mission")
+    first = await emu.invoke(squadron.guild, squadron.pilot, "briefing", {"file": upload})
+    await first.message()
+    url = bot.attachments[0].url
+    for n in range(2):
+        handle = await emu.invoke(squadron.guild, squadron.pilot, "remind", {"text": f"b {n}"})
+        await handle.message()
+
+    async with aiohttp.ClientSession() as http, http.get(url) as answer:
+        status = answer.status
+
+    assert status == 404

@@ -493,7 +493,7 @@
         step: option.type === OPTION.INTEGER ? "1" : "any",
       });
     } else if (option.type === OPTION.ATTACHMENT) {
-      input = el("input", { id, name: option.name, disabled: "", placeholder: "attachments cannot be sent from here" });
+      input = el("input", { id, name: option.name, type: "file" });
     } else {
       input = el("input", { id, name: option.name, type: "text", minlength: option.min_length, maxlength: option.max_length });
     }
@@ -514,11 +514,30 @@
   function optionValues() {
     const values = {};
     for (const input of $("options").querySelectorAll("input, select")) {
-      if (input.disabled || input.value === "") continue;
+      if (input.disabled || input.value === "" || input.type === "file") continue;
       const chosen = input.dataset.chosen !== undefined && input.value === input.dataset.chosenName;
       values[input.name] = chosen ? input.dataset.chosen : input.value;
     }
     return values;
+  }
+
+  function fileBase64(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+      reader.onerror = () => reject(new Error(`${file.name} could not be read.`));
+      reader.readAsDataURL(file);
+    });
+  }
+
+  async function attachedFiles() {
+    const files = {};
+    for (const input of $("options").querySelectorAll("input[type=file]")) {
+      const file = input.files && input.files[0];
+      if (!file) continue;
+      files[input.name] = { filename: file.name, content_type: file.type || null, data_base64: await fileBase64(file) };
+    }
+    return files;
   }
 
   function where() {
@@ -602,8 +621,9 @@
     error.textContent = "";
     $("send").disabled = true;
     try {
+      const options = { ...optionValues(), ...(await attachedFiles()) };
       const answer = await api("api/invoke", {
-        user: state.userId, ...where(), command: command.path, options: optionValues(),
+        user: state.userId, ...where(), command: command.path, options,
       });
       renderOptions();
       if (!answer.answered) error.textContent = "The application did not respond.";

@@ -1,6 +1,7 @@
 """The console's JSON API and live feed, against the tiny bot over loopback (no browser)."""
 
 import asyncio
+import base64
 import json
 from typing import Any
 
@@ -84,7 +85,11 @@ async def test_command_forms_follow_the_registered_tree_and_permissions(
         console, f"/api/commands?user={wing.rookie.id}&guild={wing.admin_guild.id}"
     )
 
-    assert [c["path"] for c in in_wing["commands"]] == ["flight debrief", "flight plan"]
+    assert [c["path"] for c in in_wing["commands"]] == [
+        "flight debrief",
+        "flight plan",
+        "flight track",
+    ]
     plan = in_wing["commands"][1]
     options = {o["name"]: o for o in plan["options"]}
     assert [c["value"] for c in options["aircraft"]["choices"]] == ["f16", "f18"]
@@ -195,6 +200,36 @@ async def test_acting_needs_a_json_body(console: Client, wing: Wing) -> None:
 
     assert response.status == 415
     assert (await response.json())["error"].startswith("Send the request as JSON")
+
+
+async def test_a_file_for_an_attachment_option_reaches_the_bot(console: Client, wing: Wing) -> None:
+    track = base64.b64encode(b"TRK" * 1000).decode()
+    request = {
+        "user": str(wing.rookie.id),
+        "guild": str(wing.guild.id),
+        "channel": str(wing.general.id),
+        "command": "flight track",
+        "options": {"file": {"filename": "sortie.trk", "content_type": None, "data_base64": track}},
+    }
+
+    answer = await post(console, "/api/invoke", request)
+    shown = await messages(console, wing, wing.rookie.id)
+
+    assert answer["answered"] is True
+    assert shown[-1]["content"] == "Got sortie.trk: 3000 bytes."
+
+
+async def test_a_file_that_is_not_base64_gets_one_sentence(console: Client, wing: Wing) -> None:
+    request = {
+        "user": str(wing.rookie.id),
+        "guild": str(wing.guild.id),
+        "command": "flight track",
+        "options": {"file": {"filename": "sortie.trk", "data_base64": "not base64!"}},
+    }
+
+    refused = await post(console, "/api/invoke", request, status=400)
+
+    assert refused["error"] == "The file for file is not base64."
 
 
 async def test_a_modal_the_bot_opens_can_be_submitted(console: Client, wing: Wing) -> None:

@@ -2,7 +2,8 @@
 
 ``/flight plan`` has a choice option, an autocompleted one and a ranged integer, and answers
 privately with an embed (a Discord timestamp and a mention in it) and a button; the button posts
-to the channel and DMs the member. ``/flight debrief`` opens a modal. ``/audit`` is registered
+to the channel and DMs the member. ``/flight debrief`` opens a modal; ``/flight track`` reads
+an attached file. ``/audit`` is registered
 only in the admin guild and only for members with Manage Server.
 """
 
@@ -83,6 +84,12 @@ class Debrief(discord.ui.Modal, title="Debrief"):
 @flight.command(name="debrief", description="Tell us how it went")
 async def debrief(interaction: discord.Interaction) -> None:
     await interaction.response.send_modal(Debrief())
+
+
+@flight.command(name="track", description="Share a track file")
+async def track(interaction: discord.Interaction, file: discord.Attachment) -> None:
+    data = await file.read()
+    await interaction.response.send_message(f"Got {file.filename}: {len(data)} bytes.")
 
 
 @app_commands.command(name="audit", description="Audit the wing")
