@@ -10,7 +10,7 @@ from typing import Literal
 
 from bot.domain.money import format_cents
 
-Missing = Literal["session", "purchase", "paid_request", "credited_purchase"]
+Missing = Literal["session", "purchase", "paid_request", "credited_purchase", "mission"]
 """What a `NotFound` looked for."""
 
 ConflictReason = Literal["session_exists"]
@@ -21,6 +21,7 @@ _MISSING: dict[Missing, str] = {
     "purchase": "There is no such purchase for this squadron; check the purchase id.",
     "paid_request": "No paid request has that purchase id in this squadron; check the id.",
     "credited_purchase": "No credited purchase has that id in this squadron; check the id.",
+    "mission": "The squadron's library has no mission by that name; check its name.",
 }
 
 

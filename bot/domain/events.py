@@ -41,6 +41,8 @@ __all__ = [
     "InstanceLaunchRequested",
     "InstanceLaunched",
     "InstanceReady",
+    "MissionAdded",
+    "MissionRemoved",
     "NoticeDelivered",
     "PaidRequestSettled",
     "PurchaseClosed",
@@ -209,13 +211,43 @@ class SessionCharged(DomainEvent):
     amount_cents: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MissionAdded(DomainEvent):
+    """A mission joined the squadron's library (`bot.domain.library`); its bytes were stored
+    under its SHA-256 before this was recorded. The rest is what rr read from the file."""
+
+    TYPE: ClassVar[str] = "MissionAdded"
+    name: str
+    sha256: str
+    size: int
+    filename: str
+    terrain: str
+    sortie: str
+    mission_start: str
+    required_modules: tuple[str, ...]
+    client_slots: Mapping[str, int]
+    desanitized_scripting: bool
+    uploaded_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MissionRemoved(DomainEvent):
+    TYPE: ClassVar[str] = "MissionRemoved"
+    name: str
+    sha256: str
+
+
 # --- session stream: mission#<session_id> (the prefix as stored) ----------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionBooked(DomainEvent):
+    """``mission_name`` is the mission chosen (None: the squadron's list from its settings):
+    a library mission's name, with its content's ``mission_sha256`` and object store
+    ``mission_key`` (from version 3), or a path on rr's server image, with both None."""
+
     TYPE: ClassVar[str] = "SessionBooked"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     session_id: str
     guild_id: str
     booked_by: str
@@ -226,6 +258,8 @@ class SessionBooked(DomainEvent):
     rate_cents_per_hour: int
     immediate: bool
     mission_name: str | None
+    mission_sha256: str | None = None
+    mission_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -338,6 +372,8 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     ReservationReduced,
     ReservationReleased,
     SessionCharged,
+    MissionAdded,
+    MissionRemoved,
     SessionBooked,
     SessionCancelled,
     ReminderSent,
@@ -446,6 +482,12 @@ def _settings_v2_secrets_in_plain_text(data: EventData) -> EventData:
 def _termination_v1_has_no_stop_time(data: EventData) -> EventData:
     """Version 1 did not record when the session stopped."""
     return {**data, "stop_at": None}
+
+
+@UPCASTERS.register("SessionBooked", 2)
+def _booking_v2_missions_were_on_the_image(data: EventData) -> EventData:
+    """Before version 3 a session's mission was a path on the image, never a library one."""
+    return {**data, "mission_sha256": None, "mission_key": None}
 
 
 def _v1_mission_id_is_the_session_id(data: EventData) -> EventData:

@@ -133,6 +133,9 @@ class SessionState:
     rate_cents_per_hour: int
     immediate: bool
     mission_name: str | None
+    mission_sha256: str | None = None
+    """With ``mission_key``: the library mission the server loads (see `SessionBooked`)."""
+    mission_key: str | None = None
     attempt: int = 0
     client_token: str | None = None
     login_ref: str | None = None
@@ -190,6 +193,8 @@ class Book:
     mission_name: str | None
     limits: Limits
     now: datetime
+    mission_sha256: str | None = None
+    mission_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -437,6 +442,8 @@ def _book(command: Book, state: SessionState | None) -> list[DomainEvent]:
             rate_cents_per_hour=command.rate,
             immediate=immediate,
             mission_name=command.mission_name,
+            mission_sha256=command.mission_sha256,
+            mission_key=command.mission_key,
         )
     ]
 
@@ -685,6 +692,8 @@ def apply(state: SessionState | None, event: DomainEvent) -> SessionState:
             rate_cents_per_hour=event.rate_cents_per_hour,
             immediate=event.immediate,
             mission_name=event.mission_name,
+            mission_sha256=event.mission_sha256,
+            mission_key=event.mission_key,
         )
     if state is None:
         raise ValueError(f"{event.TYPE} arrived before the session was booked.")

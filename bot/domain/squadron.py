@@ -1,4 +1,6 @@
-"""The squadron aggregate (stream `squadron#<guild_id>`): settings and the credit ledger.
+"""The squadron aggregate (stream `squadron#<guild_id>`): settings, the credit ledger and the
+mission library (its rules in `bot.domain.library`: managers add and remove missions, within
+the quota, under names unique across the library and the missions on the image).
 
 Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
 `reservations` holds what each active session has set aside (in the order reserved), and
@@ -30,6 +32,7 @@ from typing import Literal
 
 from immutables import Map
 
+from bot.domain import library
 from bot.domain.actor import Actor
 from bot.domain.errors import Conflict, InsufficientCredit, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import (
@@ -38,6 +41,8 @@ from bot.domain.events import (
     CreditsRefunded,
     CreditsReserved,
     DomainEvent,
+    MissionAdded,
+    MissionRemoved,
     PaidRequestSettled,
     PurchaseClosed,
     PurchaseStarted,
@@ -47,6 +52,8 @@ from bot.domain.events import (
     SquadronSettingsChanged,
     from_stored,
 )
+from bot.domain.library import LibraryMission, MissionFacts
+from bot.domain.mission_quota import MissionQuota, quota_refusal
 from bot.domain.money import format_cents
 from bot.domain.pricing import Limits
 from bot.domain.settings import (
@@ -117,6 +124,8 @@ class SquadronState:
     """The squadron's secret settings were forgotten (its key deleted); set them again."""
     settings_version: int = 0
     """The stream version of the event that set `settings` (0: none did, they are defaults)."""
+    missions: Map[str, LibraryMission] = field(default_factory=Map)
+    """The mission library, by `library.name_key` of each name."""
 
     @property
     def reserved_cents(self) -> int:
@@ -265,6 +274,22 @@ class Charge:
     amount: int
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMission:
+    """Keep an uploaded mission (its bytes already stored) in the library as ``name``."""
+
+    actor: Actor
+    name: str
+    facts: MissionFacts
+    quota: MissionQuota
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemoveMission:
+    actor: Actor
+    name: str
+
+
 SquadronCommand = (
     ChangeSettings
     | ForgetSecrets
@@ -277,6 +302,8 @@ SquadronCommand = (
     | Reserve
     | ReleaseReservation
     | Charge
+    | AddMission
+    | RemoveMission
 )
 
 
@@ -319,7 +346,43 @@ def decide(command: SquadronCommand, state: SquadronState) -> list[DomainEvent]:
                     amount_cents=command.amount,
                 )
             ]
+        case AddMission():
+            return _add_mission(command, state)
+        case RemoveMission():
+            _require_library_manager(command.actor, "remove missions from")
+            found = library.find(state.missions, command.name)
+            return [MissionRemoved(name=found.name, sha256=found.facts.sha256)]
     raise TypeError(f"Not a squadron command: {command!r}")
+
+
+def _require_library_manager(actor: Actor, what: str) -> None:
+    if not (actor.is_manager or actor.is_operator):
+        raise NotAllowed(f"Only a squadron manager can {what} the mission library; ask one.")
+
+
+def _add_mission(command: AddMission, state: SquadronState) -> list[DomainEvent]:
+    _require_library_manager(command.actor, "add missions to")
+    name = library.check_name(command.name)
+    facts = command.facts
+    library.require_new(state.missions, state.settings.missions, name, facts.sha256)
+    refusal = quota_refusal(command.quota, library.usage(state.missions), facts.size)
+    if refusal is not None:
+        raise InvalidRequest(refusal)
+    return [
+        MissionAdded(
+            name=name,
+            sha256=facts.sha256,
+            size=facts.size,
+            filename=facts.filename,
+            terrain=facts.terrain,
+            sortie=facts.sortie,
+            mission_start=facts.mission_start,
+            required_modules=facts.required_modules,
+            client_slots=dict(facts.client_slots),
+            desanitized_scripting=facts.desanitized_scripting,
+            uploaded_by=command.actor.user_id,
+        )
+    ]
 
 
 def _require_operator(actor: Actor, what: str) -> None:
@@ -642,6 +705,27 @@ def apply(state: SquadronState, event: DomainEvent, recorded_at: datetime) -> Sq
                 balance_cents=state.balance_cents - event.amount_cents,
                 reservations=_without(state.reservations, event.session_id),
             )
+        case MissionAdded():
+            added = LibraryMission(
+                name=event.name,
+                facts=MissionFacts(
+                    sha256=event.sha256,
+                    size=event.size,
+                    filename=event.filename,
+                    terrain=event.terrain,
+                    sortie=event.sortie,
+                    mission_start=event.mission_start,
+                    required_modules=event.required_modules,
+                    client_slots=event.client_slots,
+                    desanitized_scripting=event.desanitized_scripting,
+                ),
+                uploaded_by=event.uploaded_by,
+                added_at=recorded_at,
+            )
+            return replace(state, missions=state.missions.set(library.name_key(event.name), added))
+        case MissionRemoved():
+            key = library.name_key(event.name)
+            return replace(state, missions=state.missions.delete(key))
     raise TypeError(f"{event.TYPE} does not belong to a squadron stream.")
 
 

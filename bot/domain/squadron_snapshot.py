@@ -10,7 +10,7 @@ event folded differently), and snapshots written by other code are ignored: `dec
 None and the stream is folded from its events, as if there were no snapshot.
 
 Purchases are written as rows (lists) rather than objects, since a squadron may have tens of
-thousands and the snapshot is read on every cold load.
+thousands and the snapshot is read on every cold load; library missions likewise.
 """
 
 import json
@@ -21,10 +21,12 @@ from typing import Any
 from immutables import Map
 
 from bot.domain.events import DomainEvent, SquadronSettingsChanged
+from bot.domain.library import LibraryMission, MissionFacts, name_key
 from bot.domain.settings import SquadronSettings
 from bot.domain.squadron import Purchase, SquadronState
 
-SCHEMA = "squadron/1"
+SCHEMA = "squadron/2"
+"""2: with the mission library."""
 
 
 def encode(state: SquadronState) -> bytes:
@@ -52,12 +54,14 @@ def to_document(state: SquadronState) -> dict[str, Any]:
         "purchases": [_purchase_row(purchase) for purchase in state.purchases.values()],
         "sessions": list(state.purchase_ids_by_session.items()),
         "credited_sessions": list(state.credited_session_ids),
+        "missions": [_mission_row(mission) for mission in state.missions.values()],
     }
 
 
 def from_document(saved: dict[str, Any]) -> SquadronState:
     """The state `to_document` wrote, with default settings (see `decode`)."""
     purchases = [_purchase(row) for row in saved["purchases"]]
+    missions = [_mission(row) for row in saved["missions"]]
     return SquadronState(
         guild_id=saved["guild_id"],
         settings=SquadronSettings(),
@@ -73,6 +77,7 @@ def from_document(saved: dict[str, Any]) -> SquadronState:
             for p in purchases
             if p.status == "credited" and p.intent is not None and not p.settled
         ),
+        missions=Map((name_key(mission.name), mission) for mission in missions),
     )
 
 
@@ -111,4 +116,43 @@ def _purchase(row: list[Any]) -> Purchase:
         refunded_cents=refunded,
         settled=settled,
         started_at=None if started is None else datetime.fromisoformat(started),
+    )
+
+
+def _mission_row(mission: LibraryMission) -> list[Any]:
+    facts = mission.facts
+    return [
+        mission.name,
+        facts.sha256,
+        facts.size,
+        facts.filename,
+        facts.terrain,
+        facts.sortie,
+        facts.mission_start,
+        list(facts.required_modules),
+        dict(facts.client_slots),
+        facts.desanitized_scripting,
+        mission.uploaded_by,
+        mission.added_at.isoformat(),
+    ]
+
+
+def _mission(row: list[Any]) -> LibraryMission:
+    (name, sha256, size, filename, terrain, sortie, start, modules, slots, desanitized) = row[:10]
+    uploaded_by, added_at = row[10:]
+    return LibraryMission(
+        name=name,
+        facts=MissionFacts(
+            sha256=sha256,
+            size=size,
+            filename=filename,
+            terrain=terrain,
+            sortie=sortie,
+            mission_start=start,
+            required_modules=tuple(modules),
+            client_slots=slots,
+            desanitized_scripting=desanitized,
+        ),
+        uploaded_by=uploaded_by,
+        added_at=datetime.fromisoformat(added_at),
     )

@@ -6,9 +6,11 @@ from bot.domain import squadron as sq
 from bot.domain import squadron_snapshot
 from bot.domain.actor import Actor
 from bot.domain.events import from_stored
+from bot.domain.mission_quota import MissionQuota
 from bot.domain.pricing import Limits
 from bot.services.streams import decide_squadron
 from tests.bot.domain.streams import LONG_AGO, Stream
+from tests.bot.domain.test_library import facts
 
 GUILD = "7"
 MEMBER = Actor("42", GUILD)
@@ -68,6 +70,10 @@ def a_busy_squadron() -> Stream[sq.SquadronState]:
         ),
     )
     run(stream, sq.Reserve(actor=MEMBER, session_id="m1", amount=700, limits=Limits()))
+    quota = MissionQuota(max_count=5, max_bytes=10_000, max_file_bytes=5_000)
+    for name, sha in (("Red Flag", "a"), ("Gone", "b"), ("Ünïcode Strike", "c")):
+        run(stream, sq.AddMission(actor=MANAGER, name=name, facts=facts(sha * 64), quota=quota))
+    run(stream, sq.RemoveMission(actor=MANAGER, name="gone"))
     return stream
 
 
@@ -77,6 +83,7 @@ def test_a_snapshot_reads_back_as_the_state_it_was_written_from_with_its_setting
     assert state.open_purchase_ids and state.unsettled_ids and state.reservations
     assert state.purchases["without-checkout"].refunded_cents == 300
     assert state.settings_version == 1
+    assert sorted(m.name for m in state.missions.values()) == ["Red Flag", "Ünïcode Strike"]
 
     read = squadron_snapshot.decode(squadron_snapshot.encode(state))
 
