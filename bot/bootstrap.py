@@ -25,13 +25,14 @@ from bot.cloud.local import LocalProvider
 from bot.cloud.logins import StoredLoginPool
 from bot.config import InvalidSettings, Settings
 from bot.domain.pricing import Limits, Pricing
+from bot.files.limits import FileLimits
 from bot.files.store import ObjectStore, open_object_store
 from bot.mailbox import Mailbox
 from bot.notify import LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, PaymentService, build_payment_service
 from bot.scheduler import Scheduler, SessionActions
 from bot.secrets import SealingStore, open_keyring
-from bot.services import ComputeSettings, Services
+from bot.services import ComputeSettings, MissionLibrary, Services
 from bot.services.reconcile import CloudReconciler
 from bot.view import ScheduleConfig, View
 from bot.view.checkpoint import ViewCheckpoints
@@ -90,12 +91,14 @@ def build(
     payments: PaymentsConfig | None = None,
     schedule: ScheduleConfig | None = None,
     login_pool: StoredLoginPool | None = None,
+    files: ObjectStore | None = None,
 ) -> Rr:
     """rr's object graph over an open ``store`` and ``compute`` provider.
 
     ``clock`` defaults to the one the settings choose, ``notifier`` to one that logs until
     Discord is connected (a `SwitchableNotifier`), ``schedule`` and ``login_pool`` to what the
-    settings say; the services take payments only when ``payments`` is given.
+    settings say; the services take payments only when ``payments`` is given, and keep a
+    mission library only when ``files`` (the object store) is.
     """
     clock = clock or make_clock(settings)
     notifier = notifier or SwitchableNotifier(LoggingNotifier())
@@ -127,6 +130,15 @@ def build(
     )
     if payments is not None:
         services.attach_payments(payment_service(payments, services, notifier, clock))
+    if files is not None:
+        services.attach_missions(
+            MissionLibrary(
+                streams=services.streams,
+                files=files,
+                quota=FileLimits.from_settings(settings.files).mission,
+                installed_terrains=settings.installed_terrains,
+            )
+        )
     reconciler = CloudReconciler(
         provider=compute,
         view=view,

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from bot.domain.settings import MissionPaths, SettingsError, SquadronSettings, Text
 
+LIBRARY_FOLDER = "Missions"
+"""Where a session's library mission is put, under the DCS write folder."""
+
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NAME_SUFFIX = Text(max_length=64)
 _DESCRIPTION = Text(max_length=1000)
@@ -57,6 +60,13 @@ class SessionOptions:
     def file_note(self) -> str:
         """The comment each rendered file opens with, so an operator can trace it."""
         return f"Written by rr for session {self.session_id}; rr replaces it at every launch."
+
+
+def library_mission_path(name: str) -> str:
+    """The library mission ``name`` as serverSettings' mission list names it: the file the
+    server fetches it to at boot, relative to the DCS write folder (names are file-safe,
+    `bot.domain.library`)."""
+    return f"{LIBRARY_FOLDER}/{name}.miz"
 
 
 def _start_index_message(count: int) -> str:

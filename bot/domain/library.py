@@ -94,6 +94,15 @@ def require_new(
     missions: Map[str, LibraryMission], image_paths: Iterable[str], name: str, sha256: str
 ) -> None:
     """Refuse a name the library or the image list already has, or content already kept."""
+    require_free_name(missions, image_paths, name)
+    for mission in missions.values():
+        if mission.facts.sha256 == sha256:
+            raise Conflict(f"That file is already in the library as {mission.name!r}.")
+
+
+def require_free_name(
+    missions: Map[str, LibraryMission], image_paths: Iterable[str], name: str
+) -> None:
     key = name_key(name)
     taken = missions.get(key)
     if taken is not None or any(name_key(image_name(path)) == key for path in image_paths):
@@ -102,9 +111,6 @@ def require_new(
             f"{where.capitalize()} already has a mission named {name!r}; remove it first "
             "or give this one another name."
         )
-    for mission in missions.values():
-        if mission.facts.sha256 == sha256:
-            raise Conflict(f"That file is already in the library as {mission.name!r}.")
 
 
 def find(missions: Map[str, LibraryMission], name: str) -> LibraryMission:

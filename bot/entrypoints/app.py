@@ -145,6 +145,9 @@ class App:
         compute = await open_compute(settings, clock)
         self._web = _bind_web(settings)
         stack.callback(self._web.close)
+        files = self.files = await open_files(settings, clock, self.base_url)
+        stack.push_async_callback(files.close)
+        log.info("files ready", extra={"store": files.location})
         notifier = SwitchableNotifier(LoggingNotifier())
         rr = build(
             settings,
@@ -153,6 +156,7 @@ class App:
             clock=clock,
             notifier=notifier,
             payments=payments_config(settings, self.base_url),
+            files=files,
         )
         services, view = rr.services, rr.view
 
@@ -210,9 +214,6 @@ class App:
         view_metrics = ViewMetrics(view)
         rr.registry.register(view_metrics)
         self.agent_api = services.agents
-        files = self.files = await open_files(settings, clock, self.base_url)
-        stack.push_async_callback(files.close)
-        log.info("files ready", extra={"store": files.location})
         max_lag = rr.feed_interval * VIEW_MAX_LAG_PASSES
         web_app = create_web_app(
             health={

@@ -18,6 +18,7 @@ from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
 from bot.services.background import BackgroundTasks
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
+from bot.services.missions import Library, MissionLibrary
 from bot.services.sessions import Booking, Quote, SessionService
 from bot.services.sightings import Sightings
 from bot.services.squadrons import LedgerEntry, Page, SquadronService
@@ -32,7 +33,9 @@ __all__ = [
     "Health",
     "Intent",
     "LedgerEntry",
+    "Library",
     "LoginPool",
+    "MissionLibrary",
     "Page",
     "Quote",
     "Reconciler",
@@ -48,7 +51,7 @@ class Services:
 
     The composition root (`bot.bootstrap.build`) attaches what needs the services to exist
     first: ``payments`` (its ledger is ``squadrons``), ``admin.reconciler`` and
-    ``admin.scheduler``.
+    ``admin.scheduler``, and ``missions`` when it is given the object store.
     """
 
     def __init__(
@@ -76,7 +79,7 @@ class Services:
         self.agents = agents
         self.background = BackgroundTasks()
         self.sightings = Sightings()
-        streams = Streams(store, view)
+        streams = self.streams = Streams(store, view)
         lifecycle = Lifecycle(
             streams=streams,
             provider=provider,
@@ -113,6 +116,16 @@ class Services:
             background=self.background,
         )
         self._payments: PaymentService | None = None
+        self._missions: MissionLibrary | None = None
+
+    @property
+    def missions(self) -> MissionLibrary:
+        if self._missions is None:
+            raise RuntimeError("The mission library is not attached to these services.")
+        return self._missions
+
+    def attach_missions(self, missions: MissionLibrary) -> None:
+        self._missions = missions
 
     @property
     def payments(self) -> PaymentService:

@@ -16,6 +16,7 @@ from bot.agentapi import AgentApi, ServerReport
 from bot.clock import Clock
 from bot.cloud.base import ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
 from bot.dcs import SessionOptions, render_server_files
+from bot.dcs.session import library_mission_path
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
@@ -114,12 +115,15 @@ class ComputeSettings:
 
 
 def session_options(
-    session_id: str, mission_name: str | None, settings: SquadronSettings
+    session_id: str, mission_name: str | None, settings: SquadronSettings, *, library: bool = False
 ) -> SessionOptions:
-    """The run's DCS options (``SettingsError`` if they do not fit): the chosen mission first
-    when it is in the squadron's list, else that mission alone."""
+    """The run's DCS options (``SettingsError`` if they do not fit): a ``library`` mission
+    alone, from where the server fetches it; a mission on the image first when it is in the
+    squadron's list, else that mission alone."""
     if mission_name is None:
         return SessionOptions(session_id=session_id)
+    if library:
+        return SessionOptions(session_id=session_id, missions=(library_mission_path(mission_name),))
     if mission_name in settings.missions:
         index = settings.missions.index(mission_name) + 1
         return SessionOptions(session_id=session_id, start_index=index)
@@ -209,7 +213,13 @@ class Lifecycle:
         settings = (await self._streams.squadron(state.guild_id)).settings
         try:
             files = render_server_files(
-                settings, session_options(state.session_id, state.mission_name, settings)
+                settings,
+                session_options(
+                    state.session_id,
+                    state.mission_name,
+                    settings,
+                    library=state.mission_key is not None,
+                ),
             )
         except SettingsError as error:
             fields["outcome"] = "bad settings"

@@ -14,11 +14,12 @@ cost, so a booked evening is guaranteed.
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
 
 from bot.clock import Clock
+from bot.domain import library
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
@@ -29,6 +30,8 @@ from bot.domain.events import TERMINATION_REASONS, TerminationReason
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
 from bot.domain.session import SessionState, minimum_session_cents
 from bot.domain.settings import SquadronSettings
+from bot.domain.squadron import SquadronState
+from bot.files.store import ObjectKey
 from bot.services.background import BackgroundTasks
 from bot.services.lifecycle import SCHEDULER, Lifecycle, session_options
 from bot.services.logged import logged
@@ -105,6 +108,24 @@ def session_id_for(actor: Actor) -> str:
     if actor.source_id is None:
         return str(uuid.uuid4())
     return str(uuid.uuid5(_SESSION_IDS, f"{actor.source}:{actor.source_id}"))
+
+
+def _with_mission(
+    book: sessions.Book, squadron: SquadronState, mission_name: str | None
+) -> sessions.Book:
+    """``book`` loading the mission ``mission_name`` names (a library mission, or one on the
+    image), checked to fit the server's files; `InvalidRequest` when the squadron has none by
+    that name."""
+    if mission_name is None:
+        return book
+    choice = library.choose(squadron.missions, squadron.settings.missions, mission_name)
+    key = None
+    if choice.sha256 is not None:
+        key = str(ObjectKey.content(book.guild_id, choice.sha256))
+    session_options(
+        book.session_id, choice.name, squadron.settings, library=choice.sha256 is not None
+    )
+    return replace(book, mission_name=choice.name, mission_sha256=choice.sha256, mission_key=key)
 
 
 def _settlement(actor: Actor, session_id: str) -> squadrons.SettlePaidRequest | None:
@@ -201,7 +222,7 @@ class SessionService:
             None,
         )
         require_bookable(book, squadron)
-        session_options(QUOTE_SESSION_ID, mission_name, squadron.settings)
+        _with_mission(book, squadron, mission_name)
         rate = book.rate
         view = self._streams.view
         boot = None if start_at is None else await view.boot_lead(book.size, book.region)
@@ -318,12 +339,12 @@ class SessionService:
         guild_id = actor.guild_id
         if guild_id is None:
             raise InvalidRequest("Book servers from inside your squadron's Discord server.")
-        settings = (await self._streams.squadron(guild_id)).settings
+        squadron = await self._streams.squadron(guild_id)
         session_id = session_id_for(actor)
         book = self._book_command(
-            actor, session_id, guild_id, settings, start_at, duration_minutes, size, mission_name
+            actor, session_id, guild_id, squadron.settings, start_at, duration_minutes, size, None
         )
-        session_options(session_id, mission_name, settings)
+        book = _with_mission(book, squadron, mission_name)
         amount, minimum = _reservation_cents(
             book.rate, duration_minutes, start_at is None, self._limits
         )

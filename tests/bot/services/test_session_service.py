@@ -9,7 +9,6 @@ import pytest
 
 from bot.domain.errors import Conflict, InsufficientCredit, InvalidRequest, NotAllowed
 from bot.domain.session import SessionStatus, session_stream
-from bot.domain.settings import SettingsError
 from bot.domain.squadron import squadron_stream
 from bot.notify import ProgressNotice, ReadyNotice, SessionEndedNotice
 from bot.view import Balance
@@ -132,8 +131,8 @@ async def test_quote_refuses_a_server_beyond_the_limit_rather_than_sell_credit_f
         await bot.services.sessions.quote(GUILD, "medium", 60, start_at=START + 5 * HOUR)
 
 
-async def test_quote_refuses_a_session_file_the_booking_would_refuse(bot: BotProcess) -> None:
-    with pytest.raises(SettingsError):
+async def test_quote_refuses_a_mission_the_squadron_does_not_have(bot: BotProcess) -> None:
+    with pytest.raises(InvalidRequest, match=r"no mission named 'briefing\.txt'"):
         await bot.services.sessions.quote(GUILD, "medium", 60, mission_name="briefing.txt")
 
 
@@ -275,12 +274,12 @@ async def test_a_booking_refused_for_its_time_says_so_rather_than_ask_for_credit
         await bot.services.sessions.book(member(), start_at=START - HOUR, duration_minutes=60)
 
 
-async def test_booking_a_session_that_is_not_a_miz_file_is_refused(
+async def test_booking_a_mission_the_squadron_does_not_have_is_refused(
     bot: BotProcess,
 ) -> None:
     await bot.fund(1_000)
 
-    with pytest.raises(SettingsError):
+    with pytest.raises(InvalidRequest, match="no mission named"):
         await bot.services.sessions.book(
             member(), start_at=START + HOUR, duration_minutes=60, mission_name="briefing.txt"
         )
