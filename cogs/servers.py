@@ -11,9 +11,9 @@ from discord.ext import commands
 
 from bot.domain.actor import Actor
 from bot.domain.errors import InsufficientCredit, InvalidRequest
+from bot.domain.library import image_name
 from bot.domain.session import SessionState, SessionStatus
 from bot.domain.settings import INSTANCE_SIZES, SETTINGS_CATALOGUE, setting_spec
-from bot.domain.squadron import SquadronState
 from bot.domain.words import counted
 from bot.services import Quote
 from bot.services.sessions import session_id_for
@@ -91,7 +91,7 @@ class ServersCog(commands.Cog):
     @app_commands.describe(
         duration="How long to run it, e.g. 2h or 90m.",
         size="Machine size (default: the squadron's setting).",
-        mission="Mission to load (default: the squadron's first mission).",
+        mission="Mission to load, from /mission list (default: the squadron's first).",
     )
     @app_commands.choices(size=SIZE_CHOICES)
     async def start(
@@ -106,7 +106,7 @@ class ServersCog(commands.Cog):
         squadron = await self.services.squadrons.get(guild_id)
         require_set_up(squadron)
         chosen = size or squadron.settings.instance_size
-        mission_name = _mission_choice(squadron, mission)
+        mission_name = mission
         recheck = partial(
             self.services.sessions.quote, guild_id, chosen, minutes, mission_name=mission_name
         )
@@ -145,7 +145,7 @@ class ServersCog(commands.Cog):
         duration="How long to run it, e.g. 2h or 90m.",
         timezone="Time zone of the start time (default: the squadron's).",
         size="Machine size (default: the squadron's setting).",
-        mission="Mission to load (default: the squadron's first mission).",
+        mission="Mission to load, from /mission list (default: the squadron's first).",
     )
     @app_commands.choices(size=SIZE_CHOICES)
     async def schedule(
@@ -164,7 +164,7 @@ class ServersCog(commands.Cog):
         start_at = parse_start(start, now=self.bot.clock.now(), tz=tz)
         minutes = parse_duration(duration)
         chosen = size or squadron.settings.instance_size
-        mission_name = _mission_choice(squadron, mission)
+        mission_name = mission
         recheck = partial(
             self.services.sessions.quote, guild_id, chosen, minutes, start_at, mission_name
         )
@@ -526,14 +526,15 @@ class ServersCog(commands.Cog):
 
     @start.autocomplete("mission")
     @schedule.autocomplete("mission")
-    async def _mission_files(
+    async def _missions(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        squadron = await self.services.squadrons.get(str(interaction.guild_id))
-        names = [_file_name(path) for path in squadron.settings.missions]
-        return _choices([name for name in names if current.lower() in name.lower()][:25])
+        shown = await self.services.missions.library(str(interaction.guild_id))
+        names = [m.name for m in shown.missions] + [image_name(p) for p in shown.on_image]
+        typed = current.casefold()
+        return _choices([name for name in names if typed in name.casefold()][:25])
 
     @extend.autocomplete("server")
     @stop.autocomplete("server")
@@ -600,22 +601,6 @@ def _stopped(ended: SessionState, label: str, currency: str) -> str:
             "stopped now, and the squadron is told when the server has stopped."
         )
     return f"{label} is shutting down; the squadron is told when it has stopped."
-
-
-def _file_name(path: str) -> str:
-    return path.replace("\\", "/").rsplit("/", 1)[-1]
-
-
-def _mission_choice(squadron: SquadronState, typed: str | None) -> str | None:
-    if typed is None:
-        return None
-    for path in squadron.settings.missions:
-        if typed in (path, _file_name(path)):
-            return path
-    raise InputError(
-        "That mission is not in the squadron's mission list; pick one from the list "
-        "or add it with /config set missions."
-    )
 
 
 def _choices(values: list[str]) -> list[app_commands.Choice[str]]:

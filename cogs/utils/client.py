@@ -18,7 +18,7 @@ from cogs.utils.views import EndButton, ExpiredButton, ExtendButton
 
 log = logging.getLogger("rr.discord")
 
-EXTENSIONS = ("cogs.servers", "cogs.credits", "cogs.admin", "cogs.welcome")
+EXTENSIONS = ("cogs.servers", "cogs.missions", "cogs.credits", "cogs.admin", "cogs.welcome")
 
 # rr never joins voice, so discord.py's start-up warnings about missing voice libraries are noise.
 discord.VoiceClient.warn_nacl = False

@@ -39,6 +39,8 @@ def refusal_text(error: DomainError) -> str:
     with the commands to use; the rest say what is wrong themselves."""
     if isinstance(error, NotFound) and error.what == "session":
         return "There is no session with that id; check it with /server list."
+    if isinstance(error, NotFound) and error.what == "mission":
+        return "The squadron's library has no mission by that name; see /mission list."
     if isinstance(error, Conflict) and error.reason == "session_exists":
         return "That session is already booked; check it with /server status."
     return str(error)

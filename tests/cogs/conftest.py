@@ -2,7 +2,7 @@
 sandbox checkout, local compute) with the unmodified discord.py client connected to the Discord
 emulator on loopback, all on a fake clock so that timers are driven without sleeping."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -79,10 +79,14 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 @asynccontextmanager
 async def running_world(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, dev_guild: bool = False
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    dev_guild: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> AsyncIterator[World]:
     """The world; with ``dev_guild`` the commands are synced to the squadron's guild only, as
-    with DISCORD_GUILD_ID in development."""
+    with DISCORD_GUILD_ID in development; ``env`` sets more settings."""
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
     async with Emulator() as emu:
         guild = emu.add_guild("Jolly Rogers")
@@ -108,7 +112,9 @@ async def running_world(
             "RR_OPERATOR_GUILD_ID": str(ops_guild.id),
             "DISCORD_TOKEN": emu.token,
             "RR_SANDBOX_PAYMENTS": "true",
+            "RR_FILES_STORE": f"file://{tmp_path / 'files'}",
             **({"DISCORD_GUILD_ID": str(guild.id)} if dev_guild else {}),
+            **(env or {}),
         }.items():
             monkeypatch.setenv(name, value)
         with patched_discord(emu.base_url, emu.gateway_url):

@@ -135,7 +135,7 @@ async def test_the_server_password_never_shows_in_replies_or_event_history(world
     [
         ("server start", {"duration": "abc"}, "is not a duration"),
         ("server start", {"duration": "5m"}, "minutes"),
-        ("server start", {"duration": "1h", "mission": "nope.miz"}, "mission list"),
+        ("server start", {"duration": "1h", "mission": "nope.miz"}, "no mission named"),
         ("server schedule", {"start": "soon", "duration": "1h"}, "is not a time I can read"),
         ("server schedule", {"start": "2020-01-01 10:00", "duration": "1h"}, "past"),
         (

@@ -18,6 +18,7 @@ import pytest
 from bot.entrypoints.app import App
 from bot.entrypoints.sandbox import CONSOLE_PATH, CONSOLE_TITLE
 from cogs.welcome import WELCOME_TITLE
+from tests.bot.files.miz.missions import MissionPlan, build_mission
 from tests.fakes.clock import FakeClock, settle
 
 if TYPE_CHECKING:
@@ -213,6 +214,36 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     await expect(page.locator("#member-roles")).to_have_text("no roles")
     await expect(message(page, "has stopped")).to_be_visible()
     await expect(page.locator("#messages li.message.ephemeral")).to_have_count(0)
+
+
+async def test_a_manager_uploads_a_mission_in_the_browser_and_starts_a_server_with_it(
+    app: App, page: Page, tmp_path: Path
+) -> None:
+    mission = build_mission(MissionPlan(sortie="Red Flag"), tmp_path / "red_flag.miz")
+    await page.select_option("#member", label="Mia (manager)")
+    await expect(page.locator("#member-roles")).to_have_text("Squadron managers")
+
+    # The attachment option is a file picker; the file goes to the bot as Discord sends it.
+    await page.select_option("#command", "mission upload")
+    await page.set_input_files("#option-file", str(mission))
+    await page.locator("#option-name").fill("Red Flag 26-1")
+    await page.click("#send")
+    await expect(page.locator("#composer-error")).to_have_text("")
+    added = message(page, "to the library")
+    await expect(added).to_contain_text("Added Red Flag 26-1 to the library")
+    await expect(added.locator(".embed")).to_contain_text("Caucasus")
+    await screenshot(page, "9-mission-uploaded")
+
+    await run(page, "mission list")
+    await expect(message(page, "used /mission list").locator(".embed")).to_contain_text(
+        "Red Flag 26-1 · Caucasus"
+    )
+
+    # /server start offers it by name as the member types.
+    await page.select_option("#command", "server start")
+    await page.locator("#option-mission").fill("26")
+    suggestion = page.locator(".suggestions li").first
+    await expect(suggestion).to_have_text("Red Flag 26-1")
 
 
 def _squadron_id(app: App) -> str:
