@@ -21,11 +21,15 @@ from bot.domain.errors import Conflict, InvalidRequest, NotFound
 from bot.domain.mission_quota import LibraryUsage
 
 MAX_NAME_LENGTH = 64
-_NAME = re.compile(r"[\w][\w .()'&+,-]*")
-"""Letters, digits and a few marks: the name is also the mission's file name on the server."""
+_NAME = re.compile(r"\w([\w .()'&+,-]*[\w)])?")
+"""Letters, digits and a few marks: the name is also the mission's file name on the server
+(Windows), so it neither ends in a dot or space nor is a device name."""
+_DEVICE_NAMES = frozenset(
+    ["con", "prn", "aux", "nul", *(f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10))]
+)
 NAME_RULE = (
     f"1 to {MAX_NAME_LENGTH} letters, digits, spaces and . ( ) ' & + , - _, "
-    "starting with a letter or digit"
+    "starting and ending with a letter or digit"
 )
 
 
@@ -79,7 +83,11 @@ def image_name(path: str) -> str:
 def check_name(typed: str) -> str:
     """The name as kept (trimmed), or `InvalidRequest` saying what a name may be."""
     name = unicodedata.normalize("NFC", typed.strip())
-    if not name or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+    if (
+        len(name) > MAX_NAME_LENGTH
+        or not _NAME.fullmatch(name)
+        or name.split(".")[0].casefold() in _DEVICE_NAMES
+    ):
         raise InvalidRequest(f"{typed.strip()[:80]!r} cannot name a mission: use {NAME_RULE}.")
     return name
 

@@ -98,7 +98,9 @@ def test_names_are_unique_across_library_and_image_and_content_is_kept_once(
         add(stream, name, sha)
 
 
-@pytest.mark.parametrize("name", ["", "../etc", "a/b", "x" * 65, ".hidden", "tab\there"])
+@pytest.mark.parametrize(
+    "name", ["", "../etc", "a/b", "x" * 65, ".hidden", "tab\there", "ends.", "CON", "nul.x", "C:x"]
+)
 def test_a_name_that_cannot_be_a_file_name_is_refused(name: str) -> None:
     with pytest.raises(InvalidRequest, match="cannot name a mission"):
         add(squadron(), name, "a")
