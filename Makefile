@@ -27,6 +27,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.agentapi
 	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.miz
+	$(BIN)/python -m bench.missions
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml
