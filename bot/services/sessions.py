@@ -25,7 +25,7 @@ from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
 from bot.domain.billing import funded_until
 from bot.domain.booking import require_bookable
-from bot.domain.errors import InvalidRequest, NotFound
+from bot.domain.errors import DomainError, InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
 from bot.domain.session import SessionState, minimum_session_cents
@@ -208,9 +208,27 @@ class SessionService:
         Everything but credit is checked as for the booking itself (``require_bookable``), so
         a request that would be refused (its duration, its start time, its mission file, the
         squadron's limit on servers at once) is refused here, before the member confirms or
-        pays for anything.
+        pays for anything. A quote that refuses, or falls short, on the view's squadron (a feed
+        pass behind another process's payment, perhaps) is made again on the squadron as stored.
         """
-        squadron = await self._streams.squadron(guild_id)
+        request = (guild_id, size, duration_minutes, start_at, mission_name)
+        try:
+            quote = await self._quote(await self._streams.squadron(guild_id), *request)
+        except DomainError:
+            quote = None
+        if quote is not None and quote.can_go_ahead:
+            return quote
+        return await self._quote(await self._streams.squadron_in_store(guild_id), *request)
+
+    async def _quote(
+        self,
+        squadron: SquadronState,
+        guild_id: str,
+        size: str | None,
+        duration_minutes: int,
+        start_at: datetime | None,
+        mission_name: str | None,
+    ) -> Quote:
         book = self._book_command(
             Actor.system("quote"),
             QUOTE_SESSION_ID,

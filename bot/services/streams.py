@@ -5,6 +5,11 @@ uses the cached repository (one conditional append when warm). A write across a 
 squadron (a booking with its reservation, an ending with its charge) is one ``append_many`` at
 both streams' versions; on a conflict the stale stream is read again and the decision is made
 again, a few times at most.
+
+A refusal is confirmed before it is answered: a cached stream may be missing what another
+process appended (a payment a standby recorded), and a refusal writes nothing, so no version
+check would ever show it stale. A decision that refuses (raises a ``DomainError``) is made once
+more on the streams read afresh, and only that answer counts.
 """
 
 import logging
@@ -16,7 +21,7 @@ from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain import squadron_snapshot
 from bot.domain.actor import Actor
-from bot.domain.errors import NotFound
+from bot.domain.errors import DomainError, NotFound
 from bot.domain.events import DomainEvent, from_stored, to_new_event
 from bot.domain.session import SessionState, session_stream
 from bot.domain.squadron import SquadronState, squadron_stream
@@ -111,6 +116,16 @@ class Streams:
             return replace(squadrons.initial_squadron, guild_id=guild_id)
         return state
 
+    async def squadron_in_store(self, guild_id: str) -> SquadronState:
+        """The squadron read afresh from the store, to confirm a refusal the view's (perhaps a
+        feed pass behind) would make."""
+        stream_id = squadron_stream(guild_id)
+        self.squadrons.forget(stream_id)
+        state, version = await self.squadrons.load(stream_id)
+        if version == 0:
+            return replace(squadrons.initial_squadron, guild_id=guild_id)
+        return state
+
     async def reload_session(self, session_id: str) -> SessionState:
         """The session read afresh from the store (after another writer won a race)."""
         self.sessions.forget(session_stream(session_id))
@@ -151,11 +166,18 @@ class Streams:
         idempotency_key: str | None,
         causation_id: str | None,
     ) -> tuple[S, list[StoredEvent]]:
-        state, stored = await repository.execute(
-            stream_id,
-            lambda current: caused_by(decide(current), causation_id),
-            idempotency_key=idempotency_key,
-        )
+        def decided(current: S) -> list[NewEvent]:
+            return caused_by(decide(current), causation_id)
+
+        try:
+            state, stored = await repository.execute(
+                stream_id, decided, idempotency_key=idempotency_key
+            )
+        except DomainError:
+            repository.forget(stream_id)
+            state, stored = await repository.execute(
+                stream_id, decided, idempotency_key=idempotency_key
+            )
         self.publish(stored)
         return state, stored
 
@@ -178,13 +200,22 @@ class Streams:
         """
         session_key, squadron_key = session_stream(session_id), squadron_stream(guild_id)
         attempts_left = CROSS_STREAM_ATTEMPTS
+        confirmed = False
         while True:
             if new_session:
                 session_state, session_version = sessions.initial_session, 0
             else:
                 session_state, session_version = await self.sessions.load(session_key)
             squadron_state, squadron_version = await self.squadrons.load(squadron_key)
-            session_events, squadron_events = decide(session_state, squadron_state)
+            try:
+                session_events, squadron_events = decide(session_state, squadron_state)
+            except DomainError:
+                if confirmed:
+                    raise
+                confirmed = True
+                self.sessions.forget(session_key)
+                self.squadrons.forget(squadron_key)
+                continue
             batches = [
                 (stream, version, caused_by(events, causation_id))
                 for stream, version, events in (
