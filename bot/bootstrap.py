@@ -27,6 +27,7 @@ from bot.config import InvalidSettings, Settings
 from bot.domain.pricing import Limits, Pricing
 from bot.files.limits import FileLimits
 from bot.files.store import ObjectStore, open_object_store
+from bot.leadership import RENEW_EVERY, RETRY_EVERY, TERM, FencedStore, Leadership
 from bot.mailbox import Mailbox
 from bot.notify import LoggingNotifier, Notice, Notifier
 from bot.payments import PaymentsConfig, PaymentService, build_payment_service
@@ -79,6 +80,8 @@ class Rr:
     scheduler: Scheduler
     registry: CollectorRegistry
     """The process's metrics; the scheduler's actions and the uptime are counted in it."""
+    leadership: Leadership
+    """Whether this process is the active one; the services write through its fence."""
 
 
 def build(
@@ -103,8 +106,10 @@ def build(
     clock = clock or make_clock(settings)
     notifier = notifier or SwitchableNotifier(LoggingNotifier())
     schedule = schedule or schedule_config(settings)
+    keys = store.keys if isinstance(store, SealingStore) else None
+    fenced = FencedStore(store)
     if login_pool is None and settings.compute == "ec2" and settings.ec2.login_parameters:
-        login_pool = StoredLoginPool(store, settings.ec2.login_parameters)
+        login_pool = StoredLoginPool(fenced, settings.ec2.login_parameters)
     retention = timedelta(hours=settings.schedule.ended_retention_hours)
     view_mailbox: Mailbox[View] = Mailbox(View(schedule, retention=retention), name="view")
     view = ViewHandle(view_mailbox)
@@ -112,7 +117,7 @@ def build(
     backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
     agents = build_agent_api(store, ViewSessions(view), clock)
     services = Services(
-        store=store,
+        store=fenced,
         view=view,
         provider=compute,
         notifier=notifier,
@@ -126,7 +131,7 @@ def build(
         ),
         agents=agents,
         login_pool=login_pool,
-        keys=store.keys if isinstance(store, SealingStore) else None,
+        keys=keys,
     )
     if payments is not None:
         services.attach_payments(payment_service(payments, services, notifier, clock))
@@ -179,6 +184,13 @@ def build(
         reconciler=reconciler,
         scheduler=scheduler,
         registry=registry,
+        leadership=Leadership(
+            fenced,
+            clock,
+            term=TERM * settings.sandbox_time_scale,
+            renew_every=RENEW_EVERY * settings.sandbox_time_scale,
+            retry_every=RETRY_EVERY * settings.sandbox_time_scale,
+        ),
     )
 
 

@@ -26,6 +26,7 @@ import eventstore
 from bot.agentapi import AgentApi, agent_routes
 from bot.bootstrap import (
     FatalError,
+    Rr,
     SwitchableNotifier,
     build,
     make_clock,
@@ -47,6 +48,7 @@ from bot.entrypoints.sandbox import (
 from bot.entrypoints.web import CheckResult, HealthCheck, WebServer, create_web_app
 from bot.files.limits import FileLimits
 from bot.files.store import ObjectStore
+from bot.leadership import Leadership
 from bot.logs import redact_also, url_without_credentials
 from bot.notify import FanoutNotifier, LoggingNotifier
 from bot.payments import payment_routes
@@ -98,6 +100,12 @@ class App:
         self.files: ObjectStore | None = None
         """The object store of squadrons' missions and debriefs, once started."""
         self.file_limits = FileLimits.from_settings(settings.files)
+        self._notifier = SwitchableNotifier(LoggingNotifier())
+        self._active = AsyncExitStack()
+        """What only the active process runs, closed before the lease is released."""
+        self._rr: Rr | None = None
+        self._interactions: Counter | None = None
+        self._leading: asyncio.Task[None] | None = None
 
     @property
     def services(self) -> Services:
@@ -122,6 +130,9 @@ class App:
     async def stop(self) -> None:
         """Close every part that was opened, the last opened first; safe to call twice."""
         await self._stack.aclose()
+        self._active = AsyncExitStack()
+        self._notifier = SwitchableNotifier(LoggingNotifier())
+        self._rr = None
         self.discord = None
         self.sandbox = None
         self._web = None
@@ -148,7 +159,7 @@ class App:
         files = self.files = await open_files(settings, clock, self.base_url)
         stack.push_async_callback(files.close)
         log.info("files ready", extra={"store": files.location})
-        notifier = SwitchableNotifier(LoggingNotifier())
+        notifier = self._notifier
         rr = build(
             settings,
             store=store,
@@ -219,7 +230,10 @@ class App:
             health={
                 "store": store_reachable(store),
                 "view": view_caught_up(view, rr.feeder, clock, max_lag),
-                "scheduler": scheduler_alive(rr.scheduler, clock, rr.schedule.heartbeat),
+                "role": role(rr.leadership),
+                "scheduler": active_only(
+                    rr.leadership, scheduler_alive(rr.scheduler, clock, rr.schedule.heartbeat)
+                ),
             },
             metrics=rr.registry,
             refresh_metrics=[view_metrics.refresh],
@@ -230,12 +244,38 @@ class App:
                 *([sandbox.console_routes] if sandbox else []),
             ],
         )
+        leadership = rr.leadership
+        # Before the web app answers: a payment recorded on a standby is left to the active.
+        services.squadrons.carries_out_paid_requests = False
         await self._web.start(web_app)
         log.info("web app listening", extra={"url": self.base_url})
 
+        self._rr, self._interactions = rr, interactions
+        stack.push_async_callback(leadership.release)  # once the active parts have stopped
+        stack.push_async_callback(self._active.aclose)
+        acquired = await leadership.try_acquire()
+        # Renewing (or waiting for the lease) starts now: a slow start must not outlast the term.
+        self._leading = asyncio.create_task(self._lead(), name="leadership")
+        stack.push_async_callback(self._stop_leading)
+        if acquired:
+            await self._become_active()
+        else:
+            log.info(
+                "standby: another process is the active one; taking over when its lease expires",
+                extra={"owner": leadership.owner},
+            )
+
+    async def _become_active(self) -> None:
+        """Start what only the lease holder runs: Discord, reconciliation, paid requests, the
+        scheduler. Commands are answered "starting up" until the view has read everything
+        written before this process took over."""
+        rr, stack, settings = self._rr, self._active, self.settings
+        assert rr is not None and self._interactions is not None
+        services, sandbox = rr.services, self.sandbox
         # Discord before anything that notifies, so that notices due at start-up reach it.
-        client = RRBot(services, self._discord_options(sandbox), clock)
-        client.add_listener(_interaction_counter(interactions), "on_interaction")
+        client = RRBot(services, self._discord_options(sandbox), rr.clock)
+        client.starting_up = True
+        client.add_listener(_interaction_counter(self._interactions), "on_interaction")
         if sandbox is not None:
             await sandbox.connect(client)
             announce(self.base_url + CONSOLE_PATH)
@@ -244,17 +284,55 @@ class App:
             stack.push_async_callback(discord_connection.close)
             await discord_connection.open(settings.discord_token.get_secret_value())
             log.info("connecting to Discord", extra={"dev_guild": settings.discord_guild_id})
-        notifier.target = FanoutNotifier([LoggingNotifier(), client.notifier])
+        self._notifier.target = FanoutNotifier([LoggingNotifier(), client.notifier])
         self.discord = client
+        await rr.feeder.catch_up()
+        client.starting_up = False
 
         stack.push_async_callback(services.background.drain)  # finish launches while Discord is up
+        services.squadrons.carries_out_paid_requests = True
         await reconcile_at_start(rr.reconciler)
         await services.squadrons.resume_paid_requests()
         rr.reconciler.start()
         stack.push_async_callback(rr.reconciler.stop)
+        pickup = asyncio.create_task(self._take_up_paid_requests(), name="paid-requests")
+        stack.push_async_callback(_cancelled, pickup)
         rr.scheduler.start()
         stack.push_async_callback(rr.scheduler.stop)
         log.info("scheduler started", extra={"time_scale": settings.sandbox_time_scale})
+
+    async def _lead(self) -> None:
+        """Wait for the lease if this process is a standby, then act while holding it; once
+        it is lost, stop the app (the simplest safe end: the supervisor starts it again, as
+        a standby, with none of its parts acting on the old authority)."""
+        assert self._rr is not None
+        leadership = self._rr.leadership
+        try:
+            why = await leadership.lead(self._become_active)
+        except FatalError as error:
+            why = str(error)
+        except Exception as error:
+            log.exception("taking over as the active process failed")
+            why = f"taking over as the active process failed: {type(error).__name__}: {error}"
+        self.failure = f"this process stopped acting: {why}; start it again to run as a standby"
+        self._on_fatal()
+
+    async def _stop_leading(self) -> None:
+        if self._leading is not None:
+            await _cancelled(self._leading)
+            self._leading = None
+
+    async def _take_up_paid_requests(self) -> None:
+        """Carry out the paid requests a standby recorded, as the feed brings them."""
+        assert self._rr is not None
+        rr = self._rr
+        while True:
+            await rr.clock.sleep_until(rr.clock.now() + rr.feed_interval)
+            try:
+                if await rr.view.guilds_with_unsettled_paid_requests():
+                    await rr.services.squadrons.resume_paid_requests()
+            except Exception:
+                log.exception("taking up paid requests failed; the next pass tries again")
 
     def _discord_options(self, sandbox: Sandbox | None) -> DiscordOptions:
         settings = self.settings
@@ -360,6 +438,30 @@ def scheduler_alive(scheduler: SchedulerStatus, clock: Clock, heartbeat: timedel
     return check
 
 
+def role(leadership: Leadership) -> HealthCheck:
+    """Whether this process is the active one; a standby is healthy too (it answers 200)."""
+
+    async def check() -> CheckResult:
+        if leadership.role == "active":
+            return CheckResult(True, "active: this process holds the lease and does the work")
+        if leadership.lost is not None:
+            return CheckResult(False, f"stopping: {leadership.lost}")
+        return CheckResult(True, "standby: following the store, ready to take over")
+
+    return check
+
+
+def active_only(leadership: Leadership, check: HealthCheck) -> HealthCheck:
+    """``check`` in the active process; in a standby, a part it does not run is not failing."""
+
+    async def checked() -> CheckResult:
+        if leadership.role == "standby" and leadership.lost is None:
+            return CheckResult(True, "standby: the active process runs it")
+        return await check()
+
+    return checked
+
+
 class ViewMetrics:
     """The view's figures for /metrics: a collector whose ``refresh`` asks the view's mailbox
     before each scrape, since ``collect`` cannot wait for it."""
@@ -417,6 +519,11 @@ def _bind_web(settings: Settings) -> WebServer:
             f"The web app cannot listen on {host}:{port} ({error.strerror or error}); "
             "set RR_WEB_HOST and RR_WEB_PORT to a free address."
         ) from None
+
+
+async def _cancelled(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _where(settings: Settings) -> dict[str, str]:

@@ -93,11 +93,17 @@ class IntentRunner:
         self._notifier = notifier
         self._clock = clock
         self._stopping = asyncio.Event()
+        self._taken: set[str] = set()
+        """Purchase ids this process is carrying out, or gave up on until its next start."""
 
     def stop(self) -> None:
         """Stop waiting to try failed requests again: they stay unsettled, for the next
         start-up, and the tasks carrying them out end now instead of after their back-off."""
         self._stopping.set()
+
+    def has_taken(self, purchase_id: str) -> bool:
+        """Whether this process is carrying that request out, or gave up on it."""
+        return purchase_id in self._taken
 
     async def carry_out(
         self,
@@ -113,13 +119,18 @@ class IntentRunner:
         ``paid_at`` is when the payment was recorded (now, unless the request is taken up
         later, after a restart): a "start now" paid more than ``LATE_START`` ago is refused
         rather than starting a server nobody may be waiting for any more. An unexpected error
-        is reported to the operators and the request tried again after a back-off.
+        is reported to the operators and the request tried again after a back-off. A request
+        this process is carrying out already, or gave up on, is left alone.
         """
+        purchase_id = purchase.purchase_id
+        if purchase_id in self._taken:
+            return None
+        self._taken.add(purchase_id)
         paid_at = paid_at or self._clock.now()
         failures = 0
         while True:
             try:
-                return await self._attempt(guild_id, purchase, causation_id, paid_at)
+                outcome = await self._attempt(guild_id, purchase, causation_id, paid_at)
             except Exception as error:
                 failures += 1
                 log.exception(
@@ -140,6 +151,9 @@ class IntentRunner:
                     )
                 if not await self._wait(backoff):
                     return None
+                continue
+            self._taken.discard(purchase_id)
+            return outcome
 
     async def _attempt(
         self, guild_id: str, purchase: Purchase, causation_id: str | None, paid_at: datetime

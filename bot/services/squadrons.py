@@ -89,6 +89,9 @@ class SquadronService:
         self._pricing = pricing
         self._intents = intents
         self._background = background
+        self.carries_out_paid_requests = True
+        """False in a standby process: a payment it records leaves its paid request to the
+        active process (which has Discord, to tell the buyer; see `resume_paid_requests`)."""
 
     # --- looking ----------------------------------------------------------------------------
 
@@ -243,7 +246,8 @@ class SquadronService:
         payment_event_id: str,
     ) -> bool:
         """Credit a paid checkout; False when that session was already credited. A purchase
-        made for a start or booking then carries it out in the background."""
+        made for a start or booking then carries it out in the background (in the active
+        process; a standby leaves it unsettled for the active one to take up)."""
         actor = Actor.system("stripe", payment_event_id)
         with logged("purchase", guild_id=guild_id, purchase_id=purchase_id) as fields:
             try:
@@ -270,6 +274,9 @@ class SquadronService:
             purchase = state.purchases[purchase_id]
             if purchase.intent is not None:
                 fields["intent"] = purchase.intent.get("action")
+                if not self.carries_out_paid_requests:
+                    fields["outcome"] = "left to the active process"
+                    return True
                 self._background.spawn(
                     self._intents.carry_out(guild_id, purchase, stored[0].id),
                     name=f"intent:{purchase_id}",
@@ -280,16 +287,20 @@ class SquadronService:
         """Carry out every paid request whose payment was recorded but which was never settled
         (the bot stopped in between); returns how many were taken up.
 
-        Run once at start-up, after the view is rebuilt; the requests are carried out in the
-        background (one that fails is tried again after a back-off). Safe beside other
-        processes doing the same or carrying one out: each request is settled, and its buyer
-        told, once.
+        Run at start-up, after the view is rebuilt, and by the active process after each pass
+        of the feed (a standby records payments but leaves their requests to it); the requests
+        are carried out in the background (one that fails is tried again after a back-off).
+        Safe beside other processes doing the same or carrying one out: each request is
+        settled, and its buyer told, once; one this process is carrying out already, or gave
+        up on, is skipped.
         """
         resumed = 0
         for guild_id in await self._streams.view.guilds_with_unsettled_paid_requests():
             state = await self._streams.squadron(guild_id)
             credited = await self._credited_purchases(guild_id)
             for purchase in state.unsettled_paid_requests:
+                if self._intents.has_taken(purchase.purchase_id):
+                    continue
                 resumed += 1
                 log.info(
                     "resuming paid request",

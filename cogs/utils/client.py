@@ -53,6 +53,22 @@ class RRBot(commands.Bot):
         self.clock = clock
         self.notifier = DiscordNotifier(self)
 
+    @property
+    def starting_up(self) -> bool:
+        """True while the process that just took over is reading what was written before it
+        did: commands are answered "starting up" then, not refused on what it has not read."""
+        return self._reporting_tree.starting_up
+
+    @starting_up.setter
+    def starting_up(self, value: bool) -> None:
+        self._reporting_tree.starting_up = value
+
+    @property
+    def _reporting_tree(self) -> ReportingTree:
+        tree = self.tree
+        assert isinstance(tree, ReportingTree)
+        return tree
+
     def is_operator(self, user_id: int) -> bool:
         return str(user_id) in self.options.operator_ids
 

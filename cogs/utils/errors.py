@@ -17,6 +17,7 @@ from cogs.utils.parsing import InputError
 log = logging.getLogger("rr.discord")
 
 PLAIN_ERRORS = (InputError, SettingsError)
+STARTING_UP = "rr is starting up; try again in a few seconds."
 
 
 class NotPermitted(app_commands.CheckFailure):
@@ -82,7 +83,20 @@ async def send_error(interaction: discord.Interaction, error: BaseException) -> 
 
 
 class ReportingTree(app_commands.CommandTree):
-    """A command tree whose failures always reach the member as one private sentence."""
+    """A command tree whose failures always reach the member as one private sentence, and
+    that answers "starting up" instead of running a command while the client is
+    ``starting_up`` (a refusal then could rest on state the process has not read yet)."""
+
+    starting_up = False
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        if not self.starting_up:
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await interaction.response.send_message(STARTING_UP, ephemeral=True)
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

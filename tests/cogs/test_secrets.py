@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from bot.leadership import FencedStore
 from bot.secrets import SealingStore
 from tests.cogs.conftest import World
 
@@ -18,7 +19,9 @@ async def test_an_operator_forgets_a_squadrons_passwords_and_the_squadron_is_tol
     w = world
     options = {"setting": "password", "value": PASSWORD}
     await (await w.emu.invoke(w.guild, w.admin, "config set", options)).message()
-    store = w.app.services.store
+    fenced = w.app.services.store
+    assert isinstance(fenced, FencedStore)
+    store = fenced.inner
     assert isinstance(store, SealingStore)
     raw = [json.dumps(event.data) async for event in store.inner.read_all()]
     assert raw, "the raw store holds the settings change"

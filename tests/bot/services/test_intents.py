@@ -14,7 +14,7 @@ from bot.notify import AdminAlertNotice, BookingConfirmedNotice, IntentFailedNot
 from bot.services.intents import LATE_START, RETRY_ATTEMPTS, RETRY_BACKOFF, TOO_LATE_TO_START
 from bot.services.streams import decide_squadron
 from bot.view import Balance
-from eventstore import StoredEvent
+from eventstore import Lease, StoredEvent
 from eventstore.codec import Batch
 from eventstore.memory import MemoryEventStore
 from tests.bot.domain.streams import LONG_AGO
@@ -322,14 +322,18 @@ class FailingBookings(MemoryEventStore):
         self.failures = failures
 
     async def append_many(
-        self, batches: Iterable[Batch], *, idempotency_key: str | None = None
+        self,
+        batches: Iterable[Batch],
+        *,
+        idempotency_key: str | None = None,
+        fence: Lease | None = None,
     ) -> list[StoredEvent]:
         batches = list(batches)
         books = any(stream.startswith("mission#") for stream, _, _ in batches)
         if books and self.failures > 0:
             self.failures -= 1
             raise ConnectionError("the store did not answer")
-        return await super().append_many(batches, idempotency_key=idempotency_key)
+        return await super().append_many(batches, idempotency_key=idempotency_key, fence=fence)
 
 
 async def drained(process: BotProcess) -> None:
