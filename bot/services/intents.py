@@ -101,9 +101,17 @@ class IntentRunner:
         start-up, and the tasks carrying them out end now instead of after their back-off."""
         self._stopping.set()
 
-    def has_taken(self, purchase_id: str) -> bool:
-        """Whether this process is carrying that request out, or gave up on it."""
-        return purchase_id in self._taken
+    def claim(self, purchase_id: str) -> bool:
+        """Take the request up in this process before carrying it out; False when this process
+        is carrying it out already, or gave up on it (until its next start)."""
+        if purchase_id in self._taken:
+            return False
+        self._taken.add(purchase_id)
+        return True
+
+    def release(self, purchase_id: str) -> None:
+        """Let a claimed request go (it was settled meanwhile, or is carried out)."""
+        self._taken.discard(purchase_id)
 
     async def carry_out(
         self,
@@ -119,13 +127,10 @@ class IntentRunner:
         ``paid_at`` is when the payment was recorded (now, unless the request is taken up
         later, after a restart): a "start now" paid more than ``LATE_START`` ago is refused
         rather than starting a server nobody may be waiting for any more. An unexpected error
-        is reported to the operators and the request tried again after a back-off. A request
-        this process is carrying out already, or gave up on, is left alone.
+        is reported to the operators and the request tried again after a back-off. The caller
+        has ``claim``-ed the request; it is released once settled.
         """
         purchase_id = purchase.purchase_id
-        if purchase_id in self._taken:
-            return None
-        self._taken.add(purchase_id)
         paid_at = paid_at or self._clock.now()
         failures = 0
         while True:
@@ -152,7 +157,7 @@ class IntentRunner:
                 if not await self._wait(backoff):
                     return None
                 continue
-            self._taken.discard(purchase_id)
+            self.release(purchase_id)
             return outcome
 
     async def _attempt(

@@ -277,6 +277,8 @@ class SquadronService:
                 if not self.carries_out_paid_requests:
                     fields["outcome"] = "left to the active process"
                     return True
+                if not self._intents.claim(purchase_id):
+                    return True
                 self._background.spawn(
                     self._intents.carry_out(guild_id, purchase, stored[0].id),
                     name=f"intent:{purchase_id}",
@@ -296,17 +298,25 @@ class SquadronService:
         """
         resumed = 0
         for guild_id in await self._streams.view.guilds_with_unsettled_paid_requests():
+            seen = (await self._streams.squadron(guild_id)).unsettled_paid_requests
+            claimed = [p.purchase_id for p in seen if self._intents.claim(p.purchase_id)]
+            if not claimed:
+                continue
+            # Read again once claimed: one this process settled meanwhile is let go.
             state = await self._streams.squadron(guild_id)
+            unsettled = {p.purchase_id: p for p in state.unsettled_paid_requests}
             credited = await self._credited_purchases(guild_id)
-            for purchase in state.unsettled_paid_requests:
-                if self._intents.has_taken(purchase.purchase_id):
+            for purchase_id in claimed:
+                purchase = unsettled.get(purchase_id)
+                if purchase is None:
+                    self._intents.release(purchase_id)
                     continue
                 resumed += 1
                 log.info(
                     "resuming paid request",
-                    extra={"guild_id": guild_id, "purchase_id": purchase.purchase_id},
+                    extra={"guild_id": guild_id, "purchase_id": purchase_id},
                 )
-                payment = credited.get(purchase.purchase_id)
+                payment = credited.get(purchase_id)
                 self._background.spawn(
                     self._intents.carry_out(
                         guild_id,
@@ -314,7 +324,7 @@ class SquadronService:
                         payment.id if payment else None,
                         paid_at=payment.recorded_at if payment else None,
                     ),
-                    name=f"intent:{purchase.purchase_id}",
+                    name=f"intent:{purchase_id}",
                 )
         return resumed
 

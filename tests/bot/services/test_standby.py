@@ -15,11 +15,27 @@ import eventstore
 from bot.domain.session import SessionStatus, session_stream
 from bot.domain.squadron import squadron_stream
 from bot.leadership import FencedStore, Leadership
-from bot.notify import EndWarningNotice, ReadyNotice, ReminderNotice, SessionEndedNotice
+from bot.notify import (
+    BookingConfirmedNotice,
+    EndWarningNotice,
+    ReadyNotice,
+    ReminderNotice,
+    SessionEndedNotice,
+)
 from eventstore import EventStore, LeaseLost
+from tests.bot.domain.streams import LONG_AGO
 from tests.bot.leases import Tracked, walk
 from tests.bot.services.fake_provider import FakeProvider
-from tests.bot.services.harness import GUILD, HOUR, MINUTE, START, BotProcess, member, operator
+from tests.bot.services.harness import (
+    GUILD,
+    HOUR,
+    MEMBER,
+    MINUTE,
+    START,
+    BotProcess,
+    member,
+    operator,
+)
 from tests.fakes.clock import FakeClock
 from tests.fakes.moto_server import FAKE_AWS_ENV
 
@@ -148,3 +164,35 @@ async def test_a_deposed_process_late_command_is_refused_and_writes_nothing(
     assert await first.bot.stream(squadron_stream(GUILD)) == before
     await second.bot.services.squadrons.grant(operator(), GUILD, 500, "on time")
     assert (await second.bot.squadron_in_store()).available_cents == 500
+
+
+async def test_a_payment_the_standby_records_is_carried_out_once_by_the_active_process(
+    processes: list[Process], store: Tracked
+) -> None:
+    first, second = processes
+    await first.start()
+    await second.start()
+    await store.quiet()
+    intent = {"action": "start", "size": "medium", "duration_minutes": 60}
+    await first.bot.services.squadrons.record_purchase_started(
+        member(MEMBER), GUILD, "p1", 240, "cs_1", intent, lapsed_before=LONG_AGO
+    )
+    second.bot.services.squadrons.carries_out_paid_requests = False  # as the app's standby
+
+    credited = await second.bot.services.squadrons.record_purchase(
+        GUILD, "p1", 240, MEMBER, "cs_1", "evt_1"
+    )
+    await second.bot.services.background.drain()
+    left = (await second.bot.squadron_in_store()).unsettled_paid_requests
+
+    await first.bot.feeder.catch_up()  # the active process's feed pass brings the payment
+    taken = await first.bot.services.squadrons.resume_paid_requests()
+    again = await first.bot.services.squadrons.resume_paid_requests()  # under way: skipped
+    await first.bot.services.background.drain()
+
+    assert credited and [request.purchase_id for request in left] == ["p1"]
+    assert second.bot.notifier.notices == []
+    assert (taken, again) == (1, 0)
+    [confirmed] = first.bot.notifier.of_type(BookingConfirmedNotice)
+    assert confirmed.purchase_id == "p1"
+    assert (await first.bot.squadron_in_store()).unsettled_paid_requests == ()
