@@ -28,6 +28,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.soak
 	$(BIN)/python -m bench.miz
 	$(BIN)/python -m bench.missions
+	$(BIN)/python -m bench.failover
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml

@@ -39,6 +39,8 @@ OUTSIDE_NAMES = frozenset(
         "Scan",
         # EC2's RunInstances parameter, in the README's EC2 section.
         "ClientToken",
+        # discord.py's sharded client, in the design's "Past 2,500 guilds".
+        "AutoShardedClient",
     }
 )
 
