@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -106,6 +107,8 @@ class App:
         self._rr: Rr | None = None
         self._interactions: Counter | None = None
         self._leading: asyncio.Task[None] | None = None
+        self._rest_client: RRBot | None = None
+        """A standby's Discord client for notices, without a gateway connection."""
 
     @property
     def services(self) -> Services:
@@ -133,6 +136,7 @@ class App:
         self._active = AsyncExitStack()
         self._notifier = SwitchableNotifier(LoggingNotifier())
         self._rr = None
+        self._rest_client = None
         self.discord = None
         self.sandbox = None
         self._web = None
@@ -259,11 +263,23 @@ class App:
         stack.push_async_callback(self._stop_leading)
         if acquired:
             await self._become_active()
-        else:
-            log.info(
-                "standby: another process is the active one; taking over when its lease expires",
-                extra={"owner": leadership.owner},
-            )
+            return
+        log.info(
+            "standby: another process is the active one; taking over when its lease expires",
+            extra={"owner": leadership.owner},
+        )
+        if settings.discord_token is not None:
+            await self._notify_through_rest(settings.discord_token.get_secret_value())
+
+    async def _notify_through_rest(self, token: str) -> None:
+        """A standby has no gateway connection, yet the webhooks it answers tell the buyer:
+        its notices go through Discord's REST API (the notifier fetches channels and users)."""
+        assert self._rr is not None
+        options = replace(self._discord_options(None), sync_on_start=False)
+        client = self._rest_client = RRBot(self._rr.services, options, self.clock)
+        self._stack.push_async_callback(client.close)
+        await log_in(client, token)
+        self._notifier.target = FanoutNotifier([LoggingNotifier(), client.notifier])
 
     async def _become_active(self) -> None:
         """Start what only the lease holder runs: Discord, reconciliation, paid requests, the
@@ -286,6 +302,8 @@ class App:
             log.info("connecting to Discord", extra={"dev_guild": settings.discord_guild_id})
         self._notifier.target = FanoutNotifier([LoggingNotifier(), client.notifier])
         self.discord = client
+        if self._rest_client is not None:
+            await self._rest_client.close()
         await rr.feeder.catch_up()
         client.starting_up = False
 
@@ -364,12 +382,7 @@ class DiscordConnection:
         self._task: asyncio.Task[None] | None = None
 
     async def open(self, token: str) -> None:
-        try:
-            await self._client.login(token)
-        except discord.LoginFailure:
-            raise FatalError("Discord refused DISCORD_TOKEN; check the bot token.") from None
-        except (discord.HTTPException, aiohttp.ClientError) as error:
-            raise FatalError(f"Discord cannot be reached: {error}") from None
+        await log_in(self._client, token)
         self._task = asyncio.create_task(self._client.connect(), name="discord")
         self._task.add_done_callback(self._ended)
 
@@ -383,6 +396,16 @@ class DiscordConnection:
             return
         log.error("the Discord connection ended", exc_info=error)
         self._on_lost(f"the Discord connection ended: {error}")
+
+
+async def log_in(client: RRBot, token: str) -> None:
+    """Log ``client`` in to Discord's REST API (no gateway connection yet)."""
+    try:
+        await client.login(token)
+    except discord.LoginFailure:
+        raise FatalError("Discord refused DISCORD_TOKEN; check the bot token.") from None
+    except (discord.HTTPException, aiohttp.ClientError) as error:
+        raise FatalError(f"Discord cannot be reached: {error}") from None
 
 
 async def reconcile_at_start(reconciler: CloudReconciler) -> None:

@@ -21,6 +21,8 @@ from bot.config import Settings
 from bot.domain.actor import Actor
 from bot.entrypoints.app import App
 from bot.leadership import RETRY_EVERY, FencedStore
+from bot.notify import CreditsLandedNotice
+from bot.view import Balance
 from discord_emulator import Emulator, patched_discord
 from eventstore import LeaseLost
 from tests.fakes.clock import FakeClock
@@ -43,7 +45,7 @@ async def emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIter
     monkeypatch.setenv("RR_SANDBOX_PAYMENTS", "true")
     async with Emulator() as emu:
         monkeypatch.setenv("DISCORD_TOKEN", emu.token)
-        emu.add_guild("Squadron")
+        emu.add_guild("Squadron").add_member(emu.add_user("buyer"))
         with patched_discord(emu.base_url, emu.gateway_url):
             yield emu
 
@@ -86,6 +88,12 @@ async def test_the_second_app_is_a_standby_until_the_first_stops_then_takes_over
                 "ok": True,
                 "detail": "standby: the active process runs it",
             }
+            # A webhook the standby answers tells the buyer, through Discord's REST API.
+            [buyer] = [user for user in emulator.users if user.name == "buyer"]
+            guild_id = str(emulator.guilds[0].id)
+            landed = CreditsLandedNotice(guild_id, str(buyer.id), 2_000, Balance(2_000, 0, 2_000))
+            await second.services.notifier.notify(landed)
+            [dm] = emulator.dm_messages(buyer)
 
             await first.stop()  # gives the lease up: the standby need not wait for its term
             await until(lambda: second.discord is not None, clock, RETRY_EVERY)
@@ -100,6 +108,7 @@ async def test_the_second_app_is_a_standby_until_the_first_stops_then_takes_over
     assert status == 200
     assert str(checks["role"]["detail"]).startswith("active")
     assert checks["scheduler"]["ok"] is True
+    assert "$20.00" in dm.content + str(dm.embeds)
 
 
 async def test_a_deposed_app_asks_to_be_stopped_and_its_late_writes_are_refused(
