@@ -1,9 +1,11 @@
 """The running process: opens the store, compute and web socket, has `bot.bootstrap.build` wire
-the rest, then starts view, feeder, payments, web app, Discord, reconciler and scheduler.
+the rest, then starts view, feeder, payments and web app, and, in the process holding the lease
+(`bot.leadership`), Discord, reconciler and scheduler; a standby starts those when it takes over.
 
 `App.start` opens each part in that order and logs where it lives; `App.stop` closes them in
-reverse order (scheduler, reconciler, background work, Discord, web, payments, feeder, view,
-store), and so does a start that fails half-way. `serve` runs an app until SIGINT or SIGTERM.
+reverse order (scheduler, reconciler, background work, Discord, the lease, web, payments,
+feeder, view, store), and so does a start that fails half-way. `serve` runs an app until SIGINT
+or SIGTERM, or until the process loses the lease.
 """
 
 import asyncio
