@@ -17,7 +17,9 @@ Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
   it, reservations are cut, newest first (`ReservationReduced`).
 - An admin refund may only take available credit, so it never eats into reservations;
   beyond that it needs `allow_negative=True` and then takes the balance below what is reserved.
-- Purchases are idempotent per checkout session: recording one already credited decides nothing.
+- Purchases are credited once: recording one already credited decides nothing, however late
+  (each credited purchase keeps its `Credit` for good). Closing one no longer open decides
+  nothing.
 - A member holds at most `MAX_OPEN_PURCHASES` open checkouts (started, neither paid nor closed,
   nor older than the link's lifetime); another is refused until one is paid or lapses.
 - A credited purchase made for a start or booking (its intent) is settled once: carried out
@@ -34,6 +36,7 @@ from immutables import Map
 
 from bot.domain import library
 from bot.domain.actor import Actor
+from bot.domain.credited_purchases import Credit, CreditedPurchases
 from bot.domain.errors import Conflict, InsufficientCredit, InvalidRequest, NotAllowed, NotFound
 from bot.domain.events import (
     CreditsGranted,
@@ -83,8 +86,8 @@ def squadron_stream(guild_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Purchase:
-    """One checkout: `refunded_cents` counts what Stripe refunded, reversed or not; `settled`
-    says that the request it paid for (its intent) was carried out or refused."""
+    """One checkout, as the state holds it while it is open ("started") or paid for a request
+    not yet settled ("credited" with an intent), or as its events tell it (`trace_purchase`)."""
 
     purchase_id: str
     amount_cents: int
@@ -92,34 +95,27 @@ class Purchase:
     checkout_session_id: str
     status: PurchaseStatus
     intent: Mapping[str, object] | None = None
-    credited_cents: int = 0
-    refunded_cents: int = 0
-    settled: bool = False
     started_at: datetime | None = None
     """When its checkout was opened (None when it was credited without one)."""
-
-    @property
-    def refundable_cents(self) -> int:
-        return self.credited_cents - self.refunded_cents
 
 
 @dataclass(frozen=True, slots=True)
 class SquadronState:
-    """Folded in constant time per event: the growing maps are persistent (`immutables.Map`,
-    a hash trie), so an event adds or replaces one entry and shares the rest with the state
-    before it. `open_purchase_ids` and `unsettled_ids` index the few purchases decisions scan."""
+    """What deciding needs, and no history: settings, balance and reservations, the purchases
+    still in play (`purchases`: open checkouts and unsettled paid requests, a few), and a
+    `Credit` for each purchase ever credited (so none is credited twice or refunded beyond it).
+    Past purchases and the ledger are read from the events (``SquadronService.history``).
+
+    Folded in constant time per event: the maps are persistent (a hash trie), so an event adds
+    or replaces one entry and shares the rest with the state before it."""
 
     guild_id: str
     settings: SquadronSettings
     balance_cents: int = 0
     reservations: Mapping[str, int] = field(default_factory=dict)
     purchases: Map[str, Purchase] = field(default_factory=Map)
-    purchase_ids_by_session: Map[str, str] = field(default_factory=Map)
-    credited_session_ids: Map[str, None] = field(default_factory=Map)
-    open_purchase_ids: Map[str, None] = field(default_factory=Map)
-    """Purchases whose checkout is open (status "started")."""
-    unsettled_ids: Map[str, None] = field(default_factory=Map)
-    """Credited purchases with an intent not yet carried out or refused."""
+    """Open checkouts (status "started") and unsettled paid requests (status "credited")."""
+    credited: CreditedPurchases = field(default_factory=CreditedPurchases)
     secrets_forgotten: bool = False
     """The squadron's secret settings were forgotten (its key deleted); set them again."""
     settings_version: int = 0
@@ -143,21 +139,17 @@ class SquadronState:
     @property
     def unsettled_paid_requests(self) -> tuple[Purchase, ...]:
         """Credited purchases whose start or booking was neither carried out nor refused."""
-        return tuple(self.purchases[purchase_id] for purchase_id in self.unsettled_ids)
+        return tuple(p for p in self.purchases.values() if p.status == "credited")
 
     def open_purchases(self, buyer_id: str, lapsed_before: datetime) -> list[Purchase]:
         """The buyer's open checkouts started at or after ``lapsed_before``."""
-        found = (self.purchases[purchase_id] for purchase_id in self.open_purchase_ids)
         return [
             purchase
-            for purchase in found
-            if purchase.buyer_id == buyer_id
+            for purchase in self.purchases.values()
+            if purchase.status == "started"
+            and purchase.buyer_id == buyer_id
             and (purchase.started_at is None or purchase.started_at >= lapsed_before)
         ]
-
-    def purchase_for_session(self, checkout_session_id: str) -> Purchase | None:
-        purchase_id = self.purchase_ids_by_session.get(checkout_session_id)
-        return None if purchase_id is None else self.purchases[purchase_id]
 
 
 initial_squadron = SquadronState(guild_id="", settings=SquadronSettings())
@@ -437,7 +429,10 @@ def _start_purchase(command: StartPurchase, state: SquadronState) -> list[Domain
         if existing.checkout_session_id == command.checkout_session_id:
             return []
         raise Conflict("That purchase was already started with another checkout; start a new one.")
-    if command.checkout_session_id in state.purchase_ids_by_session:
+    if command.purchase_id in state.credited:
+        return []
+    checkouts = (purchase.checkout_session_id for purchase in state.purchases.values())
+    if command.checkout_session_id in checkouts:
         raise Conflict(
             "That checkout session already belongs to another purchase; start a new one."
         )
@@ -465,10 +460,7 @@ def check_open_purchases(state: SquadronState, buyer_id: str, lapsed_before: dat
 def _record_purchase(command: RecordPurchase, state: SquadronState) -> list[DomainEvent]:
     _require_operator(command.actor, "record a payment")
     _require_not_negative(command.amount_cents, "A purchase")
-    if command.checkout_session_id in state.credited_session_ids:
-        return []
-    existing = state.purchases.get(command.purchase_id)
-    if existing is not None and existing.status == "credited":
+    if command.purchase_id in state.credited:
         return []
     return [
         CreditsPurchased(
@@ -484,9 +476,7 @@ def _record_purchase(command: RecordPurchase, state: SquadronState) -> list[Doma
 def _close_purchase(command: ClosePurchase, state: SquadronState) -> list[DomainEvent]:
     _require_operator(command.actor, "close a purchase")
     purchase = state.purchases.get(command.purchase_id)
-    if purchase is None:
-        raise NotFound("purchase", command.purchase_id)
-    if purchase.status != "started":
+    if purchase is None or purchase.status != "started":
         return []
     return [PurchaseClosed(purchase_id=command.purchase_id, reason=command.reason)]
 
@@ -496,14 +486,14 @@ def _settle_paid_request(command: SettlePaidRequest, state: SquadronState) -> li
     acts_for_it = actor.source == PURCHASE_SOURCE and actor.source_id == command.purchase_id
     if not (acts_for_it or actor.is_operator):
         raise NotAllowed("Only the paid request itself or an rr operator can settle it.")
-    purchase = state.purchases.get(command.purchase_id)
-    if purchase is None or purchase.status != "credited" or purchase.intent is None:
+    credit = state.credited.get(command.purchase_id)
+    if credit is None or not credit.paid_request:
         raise NotFound("paid_request", command.purchase_id)
     if (command.outcome == "carried_out") != (command.session_id is not None):
         raise InvalidRequest("A paid request carried out names its session, and only then.")
     if (command.outcome == "refused") != (command.message is not None):
         raise InvalidRequest("A refused paid request says why, and only then.")
-    if purchase.settled:
+    if command.purchase_id not in state.purchases:
         if command.outcome == "refused":
             return []
         raise Conflict("That paid request was already settled; it is not carried out again.")
@@ -528,17 +518,17 @@ def _grant(command: GrantCredits) -> list[DomainEvent]:
 def _refund(command: RefundCredits, state: SquadronState) -> list[DomainEvent]:
     _require_operator(command.actor, "refund credit")
     _require_positive(command.amount, "A refund")
-    purchase = None
+    credit = None
     if command.purchase_id is not None:
-        purchase = state.purchases.get(command.purchase_id)
-        if purchase is None or purchase.status != "credited":
+        credit = state.credited.get(command.purchase_id)
+        if credit is None:
             raise NotFound("credited_purchase", command.purchase_id)
     if command.source == "stripe":
-        if purchase is None:
+        if command.purchase_id is None or credit is None:
             raise InvalidRequest("A Stripe refund must name the purchase it refunds.")
-        return _stripe_refund(command, state, purchase)
-    if purchase is not None and command.amount > purchase.refundable_cents:
-        left = format_cents(purchase.refundable_cents, command.currency)
+        return _stripe_refund(command, state, command.purchase_id, credit)
+    if credit is not None and command.amount > credit.refundable_cents:
+        left = format_cents(credit.refundable_cents, command.currency)
         raise InvalidRequest(
             f"Only {left} of that purchase is left to refund; refund at most that."
         )
@@ -560,9 +550,9 @@ def _refund(command: RefundCredits, state: SquadronState) -> list[DomainEvent]:
 
 
 def _stripe_refund(
-    command: RefundCredits, state: SquadronState, purchase: Purchase
+    command: RefundCredits, state: SquadronState, purchase_id: str, credit: Credit
 ) -> list[DomainEvent]:
-    refunded = min(command.amount, purchase.refundable_cents)
+    refunded = min(command.amount, credit.refundable_cents)
     if refunded == 0:
         return []
     reversed_cents = min(refunded, max(state.balance_cents, 0))
@@ -579,7 +569,7 @@ def _stripe_refund(
         CreditsRefunded(
             amount_cents=reversed_cents,
             reason=command.reason,
-            purchase_id=purchase.purchase_id,
+            purchase_id=purchase_id,
             shortfall_cents=refunded - reversed_cents,
             source="stripe",
         )
@@ -639,51 +629,20 @@ def apply(state: SquadronState, event: DomainEvent, recorded_at: datetime) -> Sq
                 state, settings=event.settings, secrets_forgotten=event.secrets_forgotten
             )
         case PurchaseStarted():
-            purchase = Purchase(
-                purchase_id=event.purchase_id,
-                amount_cents=event.amount_cents,
-                buyer_id=event.buyer_id,
-                checkout_session_id=event.checkout_session_id,
-                status="started",
-                intent=event.intent,
-                started_at=recorded_at,
-            )
-            return _with_purchase(state, purchase)
+            started = _started(event, recorded_at)
+            return replace(state, purchases=state.purchases.set(event.purchase_id, started))
         case CreditsPurchased():
-            started = state.purchases.get(event.purchase_id)
-            purchase = Purchase(
-                purchase_id=event.purchase_id,
-                amount_cents=event.amount_cents,
-                buyer_id=event.buyer_id,
-                checkout_session_id=event.checkout_session_id,
-                status="credited",
-                intent=None if started is None else started.intent,
-                credited_cents=event.amount_cents,
-                started_at=None if started is None else started.started_at,
-            )
-            state = _with_purchase(state, purchase)
-            return replace(
-                state,
-                balance_cents=state.balance_cents + event.amount_cents,
-                credited_session_ids=state.credited_session_ids.set(
-                    event.checkout_session_id, None
-                ),
-            )
-        case PurchaseClosed():
-            closed = replace(state.purchases[event.purchase_id], status="closed")
-            return _with_purchase(state, closed)
-        case PaidRequestSettled():
-            settled = replace(state.purchases[event.purchase_id], settled=True)
-            return _with_purchase(state, settled)
+            return _credit(state, event)
+        case PurchaseClosed() | PaidRequestSettled():
+            return replace(state, purchases=_without_purchase(state.purchases, event.purchase_id))
         case CreditsGranted():
             return replace(state, balance_cents=state.balance_cents + event.amount_cents)
         case CreditsRefunded():
-            if event.purchase_id is not None and event.purchase_id in state.purchases:
-                refunded = state.purchases[event.purchase_id]
-                taken = event.amount_cents + event.shortfall_cents
-                state = _with_purchase(
-                    state, replace(refunded, refunded_cents=refunded.refunded_cents + taken)
-                )
+            credit = None if event.purchase_id is None else state.credited.get(event.purchase_id)
+            if event.purchase_id is not None and credit is not None:
+                taken = credit.refunded_cents + event.amount_cents + event.shortfall_cents
+                refunded = credit._replace(refunded_cents=taken)
+                state = replace(state, credited=state.credited.set(event.purchase_id, refunded))
             return replace(state, balance_cents=state.balance_cents - event.amount_cents)
         case CreditsReserved():
             held = state.reservations.get(event.session_id, 0)
@@ -729,29 +688,68 @@ def apply(state: SquadronState, event: DomainEvent, recorded_at: datetime) -> Sq
     raise TypeError(f"{event.TYPE} does not belong to a squadron stream.")
 
 
-def _with_purchase(state: SquadronState, purchase: Purchase) -> SquadronState:
-    """``state`` holding ``purchase`` (new or changed), its indexes kept up: a few trie
-    updates, whatever the number of purchases. (Reservations stay a plain dict: a squadron
-    holds only a few at once.)"""
-    purchase_id = purchase.purchase_id
-    unsettled = purchase.status == "credited" and purchase.intent is not None
-    return replace(
-        state,
-        purchases=state.purchases.set(purchase_id, purchase),
-        purchase_ids_by_session=state.purchase_ids_by_session.set(
-            purchase.checkout_session_id, purchase_id
-        ),
-        open_purchase_ids=_toggle(
-            state.open_purchase_ids, purchase_id, purchase.status == "started"
-        ),
-        unsettled_ids=_toggle(state.unsettled_ids, purchase_id, unsettled and not purchase.settled),
+def trace_purchase(
+    purchase: Purchase | None, event: DomainEvent, recorded_at: datetime
+) -> Purchase | None:
+    """The purchase as its events up to ``event`` tell it, for one that is no longer in play
+    (read from the stream: ``SquadronService.purchase``); ``event`` must name it."""
+    match event:
+        case PurchaseStarted():
+            return _started(event, recorded_at)
+        case CreditsPurchased():
+            return Purchase(
+                purchase_id=event.purchase_id,
+                amount_cents=event.amount_cents,
+                buyer_id=event.buyer_id,
+                checkout_session_id=event.checkout_session_id,
+                status="credited",
+                intent=None if purchase is None else purchase.intent,
+                started_at=None if purchase is None else purchase.started_at,
+            )
+        case PurchaseClosed() if purchase is not None and purchase.status == "started":
+            return replace(purchase, status="closed")
+    return purchase
+
+
+def _started(event: PurchaseStarted, recorded_at: datetime) -> Purchase:
+    return Purchase(
+        purchase_id=event.purchase_id,
+        amount_cents=event.amount_cents,
+        buyer_id=event.buyer_id,
+        checkout_session_id=event.checkout_session_id,
+        status="started",
+        intent=event.intent,
+        started_at=recorded_at,
     )
 
 
-def _toggle(ids: Map[str, None], key: str, present: bool) -> Map[str, None]:
-    if present:
-        return ids if key in ids else ids.set(key, None)
-    return ids.delete(key) if key in ids else ids
+def _credit(state: SquadronState, event: CreditsPurchased) -> SquadronState:
+    """The purchase credited: its `Credit` kept for good; the purchase itself stays in play
+    only while the request it paid for waits to be settled."""
+    started = state.purchases.get(event.purchase_id)
+    intent = None if started is None or started.status != "started" else started.intent
+    purchases = _without_purchase(state.purchases, event.purchase_id)
+    if intent is not None:
+        assert started is not None
+        paid_request = replace(
+            started,
+            amount_cents=event.amount_cents,
+            buyer_id=event.buyer_id,
+            checkout_session_id=event.checkout_session_id,
+            status="credited",
+        )
+        purchases = purchases.set(event.purchase_id, paid_request)
+    credit = Credit(event.amount_cents, 0, paid_request=intent is not None)
+    return replace(
+        state,
+        balance_cents=state.balance_cents + event.amount_cents,
+        purchases=purchases,
+        credited=state.credited.set(event.purchase_id, credit),
+    )
+
+
+def _without_purchase(purchases: Map[str, Purchase], purchase_id: str) -> Map[str, Purchase]:
+    return purchases.delete(purchase_id) if purchase_id in purchases else purchases
 
 
 def _without(reservations: Mapping[str, int], session_id: str) -> dict[str, int]:

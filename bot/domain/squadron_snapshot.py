@@ -9,8 +9,10 @@ The text is JSON: ``{"schema": SCHEMA, "state": {...}}``. `SCHEMA` names this co
 event folded differently), and snapshots written by other code are ignored: `decode` returns
 None and the stream is folded from its events, as if there were no snapshot.
 
-Purchases are written as rows (lists) rather than objects, since a squadron may have tens of
-thousands and the snapshot is read on every cold load; library missions likewise.
+The state holds no history (see `SquadronState`), so a snapshot loads fast however long the
+stream: the purchases still in play and the library missions are written as rows, and the
+credited purchases' `Credit`s as the JSON text `CreditedPurchases` parses only when a decision
+asks about one.
 """
 
 import json
@@ -20,13 +22,14 @@ from typing import Any
 
 from immutables import Map
 
+from bot.domain.credited_purchases import CreditedPurchases
 from bot.domain.events import DomainEvent, SquadronSettingsChanged
 from bot.domain.library import LibraryMission, MissionFacts, name_key
 from bot.domain.settings import SquadronSettings
 from bot.domain.squadron import Purchase, SquadronState
 
-SCHEMA = "squadron/2"
-"""2: with the mission library."""
+SCHEMA = "squadron/3"
+"""2: with the mission library; 3: without past purchases, with their `Credit`s."""
 
 
 def encode(state: SquadronState) -> bytes:
@@ -52,16 +55,15 @@ def to_document(state: SquadronState) -> dict[str, Any]:
         "balance_cents": state.balance_cents,
         "reservations": list(state.reservations.items()),
         "purchases": [_purchase_row(purchase) for purchase in state.purchases.values()],
-        "sessions": list(state.purchase_ids_by_session.items()),
-        "credited_sessions": list(state.credited_session_ids),
+        "credited": state.credited.to_text(),
         "missions": [_mission_row(mission) for mission in state.missions.values()],
     }
 
 
 def from_document(saved: dict[str, Any]) -> SquadronState:
     """The state `to_document` wrote, with default settings (see `decode`)."""
-    purchases = [_purchase(row) for row in saved["purchases"]]
-    missions = [_mission(row) for row in saved["missions"]]
+    purchases = (_purchase(row) for row in saved["purchases"])
+    missions = (_mission(row) for row in saved["missions"])
     return SquadronState(
         guild_id=saved["guild_id"],
         settings=SquadronSettings(),
@@ -69,14 +71,7 @@ def from_document(saved: dict[str, Any]) -> SquadronState:
         balance_cents=saved["balance_cents"],
         reservations={session_id: cents for session_id, cents in saved["reservations"]},
         purchases=Map((purchase.purchase_id, purchase) for purchase in purchases),
-        purchase_ids_by_session=Map((session, pid) for session, pid in saved["sessions"]),
-        credited_session_ids=Map((session, None) for session in saved["credited_sessions"]),
-        open_purchase_ids=Map((p.purchase_id, None) for p in purchases if p.status == "started"),
-        unsettled_ids=Map(
-            (p.purchase_id, None)
-            for p in purchases
-            if p.status == "credited" and p.intent is not None and not p.settled
-        ),
+        credited=CreditedPurchases(saved["credited"]),
         missions=Map((name_key(mission.name), mission) for mission in missions),
     )
 
@@ -96,25 +91,19 @@ def _purchase_row(purchase: Purchase) -> list[Any]:
         purchase.checkout_session_id,
         purchase.status,
         None if purchase.intent is None else dict(purchase.intent),
-        purchase.credited_cents,
-        purchase.refunded_cents,
-        purchase.settled,
         None if purchase.started_at is None else purchase.started_at.isoformat(),
     ]
 
 
 def _purchase(row: list[Any]) -> Purchase:
-    (pid, amount, buyer, session, status, intent, credited, refunded, settled, started) = row
+    (purchase_id, amount, buyer, checkout_session, status, intent, started) = row
     return Purchase(
-        purchase_id=pid,
+        purchase_id=purchase_id,
         amount_cents=amount,
         buyer_id=buyer,
-        checkout_session_id=session,
+        checkout_session_id=checkout_session,
         status=status,
         intent=intent,
-        credited_cents=credited,
-        refunded_cents=refunded,
-        settled=settled,
         started_at=None if started is None else datetime.fromisoformat(started),
     )
 

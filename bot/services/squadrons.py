@@ -271,8 +271,8 @@ class SquadronService:
             if not stored:
                 fields["outcome"] = "duplicate"
                 return False
-            purchase = state.purchases[purchase_id]
-            if purchase.intent is not None:
+            purchase = state.purchases.get(purchase_id)
+            if purchase is not None and purchase.intent is not None:
                 fields["intent"] = purchase.intent.get("action")
                 if not self.carries_out_paid_requests:
                     fields["outcome"] = "left to the active process"
@@ -339,10 +339,18 @@ class SquadronService:
 
     async def purchase(self, guild_id: str, purchase_id: str) -> Purchase | None:
         """The purchase as the store holds it now: a webhook may name one that another process
-        started, which neither this process's cache nor its view may have seen yet."""
+        started, which neither this process's cache nor its view may have seen yet. One no
+        longer in play (paid, or closed) is read from the stream's events, as history is."""
         self._decide_on_fresh_state(guild_id)
         state, _ = await self._streams.squadrons.load(squadron_stream(guild_id))
-        return state.purchases.get(purchase_id)
+        in_play = state.purchases.get(purchase_id)
+        if in_play is not None:
+            return in_play
+        found = None
+        async for stored in self._streams.store.read(squadron_stream(guild_id)):
+            if stored.data.get("purchase_id") == purchase_id:
+                found = squadrons.trace_purchase(found, from_stored(stored), stored.recorded_at)
+        return found
 
     def _decide_on_fresh_state(self, guild_id: str) -> None:
         """Drop this process's cached squadron before a webhook decides on it.
@@ -389,8 +397,8 @@ class SquadronService:
         actor = Actor.system("stripe", event_id)
 
         def decide(current: SquadronState) -> list[NewEvent]:
-            purchase = current.purchases.get(purchase_id)
-            already = 0 if purchase is None else purchase.refunded_cents
+            credit = current.credited.get(purchase_id)
+            already = 0 if credit is None else credit.refunded_cents
             if refunded_total_cents <= already:
                 return []
             refund = squadrons.RefundCredits(

@@ -72,7 +72,7 @@ def caused_by(events: Sequence[NewEvent], causation_id: str | None) -> list[NewE
 
 def squadron_repository(store: EventStore) -> Repository[SquadronState]:
     """Squadron streams, cached, loaded from their snapshot (``snapshot#squadron#<id>``) and
-    the events after it: a squadron's stream grows with every purchase."""
+    the events after it: a squadron's stream grows with every purchase, its state barely."""
 
     async def decode(stream_id: str, data: bytes) -> SquadronState | None:
         state = squadron_snapshot.decode(data)

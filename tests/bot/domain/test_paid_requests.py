@@ -71,7 +71,7 @@ def refused(message: str = "Not enough credit.") -> sq.SettlePaidRequest:
 def test_a_credited_purchase_with_a_request_waits_to_be_settled() -> None:
     state = squadron().state
     assert [purchase.purchase_id for purchase in state.unsettled_paid_requests] == ["p1"]
-    assert not state.purchases["p1"].settled
+    assert state.purchases["p1"].status == "credited"
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_a_request_carried_out_is_recorded_with_its_session_and_settled() -> Non
     assert run(stream, carried_out()) == [
         PaidRequestSettled(purchase_id="p1", outcome="carried_out", session_id="m1", message=None)
     ]
-    assert stream.state.purchases["p1"].settled
+    assert "p1" not in stream.state.purchases
     assert stream.state.unsettled_paid_requests == ()
     assert stream.state.balance_cents == 500
 

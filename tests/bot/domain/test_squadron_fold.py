@@ -66,9 +66,8 @@ def test_one_more_purchase_costs_no_more_after_a_long_history() -> None:
     assert long < 2 * short + 4_096
 
 
-def test_the_folded_state_indexes_only_open_and_unsettled_purchases() -> None:
+def test_the_folded_state_keeps_of_paid_purchases_only_their_credit() -> None:
     state = with_purchases(1_000).state
 
-    assert len(state.purchases) == 1_001
-    assert len(state.open_purchase_ids) == 0
-    assert len(state.unsettled_ids) == 0
+    assert len(state.purchases) == 0
+    assert len(state.credited) == 1_001

@@ -360,20 +360,18 @@ async def test_a_booking_that_waited_for_its_payment_is_made_once_when_paid(
 
 
 async def test_an_event_the_rules_refuse_is_acknowledged_and_reported_to_the_operators(
-    app: Running, notifier, store
+    app: Running, stripe_api, buyer: Actor, notifier, store
 ) -> None:
-    never_started = {
-        "id": "cs_test_unknown",
-        "object": "checkout.session",
-        "status": "expired",
-        "amount_total": 2500,
-        "metadata": {"guild_id": GUILD, "buyer_id": BUYER, "purchase_id": "never-recorded"},
-    }
+    fake, _ = stripe_api
+    never_paid = await bought(app, fake, buyer, 2500)
+    before = await stored_types(store)
 
-    status, answer = await app.deliver(app.event("checkout.session.expired", never_started))
+    status, answer = await app.deliver(
+        app.event("charge.refunded", fake.refunded_charge(never_paid, 2500))
+    )
 
     assert (status, answer["result"]) == (200, "refused")
-    assert await stored_types(store) == []
+    assert await stored_types(store) == before
     alert = await notifier.wait_for(AdminAlertNotice)
     assert alert.guild_id is None and "was not recorded" in alert.message
 

@@ -1,8 +1,9 @@
 import asyncio
+from datetime import timedelta
 
 import pytest
 
-from bot.domain.errors import InvalidRequest, NotAllowed, NotFound
+from bot.domain.errors import InvalidRequest, NotAllowed
 from bot.domain.squadron import squadron_stream
 from bot.view import Balance
 from tests.bot.domain.streams import LONG_AGO
@@ -142,12 +143,37 @@ async def test_closing_a_purchase_happens_once_and_never_after_payment(bot: BotP
     assert await bot.services.squadrons.close_purchase(GUILD, "p1", "expired", "evt_1")
     assert not await bot.services.squadrons.close_purchase(GUILD, "p1", "expired", "evt_1")
     assert not await bot.services.squadrons.close_purchase(GUILD, "p2", "expired", "evt_2")
-    assert (await bot.services.squadrons.get(GUILD)).purchases["p1"].status == "closed"
+    closed = await bot.services.squadrons.purchase(GUILD, "p1")
+    assert closed is not None and closed.status == "closed"
+    assert "p1" not in (await bot.services.squadrons.get(GUILD)).purchases
 
 
-async def test_closing_an_unknown_purchase_is_not_found(bot: BotProcess) -> None:
-    with pytest.raises(NotFound):
-        await bot.services.squadrons.close_purchase(GUILD, "nope", "payment_failed", "evt_1")
+async def test_closing_an_unknown_purchase_records_nothing(bot: BotProcess) -> None:
+    assert not await bot.services.squadrons.close_purchase(GUILD, "nope", "payment_failed", "evt_1")
+    assert await bot.types(squadron_stream(GUILD)) == []
+
+
+async def test_a_payment_redelivered_after_its_key_expired_is_still_a_duplicate(
+    bot: BotProcess,
+) -> None:
+    """Long after the store forgot the append's idempotency key, the credit kept in the state
+    refuses the purchase a second credit; the purchase itself is read from its events."""
+    await bot.services.squadrons.record_purchase_started(
+        member(MEMBER), GUILD, "p1", 500, "cs_1", None, lapsed_before=LONG_AGO
+    )
+    assert await bot.services.squadrons.record_purchase(GUILD, "p1", 500, MEMBER, "cs_1", "evt_1")
+    await bot.clock.advance(timedelta(days=30))
+
+    paid = await bot.services.squadrons.purchase(GUILD, "p1")
+    redelivered = await bot.services.squadrons.record_purchase(
+        GUILD, "p1", 500, MEMBER, "cs_1", "evt_1"
+    )
+
+    assert paid is not None
+    assert (paid.status, paid.checkout_session_id, paid.amount_cents) == ("credited", "cs_1", 500)
+    assert not redelivered
+    assert (await bot.types(squadron_stream(GUILD))).count("CreditsPurchased") == 1
+    assert await bot.services.squadrons.balance(GUILD) == Balance(500, 0, 500)
 
 
 async def test_a_stripe_refund_reverses_up_to_the_refunded_total(bot: BotProcess) -> None:
