@@ -18,7 +18,9 @@ Ledger model: `balance_cents` is all credit the squadron holds, reserved or not;
 - An admin refund may only take available credit, so it never eats into reservations;
   beyond that it needs `allow_negative=True` and then takes the balance below what is reserved.
 - Purchases are credited once: recording one already credited decides nothing, however late
-  (each credited purchase keeps its `Credit` for good). Closing one no longer open decides
+  (each credited purchase keeps its `Credit` for good). Starting one is checked against the
+  purchases in play only (rr makes a new purchase id for each checkout, and a member's first
+  checkout after a restart then need not read the credits); closing one not open decides
   nothing.
 - A member holds at most `MAX_OPEN_PURCHASES` open checkouts (started, neither paid nor closed,
   nor older than the link's lifetime); another is refused until one is paid or lapses.
@@ -429,8 +431,6 @@ def _start_purchase(command: StartPurchase, state: SquadronState) -> list[Domain
         if existing.checkout_session_id == command.checkout_session_id:
             return []
         raise Conflict("That purchase was already started with another checkout; start a new one.")
-    if command.purchase_id in state.credited:
-        return []
     checkouts = (purchase.checkout_session_id for purchase in state.purchases.values())
     if command.checkout_session_id in checkouts:
         raise Conflict(

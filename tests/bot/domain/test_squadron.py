@@ -229,11 +229,13 @@ def test_a_paid_purchase_without_a_request_leaves_only_its_credit_in_the_state()
     assert stream.state.credited.get("p1") == Credit(2000, 0, paid_request=False)
 
 
-def test_starting_a_purchase_already_paid_again_decides_nothing() -> None:
+def test_a_paid_purchase_started_again_is_not_credited_again() -> None:
     stream = new_squadron()
     run(stream, replace(start("p1", 2000), intent=None))
     run(stream, record("p1", 2000))
-    assert sq.decide(replace(start("p1", 2000), intent=None), stream.state) == []
+    run(stream, replace(start("p1", 2000), intent=None))
+    assert sq.decide(record("p1", 2000), stream.state) == []
+    assert stream.state.balance_cents == 2000
 
 
 def test_a_payment_for_a_purchase_already_credited_decides_nothing() -> None:
