@@ -111,13 +111,14 @@ class SquadronService:
         if page < 0 or page_size < 1:
             raise InvalidRequest("Ask for page 1 or later, with at least one entry a page.")
         entries: list[LedgerEntry] = []
-        state = squadrons.initial_squadron
+        balance = 0
         async for stored in self._streams.store.read(squadron_stream(guild_id)):
-            event = from_stored(stored)
-            state = squadrons.apply(state, event, stored.recorded_at)
-            entry = _ledger_entry(event, stored.recorded_at, state.balance_cents)
+            if stored.type not in _LEDGER_TYPES:
+                continue
+            entry = _ledger_entry(from_stored(stored), stored.recorded_at, balance)
             if entry is not None:
                 entries.append(entry)
+                balance = entry.balance_cents
         entries.reverse()
         first = page * page_size
         return Page(tuple(entries[first : first + page_size]), page, page_size, len(entries))
@@ -435,21 +436,29 @@ def _shortfall(stored: StoredEvent) -> int:
     return event.shortfall_cents if isinstance(event, CreditsRefunded) else 0
 
 
-def _ledger_entry(event: DomainEvent, at: datetime, balance_cents: int) -> LedgerEntry | None:
+_LEDGER_TYPES = frozenset(
+    kind.TYPE for kind in (CreditsPurchased, CreditsGranted, CreditsRefunded, SessionCharged)
+)
+"""The events that move a squadron's balance (as its fold does); history reads only these."""
+
+
+def _ledger_entry(event: DomainEvent, at: datetime, before_cents: int) -> LedgerEntry | None:
+    """The entry for ``event``, which found the balance at ``before_cents``."""
     match event:
         case CreditsPurchased():
-            return LedgerEntry(at, "purchase", event.amount_cents, balance_cents, "Credit bought")
+            amount = event.amount_cents
+            return LedgerEntry(at, "purchase", amount, before_cents + amount, "Credit bought")
         case CreditsGranted():
-            text = f"Granted: {event.reason}"
-            return LedgerEntry(at, "grant", event.amount_cents, balance_cents, text)
+            amount, text = event.amount_cents, f"Granted: {event.reason}"
+            return LedgerEntry(at, "grant", amount, before_cents + amount, text)
         case CreditsRefunded():
             text = f"Refunded: {event.reason}"
             if event.shortfall_cents:
                 text += f" ({event.shortfall_cents} cents already spent)"
-            return LedgerEntry(at, "refund", -event.amount_cents, balance_cents, text)
+            amount = -event.amount_cents
+            return LedgerEntry(at, "refund", amount, before_cents + amount, text)
         case SessionCharged():
             text = f"Server time: {describe_minutes(event.minutes)}"
-            return LedgerEntry(
-                at, "charge", -event.amount_cents, balance_cents, text, event.session_id
-            )
+            amount = -event.amount_cents
+            return LedgerEntry(at, "charge", amount, before_cents + amount, text, event.session_id)
     return None
