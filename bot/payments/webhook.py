@@ -1,11 +1,12 @@
 """Turning verified webhook deliveries into ledger facts, each exactly once.
 
-Exactly once, in layers: the squadron's decider credits a checkout session at most once (so two
-different events for one session credit once), and each append carries an idempotency key (the
-session id for a credit, the Stripe event id for a close or a refund), so a redelivered event
-writes nothing. A duplicate is answered 200. A refund event carries the charge's refunded total,
-and the ledger brings what it reversed up to that total, so partial refunds arriving in any
-order, or twice, reverse each cent once.
+Exactly once, in layers: the squadron's decider credits a purchase at most once, however late
+the event (so two different events for one session, which name its one purchase, credit once;
+a payment for a checkout other than its purchase's is refused below), and each append carries
+an idempotency key (the session id for a credit, the Stripe event id for a close or a refund),
+so a redelivered event writes nothing. A duplicate is answered 200. A refund event carries the
+charge's refunded total, and the ledger brings what it reversed up to that total, so partial
+refunds arriving in any order, or twice, reverse each cent once.
 
 A payment credits only the purchase rr started: in the guild its metadata names, for that
 checkout session, buyer and amount. rr records a purchase before anyone sees its checkout link,

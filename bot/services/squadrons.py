@@ -1,8 +1,9 @@
 """A squadron's settings and credit: what members see and change, and what payments record.
 
-Payments are recorded exactly once: the domain credits a checkout session once, and the
-append carries the session id as its idempotency key, so a redelivered webhook and a second
-event for the same session both find nothing to do. A payment made for a start or booking
+Payments are recorded exactly once: the domain credits a purchase once, for good (its `Credit`
+stays in the state), and the append carries the checkout session id as its idempotency key
+(kept 7 days), so a redelivered webhook and a second event for the same session, however late,
+both find nothing to do. A payment made for a start or booking
 carries it out in the background; one the bot stopped before carrying out is taken up at the
 next start-up by ``resume_paid_requests``.
 """
