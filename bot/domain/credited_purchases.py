@@ -5,14 +5,15 @@ and a paid request is settled once; so each credited purchase keeps its `Credit`
 for good, while everything else about it (checkout, buyer, time) lives in its events.
 
 A squadron may have tens of thousands of them and most loads never look at one, so a snapshot
-holds them as JSON text, read only when a decision first asks about a purchase: the text is a
-list of rows ``[purchase_id, credited_cents, refunded_cents, paid_request]``, a later row for a
-purchase replacing an earlier one, so what changed since is appended to it without reading it.
+holds them as JSON text, read only when a decision first asks about a purchase: an object
+``{purchase_id: [credited_cents, refunded_cents, paid_request], ...}`` in which a later key
+replaces an earlier one (as Python's `json` reads it), so what changed since is appended to the
+text without reading it.
 """
 
 import json
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from immutables import Map
 
@@ -28,7 +29,7 @@ class Credit(NamedTuple):
         return self.credited_cents - self.refunded_cents
 
 
-_NONE = "[]"
+_NONE = "{}"
 
 
 class CreditedPurchases:
@@ -39,12 +40,15 @@ class CreditedPurchases:
 
     def __init__(self, text: str = _NONE, changes: Map[str, Credit] | None = None) -> None:
         self._text = text
-        self._read: dict[str, Credit] | None = {} if text == _NONE else None
+        self._read: dict[str, list[Any]] | None = {} if text == _NONE else None
         self._changes: Map[str, Credit] = Map() if changes is None else changes
 
     def get(self, purchase_id: str) -> Credit | None:
         changed = self._changes.get(purchase_id)
-        return changed if changed is not None else self._rows().get(purchase_id)
+        if changed is not None:
+            return changed
+        read = self._rows().get(purchase_id)
+        return None if read is None else Credit._make(read)
 
     def __contains__(self, purchase_id: object) -> bool:
         return purchase_id in self._changes or purchase_id in self._rows()
@@ -55,9 +59,9 @@ class CreditedPurchases:
         return after
 
     def items(self) -> Iterator[tuple[str, Credit]]:
-        for purchase_id, credit in self._rows().items():
+        for purchase_id, read in self._rows().items():
             if purchase_id not in self._changes:
-                yield purchase_id, credit
+                yield purchase_id, Credit._make(read)
         yield from self._changes.items()
 
     def __len__(self) -> int:
@@ -74,20 +78,16 @@ class CreditedPurchases:
         return f"CreditedPurchases({dict(self.items())!r})"
 
     def to_text(self) -> str:
-        """The rows as JSON text: the text read, with the changes since appended (unparsed)."""
+        """The credits as JSON text: the text read, with the changes since appended (unparsed)."""
         if not self._changes:
             return self._text
-        added = json.dumps(
-            [[purchase_id, *credit] for purchase_id, credit in self._changes.items()],
-            separators=(",", ":"),
-        )
+        added = json.dumps(dict(self._changes.items()), separators=(",", ":"))
         if self._text == _NONE:
             return added
         return f"{self._text[:-1]},{added[1:]}"
 
-    def _rows(self) -> dict[str, Credit]:
+    def _rows(self) -> dict[str, list[Any]]:
+        """The text read (once): each purchase's credit as a list, made a `Credit` when asked."""
         if self._read is None:
-            self._read = {
-                row[0]: Credit(row[1], row[2], bool(row[3])) for row in json.loads(self._text)
-            }
+            self._read = json.loads(self._text)
         return self._read

@@ -16,7 +16,8 @@ from bot.domain.events import from_stored
 from bot.domain.mission_quota import MissionQuota
 from bot.domain.pricing import Limits
 from bot.services.streams import decide_squadron
-from tests.bot.domain.streams import LONG_AGO, Stream
+from eventstore import StoredEvent
+from tests.bot.domain.streams import LONG_AGO, Stream, stored
 from tests.bot.domain.test_library import facts
 
 GUILD = "7"
@@ -218,3 +219,21 @@ def test_deciding_from_snapshots_and_their_tails_equals_deciding_from_every_even
     for purchase_id in PURCHASE_IDS:
         for probe in commands(purchase_id, "m0", 700):
             assert outcome(probe, state) == outcome(probe, stream.state)
+
+
+def test_a_credit_refunded_after_a_snapshot_is_read_back_refunded_from_the_next() -> None:
+    stream = a_busy_squadron()
+    once = restored(stream, stream.state)
+    refunded = sq.evolve(once, stream_event(stream, stripe_refund("unsettled", 400)))
+
+    twice = restored(stream, refunded)
+
+    assert twice.credited.get("unsettled") == Credit(1000, 400, paid_request=True)
+    assert twice.credited.get("without-checkout") == Credit(1000, 300, paid_request=False)
+    assert twice == refunded
+
+
+def stream_event(stream: Stream[sq.SquadronState], command: sq.SquadronCommand) -> StoredEvent:
+    """The one event ``command`` decides on the stream's state, stored after its events."""
+    (event,) = decide_squadron(command, stream.state)
+    return stored(event, stream.stream_id, len(stream.events) + 1)
