@@ -120,6 +120,7 @@ def test_a_snapshot_written_by_other_code_is_not_read() -> None:
 PURCHASE_IDS = ["p0", "p1", "p2", "p3"]
 SESSION_IDS = ["m0", "m1", "m2"]
 LIMITS = Limits(max_concurrent_per_guild=2)
+MISSION_QUOTA = MissionQuota(max_count=3, max_bytes=3_000, max_file_bytes=2_000)
 
 
 def paid_request(purchase_id: str) -> sq.StartPurchase:
@@ -163,6 +164,13 @@ def commands(purchase_id: str, session_id: str, cents: int) -> list[sq.SquadronC
         sq.ReleaseReservation(actor=MEMBER, session_id=session_id),
         sq.Charge(actor=OPERATOR, session_id=session_id, minutes=1, amount=cents // 2),
         sq.ChangeSettings(actor=MANAGER, changes={"password": f"pw{cents}"}),
+        sq.AddMission(
+            actor=MANAGER,
+            name=f"Mission {purchase_id}",
+            facts=facts(purchase_id[-1] * 64, size=cents + 1),
+            quota=MISSION_QUOTA,
+        ),
+        sq.RemoveMission(actor=MANAGER, name=f"mission {purchase_id}"),
     ]
 
 
@@ -171,7 +179,7 @@ any_command = st.builds(
     st.sampled_from(PURCHASE_IDS),
     st.sampled_from(SESSION_IDS),
     st.integers(min_value=0, max_value=1500),
-    st.integers(min_value=0, max_value=13),
+    st.integers(min_value=0, max_value=15),
 )
 
 
