@@ -35,6 +35,7 @@ from bot.scheduler import Scheduler, SessionActions
 from bot.secrets import SealingStore, open_keyring
 from bot.services import ComputeSettings, MissionLibrary, Services
 from bot.services.reconcile import CloudReconciler
+from bot.services.server_files import RenderedFiles
 from bot.view import ScheduleConfig, View
 from bot.view.checkpoint import ViewCheckpoints
 from bot.view.feeder import ViewFeeder
@@ -95,13 +96,16 @@ def build(
     schedule: ScheduleConfig | None = None,
     login_pool: StoredLoginPool | None = None,
     files: ObjectStore | None = None,
+    rr_url: str | None = None,
 ) -> Rr:
     """rr's object graph over an open ``store`` and ``compute`` provider.
 
     ``clock`` defaults to the one the settings choose, ``notifier`` to one that logs until
     Discord is connected (a `SwitchableNotifier`), ``schedule`` and ``login_pool`` to what the
     settings say; the services take payments only when ``payments`` is given, and keep a
-    mission library only when ``files`` (the object store) is.
+    mission library only when ``files`` (the object store) is. ``rr_url`` is the web app's
+    public address, where servers' agents reach rr; without it servers launch without an agent
+    (tests of other parts).
     """
     clock = clock or make_clock(settings)
     notifier = notifier or SwitchableNotifier(LoggingNotifier())
@@ -115,7 +119,7 @@ def build(
     view = ViewHandle(view_mailbox)
     feed_interval = FEED_INTERVAL * settings.sandbox_time_scale
     backstop_grace = timedelta(minutes=settings.schedule.backstop_grace_minutes)
-    agents = build_agent_api(store, ViewSessions(view), clock)
+    agents = build_agent_api(store, ViewSessions(view), clock, RenderedFiles(view))
     services = Services(
         store=fenced,
         view=view,
@@ -128,6 +132,7 @@ def build(
             deployment=settings.deployment,
             backstop_grace=backstop_grace,
             graceful_end=timedelta(seconds=settings.schedule.graceful_end_seconds),
+            rr_url=rr_url,
         ),
         agents=agents,
         login_pool=login_pool,

@@ -1,10 +1,9 @@
 """rr's side of the server agent: credentials per launch, the files, heartbeats, instructions.
 
 `build_agent_api` assembles the parts on the event store; `agent_routes` registers the HTTP
-routes (see `bot.agentapi.routes` for the protocol). The web app serves them, but launches do
-not use them yet: servers still get their files through the user data. Wiring a launch to the
-agent means ``files.put`` and ``credentials.mint`` before it (the token goes into the user
-data), and ``end`` and ``files.forget`` once the session has ended.
+routes (see `bot.agentapi.routes` for the protocol). The lifecycle mints a launch's credential
+before the launch (the provider hands it to the server's agent) and calls ``end`` once the
+session has ended; the files come from a `SessionFiles` (rr renders them when asked).
 """
 
 from bot.agentapi.api import AgentApi
@@ -24,14 +23,14 @@ RATE_BURST = 20
 
 
 def build_agent_api(
-    store: EventStore, sessions: SessionActivity, clock: Clock, *, files: SessionFiles | None = None
+    store: EventStore, sessions: SessionActivity, clock: Clock, files: SessionFiles
 ) -> AgentApi:
     ledger = AgentLedger(store)
     return AgentApi(
         credentials=Credentials(ledger, sessions, clock.now),
         heartbeats=HeartbeatBook(ledger, clock.now),
         instructions=InstructionQueue(),
-        files=LaunchFiles() if files is None else files,
+        files=files,
         limiter=RateLimiter(RATE_PER_SECOND, RATE_BURST, clock.now),
     )
 

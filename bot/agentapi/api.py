@@ -21,8 +21,7 @@ class AgentApi:
     interval_seconds: float = 5.0
 
     async def end(self, session_id: str, reason: str) -> None:
-        """The session has ended: revoke its credential and drop what is kept of it in memory
-        (the files are their owner's to drop)."""
+        """The session has ended: revoke its credential and drop what is kept of it in memory."""
         await self.credentials.revoke(session_id, reason)
         self.credentials.forget(session_id)
         self.heartbeats.forget(session_id)

@@ -92,6 +92,12 @@ class Credentials:
         encoded = base64.urlsafe_b64encode(secret).decode("ascii").rstrip("=")
         return f"{TOKEN_PREFIX}.{session_id}.{encoded}"
 
+    async def issued(self, session_id: str, attempt: int) -> bool:
+        """Whether a credential for launch ``attempt`` was minted and is not revoked, as the
+        store says now (a process that died may have minted it)."""
+        record = await self._ledger.reread(session_id)
+        return record.attempt == attempt and not record.revoked
+
     async def revoke(self, session_id: str, reason: str) -> bool:
         """Withdraw the session's current credential; False if there was none left to revoke."""
         record = await self._ledger.record(session_id)

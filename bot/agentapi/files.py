@@ -12,7 +12,8 @@ class SessionFiles(Protocol):
 
 
 class LaunchFiles:
-    """The files each launch was started with, kept in memory from launch until its end."""
+    """Files put in memory per launch: a `SessionFiles` for tests and the benchmark of the API
+    alone (rr renders each launch's files when asked instead, keeping none)."""
 
     def __init__(self) -> None:
         self._files: dict[str, tuple[int, Mapping[str, bytes]]] = {}

@@ -35,6 +35,10 @@ class ServerReport:
     received_at: datetime
 
 
+SILENT_HOOK_STATES = frozenset({"starting"})
+"""What an agent reports while its DCS hook has not said anything yet."""
+
+
 class HeartbeatBook:
     def __init__(self, ledger: AgentLedger, now: Callable[[], datetime]) -> None:
         self._ledger = ledger
@@ -50,6 +54,24 @@ class HeartbeatBook:
 
     def latest(self, session_id: str) -> ServerReport | None:
         return self._latest.get(session_id)
+
+    async def mission_running(self, session_id: str, attempt: int) -> bool:
+        """Whether the server of launch ``attempt`` reports its mission running: in the last
+        heartbeat this process received, or, since another process may be the one receiving
+        them, as last recorded on the session's agent stream."""
+        report = self._latest.get(session_id)
+        if report is not None and report.attempt == attempt and report.state == "running":
+            return True
+        record = await self._ledger.reread(session_id)
+        return record.attempt == attempt and record.state == "running"
+
+    async def hook_heard(self, session_id: str, attempt: int) -> bool:
+        """Whether the DCS hook of launch ``attempt`` ever reported (through its agent)."""
+        report = self._latest.get(session_id)
+        if report is not None and report.attempt == attempt and _heard(report.state):
+            return True
+        record = await self._ledger.reread(session_id)
+        return record.attempt == attempt and _heard(record.state)
 
     def last_seq(self, grant: Grant) -> int:
         report = self._latest.get(grant.session_id)
@@ -89,3 +111,7 @@ class HeartbeatBook:
 
     def forget(self, session_id: str) -> None:
         self._latest.pop(session_id, None)
+
+
+def _heard(state: str | None) -> bool:
+    return state is not None and state not in SILENT_HOOK_STATES

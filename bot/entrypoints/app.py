@@ -174,6 +174,7 @@ class App:
             notifier=notifier,
             payments=payments_config(settings, self.base_url),
             files=files,
+            rr_url=self.base_url,
         )
         services, view = rr.services, rr.view
 

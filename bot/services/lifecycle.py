@@ -14,9 +14,7 @@ from typing import Protocol
 
 from bot.agentapi import AgentApi, ServerReport
 from bot.clock import Clock
-from bot.cloud.base import ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
-from bot.dcs import SessionOptions, render_server_files
-from bot.dcs.session import library_mission_path
+from bot.cloud.base import AgentBoot, ComputeProvider, InstanceInfo, LaunchError, LaunchRequest
 from bot.domain import session as sessions
 from bot.domain import squadron as squadrons
 from bot.domain.actor import Actor
@@ -32,7 +30,7 @@ from bot.domain.session import (
     SessionState,
     SessionStatus,
 )
-from bot.domain.settings import SettingsError, SquadronSettings
+from bot.domain.settings import SettingsError
 from bot.domain.squadron import SquadronState, squadron_stream
 from bot.notify import (
     DeliveryFailed,
@@ -50,6 +48,7 @@ from bot.notify import (
 from bot.services.background import BackgroundTasks
 from bot.services.game_chat import GRACEFUL_END_LINE, chat_line
 from bot.services.logged import logged
+from bot.services.server_files import server_files
 from bot.services.sightings import Sightings
 from bot.services.streams import Streams, decide_session, decide_squadron
 from eventstore import AlreadyAppended, NewEvent, StoredEvent
@@ -74,6 +73,9 @@ MISSION_UNDER_WAY = frozenset({"running", "loading"})
 """What a server's agent reports of a mission worth ending cleanly before the server goes."""
 MISSION_OVER = frozenset({"stopped", "unresponsive"})
 """What an agent reports once the mission has ended, or once its hook can no longer end it."""
+HOOK_SILENCE_LIMIT = timedelta(minutes=3)
+"""How long a server's game port answers, its DCS hook never having reported, before the
+server counts as ready anyway (the agent or its hook is broken, the game may still be fine)."""
 
 
 class LoginPool(Protocol):
@@ -100,11 +102,14 @@ class Funding:
 class ComputeSettings:
     """``deployment`` tags every server; before it is terminated, a server whose agent reports
     a mission is given ``graceful_end`` to end it cleanly; the backstop stops it
-    ``backstop_grace`` after its end, the hard limit, so the longer of the two."""
+    ``backstop_grace`` after its end, the hard limit, so the longer of the two. ``rr_url`` is
+    where servers' agents reach rr (its public web address); None launches servers without an
+    agent, ready as soon as their game port answers."""
 
     deployment: str
     backstop_grace: timedelta = DEFAULT_BACKSTOP_GRACE
     graceful_end: timedelta = DEFAULT_GRACEFUL_END
+    rr_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.backstop_grace <= self.graceful_end:
@@ -112,22 +117,6 @@ class ComputeSettings:
                 "The backstop grace must be longer than the graceful end, or the backstop "
                 "would cut graceful ends short."
             )
-
-
-def session_options(
-    session_id: str, mission_name: str | None, settings: SquadronSettings, *, library: bool = False
-) -> SessionOptions:
-    """The run's DCS options (``SettingsError`` if they do not fit): a ``library`` mission
-    alone, from where the server fetches it; a mission on the image first when it is in the
-    squadron's list, else that mission alone."""
-    if mission_name is None:
-        return SessionOptions(session_id=session_id)
-    if library:
-        return SessionOptions(session_id=session_id, missions=(library_mission_path(mission_name),))
-    if mission_name in settings.missions:
-        index = settings.missions.index(mission_name) + 1
-        return SessionOptions(session_id=session_id, start_index=index)
-    return SessionOptions(session_id=session_id, missions=(mission_name,))
 
 
 def _first_id(stored: list[StoredEvent], fallback: str | None) -> str | None:
@@ -164,6 +153,11 @@ class Lifecycle:
         by doing nothing (the first records the result)."""
         self._told_starting_dcs: set[str] = set()
         """Sessions whose "starting DCS" progress was told; the probe repeats every 30 s."""
+        self._port_open_since: dict[str, datetime] = {}
+        """When this process first found a launching server's game port answering."""
+        self._reported_states: dict[str, str] = {}
+        """The state each server last reported to this process, to see its mission start."""
+        agents.heartbeats.subscribe(self._state_reported)
         self._delivering: set[tuple[str, str]] = set()
         """(session, notice key) being sent right now, which the scheduler does not send too."""
         self._ending: dict[str, TerminationReason] = {}
@@ -212,20 +206,20 @@ class Lifecycle:
         fields["attempt"] = state.attempt
         settings = (await self._streams.squadron(state.guild_id)).settings
         try:
-            files = render_server_files(
-                settings,
-                session_options(
-                    state.session_id,
-                    state.mission_name,
-                    settings,
-                    library=state.mission_key is not None,
-                ),
-            )
+            files = server_files(state, settings)
         except SettingsError as error:
             fields["outcome"] = "bad settings"
             return await self._fail_launch(
                 state, LaunchError("config", str(error)), actor, causation_id
             )
+        if await self._agents.credentials.issued(state.session_id, state.attempt):
+            # A retry after a crash: the server started with the credential already issued
+            # (its boot carries it) must keep it, so it is adopted rather than launched again.
+            started = await self._provider.find_launch(state.session_id, state.attempt)
+            if started is not None:
+                fields["instance_id"] = started.instance_id
+                fields["outcome"] = "adopted"
+                return await self._record_launched(state, started, None, actor, causation_id)
         assert state.client_token is not None
         request = LaunchRequest(
             session_id=state.session_id,
@@ -239,6 +233,7 @@ class Lifecycle:
             terminate_at=self._backstop(state),
             login_ref=state.login_ref,
             deployment=self._compute.deployment,
+            agent=await self._agent_boot(state),
         )
         try:
             info = await self._provider.launch(request)
@@ -246,7 +241,15 @@ class Lifecycle:
             fields["outcome"] = f"launch error ({error.reason})"
             return await self._fail_launch(state, error, actor, causation_id)
         fields["instance_id"] = info.instance_id
-        return await self._record_launched(state, info, request, actor, causation_id)
+        return await self._record_launched(state, info, request.terminate_at, actor, causation_id)
+
+    async def _agent_boot(self, state: SessionState) -> AgentBoot | None:
+        """A new credential for this launch attempt and where to use it; any earlier one of the
+        session stops working. None when servers run no agent."""
+        if self._compute.rr_url is None:
+            return None
+        credential = await self._agents.credentials.mint(state.session_id, state.attempt)
+        return AgentBoot(self._compute.rr_url, credential)
 
     async def _request_launch(
         self, state: SessionState, actor: Actor, causation_id: str | None
@@ -283,13 +286,15 @@ class Lifecycle:
         self,
         state: SessionState,
         info: InstanceInfo,
-        request: LaunchRequest,
+        backstop: datetime | None,
         actor: Actor,
         causation_id: str | None,
     ) -> SessionState:
+        """Record the server ``info`` and follow it; ``backstop`` is the one it was launched
+        with, None if not known (an adopted server), when it is set again to be sure."""
         try:
             launched, stored = await self._write_launched(
-                state.session_id, info, request.attempt, actor, causation_id
+                state.session_id, info, state.attempt, actor, causation_id
             )
         except Conflict:
             log.warning(
@@ -301,7 +306,7 @@ class Lifecycle:
         assert launched is not None
         if stored:
             await self._tell(ProgressNotice(launched, "booting"))
-        if self._backstop(launched) != request.terminate_at:
+        if self._backstop(launched) != backstop:
             await self._move_backstop(launched)
         if launched.status is SessionStatus.TERMINATING:
             reason = launched.termination_reason or "stopped_by_user"
@@ -385,13 +390,54 @@ class Lifecycle:
                 return state
             settings = (await self._streams.squadron(state.guild_id)).settings
             port = info.game_port or settings.game_port
+            if await self._agents.heartbeats.mission_running(session_id, state.attempt):
+                fields["outcome"] = "mission running"
+                return await self._record_ready(state, info.address, port, actor)
             if not await self._provider.game_port_open(info.address, port):
                 fields["outcome"] = "starting dcs"
-                if session_id not in self._told_starting_dcs:
-                    self._told_starting_dcs.add(session_id)
-                    await self._tell(ProgressNotice(state, "starting_dcs"))
+                await self._tell_starting_dcs(state)
                 return state
-            return await self._record_ready(state, info.address, port, actor)
+            if await self._ready_by_port(state):
+                fields["outcome"] = "game port answers"
+                return await self._record_ready(state, info.address, port, actor)
+            fields["outcome"] = "mission not running"
+            await self._tell_starting_dcs(state)
+            return state
+
+    async def _ready_by_port(self, state: SessionState) -> bool:
+        """Whether a server whose game port answers counts as ready without its hook saying the
+        mission runs: at once for a server without an agent, else once the port has answered
+        for `HOOK_SILENCE_LIMIT` (as this process saw it) and the hook never reported (no
+        agent heard, or an agent whose DCS hook is silent). A hook that reports a mission
+        loading or stopped is believed: the server is not flyable yet."""
+        if self._compute.rr_url is None:
+            return True
+        now = self._clock.now()
+        since = self._port_open_since.setdefault(state.session_id, now)
+        if now - since < HOOK_SILENCE_LIMIT:
+            return False
+        if await self._agents.heartbeats.hook_heard(state.session_id, state.attempt):
+            return False
+        log.warning(
+            "no word from the server's DCS hook; ready because its game port answers",
+            extra={"session_id": state.session_id},
+        )
+        return True
+
+    async def _tell_starting_dcs(self, state: SessionState) -> None:
+        if state.session_id not in self._told_starting_dcs:
+            self._told_starting_dcs.add(state.session_id)
+            await self._tell(ProgressNotice(state, "starting_dcs"))
+
+    def _state_reported(self, report: ServerReport) -> None:
+        """A server reporting its mission running, having not before, has the readiness check
+        run now rather than at its next probe."""
+        before = self._reported_states.get(report.session_id)
+        self._reported_states[report.session_id] = report.state
+        if report.state == "running" and before != "running":
+            self._background.spawn(
+                self.check_ready(report.session_id), name=f"ready:{report.session_id}"
+            )
 
     async def _record_ready(
         self,
@@ -415,6 +461,7 @@ class Lifecycle:
         )
         assert ready is not None
         self._told_starting_dcs.discard(state.session_id)
+        self._port_open_since.pop(state.session_id, None)
         if stored:
             await self._tell(ProgressNotice(ready, "ready"))
             await self._send_recorded(ready, READY_NOTICE, first_try=True)
@@ -795,9 +842,21 @@ class Lifecycle:
         )
         assert ended is not None
         self._told_starting_dcs.discard(state.session_id)
+        self._port_open_since.pop(state.session_id, None)
+        self._reported_states.pop(state.session_id, None)
         if stored:
             await self._release_login(state.session_id)
+            await self._end_agent(ended)
         return ended, stored
+
+    async def _end_agent(self, ended: SessionState) -> None:
+        """Revoke the ended session's credential and drop what the agent API keeps of it; the
+        end is recorded already (and its view makes the credential refused), so a failure here
+        is only logged."""
+        try:
+            await self._agents.end(ended.session_id, ended.termination_reason or "ended")
+        except Exception:
+            log.exception("agent credential not revoked", extra={"session_id": ended.session_id})
 
     async def _cancel_unlaunched(
         self, state: SessionState, reason: TerminationReason, actor: Actor

@@ -33,8 +33,9 @@ from bot.domain.settings import SquadronSettings
 from bot.domain.squadron import SquadronState
 from bot.files.store import ObjectKey
 from bot.services.background import BackgroundTasks
-from bot.services.lifecycle import SCHEDULER, Lifecycle, session_options
+from bot.services.lifecycle import SCHEDULER, Lifecycle
 from bot.services.logged import logged
+from bot.services.server_files import session_options
 from bot.services.streams import Streams, decide_session, decide_squadron
 from bot.view.boots import BootLead
 from eventstore import AlreadyAppended, NewEvent, StoredEvent

@@ -11,11 +11,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.agentapi import LaunchFiles
 from bot.config import Settings
-from bot.domain.events import SessionBooked, SessionCancelled, to_new_event
+from bot.domain.events import (
+    InstanceLaunchRequested,
+    SessionBooked,
+    SessionCancelled,
+    to_new_event,
+)
 from bot.domain.session import session_stream
 from bot.entrypoints.app import App
+from bot.services.server_files import RenderedFiles
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +46,7 @@ async def test_credentials_work_while_the_view_knows_the_session_as_active(
     await app.start()
     try:
         api, services = app.agent_api, app.services
-        assert api is not None and isinstance(api.files, LaunchFiles)
+        assert api is not None and isinstance(api.files, RenderedFiles)
         booked = SessionBooked(
             session_id=SESSION,
             guild_id="g1",
@@ -56,20 +61,24 @@ async def test_credentials_work_while_the_view_knows_the_session_as_active(
             immediate=False,
             mission_name=None,
         )
+        launching = InstanceLaunchRequested(
+            attempt=1, client_token="token-1", size="small", region="eu-west-1", login_ref=None
+        )
         stored = await services.store.append_many(
-            [(session_stream(SESSION), 0, [to_new_event(booked, {})])]
+            [(session_stream(SESSION), 0, [to_new_event(booked, {}), to_new_event(launching, {})])]
         )
         services.view.publish(stored)
-        api.files.put(SESSION, 1, {"Config/options.lua": b"options = {}\n"})
         token = await api.credentials.mint(SESSION, 1)
         url = f"{app.base_url}/agent/v1/sessions/{SESSION}/files"
         headers = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession() as http:
             async with http.get(url, headers=headers) as response:
                 assert response.status == 200
+                paths = {file["path"] for file in (await response.json())["files"]}
+                assert "Config/serverSettings.lua" in paths
             cancelled = SessionCancelled(reason="cancelled")
             stored = await services.store.append_many(
-                [(session_stream(SESSION), 1, [to_new_event(cancelled, {})])]
+                [(session_stream(SESSION), 2, [to_new_event(cancelled, {})])]
             )
             services.view.publish(stored)
             async with http.get(url, headers=headers) as response:

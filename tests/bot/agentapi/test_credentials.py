@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.agentapi import CredentialRefused, build_agent_api
+from bot.agentapi import CredentialRefused, LaunchFiles, build_agent_api
 from bot.agentapi.credentials import parse_token
 from eventstore.memory import MemoryEventStore
 from tests.bot.agentapi.conftest import SESSION, ActiveSessions
@@ -17,7 +17,7 @@ async def test_a_credential_minted_by_another_process_is_found_after_a_bounded_r
     clock = FakeClock(datetime(2026, 12, 5, 9, 0, tzinfo=UTC))
     store = MemoryEventStore(clock.now)
     sessions = ActiveSessions(SESSION)
-    active, standby = (build_agent_api(store, sessions, clock) for _ in range(2))
+    active, standby = (build_agent_api(store, sessions, clock, LaunchFiles()) for _ in range(2))
 
     first = await active.credentials.mint(SESSION, 1)
     assert (await standby.credentials.verify(first)).attempt == 1

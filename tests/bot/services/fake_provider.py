@@ -35,6 +35,8 @@ class FakeProvider:
         """When set, a launch creates its instance, then waits for the event before answering."""
         self.lose_next_answer = False
         """The next launch creates its instance but its answer is lost (a crash, a timeout)."""
+        self.crash_next_launch = False
+        """The next launch fails before it reaches the cloud (the bot crashed just before)."""
         self.fail_next_terminate = False
 
     async def launch(self, request: LaunchRequest) -> InstanceInfo:
@@ -42,6 +44,9 @@ class FakeProvider:
         if self.fail_next_launch is not None:
             error, self.fail_next_launch = self.fail_next_launch, None
             raise error
+        if self.crash_next_launch:
+            self.crash_next_launch = False
+            raise ConnectionError("the bot stopped before the launch reached the cloud")
         for instance in self.instances.values():
             if instance.request.client_token == request.client_token:
                 return instance.info

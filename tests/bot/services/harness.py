@@ -65,7 +65,9 @@ class BotProcess:
         provider: ComputeProvider,
         *,
         login_pool: LoginPool | None = None,
+        rr_url: str | None = None,
     ) -> None:
+        """``rr_url`` set, servers launch with an agent that reaches rr there."""
         self.store = store
         self.clock = clock
         self.provider = provider
@@ -78,6 +80,7 @@ class BotProcess:
             notifier=self.notifier,
             schedule=SCHEDULE,
             login_pool=login_pool,
+            rr_url=rr_url,
         )
         self.view_mailbox: ViewMailbox[View] = rr.view_mailbox
         self.view = rr.view
