@@ -85,6 +85,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except OSError as error:
         print(f"python -m agent: cannot read the credential file: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if env is None:  # the programs it starts (DCS, SRS) have no use for the credential
+        os.environ.pop("RR_AGENT_CREDENTIAL", None)
     session_id = session_of(credential)
     if session_id is None:
         print("python -m agent: no valid credential in RR_AGENT_CREDENTIAL", file=sys.stderr)

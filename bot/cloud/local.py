@@ -27,12 +27,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bot.cloud import standin
+from bot.cloud import standin, standin_dcs
 from bot.cloud.base import (
     InstanceInfo,
     InstanceState,
@@ -51,6 +52,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Pilot:
+    """A person on a stand-in server: ``side`` 0 spectators, 1 red, 2 blue (DCS's numbers)."""
+
+    name: str
+    side: int
+    slot: str = ""
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    at: str
+    text: str
 
 
 class LocalProvider:
@@ -93,10 +109,12 @@ class LocalProvider:
             folder = self._root / instance_id
             record = _record(request, instance_id, self._deployment, self._now())
             deadline = self._real_time(request.terminate_at)
-            created = await asyncio.to_thread(_create, folder, record, request.files, deadline)
+            manifest = _manifest(request, instance_id)
+            created = await asyncio.to_thread(_create, folder, record, manifest, deadline)
             if not created:
                 return await self.describe(instance_id)
-            process = await asyncio.to_thread(_spawn, folder)
+            credential = None if request.agent is None else request.agent.credential
+            process = await asyncio.to_thread(_spawn, folder, credential)
             self._children[instance_id] = process
             await asyncio.to_thread(_update, folder, {"pid": process.pid})
             port = await self._await_ready(instance_id, process)
@@ -177,6 +195,28 @@ class LocalProvider:
         threading.Thread(target=wait, name=f"wait-{instance_id}", daemon=True).start()
         await stopped
 
+    async def set_players(self, instance_id: str, players: Sequence[Pilot]) -> bool:
+        """Put exactly these pilots on the stand-in server (its stand-in DCS reports them to
+        the agent); False if the server is not running."""
+        folder = self._root / instance_id
+        if not await asyncio.to_thread(_alive, folder):
+            return False
+        text = json.dumps([asdict(player) for player in players], ensure_ascii=False)
+        await asyncio.to_thread(standin.write_atomically, folder / standin_dcs.PLAYERS, text)
+        return True
+
+    async def players(self, instance_id: str) -> list[Pilot]:
+        """The pilots on the stand-in server, as last set."""
+        listed = await asyncio.to_thread(standin_dcs.read_players, self._root / instance_id)
+        return [
+            Pilot(str(entry.get("name", "")), int(entry.get("side", 0)), str(entry.get("slot", "")))
+            for entry in listed
+        ]
+
+    async def chat(self, instance_id: str) -> list[ChatLine]:
+        """What the game's chat showed on the stand-in server, oldest first."""
+        return await asyncio.to_thread(_read_chat, self._root / instance_id / standin_dcs.CHAT)
+
     def _instance_id(self, client_token: str) -> str:
         digest = hashlib.sha256(f"{self._deployment}\n{client_token}".encode()).hexdigest()
         return f"local-{digest[:16]}"
@@ -243,6 +283,19 @@ class LocalProvider:
             del self._children[instance_id]
 
 
+def _read_chat(path: Path) -> list[ChatLine]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    chat = []
+    for line in lines:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            entry = json.loads(line)
+            chat.append(ChatLine(str(entry["at"]), str(entry["text"])))
+    return chat
+
+
 def _check_paths(files: Mapping[str, bytes]) -> None:
     for name in files:
         path = PurePosixPath(name)
@@ -287,33 +340,41 @@ def _info(record: dict[str, Any], state: InstanceState, port: int | None) -> Ins
     )
 
 
+def _manifest(request: LaunchRequest, instance_id: str) -> dict[str, Any]:
+    """What the stand-in starts from: with an agent, rr's address (the agent fetches the files
+    from rr), else the files themselves."""
+    if request.agent is not None:
+        return {"instance_id": instance_id, "agent": {"rr_url": request.agent.rr_url}}
+    files = {name: base64.b64encode(content).decode() for name, content in request.files.items()}
+    return {"instance_id": instance_id, "files": files}
+
+
 def _create(
-    folder: Path, record: dict[str, Any], files: Mapping[str, bytes], deadline: float
+    folder: Path, record: dict[str, Any], manifest: dict[str, Any], deadline: float
 ) -> bool:
     """Make the instance folder ready for its stand-in; False if the folder already exists."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     try:
-        folder.mkdir()
+        folder.mkdir(mode=0o700)
     except FileExistsError:
         return False
-    manifest = {
-        "instance_id": record["instance_id"],
-        "files": {name: base64.b64encode(content).decode() for name, content in files.items()},
-    }
     standin.write_json(folder / standin.MANIFEST, manifest)
     standin.write_deadline(folder, deadline)
     standin.write_json(folder / RECORD, record)
     return True
 
 
-def _spawn(folder: Path) -> subprocess.Popen[bytes]:
-    """Start the stand-in in its own session, so Ctrl-C on the bot does not reach it."""
+def _spawn(folder: Path, credential: str | None) -> subprocess.Popen[bytes]:
+    """Start the stand-in in its own session, so Ctrl-C on the bot does not reach it; the
+    agent's credential goes in its environment, which only this user can read."""
     environment = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
         ),
     }
+    if credential is not None:
+        environment[standin.CREDENTIAL_VARIABLE] = credential
     with (folder / standin.LOG).open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "bot.cloud.standin", str(folder)],

@@ -3,8 +3,10 @@
 It plays the part of a cloud instance on loopback, talking to the provider through files in its
 instance folder:
 
-- ``launch.json`` (read, then deleted): the instance id and the rendered DCS files, base64, which
-  it writes under ``files/``, as DCS would find them in its write folder;
+- ``launch.json`` (read, then deleted): the instance id and either the rendered DCS files,
+  base64, which it writes under ``files/``, as DCS would find them in its write folder, or rr's
+  address for the server's agent (the launch's credential comes in its environment, as
+  ``RR_AGENT_CREDENTIAL``, never in a file or a command line);
 - ``deadline``: the UNIX time at which it stops by itself (the backstop, kept even when the bot is
   gone); the provider rewrites it to move the backstop or to stop it now;
 - ``lock``: held for as long as it runs, so anyone can tell whether it is alive, even after a
@@ -14,16 +16,25 @@ instance folder:
 - ``exit.json``: why and when it stopped;
 - ``standin.log`` (its stderr): one line per thing it does, as a DCS log would show.
 
+With an agent it runs the real one (``python -m agent``, its log in ``agent.log``) on the write
+folder ``files/``, as the server image does; the agent fetches the files from rr, installs the
+hook and starts "DCS": the ``dcs`` launcher here, which runs `bot.cloud.standin_dcs` (see there
+for ``players.json`` and ``chat.jsonl``). Both stop with the stand-in.
+
 Standard library only, so it starts fast and depends on nothing else in the bot.
 """
 
 import asyncio
 import base64
+import contextlib
 import fcntl
 import json
 import logging
 import os
+import shlex
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +50,9 @@ READY = "ready.json"
 EXIT = "exit.json"
 FILES = "files"
 LOG = "standin.log"
+AGENT_LOG = "agent.log"
+DCS_LAUNCHER = "dcs"
+CREDENTIAL_VARIABLE = "RR_AGENT_CREDENTIAL"
 READY_PREFIX = "ready "
 log = logging.getLogger("rr.standin")
 POLL_SECONDS = 0.25
@@ -114,13 +128,83 @@ async def serve(folder: Path, instance_id: str) -> str:
 def run(folder: Path) -> None:
     with (folder / LOCK).open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        credential = os.environ.pop(CREDENTIAL_VARIABLE, "")
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        write_files(folder / FILES, manifest["files"])
+        (folder / FILES).mkdir(exist_ok=True)
+        if "agent" in manifest:
+            agent = start_agent(folder, manifest["agent"]["rr_url"], credential)
+        else:
+            agent = None
+            write_files(folder / FILES, manifest["files"])
+            log.info(
+                "wrote %d config files for %s", len(manifest["files"]), manifest["instance_id"]
+            )
         (folder / MANIFEST).unlink()
-        log.info("wrote %d config files for %s", len(manifest["files"]), manifest["instance_id"])
-        reason = asyncio.run(serve(folder, manifest["instance_id"]))
+        try:
+            reason = asyncio.run(serve(folder, manifest["instance_id"]))
+        finally:
+            if agent is not None:
+                stop_started(agent)
         write_json(folder / EXIT, {"reason": reason, "at": datetime.now(UTC).isoformat()})
         log.info("stopped (%s)", "deadline reached" if reason == "deadline" else "told to stop")
+
+
+def start_agent(folder: Path, rr_url: str, credential: str) -> subprocess.Popen[bytes]:
+    """Run the real agent on the write folder, the credential in its environment only, with
+    the ``dcs`` launcher as the DCS it starts."""
+    launcher = folder / DCS_LAUNCHER
+    launcher.write_text(
+        "#!/bin/sh\n"
+        f"exec {shlex.quote(sys.executable)} -m bot.cloud.standin_dcs {shlex.quote(str(folder))}"
+        ' "$@"\n',
+        encoding="utf-8",
+    )
+    launcher.chmod(0o700)
+    command = [
+        sys.executable,
+        "-m",
+        "agent",
+        "--rr-url",
+        rr_url,
+        "--root",
+        str(folder / FILES),
+        "--dcs-exe",
+        str(launcher),
+        "--agent-port",
+        "0",
+        "--hook-port",
+        str(free_udp_port()),
+    ]
+    environment = {**os.environ, CREDENTIAL_VARIABLE: credential}
+    with (folder / AGENT_LOG).open("ab") as agent_log:
+        agent = subprocess.Popen(
+            command,
+            cwd=folder,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=agent_log,
+            stderr=agent_log,
+        )
+    log.info("started the agent (pid %d), reporting to %s", agent.pid, rr_url)
+    return agent
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def stop_started(agent: subprocess.Popen[bytes]) -> None:
+    """Stop what the stand-in started: the agent, and the DCS the agent started, which share
+    its process group when it leads one (as the provider starts it; it ignores the signal
+    itself now it is done)."""
+    if os.getpgrp() != os.getpid():
+        agent.terminate()
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(os.getpgrp(), signal.SIGTERM)
 
 
 def _deadline_text(folder: Path) -> str:
