@@ -157,15 +157,14 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
         "Mia (manager) server starting: Server #1 · "
     )
 
-    # Ready: the stand-in DCS process's address, in the reminder channel.
-    await app.services.background.drain()
-    await advance(clock, timedelta(seconds=30))
-    [session] = await app.services.sessions.for_guild(_squadron_id(app))
-    assert session.address is not None
-    address = f"{session.address}:{session.port}"
+    # Ready once the stand-in's mission runs (its stand-in DCS tells the real agent, which
+    # tells rr): the server's address, in the reminder channel.
     await open_place(page, "# reminders")
     ready = message(page, "is ready at")
     await expect(ready).to_contain_text("@Mia (manager) Server #1 · ")
+    [session] = await app.services.sessions.for_guild(_squadron_id(app))
+    assert session.address is not None
+    address = f"{session.address}:{session.port}"
     await expect(ready).to_contain_text(f"is ready at {address}.")
     await screenshot(page, "5-ready")
 
@@ -189,7 +188,7 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     await expect(status.locator(".embed")).to_contain_text(address)
 
     # The end warning, 15 minutes before the booked end (18:00 + 1 h), and its extend button.
-    await advance(clock, timedelta(minutes=44, seconds=30))
+    await advance(clock, timedelta(minutes=45))
     warning = message(page, "ends in 15 minutes")
     await expect(warning.get_by_role("button", name="Extend 30 min")).to_be_visible()
     await screenshot(page, "6-end-warning")
