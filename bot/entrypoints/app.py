@@ -40,6 +40,7 @@ from bot.bootstrap import (
 )
 from bot.clock import Clock, ScaledClock
 from bot.clock_anchor import carry_clock
+from bot.cloud.local import LocalProvider
 from bot.config import Settings
 from bot.entrypoints.sandbox import (
     CONSOLE_PATH,
@@ -48,6 +49,7 @@ from bot.entrypoints.sandbox import (
     announce,
     is_loopback,
 )
+from bot.entrypoints.standin_panel import PANEL_PATH, StandinPanel
 from bot.entrypoints.web import CheckResult, HealthCheck, WebServer, create_web_app
 from bot.files.limits import FileLimits
 from bot.files.store import ObjectStore
@@ -69,6 +71,7 @@ VIEW_MAX_LAG_PASSES = 6
 """The view is behind when the feeder has not reached the store's head for this many passes."""
 SCHEDULER_MAX_SILENCE_HEARTBEATS = 3
 EXIT_INTERRUPTED = 130
+PANEL_LINK = "Stand-in servers: pilots and in-game chat"
 
 
 class App:
@@ -218,8 +221,13 @@ class App:
             )
 
         sandbox = None
+        panel = None
         if settings.discord_token is None:
-            sandbox = self.sandbox = Sandbox(clock, settings.sandbox_time_scale)
+            links = []
+            if isinstance(compute, LocalProvider):
+                panel = StandinPanel(view, services.agents, compute)
+                links.append((PANEL_LINK, PANEL_PATH))
+            sandbox = self.sandbox = Sandbox(clock, settings.sandbox_time_scale, links)
             stack.push_async_callback(sandbox.close)
             await sandbox.open(services.squadrons)
 
@@ -249,6 +257,7 @@ class App:
                 agent_routes(self.agent_api),
                 *files.web_routes(),
                 *([sandbox.console_routes] if sandbox else []),
+                *([panel.routes] if panel else []),
             ],
         )
         leadership = rr.leadership

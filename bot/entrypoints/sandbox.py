@@ -17,7 +17,7 @@ over from one run to the next.
 
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,10 +88,14 @@ def seed_world(emulator: Emulator) -> SandboxWorld:
 class Sandbox:
     """The emulator, its world and console, and the Discord client's session against it."""
 
-    def __init__(self, clock: Clock, time_scale: float) -> None:
+    def __init__(
+        self, clock: Clock, time_scale: float, links: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """``links`` are (label, address) of the sandbox's other pages, listed on the console."""
         self.emulator = Emulator(stable_ids_from=WORLD_IDS_FROM)
         self._clock = clock
         self._time_scale = time_scale
+        self._links = links
         self._session = AsyncExitStack()
         self._world: SandboxWorld | None = None
 
@@ -130,6 +134,7 @@ class Sandbox:
             title=CONSOLE_TITLE,
             now=self._clock.now,
             time_scale=self._time_scale,
+            links=self._links,
         )
         # Before the sub-app: its prefix also matches the bare path and would answer 404.
         app.router.add_get(CONSOLE_PATH.rstrip("/"), _to_console)

@@ -10,7 +10,7 @@ A file for an attachment option comes inside that JSON as ``{"filename", "conten
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -55,15 +55,17 @@ def console_app(
     title: str = "Discord emulator",
     now: Now = _utc_now,
     time_scale: float = 1.0,
+    links: Sequence[tuple[str, str]] = (),
 ) -> web.Application:
     """The console for ``emulator``.
 
     ``now`` and ``time_scale`` are the clock the bot runs on (and how much faster than real
     time it goes): the page shows Discord timestamps such as ``<t:…:R>`` relative to it.
+    ``links`` are (label, address) of pages beside the console, listed under the member picker.
     """
     console = _Console(emulator, title, now, time_scale)
     app = web.Application()
-    app.router.add_get("/", _page(title))
+    app.router.add_get("/", _page(title, links))
     app.router.add_get("/console.js", _static("console.js", "text/javascript"))
     app.router.add_get("/console.css", _static("console.css", "text/css"))
     app.router.add_get("/api/world", console.world)
@@ -79,10 +81,18 @@ def console_app(
     return app
 
 
-def _page(title: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+def _page(
+    title: str, links: Sequence[tuple[str, str]]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     """The page, titled ``title`` from the first byte (the tab shows it before any script)."""
     html = (STATIC / "index.html").read_text(encoding="utf-8")
     body = html.replace("<title>Discord emulator</title>", f"<title>{escape(title)}</title>")
+    if links:
+        anchors = "".join(
+            f'<a href="{escape(href)}" target="_blank" rel="noopener">{escape(label)}</a>'
+            for label, href in links
+        )
+        body = body.replace("</aside>", f'<nav id="links">{anchors}</nav>\n  </aside>', 1)
 
     async def serve(_: web.Request) -> web.Response:
         return web.Response(

@@ -7,9 +7,10 @@ from typing import Any
 
 import discord
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from discord_emulator import Emulator
+from discord_emulator.console import console_app
 from discord_emulator.console.views import PAGE_SIZE
 from tests.bot.entrypoints.sandbox.conftest import PREFIX, Wing
 from tests.bot.entrypoints.sandbox.tiny_bot import TinyBot
@@ -330,3 +331,17 @@ async def test_a_page_size_out_of_bounds_gets_one_sentence(console: Client, wing
         response = await console.get(f"{PREFIX}{place}&limit={limit}")
         assert response.status == 400
         assert await response.json() == {"error": "limit must be a whole number from 1 to 100."}
+
+
+async def page_of(app: web.Application) -> str:
+    async with TestClient(TestServer(app)) as client:
+        return await (await client.get("/")).text()
+
+
+async def test_the_page_lists_the_links_it_was_given_escaped(emu: Emulator) -> None:
+    linked = await page_of(console_app(emu, links=[("Servers <live>", "/servers/?a=1&b=2")]))
+    plain = await page_of(console_app(emu))
+
+    assert '<a href="/servers/?a=1&amp;b=2" target="_blank" rel="noopener">' in linked
+    assert "Servers &lt;live&gt;</a>" in linked
+    assert 'id="links"' not in plain

@@ -176,6 +176,25 @@ async def test_a_person_buys_credit_starts_a_server_extends_it_and_sees_it_end(
     await expect(password).to_have_class("spoiler revealed")
     await open_place(page, "# reminders")
 
+    # A pilot joins the stand-in server and leaves again, on the page the console links to;
+    # rr hears of both through the server's agent, and the game's chat shows what rr says.
+    async with page.context.expect_page() as opened:
+        await page.get_by_role("link", name="Stand-in servers").click()
+    servers = await opened.value
+    card = servers.locator("section.server", has_text="Server #1")
+    await expect(card.locator(".heard")).to_contain_text("rr hears: running")
+    await card.get_by_label("Pilot name").fill("Viper 1")
+    await card.get_by_label("Side").select_option(label="Blue")
+    await card.get_by_role("button", name="Add pilot").click()
+    await expect(card.locator(".pilots")).to_have_text("Viper 1 (Blue) Remove")
+    await expect(card.locator(".heard")).to_contain_text("1 pilot(s) online")
+    app.services.agents.instructions.post_chat(session.session_id, "Welcome, Viper 1")
+    await expect(card.locator(".chat")).to_contain_text("Welcome, Viper 1")
+    await screenshot(servers, "5b-pilot-joined")
+    await card.get_by_role("button", name="Remove").click()
+    await expect(card.locator(".heard")).to_contain_text("0 pilot(s) online")
+    await servers.close()
+
     # Its status, picking the server through the bot's autocomplete.
     await page.select_option("#command", "server status")
     await page.locator("#option-server").focus()
