@@ -17,8 +17,8 @@ from bot.agentapi.routes import agent_routes
 from bot.clock import Clock
 from eventstore import EventStore
 
-RATE_PER_SECOND = 1.0
-"""Sustained requests per credential: five times a heartbeat every 5 s."""
+RATE_PER_SECOND = 2.0
+"""Sustained requests per credential: twice a booting server's heartbeat every second."""
 RATE_BURST = 20
 
 

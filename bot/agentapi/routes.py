@@ -1,9 +1,10 @@
 """rr's agent API, version 1, on the web app:
 
 - ``GET  /agent/v1/sessions/{session_id}/files``: the launch's server files (base64, with each
-  file's SHA-256), the last heartbeat sequence number accepted and the heartbeat interval;
+  file's SHA-256), the last heartbeat sequence number accepted and the heartbeat interval
+  (short while the server boots);
 - ``POST /agent/v1/sessions/{session_id}/heartbeats``: a `Heartbeat`; the reply carries the
-  pending instructions and the interval.
+  pending instructions and the interval (`AgentApi.interval_for` the state reported).
 
 Every request carries ``Authorization: Bearer <credential>``. Refusals are JSON `ErrorReply`s,
 decided before anything is recorded: 401 (no, malformed, unknown, revoked or expired
@@ -123,7 +124,7 @@ def _files(api: AgentApi) -> Handler:
                 for path, content in sorted(found.items())
             ],
             last_seq=api.heartbeats.last_seq(grant),
-            interval_seconds=api.interval_seconds,
+            interval_seconds=api.boot_interval_seconds,
         )
         return web.json_response(reply.model_dump())
 
@@ -143,7 +144,7 @@ def _heartbeat(api: AgentApi) -> Handler:
         api.instructions.acknowledge(grant.session_id, beat.acked)
         reply = HeartbeatReply(
             instructions=api.instructions.pending(grant.session_id),
-            interval_seconds=api.interval_seconds,
+            interval_seconds=api.interval_for(beat.state),
         )
         return web.json_response(reply.model_dump(exclude_none=True))
 

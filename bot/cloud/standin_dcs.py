@@ -44,7 +44,7 @@ CHAT = "chat.jsonl"
 TACVIEW_FOLDER = "Tracks/Tacview"
 DCS_LOG = "Logs/dcs.log"
 DEFAULT_MISSION = "Stand-in mission"
-LOAD_SECONDS = 1.0
+LOAD_SECONDS = 0.5
 """How long the stand-in takes to load its mission (real DCS: a minute or two)."""
 REPORT_EVERY = 5.0
 POLL_SECONDS = 0.25

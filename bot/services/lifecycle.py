@@ -157,12 +157,12 @@ class Lifecycle:
         """When this process first found a launching server's game port answering."""
         self._reported_states: dict[str, str] = {}
         """The state each server last reported to this process, to see its mission start."""
-        agents.heartbeats.subscribe(self._state_reported)
         self._delivering: set[tuple[str, str]] = set()
         """(session, notice key) being sent right now, which the scheduler does not send too."""
         self._ending: dict[str, TerminationReason] = {}
         """Sessions whose server this process asked to end its mission and waits for (with the
         stop's reason); a restart forgets them, and the next try of the stop asks again."""
+        agents.heartbeats.subscribe(self._state_reported)
         agents.heartbeats.subscribe(self._heard)
 
     # --- launch -----------------------------------------------------------------------------
@@ -212,7 +212,9 @@ class Lifecycle:
             return await self._fail_launch(
                 state, LaunchError("config", str(error)), actor, causation_id
             )
-        if await self._agents.credentials.issued(state.session_id, state.attempt):
+        if self._compute.rr_url is not None and await self._agents.credentials.issued(
+            state.session_id, state.attempt
+        ):
             # A retry after a crash: the server started with the credential already issued
             # (its boot carries it) must keep it, so it is adopted rather than launched again.
             started = await self._provider.find_launch(state.session_id, state.attempt)

@@ -117,7 +117,8 @@ async def test_heartbeats_carry_the_game_and_instructions_reach_the_hook_once(
         await server.beat()
         dcs.fire("onSimulationFrame")
         assert dcs.chats == [("Server ends in 10 minutes", True)]
-        assert server.clock.sleeps == [5.0] * 5
+        # rr asks for a beat every second until the mission runs, then every 5 s.
+        assert server.clock.sleeps == [1.0] + [5.0] * 4
     finally:
         dcs.close()
 
@@ -184,7 +185,7 @@ async def test_the_agent_carries_on_after_rr_last_sequence_number(rr: Rr, server
     server.agent.seq = 3  # out of step (say, rr took a heartbeat this agent thinks was lost)
     await server.beat()
     assert rr.api.heartbeats.latest(SESSION).seq == 42  # type: ignore[union-attr]
-    assert server.clock.sleeps == [5.0]
+    assert server.clock.sleeps == [1.0]  # no hook report yet: rr asks for the boot interval
 
 
 async def test_too_many_requests_wait_as_long_as_rr_asks(rr: Rr, server: Server) -> None:
@@ -196,7 +197,7 @@ async def test_too_many_requests_wait_as_long_as_rr_asks(rr: Rr, server: Server)
             async with http.get(url, headers=headers) as response:
                 assert response.status == 200
     await server.beat()
-    assert server.clock.sleeps == [1.0, 5.0]
+    assert server.clock.sleeps == [1.0, 1.0]  # as rr asked, then the boot interval
     assert rr.api.heartbeats.latest(SESSION).seq == 1  # type: ignore[union-attr]
 
 

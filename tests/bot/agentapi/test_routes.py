@@ -177,3 +177,15 @@ async def test_the_credential_never_reaches_a_log_line(
     assert caplog.records
     assert all(secret not in record.getMessage() for record in caplog.records)
     assert all(secret not in json.dumps(vars(record), default=str) for record in caplog.records)
+
+
+async def test_a_server_beats_every_second_until_its_mission_runs_then_every_five(
+    rr: Rr, http: aiohttp.ClientSession
+) -> None:
+    token = await rr.launch()
+    intervals = []
+    for seq, state in enumerate(["starting", "loading", "running", "stopped"], start=1):
+        _, reply = await post(http, beats_url(rr), token, beat(seq, state=state))
+        intervals.append(reply["interval_seconds"])
+
+    assert intervals == [1.0, 1.0, 5.0, 1.0]
