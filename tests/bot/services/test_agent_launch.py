@@ -226,3 +226,22 @@ async def test_a_mission_running_reported_to_another_process_makes_the_server_re
     ready = await rr.services.sessions.check_ready(session.session_id)
 
     assert ready.ready_at is not None
+
+
+# --- the files ------------------------------------------------------------------------------
+
+
+async def test_the_agent_gets_the_launchs_files_rendered_again_and_none_once_it_ended(
+    rr: BotProcess, provider: FakeProvider
+) -> None:
+    session = await booked(rr)
+    await rr.services.sessions.launch(session.session_id)
+    files = rr.services.agents.files
+
+    served = await files.files_for(session.session_id, 1)
+    other_attempt = await files.files_for(session.session_id, 2)
+    await rr.services.sessions.terminate(session.session_id, "stopped_by_user")
+    ended = await files.files_for(session.session_id, 1)
+
+    assert served == provider.launch_calls[0].files
+    assert other_attempt is None and ended is None
