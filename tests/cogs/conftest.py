@@ -2,6 +2,7 @@
 sandbox checkout, local compute) with the unmodified discord.py client connected to the Discord
 emulator on loopback, all on a fake clock so that timers are driven without sleeping."""
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import pytest
 
 from bot.config import Settings
 from bot.domain.actor import Actor
+from bot.domain.session import SessionState
 from bot.entrypoints.app import App
 from discord_emulator import (
     Emulator,
@@ -25,6 +27,9 @@ from discord_emulator import (
 )
 from eventstore import StoredEvent
 from tests.fakes.clock import FakeClock, settle
+
+READY_LIMIT_SECONDS = 30.0
+READY_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -60,6 +65,16 @@ class World:
         """Move the bot's clock on and let everything that became due run."""
         await self.clock.advance(delta)
         await settle()
+
+    async def ready(self) -> SessionState:
+        """The guild's session once its server is ready, which comes in real time: when the
+        stand-in's mission runs, as its agent reports (a bound on waiting, not a timer)."""
+        for _ in range(int(READY_LIMIT_SECONDS / READY_POLL_SECONDS)):
+            for session in await self.app.services.sessions.for_guild(self.guild_id):
+                if session.is_active and session.ready_at is not None:
+                    return session
+            await asyncio.sleep(READY_POLL_SECONDS)
+        raise AssertionError(f"no server was ready within {READY_LIMIT_SECONDS:g} s")
 
     async def pay(self, link_message: Message) -> None:
         """Open the checkout link in a DM and press Pay, as a person in a browser would."""

@@ -23,9 +23,9 @@ async def start_server(w: World, duration: str = "1h") -> SessionState:
     await handle.message()
     await (await handle.click("confirm")).response()
     await w.app.services.background.drain()
+    session = await w.ready()
     await w.advance(timedelta(seconds=30))
     await ready
-    [session] = [m for m in await w.app.services.sessions.for_guild(w.guild_id) if m.is_active]
     return session
 
 
@@ -238,14 +238,14 @@ async def test_a_ready_message_discord_refused_is_posted_once_the_channel_works_
     await handle.message()
     await (await handle.click("confirm")).response()
     await w.app.services.background.drain()
+    session = await w.ready()
     await w.advance(timedelta(seconds=30))
-    [session] = await w.app.services.sessions.for_guild(w.guild_id)
     assert session.status is SessionStatus.RUNNING
-    assert newest(w.emu.channel_messages(w.reminders), "is ready at") is None
     await w.emu.until(
         lambda: newest(w.emu.dm_messages(w.guild.owner), "not allowed to post"),
         "the report to the owner",
     )
+    assert newest(w.emu.channel_messages(w.reminders), "is ready at") is None
 
     w.emu.allow_bot(w.reminders)
     await w.advance(timedelta(seconds=30))

@@ -64,6 +64,7 @@ async def test_buy_start_ready_warn_extend_and_end_on_time(world: World) -> None
     assert mentions(announcement, w.manager)
     assert "server starting" in announcement.content
     await w.app.services.background.drain()
+    await w.ready()
     await w.advance(timedelta(seconds=30))
     ready_message = await ready
     [session] = await w.app.services.sessions.for_guild(w.guild_id)
@@ -170,6 +171,7 @@ async def test_a_booked_session_is_reminded_launched_and_ready_on_the_fake_clock
     ready = w.emu.next_message(w.reminders)
     await w.advance(MINUTE)
     await w.app.services.background.drain()
+    await w.ready()
     assert "is ready at" in (await ready).content
     [session] = await w.app.services.sessions.for_guild(w.guild_id)
     assert session.launched_at == start_at - lead
@@ -207,6 +209,7 @@ async def test_a_start_short_of_its_cost_runs_on_the_credit_there_is_until_it_is
     ready = w.emu.next_message(w.reminders)
     await (await start.click("confirm")).response()
     await w.app.services.background.drain()
+    await w.ready()
     await w.advance(timedelta(seconds=30))
     await ready
     [session] = await w.app.services.sessions.for_guild(w.guild_id)

@@ -220,8 +220,8 @@ async def test_the_notifier_forgets_a_session_once_it_has_ended(world: World) ->
     await start.message()
     await (await start.click("confirm")).response()
     await w.app.services.background.drain()
+    session = await w.ready()
     await w.advance(timedelta(seconds=30))
-    [session] = await w.app.services.sessions.for_guild(w.guild_id)
     assert session.status is SessionStatus.RUNNING
     assert notifier.sessions_remembered == 1
 
