@@ -21,12 +21,16 @@ class AgentApi:
     interval_seconds: float = 5.0
     """How often a server whose mission runs reports."""
     boot_interval_seconds: float = 1.0
-    """How often a server reports until its mission runs (booting, loading, stopped), so that
-    rr learns at once when it becomes flyable, or when a mission ended."""
+    """How often a server reports until its mission runs (booting, loading, stopped) or after
+    an instruction, so that rr learns at once when it becomes flyable, or when a mission it
+    asked to end has ended."""
 
-    def interval_for(self, state: str) -> float:
-        """The heartbeat interval to ask of a server that reported ``state``."""
-        return self.interval_seconds if state == "running" else self.boot_interval_seconds
+    def interval_for(self, state: str, instructed: bool) -> float:
+        """The heartbeat interval to ask of a server that reported ``state``; ``instructed``
+        when the reply carries instructions, whose outcome rr then hears of soon."""
+        if state == "running" and not instructed:
+            return self.interval_seconds
+        return self.boot_interval_seconds
 
     async def end(self, session_id: str, reason: str) -> None:
         """The session has ended: revoke its credential and drop what is kept of it in memory."""

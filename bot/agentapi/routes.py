@@ -4,7 +4,8 @@
   file's SHA-256), the last heartbeat sequence number accepted and the heartbeat interval
   (short while the server boots);
 - ``POST /agent/v1/sessions/{session_id}/heartbeats``: a `Heartbeat`; the reply carries the
-  pending instructions and the interval (`AgentApi.interval_for` the state reported).
+  pending instructions and the interval (`AgentApi.interval_for` the state reported: short
+  until the mission runs, and after instructions).
 
 Every request carries ``Authorization: Bearer <credential>``. Refusals are JSON `ErrorReply`s,
 decided before anything is recorded: 401 (no, malformed, unknown, revoked or expired
@@ -142,9 +143,10 @@ def _heartbeat(api: AgentApi) -> Handler:
             log.exception("a server's state change could not be recorded")
             raise Refusal(503, "unavailable", "rr cannot record this now; try again.") from None
         api.instructions.acknowledge(grant.session_id, beat.acked)
+        pending = api.instructions.pending(grant.session_id)
         reply = HeartbeatReply(
-            instructions=api.instructions.pending(grant.session_id),
-            interval_seconds=api.interval_for(beat.state),
+            instructions=pending,
+            interval_seconds=api.interval_for(beat.state, instructed=bool(pending)),
         )
         return web.json_response(reply.model_dump(exclude_none=True))
 

@@ -94,7 +94,7 @@ async def test_instructions_are_handed_out_until_acknowledged(
         {"id": chat.id, "kind": "chat", "text": "Server ends in 10 minutes"},
         {"id": end.id, "kind": "end_mission"},
     ]
-    assert reply["interval_seconds"] == 5.0
+    assert reply["interval_seconds"] == 1.0  # instructions: rr wants their outcome soon
     _, reply = await post(http, beats_url(rr), token, beat(2, acked=[chat.id, "unknown"]))
     assert [instruction["id"] for instruction in reply["instructions"]] == [end.id]
     _, reply = await post(http, beats_url(rr), token, beat(3, acked=[end.id]))
@@ -189,3 +189,15 @@ async def test_a_server_beats_every_second_until_its_mission_runs_then_every_fiv
         intervals.append(reply["interval_seconds"])
 
     assert intervals == [1.0, 1.0, 5.0, 1.0]
+
+
+async def test_a_reply_carrying_instructions_asks_for_the_next_beat_soon(
+    rr: Rr, http: aiohttp.ClientSession
+) -> None:
+    token = await rr.launch()
+    end = rr.api.instructions.post_end_mission(SESSION)
+
+    _, instructed = await post(http, beats_url(rr), token, beat(1))
+    _, done = await post(http, beats_url(rr), token, beat(2, acked=[end.id]))
+
+    assert (instructed["interval_seconds"], done["interval_seconds"]) == (1.0, 5.0)
