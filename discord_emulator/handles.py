@@ -13,7 +13,9 @@ from discord_emulator.models import Message, User
 if TYPE_CHECKING:
     from discord_emulator.server import Emulator
 
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 15.0
+"""How long a test waits for the bot by default: a bound for a bot that never answers, long
+enough for one that waits on other processes (a game server's agent reports every few seconds)."""
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,13 @@ from agent.hooklink import HookLink
 from agent.programs import Programs
 from agent.rr import RrClient
 from agent.runner import Agent
-from bot.agentapi import LaunchFiles, agent_routes
+from bot.agentapi import agent_routes
 from bot.domain.session import SessionState, SessionStatus
 from bot.entrypoints.web import create_web_app
 from bot.services.game_chat import GRACEFUL_END_LINE
 from tests.agent.conftest import free_udp_port
 from tests.agent.fake_dcs import FakeDcs
 from tests.agent.stepclock import SteppingClock
-from tests.bot.agentapi.conftest import FILES
 from tests.bot.services.fake_provider import FakeProvider
 from tests.bot.services.harness import MINUTE, START, BotProcess, member
 from tests.fakes.clock import FakeClock
@@ -85,9 +84,7 @@ async def game(tmp_path: Path) -> AsyncIterator[Game]:
             started = await bot.services.sessions.start(member(), duration_minutes=60)
             await bot.services.background.drain()
             session = await bot.services.sessions.get(started.session_id)
-            agents = bot.services.agents
-            assert isinstance(agents.files, LaunchFiles)
-            agents.files.put(session.session_id, session.attempt, FILES)
+            agents = bot.services.agents  # the files: the session's, rendered when asked
             token = await agents.credentials.mint(session.session_id, session.attempt)
             url = str(web.make_url("/")).rstrip("/")
             agent = Agent(

@@ -14,7 +14,7 @@ import pytest
 
 from bot.config import Settings
 from bot.domain.actor import Actor
-from bot.domain.session import SessionState
+from bot.domain.session import SessionState, SessionStatus
 from bot.entrypoints.app import App
 from discord_emulator import (
     Emulator,
@@ -75,6 +75,16 @@ class World:
                     return session
             await asyncio.sleep(READY_POLL_SECONDS)
         raise AssertionError(f"no server was ready within {READY_LIMIT_SECONDS:g} s")
+
+    async def ended(self, session_id: str) -> SessionState:
+        """The session once it has ended: a stop ends the mission first, and the stand-in's
+        agent reports it over in real time (a bound on waiting, not a timer)."""
+        for _ in range(int(READY_LIMIT_SECONDS / READY_POLL_SECONDS)):
+            session = await self.app.services.sessions.get(session_id)
+            if session.status is SessionStatus.ENDED:
+                return session
+            await asyncio.sleep(READY_POLL_SECONDS)
+        raise AssertionError(f"the session did not end within {READY_LIMIT_SECONDS:g} s")
 
     async def pay(self, link_message: Message) -> None:
         """Open the checkout link in a DM and press Pay, as a person in a browser would."""

@@ -229,7 +229,7 @@ async def test_the_notifier_forgets_a_session_once_it_has_ended(world: World) ->
     assert w.app.services.admin.scheduler is not None
     await w.app.services.admin.scheduler.drain()  # the end's cloud calls run in threads
 
-    assert (await w.app.services.sessions.get(session.session_id)).status is SessionStatus.ENDED
+    await w.ended(session.session_id)
     assert notifier.sessions_remembered == 0
     reports = [m for m in w.emu.dm_messages(w.guild.owner) if "not allowed to post" in m.content]
     assert len(reports) == 1
