@@ -18,7 +18,7 @@ from bot.domain.session import SessionState
 from bot.files.store.keys import ObjectKey
 from bot.files.store.open import open_object_store
 from bot.secrets.open import open_keyring
-from tests.bot.cloud.helpers import REGION, WithAgentBoot
+from tests.bot.cloud.helpers import REGION, RR_URL
 from tests.bot.services.harness import GUILD, BotProcess, member
 from tests.fakes.clock import FakeClock
 
@@ -93,10 +93,10 @@ async def run_session(
 ) -> SessionRun:
     """Start a session now, let its launch finish, look at it with ``while_running``, run it a
     while, extend it (which moves its backstop), stop it."""
-    provider = WithAgentBoot(await open_ec2_provider(settings, clock.now))
+    provider = await open_ec2_provider(settings, clock.now)
     async with eventstore.open(settings.event_store, clock=clock.now) as store:
         pool = StoredLoginPool(store, settings.ec2.login_parameters)
-        bot = BotProcess(store, clock, provider, login_pool=pool)
+        bot = BotProcess(store, clock, provider, login_pool=pool, rr_url=RR_URL)
         await bot.start()
         try:
             await bot.fund(FUNDS)

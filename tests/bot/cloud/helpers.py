@@ -2,7 +2,6 @@
 AWS errors moto cannot produce."""
 
 import base64
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +11,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 
-from bot.cloud.base import AgentBoot, InstanceInfo, LaunchRequest
+from bot.cloud.base import AgentBoot, LaunchRequest
 from bot.cloud.ec2 import Ec2Provider
 from bot.dcs import SessionOptions, render_server_files
 from bot.domain.settings import SECRET_KEYS, SquadronSettings
@@ -89,28 +88,6 @@ def launch_request(
         deployment="ignored-by-ec2",
         agent=AgentBoot(RR_URL, credential_for(session_id)),
     )
-
-
-def with_agent(request: LaunchRequest) -> LaunchRequest:
-    """``request`` with an agent's boot: the lifecycle hands EC2 launches none until it mints
-    credentials, and the sessions tested here are about what happens around the server."""
-    if request.agent is not None:
-        return request
-    agent = AgentBoot(RR_URL, credential_for(request.session_id))
-    return dataclasses.replace(request, agent=agent)
-
-
-class WithAgentBoot:
-    """A provider whose launches carry an agent's boot (`with_agent`)."""
-
-    def __init__(self, provider: Ec2Provider) -> None:
-        self._provider = provider
-
-    async def launch(self, request: LaunchRequest) -> InstanceInfo:
-        return await self._provider.launch(with_agent(request))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._provider, name)
 
 
 def described(aws: Aws, instance_id: str) -> dict[str, Any]:

@@ -21,11 +21,12 @@ from bot.config import Ec2Settings, ScheduleSettings
 from bot.domain.pricing import cost_at_rate
 from bot.domain.session import SessionState, SessionStatus
 from bot.notify import AdminAlertNotice, LaunchFailedNotice, SessionEndedNotice
-from bot.services.lifecycle import NO_LOGIN_MESSAGE
+from bot.services.lifecycle import HOOK_SILENCE_LIMIT, NO_LOGIN_MESSAGE
 from bot.services.reconcile import CloudReconciler
 from eventstore import EventStore
 from tests.bot.cloud.helpers import (
     REGION,
+    RR_URL,
     Aws,
     ProviderFactory,
     at,
@@ -34,7 +35,6 @@ from tests.bot.cloud.helpers import (
     recorded_calls,
     schedule_of,
     user_data_of,
-    with_agent,
     with_error,
     with_states,
     with_stop_time,
@@ -60,9 +60,6 @@ class LoopbackProbe(Ec2Provider):
     addresses moto hands out lead nowhere, and tests send no traffic off this machine."""
 
     dcs: asyncio.Server | None = None
-
-    async def launch(self, request: LaunchRequest) -> InstanceInfo:
-        return await super().launch(with_agent(request))
 
     async def game_port_open(self, address: str, port: int) -> bool:
         if self.dcs is None:
@@ -134,7 +131,7 @@ async def bots(
     ) -> BotProcess:
         provider = make_provider(ec2_settings, kind=kind, ec2=ec2, scheduler=scheduler)
         pool = StoredLoginPool(store, logins) if logins else None
-        bot = BotProcess(store, clock, provider, login_pool=pool)
+        bot = BotProcess(store, clock, provider, login_pool=pool, rr_url=RR_URL)
         await bot.start()
         if not started:
             await bot.fund(FUNDS)
@@ -171,6 +168,16 @@ async def started(bot: BotProcess, minutes: int = 60) -> SessionState:
     session = await bot.services.sessions.start(member(), duration_minutes=minutes)
     await bot.services.background.drain()
     return await bot.services.sessions.get(session.session_id)
+
+
+async def ready_by_probe(bot: BotProcess, session_id: str, clock: FakeClock) -> SessionState:
+    """The session's server made ready by the game-port probe: no agent reports here (EC2 has
+    no hook in moto), so rr falls back to the probe once the port has answered long enough."""
+    dcs = probe_of(bot).dcs = await listening()
+    async with dcs:
+        await bot.services.sessions.check_ready(session_id)
+        await clock.advance(HOOK_SILENCE_LIMIT)
+        return await bot.services.sessions.check_ready(session_id)
 
 
 async def listening() -> asyncio.Server:
@@ -331,9 +338,7 @@ async def test_a_ready_server_that_disappears_is_billed_to_when_it_was_last_seen
     session = await started(bot, minutes=120)
     assert session.instance_id is not None
     reconciler = reconciler_of(bot)
-    dcs = probe_of(bot).dcs = await listening()
-    async with dcs:
-        ready = await bot.services.sessions.check_ready(session.session_id)
+    ready = await ready_by_probe(bot, session.session_id, clock)
     assert ready.status is SessionStatus.RUNNING
     await clock.advance(timedelta(minutes=20))
     assert str(await reconciler.reconcile()).endswith("everything matches.")
@@ -354,13 +359,11 @@ async def test_a_ready_server_that_disappears_is_billed_to_when_it_was_last_seen
     assert notice.reason == "instance_lost"
 
 
-async def ready_then_bot_down(bots: Bots, minutes: int) -> SessionState:
+async def ready_then_bot_down(bots: Bots, clock: FakeClock, minutes: int) -> SessionState:
     """A session whose server became ready, run by a bot process that has since stopped."""
     bot = await bots()
     session = await started(bot, minutes=minutes)
-    dcs = probe_of(bot).dcs = await listening()
-    async with dcs:
-        ready = await bot.services.sessions.check_ready(session.session_id)
+    ready = await ready_by_probe(bot, session.session_id, clock)
     assert ready.status is SessionStatus.RUNNING and ready.instance_id is not None
     await bot.stop()
     return ready
@@ -369,7 +372,7 @@ async def ready_then_bot_down(bots: Bots, minutes: int) -> SessionState:
 async def test_a_server_lost_while_the_bot_was_down_is_billed_to_when_ec2_says_it_stopped(
     bots: Bots, aws: Aws, clock: FakeClock, fresh_client: Callable[[str], Any]
 ) -> None:
-    ready = await ready_then_bot_down(bots, minutes=120)
+    ready = await ready_then_bot_down(bots, clock, minutes=120)
     assert ready.instance_id is not None
     await clock.advance(timedelta(minutes=50))
     stopped_at = clock.now()
@@ -392,7 +395,7 @@ async def test_a_server_lost_while_the_bot_was_down_is_billed_to_when_ec2_says_i
 async def test_a_server_the_backstop_stopped_while_the_bot_was_down_is_billed_to_its_end(
     bots: Bots, aws: Aws, clock: FakeClock, fresh_client: Callable[[str], Any]
 ) -> None:
-    ready = await ready_then_bot_down(bots, minutes=60)
+    ready = await ready_then_bot_down(bots, clock, minutes=60)
     assert ready.instance_id is not None
     backstop_at = ready.end_at + timedelta(minutes=15)
     aws.ec2.terminate_instances(InstanceIds=[ready.instance_id])
@@ -720,9 +723,7 @@ async def test_a_server_lost_while_the_bot_was_down_is_billed_no_further_than_it
     credit = 180
     await bot.services.squadrons.refund(operator(), GUILD, FUNDS - credit, "45 minutes left")
     session = await started(bot, minutes=120)
-    dcs = probe_of(bot).dcs = await listening()
-    async with dcs:
-        ready = await bot.services.sessions.check_ready(session.session_id)
+    ready = await ready_by_probe(bot, session.session_id, clock)
     assert ready.status is SessionStatus.RUNNING and ready.instance_id is not None
     await bot.stop()
     backstop_at = ready.end_at + GRACE
