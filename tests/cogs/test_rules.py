@@ -230,6 +230,8 @@ async def test_the_notifier_forgets_a_session_once_it_has_ended(world: World) ->
     await w.app.services.admin.scheduler.drain()  # the end's cloud calls run in threads
 
     await w.ended(session.session_id)
+    # The end after a graceful wait is told by a background task, once the agent reports.
+    await w.app.services.background.drain()
     assert notifier.sessions_remembered == 0
     reports = [m for m in w.emu.dm_messages(w.guild.owner) if "not allowed to post" in m.content]
     assert len(reports) == 1
