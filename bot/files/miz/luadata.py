@@ -19,6 +19,9 @@ whose repetitions are possessive (they never backtrack), so time is linear in it
 are tracked on an explicit stack whose depth is limited, so no nesting reaches Python's own
 stack. Only the parts named by a `Keep` tree are built as Python values (everything else is
 checked and dropped), which bounds memory by what the caller keeps, not by the file's size.
+A kept table of scalars only (a unit, of which only its skill and type are kept) is read in one
+match of a pattern built for it, which most of a large mission is; a table that pattern does not
+accept is read field by field as before, so the two readings agree.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class Keep:
     by_token: Mapping[bytes, tuple[str, Keep]] | None = field(init=False, repr=False, compare=False)
     """`fields` by how their string keys are spelled in the file, to skip the other fields of
     a kept table without decoding their keys; None when `ANY` is among the fields."""
+    record: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+    """For a table keeping only scalars under string keys (a unit's skill and type): a pattern
+    reading such a table in one match, its groups holding the kept values by `fields` order."""
 
     def __post_init__(self) -> None:
         by_token = None
@@ -79,6 +85,7 @@ class Keep:
                 for spelling in _spellings(key)
             }
         object.__setattr__(self, "by_token", by_token)
+        object.__setattr__(self, "record", _record_pattern(self.fields) if self.fields else None)
 
 
 WHOLE: Final = Keep()
@@ -145,6 +152,101 @@ _ENTRY = re.compile(
 """One table field (or a closing brace), with the gap and separator before it."""
 _LEAD = re.compile(_SKIP + rb"(?:[,;]" + _SKIP + rb")?+(?:" + _KEY + rb")?+", re.DOTALL)
 """What an entry that cannot be read starts with, to point at what follows."""
+_PLAIN_QUOTED = rb'(?:"[^"\\\r\n]*+"|\'[^\'\\\r\n]*+\')'
+"""A quoted string without escapes: one whose spelling is its text."""
+_SCALAR = _QUOTED + rb"|" + _NUMBER + rb"|(?:true|false|nil)(?!\w)"
+
+
+def _table_of(field_pattern: bytes) -> bytes:
+    """A table of fields matching `field_pattern`, separated as Lua allows: each field is
+    followed by a separator or by the closing brace. The field is written once, so that a
+    group in it is numbered once."""
+    return (
+        rb"\{"
+        + _SKIP
+        + rb"(?:(?:"
+        + field_pattern
+        + rb")"
+        + _SKIP
+        + rb"(?:[,;]"
+        + _SKIP
+        + rb"|(?=\}))"
+        + rb")*+\}"
+    )
+
+
+_FLAT_TABLE = _table_of(
+    rb"(?:\["
+    + _SKIP
+    + rb"(?:"
+    + _QUOTED
+    + rb"|"
+    + _NUMBER
+    + rb")"
+    + _SKIP
+    + rb"\]"
+    + _SKIP
+    + rb"="
+    + _SKIP
+    + rb")?+(?:"
+    + _SCALAR
+    + rb")"
+)
+"""A table of scalars under bracketed keys or none: what a record may hold and not keep."""
+
+
+def _record_pattern(fields: Mapping[LuaKey | _AnyKey, Keep] | None) -> re.Pattern[bytes] | None:
+    """`Keep.record` for `fields`, or None when they are not all scalars under plain keys.
+
+    The pattern accepts a subset of what the field-by-field reading accepts, with the same
+    meaning (a repeated key keeps its last value that is not nil); anything else, such as an
+    escaped key that might spell a kept one, fails to match and is read field by field.
+    """
+    if not fields or not all(
+        isinstance(key, str) and keep.fields is None and keep.reduce is None
+        for key, keep in fields.items()
+    ):
+        return None
+    spellings = [[s for s in _spellings(str(key)) if s[:1] in b"\"'"] for key in fields]
+    if not all(spellings):
+        return None
+    kept = [
+        rb"\["
+        + _SKIP
+        + rb"(?:"
+        + b"|".join(map(re.escape, spelled))
+        + rb")"
+        + _SKIP
+        + rb"\]"
+        + _SKIP
+        + rb"="
+        + _SKIP
+        + rb"(?:nil(?!\w)|("
+        + _SCALAR
+        + rb"))"
+        for spelled in spellings
+    ]
+    other = (
+        rb"\["
+        + _SKIP
+        + rb"(?!"
+        + b"|".join(re.escape(s) for spelled in spellings for s in spelled)
+        + rb")"
+        + _PLAIN_QUOTED
+        + _SKIP
+        + rb"\]"
+        + _SKIP
+        + rb"="
+        + _SKIP
+        + rb"(?:"
+        + _SCALAR
+        + rb"|"
+        + _FLAT_TABLE
+        + rb")"
+    )
+    return re.compile(_table_of(b"|".join([*kept, other])), re.DOTALL)
+
+
 _LENIENT_QUOTED = re.compile(_quoted(_ANY_ESCAPE), re.DOTALL)
 _END = re.compile(_SKIP + rb"\Z")
 _NUMERAL_AT_END = re.compile(_NUMERAL + rb"\Z")
@@ -262,16 +364,20 @@ class _Parser:
                         raise LuaDataError(f"'{kname.decode()}' cannot be a field name")
                     if opened is not None and len(frames) + skipped >= max_depth:
                         raise LuaDataError(f"tables are nested more than {max_depth} deep")
+                    after_field = opened is None
                     if skipped or (
                         by_token is not None
                         and kstr is not None
                         and kstr not in by_token
                         and b"\\" not in kstr
                     ):
-                        skipped += opened is not None
+                        skipped += not after_field
                     else:
+                        depth = len(frames)
                         skipped += self._field(kstr, knum, kname, vstr, vnum, vkw, opened)
-                    after_field = opened is None
+                        if depth < len(frames) < max_depth:
+                            end = self._record(buffer, end - 1, final)
+                            after_field = len(frames) == depth
                 if not skipped:
                     by_token = frames[-1].keep.by_token if frames else None
                 position = end
@@ -328,6 +434,23 @@ class _Parser:
         if value is not None:
             self._store(frame.table, key, value)
         return 0
+
+    def _record(self, buffer: bytes, start: int, final: bool) -> int:
+        """Read the table just opened at `start` in one match when its `Keep.record` can;
+        return where reading goes on: past the table, or inside it when it could not."""
+        frame = self._frames[-1]
+        record = frame.keep.record
+        if record is None:
+            return start + 1
+        found = record.match(buffer, start)
+        if found is None or (found.end() == len(buffer) and not final):
+            return start + 1
+        assert frame.keep.fields is not None  # a record has fields
+        for key, token in zip(frame.keep.fields, found.groups(), strict=True):
+            if token is not None:
+                self._store(frame.table, str(key), _value(token))
+        self._close()
+        return found.end()
 
     def _statement(self, found: re.Match[bytes]) -> int:
         """A global assignment; 1 when it opens a table nobody keeps, else 0."""
@@ -408,6 +531,14 @@ def _scalar(vstr: bytes | None, vnum: bytes | None, vkw: bytes | None) -> LuaVal
     if vnum is not None:
         return _number(vnum)
     return _KEYWORDS[vkw or b"nil"]
+
+
+def _value(token: bytes) -> LuaValue:
+    """The value of a scalar token that is not nil."""
+    if token[:1] in (b'"', b"'"):
+        return _string(token)
+    keyword = _KEYWORDS.get(token)
+    return _number(token) if keyword is None else keyword
 
 
 def _string(token: bytes) -> str:

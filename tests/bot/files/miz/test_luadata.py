@@ -256,3 +256,61 @@ def test_errors_name_the_line_across_chunks() -> None:
     source = b"mission = {\n" + b"\t1,\n" * 10_000 + b"\tos.exit(),\n}"
     with pytest.raises(LuaDataError, match=r"line 10002: unexpected 'os\.exit'"):
         parse_lua_data(in_pieces(source, 1000), {})
+
+
+UNITS = b"""units = {
+\t{
+\t\t["heading"]=0.0,
+\t\t["skill"]="Client", -- a player's
+\t\t["transportable"]={["randomTransportable"]=false, [1]=-2, },
+\t\t['type']='F-16C_50',
+\t\t["skill"]=nil;
+\t\t["name"]="it's [\\"skill\\"]",
+\t},
+\t{ ["sk\\105ll"]="Player", ["type"]="A-10C", ["x"]=-1.5e3 },
+\t{ type = "Su-27", ["skill"]="Excellent", },
+\t{ ["type"]=nil, ["type"]=0x10, ["nested"]={{}} },
+\t{},
+}
+"""
+UNIT_FIELDS = {"skill": WHOLE, "type": WHOLE}
+READ_IN_ONE_MATCH = {"units": Keep({ANY: Keep(UNIT_FIELDS)})}
+READ_FIELD_BY_FIELD = {"units": Keep({ANY: Keep({**UNIT_FIELDS, 0: WHOLE})})}
+"""A number among the kept keys leaves a table to be read field by field."""
+
+
+def units_outcome(chunks: Iterable[bytes], keep: dict[str, Keep]) -> object:
+    try:
+        return parse_lua_data(chunks, keep)
+    except LuaDataError as error:
+        return str(error)
+
+
+def test_a_table_of_kept_scalars_is_read_in_one_match_as_field_by_field() -> None:
+    assert READ_IN_ONE_MATCH["units"].fields[ANY].record is not None  # type: ignore[index]
+    assert READ_FIELD_BY_FIELD["units"].fields[ANY].record is None  # type: ignore[index]
+    expected = {
+        "units": {
+            1: {"skill": "Client", "type": "F-16C_50"},
+            2: {"skill": "Player", "type": "A-10C"},
+            3: {"type": "Su-27", "skill": "Excellent"},
+            4: {"type": 16},
+            5: {},
+        }
+    }
+    assert parse(UNITS, READ_FIELD_BY_FIELD) == expected
+    assert parse(UNITS, READ_IN_ONE_MATCH) == expected
+
+
+@given(st.data())
+@settings(max_examples=500, deadline=None)
+def test_damaged_units_read_or_fail_the_same_in_one_match(data: st.DataObject) -> None:
+    damaged = bytearray(UNITS)
+    for _ in range(data.draw(st.integers(0, 4))):
+        at = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[at] = data.draw(st.sampled_from(b"{}[]\"'\\-=,;0x.e \n\tabcnil"))
+    text = bytes(damaged)
+    pieces = data.draw(st.integers(1, 60))
+    assert units_outcome(in_pieces(text, pieces), READ_IN_ONE_MATCH) == units_outcome(
+        [text], READ_FIELD_BY_FIELD
+    )
