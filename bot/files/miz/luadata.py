@@ -244,7 +244,7 @@ def _record_pattern(fields: Mapping[LuaKey | _AnyKey, Keep] | None) -> re.Patter
         + _FLAT_TABLE
         + rb")"
     )
-    return re.compile(_table_of(b"|".join([*kept, other])), re.DOTALL)
+    return re.compile(_table_of(b"|".join([other, *kept])), re.DOTALL)
 
 
 _LENIENT_QUOTED = re.compile(_quoted(_ANY_ESCAPE), re.DOTALL)
