@@ -20,8 +20,9 @@ are tracked on an explicit stack whose depth is limited, so no nesting reaches P
 stack. Only the parts named by a `Keep` tree are built as Python values (everything else is
 checked and dropped), which bounds memory by what the caller keeps, not by the file's size.
 A kept table of scalars only (a unit, of which only its skill and type are kept) is read in one
-match of a pattern built for it, which most of a large mission is; a table that pattern does not
-accept is read field by field as before, so the two readings agree.
+match of a pattern built for it, and a table of such tables (a group's units) one such field at
+a time without the general loop: that is most of a large mission. What those patterns do not
+accept, or a limit reached on the way, is read field by field, so the two readings agree.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Keep:
     record: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
     """For a table keeping only scalars under string keys (a unit's skill and type): a pattern
     reading such a table in one match, its groups holding the kept values by `fields` order."""
+    records: re.Pattern[bytes] | None = field(init=False, repr=False, compare=False)
+    """For a table of such tables under any key (a group's units): a pattern reading one of
+    its fields, with the separator before it, its number key if any, then the record's groups."""
 
     def __post_init__(self) -> None:
         by_token = None
@@ -86,6 +90,11 @@ class Keep:
             }
         object.__setattr__(self, "by_token", by_token)
         object.__setattr__(self, "record", _record_pattern(self.fields) if self.fields else None)
+        each = self.fields.get(ANY) if self.fields is not None and len(self.fields) == 1 else None
+        records = None
+        if each is not None and each.record is not None:
+            records = re.compile(_RECORD_FIELD + each.record.pattern, re.DOTALL)
+        object.__setattr__(self, "records", records)
 
 
 WHOLE: Final = Keep()
@@ -247,6 +256,21 @@ def _record_pattern(fields: Mapping[LuaKey | _AnyKey, Keep] | None) -> re.Patter
     return re.compile(_table_of(b"|".join([other, *kept])), re.DOTALL)
 
 
+_RECORD_FIELD = (
+    _SKIP
+    + rb"(?:([,;])"
+    + _SKIP
+    + rb")?+(?:\["
+    + _SKIP
+    + rb"([0-9]{1,9}+)"
+    + _SKIP
+    + rb"\]"
+    + _SKIP
+    + rb"="
+    + _SKIP
+    + rb")?+"
+)
+"""What comes before a record in `Keep.records`: a separator, and a plain number key."""
 _LENIENT_QUOTED = re.compile(_quoted(_ANY_ESCAPE), re.DOTALL)
 _END = re.compile(_SKIP + rb"\Z")
 _NUMERAL_AT_END = re.compile(_NUMERAL + rb"\Z")
@@ -333,9 +357,13 @@ class _Parser:
         skipped = self._skipped
         after_field = self._after_field
         by_token = frames[-1].keep.by_token if frames else None
+        records = frames[-1].keep.records if frames and not skipped else None
         position = 0
+        found = None
         try:
             while True:
+                if records is not None and len(frames) + 1 < max_depth:
+                    position, after_field = self._records(buffer, position, final, after_field)
                 found = match(buffer, position)
                 if found is None:
                     return position
@@ -380,6 +408,7 @@ class _Parser:
                             after_field = len(frames) == depth
                 if not skipped:
                     by_token = frames[-1].keep.by_token if frames else None
+                records = frames[-1].keep.records if frames and not skipped else None
                 position = end
         except LuaDataError as error:
             if error.line is not None:
@@ -446,11 +475,65 @@ class _Parser:
         if found is None or (found.end() == len(buffer) and not final):
             return start + 1
         assert frame.keep.fields is not None  # a record has fields
-        for key, token in zip(frame.keep.fields, found.groups(), strict=True):
-            if token is not None:
-                self._store(frame.table, str(key), _value(token))
-        self._close()
+        try:
+            for key, token in zip(frame.keep.fields, found.groups(), strict=True):
+                if token is not None:
+                    self._store(frame.table, str(key), _value(token))
+            self._close()
+        except LuaDataError:
+            # A limit was reached: read field by field, to say so where that reading would.
+            if not self._frames or self._frames[-1] is not frame:
+                self._frames.append(frame)
+            frame.table.clear()
+            self._kept = frame.kept_before
+            return start + 1
         return found.end()
+
+    def _records(
+        self, buffer: bytes, position: int, final: bool, after_field: bool
+    ) -> tuple[int, bool]:
+        """Read the fields at `position` that `Keep.records` of the table being built accepts,
+        as the field-by-field reading would; return where reading goes on, and whether a
+        field was just read. Stops at anything else, which the field-by-field reading takes."""
+        frame = self._frames[-1]
+        pattern = frame.keep.records
+        fields = frame.keep.fields
+        assert pattern is not None and fields is not None  # only for a table with records
+        each = fields[ANY]
+        assert each.fields is not None  # a record has fields
+        names = [str(name) for name in each.fields]
+        size = len(buffer)
+        while True:
+            found = pattern.match(buffer, position)
+            if found is None or (found.end() == size and not final):
+                return position, after_field
+            sep, number, *tokens = found.groups()
+            if (sep is None) == after_field:
+                return position, after_field
+            if number is None:
+                frame.count += 1
+                key = frame.count
+            else:
+                key = int(number)
+            kept_before = self._kept
+            table: LuaTable = {}
+            try:
+                for name, token in zip(names, tokens, strict=True):
+                    if token is not None:
+                        self._store(table, name, _value(token))
+                value: LuaValue | None = table
+                if each.reduce is not None:
+                    value = each.reduce(table)
+                    if value is not table:
+                        self._kept = kept_before
+                if value is not None:
+                    self._store(frame.table, key, value)
+            except LuaDataError:
+                # A limit was reached: read field by field, to say so where that reading would.
+                self._kept = kept_before
+                frame.count -= number is None
+                return position, after_field
+            position, after_field = found.end(), True
 
     def _statement(self, found: re.Match[bytes]) -> int:
         """A global assignment; 1 when it opens a table nobody keeps, else 0."""

@@ -279,9 +279,11 @@ READ_FIELD_BY_FIELD = {"units": Keep({ANY: Keep({**UNIT_FIELDS, 0: WHOLE})})}
 """A number among the kept keys leaves a table to be read field by field."""
 
 
-def units_outcome(chunks: Iterable[bytes], keep: dict[str, Keep]) -> object:
+def units_outcome(
+    chunks: Iterable[bytes], keep: dict[str, Keep], limits: LuaLimits | None = None
+) -> object:
     try:
-        return parse_lua_data(chunks, keep)
+        return parse_lua_data(chunks, keep, limits or LuaLimits())
     except LuaDataError as error:
         return str(error)
 
@@ -314,3 +316,11 @@ def test_damaged_units_read_or_fail_the_same_in_one_match(data: st.DataObject) -
     assert units_outcome(in_pieces(text, pieces), READ_IN_ONE_MATCH) == units_outcome(
         [text], READ_FIELD_BY_FIELD
     )
+
+
+@pytest.mark.parametrize("kept_values", [1, 2, 3, 4, 6])
+def test_units_read_in_one_match_keep_the_kept_values_limit(kept_values: int) -> None:
+    limits = LuaLimits(max_kept_values=kept_values)
+    field_by_field = units_outcome([UNITS], READ_FIELD_BY_FIELD, limits)
+    assert units_outcome([UNITS], READ_IN_ONE_MATCH, limits) == field_by_field
+    assert "more than" in str(field_by_field)
