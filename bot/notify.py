@@ -6,7 +6,7 @@ member it concerns (``guild_id``, ``session_id``, ``user_id``; the last two may 
 A server password only ever travels in ``ReadyNotice.password``; the Discord notifier decides
 where it may be shown, and no notifier writes it to a log.
 
-Reminders, ready notices and end and credit warnings *must arrive* (``must_arrive``): each is
+Reminders, ready notices, end, credit and idle warnings *must arrive* (``must_arrive``): each is
 recorded before it is sent, and a notifier that could not deliver one raises ``DeliveryFailed``
 so that the services send it again later rather than count it delivered.
 """
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Literal, Protocol
 
+from bot.domain.presence import ServerStatus
 from bot.domain.session import SessionState
 from bot.view import Balance
 
@@ -82,6 +83,8 @@ class ReadyNotice(_AboutSession):
     port: int
     password: str | None = field(default=None, repr=False)
     srs_port: int | None = None
+    mission: str | None = None
+    """The mission the server reported loaded, else the one chosen at the start, if any."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,30 @@ class LowCreditNotice(_AboutSession):
 
     session: SessionState
     minutes_left: int
+
+
+@dataclass(frozen=True)
+class LiveStatusNotice(_AboutSession):
+    """Who is on a running server now; one message per session shows it, edited as it
+    changes."""
+
+    session: SessionState
+    status: ServerStatus
+
+
+@dataclass(frozen=True)
+class IdleWarningNotice(_AboutSession):
+    """Nobody is on the server (``session.idle_warning`` says since when and why); it stops at
+    ``session.idle_warning.stop_at`` unless a pilot joins or a member keeps it running."""
+
+    session: SessionState
+
+
+@dataclass(frozen=True)
+class IdleWarningWithdrawnNotice(_AboutSession):
+    """The idle warning no longer holds: a pilot joined."""
+
+    session: SessionState
 
 
 @dataclass(frozen=True)
@@ -191,6 +218,9 @@ Notice = (
     | EndWarningNotice
     | SessionExtendedNotice
     | LowCreditNotice
+    | LiveStatusNotice
+    | IdleWarningNotice
+    | IdleWarningWithdrawnNotice
     | SessionEndedNotice
     | LaunchFailedNotice
     | BookingConfirmedNotice
@@ -200,7 +230,13 @@ Notice = (
     | AdminAlertNotice
 )
 
-MUST_ARRIVE: tuple[type, ...] = (ReminderNotice, ReadyNotice, EndWarningNotice, LowCreditNotice)
+MUST_ARRIVE: tuple[type, ...] = (
+    ReminderNotice,
+    ReadyNotice,
+    EndWarningNotice,
+    LowCreditNotice,
+    IdleWarningNotice,
+)
 
 
 def must_arrive(notice: Notice) -> bool:
@@ -212,7 +248,7 @@ class DeliveryFailed(Exception):
     """A notice that must arrive did not reach its readers; the services try again later."""
 
 
-_NOT_LOGGED = frozenset({"session", "password", "guild_id", "buyer_id"})
+_NOT_LOGGED = frozenset({"session", "password", "guild_id", "buyer_id", "status"})
 _RENAMED = {"message": "text"}
 """Fields whose names ``logging`` keeps for itself."""
 

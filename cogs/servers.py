@@ -24,6 +24,7 @@ from cogs.utils.labels import session_label, session_labels
 from cogs.utils.parsing import InputError, parse_duration, parse_start, timezone_choices, zone
 from cogs.utils.render import (
     STATUS_LABELS,
+    add_presence,
     billed,
     quote_embed,
     session_choice_label,
@@ -32,7 +33,15 @@ from cogs.utils.render import (
     setting_value,
     settings_embed,
 )
-from cogs.utils.views import Action, BuyView, ConfirmView, StartOrBuyView, buy_label, shortfall_text
+from cogs.utils.views import (
+    Action,
+    BuyView,
+    ConfirmView,
+    StartOrBuyView,
+    buy_label,
+    idle_warning_view,
+    shortfall_text,
+)
 from cogs.welcome import require_set_up
 
 Recheck = Callable[[], Awaitable[object]]
@@ -338,6 +347,30 @@ class ServersCog(commands.Cog):
             ephemeral=True,
         )
 
+    async def keep_running_from_button(
+        self, interaction: discord.Interaction, session_id: str
+    ) -> None:
+        """Keep running, pressed on an idle warning: the booking member or a manager may, as
+        for extending, since keeping a server running spends the squadron's credit."""
+        guild_id = require_guild(interaction)
+        actor = await self._actor(interaction)
+        await self._owned_session(guild_id, session_id)
+        kept, did = await self.services.sessions.keep_running(actor, session_id)
+        label = await session_label(self.services, kept)
+        until = kept.idle_postponed_until
+        if did and until is not None:
+            content = (
+                f"<@{actor.user_id}> kept {label} running; rr will not stop it for being "
+                f"empty before {discord.utils.format_dt(until, 't')}."
+            )
+        else:
+            content = f"{label} is no longer about to stop for being empty."
+        await interaction.response.edit_message(
+            content=content,
+            view=idle_warning_view(session_id, disabled=True),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
     @server.command(name="stop", description="Stop a running server now.")
     @app_commands.describe(server="Which server.")
     async def stop(self, interaction: discord.Interaction, server: str | None = None) -> None:
@@ -420,15 +453,25 @@ class ServersCog(commands.Cog):
         labels = await session_labels(self.services, guild_id)
         if server:
             target = await self._owned_session(guild_id, server)
-            await interaction.response.send_message(embed=self._embed(target, labels(target)))
+            await interaction.response.send_message(
+                embed=self._status_embed(target, labels(target))
+            )
             return
         active = [m for m in await self.services.sessions.for_guild(guild_id) if m.is_active]
         if len(active) == 1:
-            await interaction.response.send_message(embed=self._embed(active[0], labels(active[0])))
+            embed = self._status_embed(active[0], labels(active[0]))
+            await interaction.response.send_message(embed=embed)
             return
         await interaction.response.send_message(
             embed=sessions_embed(active, title="Active servers", labels=labels)
         )
+
+    def _status_embed(self, session: SessionState, label: str) -> discord.Embed:
+        """The session, and for a running server who is on it as its agent last reported."""
+        embed = self._embed(session, label)
+        if session.status is SessionStatus.RUNNING:
+            add_presence(embed, self.services.watch.status(session))
+        return embed
 
     @server.command(name="list", description="The squadron's servers, booked and recent.")
     async def list_servers(self, interaction: discord.Interaction) -> None:

@@ -37,6 +37,10 @@ __all__ = [
     "DomainEvent",
     "EventSchemaError",
     "GracefulEndStarted",
+    "IdleCause",
+    "IdleStopPostponed",
+    "IdleStopWarned",
+    "IdleStopWithdrawn",
     "InstanceLaunchFailed",
     "InstanceLaunchRequested",
     "InstanceLaunched",
@@ -74,6 +78,7 @@ TerminationReason = Literal[
     "launch_failed",
     "not_ready",
     "cancelled",
+    "idle",
 ]
 TERMINATION_REASONS: frozenset[str] = frozenset(get_args(TerminationReason))
 
@@ -340,6 +345,38 @@ class TerminationRequested(DomainEvent):
     stop_at: datetime | None
 
 
+IdleCause = Literal["unjoined", "empty"]
+"""Why a server counts as idle: nobody joined since it was ready, or the last pilot left."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdleStopWarned(DomainEvent):
+    """Nobody has been on the server since ``idle_since``; the squadron was warned that it stops
+    at ``stop_at`` unless a pilot joins or a member keeps it running."""
+
+    TYPE: ClassVar[str] = "IdleStopWarned"
+    cause: IdleCause
+    idle_since: datetime
+    stop_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdleStopPostponed(DomainEvent):
+    """A member pressed Keep running: no idle stop, nor warning, before ``until``."""
+
+    TYPE: ClassVar[str] = "IdleStopPostponed"
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdleStopWithdrawn(DomainEvent):
+    """The idle warning no longer holds: a pilot joined, or the warning never reached Discord
+    (then it is given again)."""
+
+    TYPE: ClassVar[str] = "IdleStopWithdrawn"
+    reason: Literal["pilot_joined", "undelivered"]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GracefulEndStarted(DomainEvent):
     """After the termination request (billing stopped there), rr asked the server's agent to
@@ -383,6 +420,9 @@ EVENT_CLASSES: tuple[type[DomainEvent], ...] = (
     InstanceLaunchFailed,
     InstanceReady,
     SessionExtended,
+    IdleStopWarned,
+    IdleStopPostponed,
+    IdleStopWithdrawn,
     TerminationRequested,
     GracefulEndStarted,
     SessionEnded,

@@ -37,7 +37,12 @@
   or an operator may cancel, launch, extend or stop; nobody but an operator acts on another
   guild's session.
 - The bot's own deadlines are checked when it stops a server: "booked_time_over" only once the
-  (perhaps extended) end has come, "not_ready" only while the server is not ready.
+  (perhaps extended) end has come, "not_ready" only while the server is not ready, "idle" only
+  once the idle warning's stop time has come and the warning still holds.
+- Idle stop: the bot records a warning (`WarnIdle`) on a running server nobody is on; a pilot
+  joining withdraws it (`WithdrawIdleWarning`), and the booking member or a manager may keep the
+  server running (`KeepRunning`): no idle warning nor stop before the time it records. Keeping a
+  server running spends the squadron's credit, so the same people who may extend it may.
 - Credit and the concurrency limit are the squadron's rules: the service appends
   `SessionBooked` (or `SessionExtended`) together with the squadron's `Reserve` in one
   `append_many`, reserving `cost_at_rate(rate, minutes)` of the booked (or added) minutes; the
@@ -49,6 +54,7 @@
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from bot.domain.actor import Actor
 from bot.domain.billing import bill
@@ -57,6 +63,10 @@ from bot.domain.events import (
     TERMINATION_REASONS,
     DomainEvent,
     GracefulEndStarted,
+    IdleCause,
+    IdleStopPostponed,
+    IdleStopWarned,
+    IdleStopWithdrawn,
     InstanceLaunched,
     InstanceLaunchFailed,
     InstanceLaunchRequested,
@@ -119,6 +129,15 @@ READY_NOTICE = "ready"
 """The key of the ready notice among a session's notices (the others are reminder keys)."""
 
 
+@dataclass(frozen=True, slots=True)
+class IdleWarning:
+    """A recorded idle warning: nobody on the server since ``idle_since``; stops at ``stop_at``."""
+
+    cause: IdleCause
+    idle_since: datetime
+    stop_at: datetime
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionState:
     session_id: str
@@ -157,6 +176,19 @@ class SessionState:
     ended_at: datetime | None = None
     billed_minutes: int | None = None
     charged_cents: int | None = None
+    idle_cause: IdleCause | None = None
+    """With ``idle_since`` and ``idle_stop_at``: the idle warning that holds (kept once the
+    session stops, for the end's message); read them as ``idle_warning``."""
+    idle_since: datetime | None = None
+    idle_stop_at: datetime | None = None
+    idle_postponed_until: datetime | None = None
+    """A member kept the server running: no idle warning nor stop before then."""
+
+    @property
+    def idle_warning(self) -> IdleWarning | None:
+        if self.idle_cause is None or self.idle_since is None or self.idle_stop_at is None:
+            return None
+        return IdleWarning(self.idle_cause, self.idle_since, self.idle_stop_at)
 
     @property
     def is_active(self) -> bool:
@@ -292,6 +324,33 @@ class RecordDelivered:
     key: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WarnIdle:
+    """The bot warns that a running server nobody is on stops at ``stop_at``."""
+
+    actor: Actor
+    now: datetime
+    cause: IdleCause
+    idle_since: datetime
+    stop_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeepRunning:
+    """A member keeps a server warned of an idle stop running until ``until``."""
+
+    actor: Actor
+    now: datetime
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawIdleWarning:
+    actor: Actor
+    now: datetime
+    reason: Literal["pilot_joined", "undelivered"]
+
+
 SessionCommand = (
     Book
     | Cancel
@@ -305,6 +364,9 @@ SessionCommand = (
     | RecordEnded
     | RecordReminder
     | RecordDelivered
+    | WarnIdle
+    | KeepRunning
+    | WithdrawIdleWarning
 )
 
 
@@ -358,6 +420,14 @@ def decide(command: SessionCommand, state: SessionState | None) -> list[DomainEv
             return _record_ended(command, state)
         case RecordReminder():
             return _record_reminder(command, state)
+        case WarnIdle():
+            return _warn_idle(command, state)
+        case KeepRunning():
+            return _keep_running(command, state)
+        case WithdrawIdleWarning():
+            if state.status is not SessionStatus.RUNNING or state.idle_warning is None:
+                return []
+            return [IdleStopWithdrawn(reason=command.reason)]
         case RecordDelivered():
             return (
                 []
@@ -617,6 +687,40 @@ def _require_still_due(reason: TerminationReason, state: SessionState, now: date
         raise Conflict("This session's booked time is not over yet, so it keeps running.")
     if reason == "not_ready" and state.status is SessionStatus.RUNNING:
         raise Conflict("This session's server is ready, so it is not stopped for being late.")
+    if reason == "idle" and (state.idle_warning is None or now < state.idle_warning.stop_at):
+        raise Conflict("This session's server is no longer due to stop for being idle.")
+
+
+def _warn_idle(command: WarnIdle, state: SessionState) -> list[DomainEvent]:
+    if not command.actor.is_operator:
+        raise NotAllowed("Only the bot itself warns of an idle stop.")
+    now = _require_aware(command.now, "current time")
+    if state.status is not SessionStatus.RUNNING or state.idle_warning is not None:
+        return []
+    if state.idle_postponed_until is not None and now < state.idle_postponed_until:
+        return []
+    stop_at = _require_aware(command.stop_at, "stop time")
+    if stop_at <= now:
+        raise InvalidRequest("An idle stop must be announced before it happens.")
+    return [
+        IdleStopWarned(
+            cause=command.cause,
+            idle_since=_require_aware(command.idle_since, "idle time"),
+            stop_at=stop_at,
+        )
+    ]
+
+
+def _keep_running(command: KeepRunning, state: SessionState) -> list[DomainEvent]:
+    _require_manager_of(command.actor, state, "keep running")
+    if state.status is SessionStatus.TERMINATING:
+        raise Conflict("This session is stopping already; start a new one.")
+    if state.status is not SessionStatus.RUNNING:
+        raise _ended_conflict(state)
+    until = _require_aware(command.until, "time to keep it running until")
+    if state.idle_warning is None:
+        return []  # a pilot joined, or another member kept it running first
+    return [IdleStopPostponed(until=until)]
 
 
 def _start_graceful_end(command: StartGracefulEnd, state: SessionState) -> list[DomainEvent]:
@@ -745,6 +849,23 @@ def apply(state: SessionState | None, event: DomainEvent) -> SessionState:
                     key for key in state.reminders_sent if not key.startswith(END_WARNING_PREFIX)
                 ),
             )
+        case IdleStopWarned():
+            return replace(
+                state,
+                idle_cause=event.cause,
+                idle_since=event.idle_since,
+                idle_stop_at=event.stop_at,
+            )
+        case IdleStopPostponed():
+            return replace(
+                state,
+                idle_cause=None,
+                idle_since=None,
+                idle_stop_at=None,
+                idle_postponed_until=event.until,
+            )
+        case IdleStopWithdrawn():
+            return replace(state, idle_cause=None, idle_since=None, idle_stop_at=None)
         case TerminationRequested():
             return replace(
                 state,

@@ -140,6 +140,21 @@ class WholeNumber(Rule):
 
 
 @dataclass(frozen=True)
+class MinutesOrOff(WholeNumber):
+    """Minutes a rule waits, where 0 (typed as "off" too) turns the rule off."""
+
+    kind: ClassVar[str] = "minutes_or_off"
+
+    def allowed(self) -> str:
+        return f"a whole number of minutes from {self.minimum} to {self.maximum}, or off"
+
+    def parse_text(self, text: str) -> int:
+        if text.strip().lower() in _FALSE_WORDS:
+            return 0
+        return super().parse_text(text.strip().lower().removesuffix("min").strip())
+
+
+@dataclass(frozen=True)
 class Text(Rule):
     """Free text for Lua files: any characters a string can hold, within a length."""
 
@@ -327,6 +342,7 @@ class MissionPaths(Rule):
 _PORT = WholeNumber(1024, 65535)
 _PASSWORD = Text(max_length=64)
 _FLAG = Flag()
+_IDLE_MINUTES = MinutesOrOff(0, 720)
 
 
 @dataclass(frozen=True)
@@ -484,6 +500,16 @@ class SquadronSettings:
     )
     manager_role_id: str | None = _setting(
         None, DiscordId(), "Role allowed to start and stop servers (none = Manage Server only)."
+    )
+    idle_stop_unjoined_minutes: int = _setting(
+        30,
+        _IDLE_MINUTES,
+        "Stop a server nobody joined this many minutes after it was ready (off = never).",
+    )
+    idle_stop_empty_minutes: int = _setting(
+        15,
+        _IDLE_MINUTES,
+        "Stop a server this many minutes after the last pilot left (off = never).",
     )
     missions: tuple[str, ...] = _setting((), MissionPaths(), "Missions a server starts with.")
     loop_missions: bool = _setting(True, _FLAG, "Start the mission list again after the last.")

@@ -1,11 +1,12 @@
 """The running process: opens the store, compute and web socket, has `bot.bootstrap.build` wire
 the rest, then starts view, feeder, payments and web app, and, in the process holding the lease
-(`bot.leadership`), Discord, reconciler and scheduler; a standby starts those when it takes over.
+(`bot.leadership`), Discord, reconciler, scheduler and server watch; a standby starts those when
+it takes over.
 
 `App.start` opens each part in that order and logs where it lives; `App.stop` closes them in
-reverse order (scheduler, reconciler, background work, Discord, the lease, web, payments,
-feeder, view, store), and so does a start that fails half-way. `serve` runs an app until SIGINT
-or SIGTERM, or until the process loses the lease.
+reverse order (server watch, scheduler, reconciler, background work, Discord, the lease, web,
+payments, feeder, view, store), and so does a start that fails half-way. `serve` runs an app
+until SIGINT or SIGTERM, or until the process loses the lease.
 """
 
 import asyncio
@@ -329,6 +330,8 @@ class App:
         stack.push_async_callback(_cancelled, pickup)
         rr.scheduler.start()
         stack.push_async_callback(rr.scheduler.stop)
+        services.watch.start()
+        stack.push_async_callback(services.watch.stop)
         log.info("scheduler started", extra={"time_scale": settings.sandbox_time_scale})
 
     async def _lead(self) -> None:

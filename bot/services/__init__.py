@@ -23,6 +23,7 @@ from bot.services.sessions import Booking, Quote, SessionService
 from bot.services.sightings import Sightings
 from bot.services.squadrons import LedgerEntry, Page, SquadronService
 from bot.services.streams import Streams
+from bot.services.watch import ServerWatch
 from bot.view.handle import ViewHandle
 from eventstore import EventStore
 
@@ -92,6 +93,14 @@ class Services:
             agents=agents,
             login_pool=login_pool,
         )
+        self.watch = ServerWatch(
+            streams=streams,
+            heartbeats=agents.heartbeats,
+            lifecycle=lifecycle,
+            notifier=notifier,
+            clock=clock,
+        )
+        """Who is flying and the idle stop; the app starts it, tests call ``tick``."""
         self.sessions = SessionService(
             streams=streams,
             lifecycle=lifecycle,

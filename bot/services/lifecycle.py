@@ -58,10 +58,10 @@ _MINUTE = timedelta(minutes=1)
 
 SCHEDULER = Actor.system("scheduler")
 DEADLINES: frozenset[TerminationReason] = frozenset(
-    {"booked_time_over", "out_of_credit", "not_ready"}
+    {"booked_time_over", "out_of_credit", "not_ready", "idle"}
 )
 """Reasons the bot stops a server for because a time came; by the time it acts (perhaps in
-another process) an extension, more credit or readiness may have moved the time."""
+another process) an extension, more credit, readiness or a pilot joining may have moved it."""
 _CREDIT_BOUND: frozenset[TerminationReason] = frozenset({"out_of_credit", "instance_lost"})
 """Stops that may come after the credit ran out (the bot was down when it did, and a lost
 server cannot be stopped any more): billed no further than the credit, topped up first."""
@@ -994,8 +994,10 @@ class Lifecycle:
             assert state.address is not None and state.port is not None
             settings = (await self._streams.squadron(state.guild_id)).settings
             srs_port = settings.srs.port if settings.srs.enabled else None
+            report = self._agents.heartbeats.latest(state.session_id)
+            mission = report.mission if report and report.mission else state.mission_name
             return ReadyNotice(
-                state, state.address, state.port, settings.password or None, srs_port
+                state, state.address, state.port, settings.password or None, srs_port, mission
             )
         return await self._reminder(state, key)
 

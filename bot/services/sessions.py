@@ -27,6 +27,7 @@ from bot.domain.billing import funded_until
 from bot.domain.booking import require_bookable
 from bot.domain.errors import DomainError, InvalidRequest, NotFound
 from bot.domain.events import TERMINATION_REASONS, TerminationReason
+from bot.domain.presence import KEEP_RUNNING_FOR
 from bot.domain.pricing import Limits, Pricing, cost_at_rate
 from bot.domain.session import SessionState, minimum_session_cents
 from bot.domain.settings import SquadronSettings
@@ -487,6 +488,26 @@ class SessionService:
         """Stop the server now: record the stop, terminate the server, bill what ran."""
         await self.request_stop(actor, session_id)
         return await self._lifecycle.terminate(session_id, "stopped_by_user", actor=actor)
+
+    async def keep_running(self, actor: Actor, session_id: str) -> tuple[SessionState, bool]:
+        """Hold off the idle stop the server was warned of for ``KEEP_RUNNING_FOR``; returns
+        the session and whether this kept it running (False: a pilot joined or another member
+        kept it running first, so it was not going to stop)."""
+        with logged("keep running", session_id=session_id, user_id=actor.user_id) as fields:
+            until = self._clock.now() + KEEP_RUNNING_FOR
+            command = sessions.KeepRunning(actor=actor, now=self._clock.now(), until=until)
+            try:
+                state, stored = await self._streams.write_session(
+                    session_id,
+                    lambda current: decide_session(command, current),
+                    idempotency_key=command_key(actor, "keep-running"),
+                )
+            except AlreadyAppended:  # the same press, delivered twice
+                return await self._streams.reload_session(session_id), True
+            assert state is not None
+            fields["guild_id"] = state.guild_id
+            fields["outcome"] = "kept running" if stored else "not warned"
+            return state, bool(stored)
 
     async def cancel(self, actor: Actor, session_id: str) -> SessionState:
         """Cancel a booking that has not started, releasing its credit."""

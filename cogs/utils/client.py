@@ -14,7 +14,7 @@ from bot.clock import Clock
 from bot.services import Services
 from cogs.utils.errors import ReportingTree
 from cogs.utils.notifier import DiscordNotifier
-from cogs.utils.views import EndButton, ExpiredButton, ExtendButton
+from cogs.utils.views import EndButton, ExpiredButton, ExtendButton, KeepRunningButton
 
 log = logging.getLogger("rr.discord")
 
@@ -75,7 +75,7 @@ class RRBot(commands.Bot):
     async def setup_hook(self) -> None:
         for name in EXTENSIONS:
             await self.load_extension(name)
-        self.add_dynamic_items(ExtendButton, EndButton, ExpiredButton)
+        self.add_dynamic_items(ExtendButton, EndButton, KeepRunningButton, ExpiredButton)
         if self.options.sync_on_start:
             await self.sync_commands()
 

@@ -12,6 +12,10 @@ Where things go:
   interaction while that is fresh (Discord allows 15 minutes), later as the bot's own message.
   End warnings whose time no longer applies (after an extension or the end) lose their buttons.
   What is edited is remembered by this process only; after a restart new messages still follow.
+- A running server's live status (the mission, the pilots by side) is one message in the same
+  channel, posted with the first report and edited as it changes (the watch sends it at most
+  every 30 s), then edited to say when it ended and how many pilots flew. Idle warnings carry a
+  Keep running button, taken off once a pilot joins, a member presses it, or the session ends.
 - The server password goes only by DM to the booker; receipts and payment outcomes by DM to the
   buyer.
 - A Discord failure (missing permission, deleted channel, closed DMs) is logged and reported to the
@@ -35,6 +39,7 @@ import discord
 from cachetools import LRUCache
 
 from bot.domain.money import format_cents
+from bot.domain.presence import ServerStatus
 from bot.domain.session import SessionState, SessionStatus
 from bot.domain.words import counted
 from bot.notify import (
@@ -43,8 +48,11 @@ from bot.notify import (
     CreditsLandedNotice,
     DeliveryFailed,
     EndWarningNotice,
+    IdleWarningNotice,
+    IdleWarningWithdrawnNotice,
     IntentFailedNotice,
     LaunchFailedNotice,
+    LiveStatusNotice,
     LowCreditNotice,
     Notice,
     ProgressNotice,
@@ -56,8 +64,17 @@ from bot.notify import (
     must_arrive,
 )
 from cogs.utils.labels import session_label
-from cogs.utils.render import REASON_LABELS, billed, session_embed, when
-from cogs.utils.views import end_warning_view
+from cogs.utils.render import (
+    REASON_LABELS,
+    billed,
+    ended_status_embed,
+    idle_saving,
+    live_status_embed,
+    reported_text,
+    session_embed,
+    when,
+)
+from cogs.utils.views import end_warning_view, idle_warning_view
 
 if TYPE_CHECKING:
     from cogs.utils.client import RRBot
@@ -94,6 +111,12 @@ class _Messages:
     """Other messages carrying the session's embed (ready message, reminders)."""
     warnings: list[_Shown] = field(default_factory=list)
     """End warnings whose buttons still apply."""
+    idle_warnings: list[_Shown] = field(default_factory=list)
+    """Idle warnings whose Keep running button still applies."""
+    live: _Shown | None = None
+    """The live status message: who is on the server, edited as that changes."""
+    flown: int = 0
+    """Pilots seen on the server, as the latest live status counted them."""
 
 
 class DiscordNotifier:
@@ -169,9 +192,12 @@ class DiscordNotifier:
                 await self._show_progress(session, "ready")
                 label = await session_label(self.bot.services, session)
                 srs = f" SRS: port `{notice.srs_port}`." if notice.srs_port else ""
+                mission = (
+                    f" Mission: {reported_text(notice.mission, 100)}." if notice.mission else ""
+                )
                 posted = await self._post(
                     session.guild_id,
-                    f"<@{session.booked_by}> {label} is ready at `{address}:{port}`.{srs}",
+                    f"<@{session.booked_by}> {label} is ready at `{address}:{port}`.{srs}{mission}",
                     embed=self._embed(session, label),
                     session=session,
                     shows=True,
@@ -215,6 +241,17 @@ class DiscordNotifier:
                     session=session,
                 )
                 return posted is not None
+            case LiveStatusNotice(session=session, status=status):
+                await self._show_live(session, status)
+            case IdleWarningNotice(session=session):
+                return await self._warn_idle(session)
+            case IdleWarningWithdrawnNotice(session=session):
+                label = await session_label(self.bot.services, session)
+                await self._spend_idle_warnings(
+                    session.session_id,
+                    self._messages.get(session.session_id),
+                    f"A pilot joined {label}, so it keeps running.",
+                )
             case SessionEndedNotice(
                 session=session, reason=reason, billed_minutes=minutes, amount_cents=cents
             ):
@@ -222,8 +259,11 @@ class DiscordNotifier:
                 if session.status is SessionStatus.CANCELLED:
                     text = f"{label} was cancelled before it started; nothing was charged."
                 else:
-                    cost = billed(minutes, cents, self.bot.services.pricing.currency)
+                    currency = self.bot.services.pricing.currency
+                    cost = billed(minutes, cents, currency)
                     text = f"{label} has stopped ({REASON_LABELS.get(reason, reason)}): {cost}."
+                    if saving := idle_saving(session, currency):
+                        text = f"{text} {saving}"
                     if session.graceful_end_until is not None:
                         text += f" {GRACEFUL_END_TOLD}"
                 text = f"<@{session.booked_by}> {text}"
@@ -290,6 +330,50 @@ class DiscordNotifier:
         label = await session_label(self.bot.services, session)
         await self._edit(messages.started, embed=self._embed(session, label, stage))
 
+    async def _show_live(self, session: SessionState, status: ServerStatus) -> None:
+        """Post the session's live status message, or edit the one posted."""
+        messages = self._messages_of(session)
+        messages.flown = status.flown
+        label = await session_label(self.bot.services, session)
+        embed = live_status_embed(label, status)
+        if messages.live is not None:
+            await self._edit(messages.live, embed=embed)
+            return
+        posted = await self._post(session.guild_id, "", embed=embed, session=session)
+        if posted is not None:
+            messages.live = _Shown(posted.channel.id, posted.id)
+
+    async def _warn_idle(self, session: SessionState) -> bool:
+        warning = session.idle_warning
+        if warning is None:
+            return True
+        label = await session_label(self.bot.services, session)
+        since = discord.utils.format_dt(warning.idle_since, "R")
+        why = "Nobody has joined" if warning.cause == "unjoined" else "Nobody has been on"
+        posted = await self._post(
+            session.guild_id,
+            f"<@{session.booked_by}> {why} {label} since {since}, so it stops "
+            f"{discord.utils.format_dt(warning.stop_at, 'R')} to save credit. Join it, or keep "
+            "it running:",
+            view=idle_warning_view(session.session_id),
+            session=session,
+        )
+        if posted is not None:
+            self._messages_of(session).idle_warnings.append(_Shown(posted.channel.id, posted.id))
+        return posted is not None
+
+    async def _spend_idle_warnings(
+        self, session_id: str, messages: _Messages | None, content: str | None = None
+    ) -> None:
+        """Take the Keep running button off the session's idle warnings (saying why, if
+        ``content``)."""
+        if messages is None:
+            return
+        view = idle_warning_view(session_id, disabled=True)
+        for warning in messages.idle_warnings:
+            await self._edit(warning, content=content, view=view)
+        messages.idle_warnings.clear()
+
     async def _refresh(self, session: SessionState, messages: _Messages | None) -> str:
         """Show the session as it is now on every message of ``messages`` that shows it, and
         take the buttons off its end warnings; returns its label."""
@@ -304,6 +388,11 @@ class DiscordNotifier:
         for warning in messages.warnings:
             await self._edit(warning, view=spent)
         messages.warnings.clear()
+        if not session.is_active:
+            await self._spend_idle_warnings(session.session_id, messages)
+            if messages.live is not None:
+                ended = ended_status_embed(label, session.ended_at, messages.flown)
+                await self._edit(messages.live, embed=ended)
         return label
 
     async def _edit(
@@ -312,9 +401,12 @@ class DiscordNotifier:
         *,
         embed: discord.Embed | None = None,
         view: discord.ui.View | None = None,
+        content: str | None = None,
     ) -> None:
         """Edit a message that shows a session; one that is gone or out of reach is left."""
         fields: dict[str, object] = {}
+        if content is not None:
+            fields["content"] = content
         if embed is not None:
             fields["embed"] = embed
         if view is not None:

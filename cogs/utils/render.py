@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import discord
 
 from bot.domain.money import format_cents
+from bot.domain.presence import SIDES, ServerStatus
+from bot.domain.pricing import cost_at_rate
 from bot.domain.session import SessionState, SessionStatus, describe_minutes
 from bot.domain.settings import SETTINGS_CATALOGUE, SettingSpec, SquadronSettings
 from bot.domain.words import counted
@@ -48,7 +50,18 @@ REASON_LABELS = {
     "launch_failed": "the launch failed",
     "not_ready": "the server did not become ready in time",
     "cancelled": "cancelled",
+    "idle": "nobody was on the server",
 }
+DCS_STATE_LABELS = {
+    "starting": "DCS starting",
+    "loading": "Mission loading",
+    "running": "Mission running",
+    "stopped": "Mission stopped",
+    "unresponsive": "DCS not responding",
+}
+MAX_NAME_LENGTH = 32
+"""Characters of a pilot's or mission's reported name shown; names come from strangers."""
+MAX_PILOTS_PER_SIDE = 15
 
 
 SECRET_WORDS = ("password", "secret", "token")
@@ -116,6 +129,86 @@ def session_embed(
     return embed
 
 
+def reported_text(text: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """A name a server reported (a pilot's, a mission's), safe to show: one line, no markdown,
+    no mentions, at most ``limit`` characters (an ellipsis marks a cut)."""
+    line = "".join(ch if ch.isprintable() else " " for ch in text).strip() or "?"
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(line))
+
+
+def pilots_by_side(status: ServerStatus) -> list[tuple[str, str]]:
+    """(field name, names) per side with pilots on it, blue first."""
+    found = []
+    for side in (2, 1, 0):
+        names = [reported_text(p.name) for p in status.pilots if p.side == side]
+        if not names:
+            continue
+        shown = names[:MAX_PILOTS_PER_SIDE]
+        if len(names) > len(shown):
+            shown.append(f"and {len(names) - len(shown)} more")
+        found.append((f"{SIDES[side]} ({len(names)})", "\n".join(shown)))
+    return found
+
+
+def add_presence(embed: discord.Embed, status: ServerStatus | None) -> None:
+    """The server as its agent last reported it: DCS's state, the mission, the pilots by
+    side, and how old the report is ("no report yet" before the first)."""
+    if status is None:
+        embed.add_field(name="Pilots online", value="no report yet", inline=False)
+        return
+    state = DCS_STATE_LABELS.get(status.state, status.state)
+    reported = discord.utils.format_dt(status.reported_at, "R")
+    embed.add_field(
+        name="On the server",
+        value=f"{state}: {reported_text(status.mission, 100)} (last report {reported})",
+        inline=False,
+    )
+    sides = pilots_by_side(status)
+    if not sides:
+        embed.add_field(name="Pilots online", value="nobody", inline=False)
+    for name, names in sides:
+        embed.add_field(name=name, value=names[:1024])
+
+
+def live_status_embed(label: str, status: ServerStatus) -> discord.Embed:
+    """The live status message of a running server."""
+    count = counted(len(status.pilots), "pilot")
+    embed = discord.Embed(title=f"{label} · {count} online", colour=discord.Colour.green())
+    add_presence(embed, status)
+    return embed
+
+
+def ended_status_embed(label: str, ended_at: datetime | None, flown: int) -> discord.Embed:
+    """The live status message once its session ended: when, and how many flew."""
+    embed = discord.Embed(title=f"{label} · Ended", colour=discord.Colour.dark_grey())
+    at = discord.utils.format_dt(ended_at, "t") if ended_at else "its end"
+    embed.description = f"Ended at {at} — {counted(flown, 'pilot')} flew."
+    return embed
+
+
+def idle_saving(session: SessionState, currency: str) -> str:
+    """What stopping an idle server early saved, as the end message says it: "Stopped after
+    20 minutes with nobody on the server; the 1 hour 40 minutes left unused was not charged:
+    $3.33 saved." Empty when the session was not stopped for being idle."""
+    warning, stop = session.idle_warning, session.stop_at
+    start = session.launched_at and max(session.launched_at, session.start_at)
+    if session.termination_reason != "idle" or warning is None or stop is None or start is None:
+        return ""
+    idle = describe_minutes(max(0, round((stop - warning.idle_since).total_seconds() / 60)))
+    unused_minutes = max(0, int((session.end_at - stop).total_seconds() // 60))
+    booked_minutes = -(-(session.end_at - start) // timedelta(minutes=1))
+    saved = max(
+        0, cost_at_rate(session.rate_cents_per_hour, booked_minutes) - (session.charged_cents or 0)
+    )
+    who = "nobody joining" if warning.cause == "unjoined" else "nobody on the server"
+    return (
+        f"Stopped after {idle} with {who}; the {describe_minutes(unused_minutes)} left unused "
+        f"was not charged: {format_cents(saved, currency)} saved."
+    )
+
+
 def sessions_embed(
     sessions: Iterable[SessionState], *, title: str, labels: Callable[[SessionState], str]
 ) -> discord.Embed:
@@ -174,6 +267,7 @@ def quote_embed(*, title: str, quote: Quote, size: str) -> discord.Embed:
 _GROUP_TITLES = {
     "server": "Server",
     "discord": "In Discord",
+    "idle": "Idle stop",
     "missions": "Missions",
     "clients": "Client checks",
     "advanced": "Advanced",
@@ -185,6 +279,8 @@ _TOP_GROUPS = {
     "timezone": "discord",
     "reminder_channel_id": "discord",
     "manager_role_id": "discord",
+    "idle_stop_unjoined_minutes": "idle",
+    "idle_stop_empty_minutes": "idle",
     "missions": "missions",
     "loop_missions": "missions",
     "shuffle_missions": "missions",
@@ -206,6 +302,8 @@ _LABELS = {
     "allow_change_tailno": "Allow changing tail number",
     "max_ping": "Max ping (ms)",
     "playback_delay": "Playback delay (s)",
+    "idle_stop_unjoined_minutes": "Nobody joined since ready",
+    "idle_stop_empty_minutes": "Last pilot left",
 }
 
 
@@ -222,6 +320,8 @@ def setting_value(spec: SettingSpec, value: object) -> str:
         return "set (hidden)" if value else "not set"
     if spec.kind == "flag":
         return "on" if value else "off"
+    if spec.kind == "minutes_or_off":
+        return f"after {value} min" if value else "off"
     if value in (None, "", [], ()):
         return "—"
     if spec.kind == "discord_id":

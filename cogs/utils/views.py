@@ -1,5 +1,6 @@
 """Buttons: confirm or cancel a request, buy exactly the credit that is missing (or start on the
-credit there is), and the persistent extend / end buttons on end-of-time warnings.
+credit there is), the persistent extend / end buttons on end-of-time warnings, and Keep running
+on idle warnings.
 
 Confirm and buy buttons live on private replies and only need to work while the bot runs, so they
 are ordinary views with a timeout. Extend and end sit on channel messages that must keep working
@@ -207,6 +208,35 @@ class EndButton(
         )
 
 
+class KeepRunningButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=rf"rr:keep:(?P<session>{SESSION_ID})",
+):
+    """Holds off the idle stop a server was warned of; lives on idle warnings, survives
+    restarts."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Keep running",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"rr:keep:{session_id}",
+            )
+        )
+        self.session_id = session_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> "KeepRunningButton":
+        return cls(match["session"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _with_servers_cog(
+            interaction, lambda cog: cog.keep_running_from_button(interaction, self.session_id)
+        )
+
+
 class ExpiredButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=rf"(?P<name>{'|'.join(PRIVATE_BUTTONS)})",
@@ -251,4 +281,13 @@ def end_warning_view(
     for button in buttons:
         button.item.disabled = disabled
         view.add_item(button)
+    return view
+
+
+def idle_warning_view(session_id: str, *, disabled: bool = False) -> discord.ui.View:
+    """The Keep running button; ``disabled`` once the warning no longer applies."""
+    view = discord.ui.View(timeout=None)
+    button = KeepRunningButton(session_id)
+    button.item.disabled = disabled
+    view.add_item(button)
     return view

@@ -3,7 +3,7 @@ sandbox checkout, local compute) with the unmodified discord.py client connected
 emulator on loopback, all on a fake clock so that timers are driven without sleeping."""
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.agentapi import ServerReport
 from bot.config import Settings
 from bot.domain.actor import Actor
 from bot.domain.session import SessionState, SessionStatus
@@ -85,6 +86,18 @@ class World:
                 return session
             await asyncio.sleep(READY_POLL_SECONDS)
         raise AssertionError(f"the session did not end within {READY_LIMIT_SECONDS:g} s")
+
+    async def reported(
+        self, session_id: str, check: Callable[[ServerReport], bool], what: str
+    ) -> ServerReport:
+        """The latest report of the session's server once ``check`` holds for it: the stand-in's
+        agent reports in real time (a bound on waiting, not a timer)."""
+        for _ in range(int(READY_LIMIT_SECONDS / READY_POLL_SECONDS)):
+            report = self.app.services.agents.heartbeats.latest(session_id)
+            if report is not None and check(report):
+                return report
+            await asyncio.sleep(READY_POLL_SECONDS)
+        raise AssertionError(f"no report {what} within {READY_LIMIT_SECONDS:g} s")
 
     async def pay(self, link_message: Message) -> None:
         """Open the checkout link in a DM and press Pay, as a person in a browser would."""

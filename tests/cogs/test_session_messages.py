@@ -159,7 +159,7 @@ async def test_the_ready_message_gives_the_srs_port_when_the_session_runs_srs(
     await start_server(w)
     ready = newest(w.emu.channel_messages(w.reminders), "is ready at")
     assert ready is not None
-    assert ready.content.endswith(" SRS: port `5002`.")
+    assert ready.content.endswith(" SRS: port `5002`. Mission: Stand-in mission.")
 
 
 async def test_an_old_quotes_buttons_say_it_expired_after_a_restart(world: World) -> None:

@@ -13,7 +13,7 @@ async def test_settings_are_grouped_labelled_and_masked(world: World) -> None:
     w = world
     owner = Actor(user_id=str(w.admin.id), guild_id=w.guild_id, is_manager=True)
     await w.app.services.squadrons.change_settings(
-        owner, {"password": "hunter22", "srs.enabled": "true"}
+        owner, {"password": "hunter22", "srs.enabled": "true", "idle_stop_empty_minutes": "off"}
     )
     squadron = await w.app.services.squadrons.get(w.guild_id)
     role_id = squadron.settings.manager_role_id
@@ -25,6 +25,7 @@ async def test_settings_are_grouped_labelled_and_masked(world: World) -> None:
     assert list(groups) == [
         "Server",
         "In Discord",
+        "Idle stop",
         "Missions",
         "Client checks",
         "Advanced",
@@ -38,6 +39,9 @@ async def test_settings_are_grouped_labelled_and_masked(world: World) -> None:
     assert "Max players: **16**" in groups["Server"]
     assert f"Reminder channel: **<#{w.reminders.id}>**" in groups["In Discord"]
     assert f"Manager role: **<@&{role_id}>**" in groups["In Discord"]
+    assert groups["Idle stop"] == (
+        "Nobody joined since ready: **after 30 min**\nLast pilot left: **off**"
+    )
     assert "Missions: **—**" in groups["Missions"]
     assert groups["LotAtc"] == "Enabled: **off**"
     assert "Enabled: **on**" in groups["SRS"] and "Port: **5002**" in groups["SRS"]

@@ -17,6 +17,9 @@ from bot.domain.events import (
     DomainEvent,
     EventSchemaError,
     GracefulEndStarted,
+    IdleStopPostponed,
+    IdleStopWarned,
+    IdleStopWithdrawn,
     InstanceLaunched,
     InstanceLaunchFailed,
     InstanceLaunchRequested,
@@ -124,6 +127,11 @@ SAMPLES: dict[type[DomainEvent], DomainEvent] = {
     ),
     InstanceReady: InstanceReady(address="127.0.0.1", port=10308, ready_at=T0),
     SessionExtended: SessionExtended(added_minutes=30, end_at=T0 + timedelta(hours=3)),
+    IdleStopWarned: IdleStopWarned(
+        cause="unjoined", idle_since=T0, stop_at=T0 + timedelta(minutes=35)
+    ),
+    IdleStopPostponed: IdleStopPostponed(until=T0 + timedelta(hours=1)),
+    IdleStopWithdrawn: IdleStopWithdrawn(reason="pilot_joined"),
     TerminationRequested: TerminationRequested(
         reason="stopped_by_user", stop_at=T0 + timedelta(minutes=10, seconds=7.25)
     ),

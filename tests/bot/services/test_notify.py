@@ -63,6 +63,7 @@ async def test_the_logging_notifier_writes_one_line_without_the_password(
         "address": "203.0.113.7",
         "port": 10308,
         "srs_port": None,
+        "mission": None,
     }
     assert "s3cret-pass" not in LineFormatter().format(record)
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import eventstore
+from bot.domain import session as sessions
 from bot.domain import squadron as sq
 from bot.domain.actor import Actor
 from bot.domain.errors import DomainError
@@ -88,6 +89,9 @@ async def advance(history: History, session_id: str, stage: str, rng: Random) ->
     if stage == "launched":
         await history.ready(session_id, delivered=rng.random() < 0.7)
         return "ready"
+    if stage == "ready" and rng.random() < 0.3:
+        await warn_idle(history, session_id, kept=rng.random() < 0.5)
+        return "ready"
     if stage == "ready" and rng.random() < 0.5:
         await history.remind(session_id, "end-15", delivered=rng.random() < 0.7)
         return "reminded"
@@ -99,6 +103,25 @@ async def advance(history: History, session_id: str, stage: str, rng: Random) ->
         return "ending its mission"
     await history.end(session_id)
     return "over"
+
+
+async def warn_idle(history: History, session_id: str, *, kept: bool) -> None:
+    """The idle stop's facts: a warning, and perhaps a member keeping the server running."""
+    now = history.clock.now()
+    warn = sessions.WarnIdle(
+        actor=Actor.system("watch"),
+        now=now,
+        cause="empty",
+        idle_since=now - timedelta(minutes=15),
+        stop_at=now + timedelta(minutes=5),
+    )
+    await history.decide(session_id, warn)
+    if kept:
+        state = await history.state(session_id)
+        keep = sessions.KeepRunning(
+            actor=Actor(state.booked_by, state.guild_id), now=now, until=now + timedelta(hours=1)
+        )
+        await history.decide(session_id, keep)
 
 
 def answers(view: View) -> tuple[Any, ...]:
