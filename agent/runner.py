@@ -5,6 +5,7 @@ as rr asks; a 409 (rr already has a later heartbeat) carries on after rr's ``las
 or 403 means the credential no longer works (the session is over), and the agent stops.
 """
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,11 +13,18 @@ from typing import Any
 
 from agent.backoff import Backoff
 from agent.clock import AgentClock
-from agent.files import decode_files, write_files
+from agent.files import BadFiles, decode_files, write_files
 from agent.hookfile import HOOK_PATH, hook_source
 from agent.hooklink import HookLink, HookReport
 from agent.programs import Programs, Starter, start_programs
 from agent.rr import Refused, RrClient, Unreachable
+from agent.transfers import (
+    TransferFailed,
+    UploadedFile,
+    download,
+    parse_downloads,
+    upload_all,
+)
 
 log = logging.getLogger("rr.agent")
 
@@ -25,6 +33,9 @@ STALE_AFTER_SECONDS = 30.0
 ENDED = (401, 403)
 MAX_INSTRUCTIONS = 64
 """Kept until the hook reports them done; the oldest goes first (one the hook cannot do)."""
+MAX_UPLOADED_PER_BEAT = 16
+UPLOAD_SCRATCH = ".rr-upload"
+"""Where a save folder is zipped before it is sent, under the write folder."""
 
 
 @dataclass
@@ -43,6 +54,12 @@ class Agent:
     _backoff: Backoff = field(default_factory=Backoff)
     _instructions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Received from rr, not yet reported done by the hook."""
+    _uploads: dict[str, asyncio.Task[list[UploadedFile]]] = field(default_factory=dict)
+    """Upload instructions under way or done, by id, until rr hears they are done."""
+    _collected: set[str] = field(default_factory=set)
+    """Finished uploads whose files were moved to ``_uploaded``."""
+    _uploaded: list[UploadedFile] = field(default_factory=list)
+    """Stored, not yet reported in an accepted heartbeat."""
 
     async def run(self, max_beats: int | None = None) -> str:
         """Boot, then beat; returns why it stopped: "ended" or "done" (``max_beats`` reached)."""
@@ -51,12 +68,23 @@ class Agent:
         return await self.beat_forever(max_beats)
 
     async def boot(self) -> bool:
-        """Fetch and write the files, install the hook, start the programs; False if rr says
-        the session is over."""
-        reply = await self._call(self.client.files)
-        if reply is None:
-            return False
-        files = decode_files(reply.get("files", []))
+        """Fetch and write the files and downloads, install the hook, start the programs; False
+        if rr says the session is over. A download that fails or does not match is fetched
+        again, with fresh links, after a back-off: DCS never starts on a wrong mission."""
+        retry = Backoff()
+        while True:
+            reply = await self._call(self.client.files)
+            if reply is None:
+                return False
+            files = decode_files(reply.get("files", []))
+            try:
+                await self._download(reply.get("downloads", []))
+            except (BadFiles, TransferFailed) as error:
+                delay = retry.next_delay()
+                log.warning("%s Asking rr again in %g s.", error, delay)
+                await self.clock.sleep(delay)
+                continue
+            break
         hook = hook_source(self.agent_port, self.link.hook_port)
         write_files(self.root, {**files, HOOK_PATH: hook})
         self.seq = int(reply.get("last_seq", 0))
@@ -74,26 +102,65 @@ class Agent:
             await self.clock.sleep(self.interval)
         return "done"
 
+    async def _download(self, entries: Any) -> None:
+        for spec in parse_downloads(entries):
+            await asyncio.to_thread(download, self.root, spec)
+            log.info("downloaded %s (%d bytes)", spec.path, spec.size)
+
     def heartbeat(self) -> dict[str, Any]:
-        """The next heartbeat, from the hook's latest report."""
+        """The next heartbeat, from the hook's latest report and the uploads finished."""
         report = self.link.latest
-        done = set() if report is None else report.done
-        return {
+        done = set() if report is None else set(report.done)
+        done.update(key for key, task in self._uploads.items() if task.done())
+        beat: dict[str, Any] = {
             "seq": self.seq + 1,
             "state": self._state(report),
             "mission": "" if report is None else report.mission,
             "players": [] if report is None else report.players,
             "acked": sorted(done & self._instructions.keys()),
         }
+        uploaded = self._uploaded[:MAX_UPLOADED_PER_BEAT]
+        if uploaded:
+            beat["uploaded"] = [item.report() for item in uploaded]
+        if len(uploaded) < len(self._uploaded):
+            # The rest go with the next beats; the instruction is done only after them.
+            beat["acked"] = sorted(set(beat["acked"]) - self._uploads.keys())
+        return beat
 
     async def _beat(self) -> dict[str, Any]:
+        self._collect_uploads()
         beat = self.heartbeat()
         reply = await self.client.heartbeat(beat)
         self.seq = beat["seq"]
         self.beats += 1
         for acked in beat["acked"]:
             self._instructions.pop(acked, None)
+            self._uploads.pop(acked, None)
+            self._collected.discard(acked)
+        del self._uploaded[: len(beat.get("uploaded", []))]
         return reply
+
+    def _collect_uploads(self) -> None:
+        """Move what finished uploads stored into the next report (once per upload)."""
+        for instruction_id, task in self._uploads.items():
+            if not task.done() or instruction_id in self._collected:
+                continue
+            self._collected.add(instruction_id)
+            if task.exception() is not None:
+                log.error("the debrief upload failed", exc_info=task.exception())
+                continue
+            self._uploaded.extend(task.result())
+
+    def _start_upload(self, instruction: dict[str, Any]) -> None:
+        scratch = self.root / UPLOAD_SCRATCH
+        self._uploads[instruction["id"]] = asyncio.create_task(
+            asyncio.to_thread(upload_all, self.root, instruction.get("uploads"), scratch),
+            name=f"upload:{instruction['id']}",
+        )
+
+    async def uploads_finished(self) -> None:
+        """Wait for the uploads under way (for a clean exit, and for tests)."""
+        await asyncio.gather(*self._uploads.values())
 
     def _take(self, reply: dict[str, Any]) -> None:
         self.interval = float(reply.get("interval_seconds", self.interval))
@@ -104,8 +171,16 @@ class Agent:
         while len(self._instructions) > MAX_INSTRUCTIONS:
             del self._instructions[next(iter(self._instructions))]
         for instruction_id, instruction in self._instructions.items():
-            if instruction_id not in done:
+            if instruction.get("kind") == "upload":
+                if instruction_id not in self._uploads and self._mission_over():
+                    self._start_upload(instruction)
+            elif instruction_id not in done:
                 self.link.send(instruction)
+
+    def _mission_over(self) -> bool:
+        """Whether DCS has closed the mission's files (Tacview, the track): its mission
+        stopped, or its hook is silent."""
+        return self._state(self.link.latest) in ("starting", "stopped", "unresponsive")
 
     def _state(self, report: HookReport | None) -> str:
         if report is None:

@@ -141,6 +141,7 @@ def build(
     if payments is not None:
         services.attach_payments(payment_service(payments, services, notifier, clock))
     if files is not None:
+        agents.transfers.attach(files)
         services.attach_missions(
             MissionLibrary(
                 streams=services.streams,

@@ -4,6 +4,7 @@
 routes (see `bot.agentapi.routes` for the protocol). The lifecycle mints a launch's credential
 before the launch (the provider hands it to the server's agent) and calls ``end`` once the
 session has ended; the files come from a `SessionFiles` (rr renders them when asked).
+``transfers`` makes the links into the object store the app attaches.
 """
 
 from bot.agentapi.api import AgentApi
@@ -14,6 +15,7 @@ from bot.agentapi.instructions import InstructionQueue
 from bot.agentapi.ledger import AgentLedger
 from bot.agentapi.ratelimit import RateLimiter
 from bot.agentapi.routes import agent_routes
+from bot.agentapi.transfers import DEBRIEF_TARGETS, DebriefTarget, ServerDownload, Transfers
 from bot.clock import Clock
 from eventstore import EventStore
 
@@ -26,26 +28,32 @@ def build_agent_api(
     store: EventStore, sessions: SessionActivity, clock: Clock, files: SessionFiles
 ) -> AgentApi:
     ledger = AgentLedger(store)
+    instructions = InstructionQueue()
     return AgentApi(
         credentials=Credentials(ledger, sessions, clock.now),
         heartbeats=HeartbeatBook(ledger, clock.now),
-        instructions=InstructionQueue(),
+        instructions=instructions,
         files=files,
         limiter=RateLimiter(RATE_PER_SECOND, RATE_BURST, clock.now),
+        transfers=Transfers(ledger, instructions),
     )
 
 
 __all__ = [
+    "DEBRIEF_TARGETS",
     "AgentApi",
     "CredentialRefused",
     "Credentials",
+    "DebriefTarget",
     "Grant",
     "HeartbeatBook",
     "InstructionQueue",
     "LaunchFiles",
+    "ServerDownload",
     "ServerReport",
     "SessionActivity",
     "SessionFiles",
+    "Transfers",
     "agent_routes",
     "build_agent_api",
 ]

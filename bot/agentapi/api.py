@@ -7,6 +7,7 @@ from bot.agentapi.files import SessionFiles
 from bot.agentapi.heartbeats import HeartbeatBook
 from bot.agentapi.instructions import InstructionQueue
 from bot.agentapi.ratelimit import RateLimiter
+from bot.agentapi.transfers import Transfers
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class AgentApi:
     instructions: InstructionQueue
     files: SessionFiles
     limiter: RateLimiter
+    transfers: Transfers
     interval_seconds: float = 5.0
     """How often a server whose mission runs reports."""
     boot_interval_seconds: float = 1.0
@@ -38,3 +40,4 @@ class AgentApi:
         self.credentials.forget(session_id)
         self.heartbeats.forget(session_id)
         self.instructions.forget(session_id)
+        self.transfers.forget(session_id)

@@ -1,4 +1,5 @@
-"""The agent's stream of a session, ``agent#<session id>``: its credentials and reported states.
+"""The agent's stream of a session, ``agent#<session id>``: its credentials, reported states,
+the pilots seen, the debrief files stored and the debrief post.
 
 These facts live beside the session's own stream rather than on it, so the session's decider
 and the view (which fold ``mission#…`` streams) stay untouched by what servers report; the
@@ -49,9 +50,66 @@ class ServerStateReported:
     players: int
 
 
-AgentEvent = AgentCredentialIssued | AgentCredentialRevoked | ServerStateReported
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PilotSeen:
+    """A player of this name was first reported in a slot (not a spectator) in this session."""
+
+    TYPE: ClassVar[str] = "PilotSeen"
+    session_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DebriefFileStored:
+    """A file the server uploaded at the end is in the object store: rr read it back and found
+    the size and SHA-256 the agent reported."""
+
+    TYPE: ClassVar[str] = "DebriefFileStored"
+    session_id: str
+    attempt: int
+    kind: str
+    name: str
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DebriefPostRecorded:
+    """rr is about to post the session's debrief (the intent, before the send)."""
+
+    TYPE: ClassVar[str] = "DebriefPostRecorded"
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DebriefPostDelivered:
+    """The debrief reached the squadron's channel."""
+
+    TYPE: ClassVar[str] = "DebriefPostDelivered"
+    session_id: str
+
+
+AgentEvent = (
+    AgentCredentialIssued
+    | AgentCredentialRevoked
+    | ServerStateReported
+    | PilotSeen
+    | DebriefFileStored
+    | DebriefPostRecorded
+    | DebriefPostDelivered
+)
 _CLASSES: dict[str, type[AgentEvent]] = {
-    cls.TYPE: cls for cls in (AgentCredentialIssued, AgentCredentialRevoked, ServerStateReported)
+    cls.TYPE: cls
+    for cls in (
+        AgentCredentialIssued,
+        AgentCredentialRevoked,
+        ServerStateReported,
+        PilotSeen,
+        DebriefFileStored,
+        DebriefPostRecorded,
+        DebriefPostDelivered,
+    )
 }
 
 

@@ -3,7 +3,8 @@
 A heartbeat every few seconds from every server would flood the store with repeats, so the
 book keeps the last one per session (what a status command or an idle check reads) and appends
 ``ServerStateReported`` only when the DCS state or the loaded mission differs from the last one
-recorded. Players come and go too often to record each change; their count goes with the state.
+recorded. Players come and go too often to record each change; their count goes with the state,
+and each pilot's name is recorded once, when first seen in a slot (for the debrief).
 """
 
 from collections.abc import Callable
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.agentapi.credentials import Grant
-from bot.agentapi.events import ServerStateReported
-from bot.agentapi.ledger import AgentLedger
+from bot.agentapi.events import PilotSeen, ServerStateReported
+from bot.agentapi.ledger import MAX_PILOTS, AgentLedger
 from bot.agentapi.schemas import Heartbeat, Player
 
 
@@ -105,6 +106,10 @@ class HeartbeatBook:
                 players=len(heartbeat.players),
             )
             await self._ledger.append(grant.session_id, changed)
+        for name in _new_pilots(record.pilots, heartbeat.players):
+            await self._ledger.append(
+                grant.session_id, PilotSeen(session_id=grant.session_id, name=name)
+            )
         for listener in self._listeners:
             listener(report)
         return report
@@ -115,3 +120,20 @@ class HeartbeatBook:
 
 def _heard(state: str | None) -> bool:
     return state is not None and state not in SILENT_HOOK_STATES
+
+
+def _new_pilots(known: tuple[str, ...], players: list[Player]) -> list[str]:
+    """Names of players in a slot (not spectators) not recorded yet, within ``MAX_PILOTS``."""
+    room = MAX_PILOTS - len(known)
+    found: list[str] = []
+    for player in players:
+        if room <= len(found):
+            break
+        if (
+            player.side != 0
+            and player.name
+            and player.name not in known
+            and player.name not in found
+        ):
+            found.append(player.name)
+    return found

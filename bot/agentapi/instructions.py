@@ -6,9 +6,9 @@ thus reach the agent more than once: the agent and the hook each ignore one they
 """
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from bot.agentapi.schemas import Instruction
+from bot.agentapi.schemas import Instruction, UploadTarget
 
 MAX_PENDING = 32
 """Per session; posting more drops the oldest (a server that does not answer cannot hoard)."""
@@ -28,6 +28,12 @@ class InstructionQueue:
     def post_end_mission(self, session_id: str) -> Instruction:
         """Stop the running mission (players are dropped; DCS keeps running)."""
         return self._post(session_id, Instruction(id=_new_id(), kind="end_mission"))
+
+    def post_uploads(self, session_id: str, uploads: Sequence[UploadTarget]) -> Instruction:
+        """Upload the files ``uploads`` name through their forms (the agent does it itself and
+        acknowledges once it has tried them all)."""
+        instruction = Instruction(id=_new_id(), kind="upload", uploads=list(uploads))
+        return self._post(session_id, instruction)
 
     def pending(self, session_id: str) -> list[Instruction]:
         return list(self._pending.get(session_id, {}).values())

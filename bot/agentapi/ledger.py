@@ -7,6 +7,10 @@ from bot.agentapi.events import (
     AgentCredentialIssued,
     AgentCredentialRevoked,
     AgentEvent,
+    DebriefFileStored,
+    DebriefPostDelivered,
+    DebriefPostRecorded,
+    PilotSeen,
     ServerStateReported,
     agent_stream,
     from_stored,
@@ -15,6 +19,8 @@ from bot.agentapi.events import (
 from eventstore import ConcurrencyError, EventStore
 
 APPEND_ATTEMPTS = 4
+MAX_PILOTS = 100
+"""Pilots recorded per session; a debrief names no more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +33,11 @@ class AgentRecord:
     revoked: bool = False
     state: str | None = None
     mission: str | None = None
+    pilots: tuple[str, ...] = ()
+    """Distinct names, in the order they were first seen (at most ``MAX_PILOTS``)."""
+    debrief: tuple[DebriefFileStored, ...] = ()
+    debrief_post: str | None = None
+    """None, "recorded" (to send) or "delivered"."""
 
 
 def evolve(record: AgentRecord, event: AgentEvent) -> AgentRecord:
@@ -44,6 +55,14 @@ def evolve(record: AgentRecord, event: AgentEvent) -> AgentRecord:
             return replace(record, revoked=True)
         case ServerStateReported() if event.attempt == record.attempt:
             return replace(record, state=event.state, mission=event.mission)
+        case PilotSeen() if event.name not in record.pilots:
+            return replace(record, pilots=(*record.pilots, event.name))
+        case DebriefFileStored() if all(f.key != event.key for f in record.debrief):
+            return replace(record, debrief=(*record.debrief, event))
+        case DebriefPostRecorded() if record.debrief_post is None:
+            return replace(record, debrief_post="recorded")
+        case DebriefPostDelivered():
+            return replace(record, debrief_post="delivered")
     return record
 
 

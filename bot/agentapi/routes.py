@@ -1,11 +1,12 @@
 """rr's agent API, version 1, on the web app:
 
 - ``GET  /agent/v1/sessions/{session_id}/files``: the launch's server files (base64, with each
-  file's SHA-256), the last heartbeat sequence number accepted and the heartbeat interval
-  (short while the server boots);
-- ``POST /agent/v1/sessions/{session_id}/heartbeats``: a `Heartbeat`; the reply carries the
-  pending instructions and the interval (`AgentApi.interval_for` the state reported: short
-  until the mission runs, and after instructions).
+  file's SHA-256), its downloads (short-lived links, with size and SHA-256), the last heartbeat
+  sequence number accepted and the heartbeat interval (short while the server boots);
+- ``POST /agent/v1/sessions/{session_id}/heartbeats``: a `Heartbeat` (with the debrief files
+  uploaded since the last one); the reply carries the pending instructions and the interval
+  (`AgentApi.interval_for` the state reported: short until the mission runs, and after
+  instructions).
 
 Every request carries ``Authorization: Bearer <credential>``. Refusals are JSON `ErrorReply`s,
 decided before anything is recorded: 401 (no, malformed, unknown, revoked or expired
@@ -22,12 +23,21 @@ import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from bot.agentapi.api import AgentApi
 from bot.agentapi.credentials import CredentialRefused, Grant
 from bot.agentapi.heartbeats import Replayed
-from bot.agentapi.schemas import ErrorReply, FilesReply, Heartbeat, HeartbeatReply, ServerFile
+from bot.agentapi.schemas import (
+    Download,
+    ErrorReply,
+    FilesReply,
+    Heartbeat,
+    HeartbeatReply,
+    ServerFile,
+)
+from bot.agentapi.transfers import NoObjectStore
 from eventstore import EventStoreError
 
 log = logging.getLogger("rr.agentapi")
@@ -124,12 +134,23 @@ def _files(api: AgentApi) -> Handler:
                 )
                 for path, content in sorted(found.items())
             ],
+            downloads=await _downloads(api, grant),
             last_seq=api.heartbeats.last_seq(grant),
             interval_seconds=api.boot_interval_seconds,
         )
         return web.json_response(reply.model_dump())
 
     return files
+
+
+async def _downloads(api: AgentApi, grant: Grant) -> list[Download]:
+    try:
+        return await api.transfers.downloads_for(grant)
+    except (NoObjectStore, BotoCoreError, ClientError):
+        log.exception("the links to a launch's downloads could not be made")
+        raise Refusal(
+            503, "unavailable", "rr cannot make the download links now; try again."
+        ) from None
 
 
 def _heartbeat(api: AgentApi) -> Handler:
@@ -141,6 +162,11 @@ def _heartbeat(api: AgentApi) -> Handler:
             raise Refusal(409, "replayed", str(replayed), last_seq=replayed.last_seq) from None
         except EventStoreError:
             log.exception("a server's state change could not be recorded")
+            raise Refusal(503, "unavailable", "rr cannot record this now; try again.") from None
+        try:
+            await api.transfers.accept_uploaded(grant, beat.uploaded)
+        except EventStoreError:
+            log.exception("a server's debrief files could not be recorded")
             raise Refusal(503, "unavailable", "rr cannot record this now; try again.") from None
         api.instructions.acknowledge(grant.session_id, beat.acked)
         pending = api.instructions.pending(grant.session_id)

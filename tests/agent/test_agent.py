@@ -6,63 +6,16 @@ import asyncio
 import logging
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from agent.hookfile import HOOK_PATH
-from agent.hooklink import HookLink
-from agent.programs import Programs
-from agent.rr import RrClient
-from agent.runner import Agent
-from tests.agent.conftest import free_udp_port
+from tests.agent.conftest import LOOP_TURNS, Server, until
 from tests.agent.fake_dcs import FakeDcs
 from tests.agent.stepclock import SteppingClock
 from tests.bot.agentapi.conftest import FILES, SESSION, Rr, beat, make_rr
-
-LOOP_TURNS = 5000
-"""Loop turns a test gives a loopback datagram to arrive: I/O, not a timer."""
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(LOOP_TURNS):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the condition never held")
-
-
-class Server:
-    """One agent with its hook link, and what it started."""
-
-    def __init__(
-        self, rr: Rr, token: str, root: Path, clock: SteppingClock, url: str | None = None
-    ) -> None:
-        self.started: list[Sequence[str]] = []
-        self.clock = clock
-        self.link = HookLink(clock, free_udp_port())
-        self.agent = Agent(
-            client=RrClient(url or rr.url, SESSION, token),
-            link=self.link,
-            clock=clock,
-            root=root,
-            programs=Programs(dcs_exe=r"C:\DCS\bin\DCS_server.exe", srs_exe=r"C:\SRS\srs.exe"),
-            starter=self.started.append,
-        )
-
-    async def beat(self) -> None:
-        await self.agent.beat_forever(self.agent.beats + 1)
-
-
-@pytest.fixture
-async def server(rr: Rr, tmp_path: Path) -> AsyncIterator[Server]:
-    token = await rr.launch()
-    made = Server(rr, token, tmp_path / "DCS.server", SteppingClock(rr.clock))
-    made.agent.agent_port = await made.link.open(0)
-    yield made
-    made.link.close()
 
 
 async def test_boot_writes_the_files_byte_exact_installs_the_hook_and_starts_srs_then_dcs(

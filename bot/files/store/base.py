@@ -19,6 +19,7 @@ from bot.routes import RouteRegistrar
 MAX_LINK_LIFETIME = timedelta(days=7)
 """The longest a link may live: S3's limit for a presigned (SigV4) request."""
 UPLOAD_FILE_FIELD = "file"
+DIGEST_CHUNK_BYTES = 1024 * 1024
 
 
 class ObjectNotFound(LookupError):
@@ -58,6 +59,11 @@ class ObjectStore(Protocol):
 
     async def get(self, key: ObjectKey) -> bytes:
         """The object's bytes; raises `ObjectNotFound`."""
+        ...
+
+    async def sha256(self, key: ObjectKey) -> str | None:
+        """The SHA-256 of the object's bytes (read in chunks), or None when there is none:
+        how rr checks what a server says it uploaded."""
         ...
 
     async def delete(self, key: ObjectKey) -> None:

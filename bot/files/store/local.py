@@ -70,6 +70,16 @@ class LocalObjectStore:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(key) from None
 
+    async def sha256(self, key: ObjectKey) -> str | None:
+        def digest() -> str:
+            with self.path(key).open("rb") as file:
+                return hashlib.file_digest(file, "sha256").hexdigest()
+
+        try:
+            return await asyncio.to_thread(digest)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
     async def delete(self, key: ObjectKey) -> None:
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)
 

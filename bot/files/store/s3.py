@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from bot.files.store.base import (
+    DIGEST_CHUNK_BYTES,
     ObjectInfo,
     ObjectNotFound,
     UploadLink,
@@ -85,6 +86,25 @@ class S3ObjectStore:
         except ClientError as error:
             if _code(error) in _NOT_FOUND:
                 raise ObjectNotFound(key) from None
+            raise
+
+    async def sha256(self, key: ObjectKey) -> str | None:
+        def digest() -> str:
+            reply = self.client.get_object(Bucket=self.bucket, Key=self.s3_key(key))
+            found = hashlib.sha256()
+            body = reply["Body"]
+            try:
+                for chunk in body.iter_chunks(DIGEST_CHUNK_BYTES):
+                    found.update(chunk)
+            finally:
+                body.close()
+            return found.hexdigest()
+
+        try:
+            return await asyncio.to_thread(digest)
+        except ClientError as error:
+            if _code(error) in _NOT_FOUND:
+                return None
             raise
 
     async def delete(self, key: ObjectKey) -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -10,6 +12,8 @@ from aiohttp.test_utils import TestServer
 
 from bot.agentapi import AgentApi, LaunchFiles, agent_routes, build_agent_api
 from bot.entrypoints.web import create_web_app
+from bot.files.store import LocalObjectStore
+from bot.files.store.signing import LinkSigner
 from eventstore import StoredEvent
 from eventstore.memory import MemoryEventStore
 from tests.fakes.clock import FakeClock
@@ -43,6 +47,8 @@ class Rr:
     sessions: ActiveSessions
     clock: FakeClock
     server: TestServer
+    objects: LocalObjectStore | None = None
+    """The object store the agent's links point into (a folder behind the same web app)."""
 
     @property
     def url(self) -> str:
@@ -58,21 +64,36 @@ class Rr:
         return [event async for event in self.store.read_all()]
 
 
-def make_rr(port: int | None = None) -> Rr:
-    """rr's web app with the agent API, not yet listening (``await rr.server.start_server()``)."""
+def free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_rr(port: int | None = None, objects_root: Path | None = None) -> Rr:
+    """rr's web app with the agent API, not yet listening (``await rr.server.start_server()``);
+    with ``objects_root``, a local object store there, its routes on the same app."""
     clock = FakeClock(datetime(2026, 12, 5, 9, 0, tzinfo=UTC))
     store = MemoryEventStore(clock.now)
     sessions = ActiveSessions()
     files = LaunchFiles()
     api = build_agent_api(store, sessions, clock, files=files)
-    app = create_web_app(health={}, routes=[agent_routes(api)])
+    port = port or free_tcp_port()
+    objects = None
+    routes = [agent_routes(api)]
+    if objects_root is not None:
+        signer = LinkSigner(b"s" * 32, clock.now)
+        objects = LocalObjectStore(objects_root, signer, f"http://127.0.0.1:{port}")
+        api.transfers.attach(objects)
+        routes.extend(objects.web_routes())
+    app = create_web_app(health={}, routes=routes)
     server = TestServer(app, host="127.0.0.1", port=port)
-    return Rr(api, files, store, sessions, clock, server)
+    return Rr(api, files, store, sessions, clock, server, objects)
 
 
 @pytest.fixture
-async def rr() -> AsyncIterator[Rr]:
-    made = make_rr()
+async def rr(tmp_path: Path) -> AsyncIterator[Rr]:
+    made = make_rr(objects_root=tmp_path / "objects")
     await made.server.start_server()
     try:
         yield made

@@ -52,6 +52,15 @@ async def test_missing_objects_and_deleting(backend: Backend) -> None:
         await backend.store.get(stored.key)
 
 
+async def test_sha256_reads_the_stored_bytes_and_is_none_for_a_missing_object(
+    backend: Backend,
+) -> None:
+    stored = await backend.store.put(SQUADRON, MISSION)
+
+    assert await backend.store.sha256(stored.key) == hashlib.sha256(MISSION).hexdigest()
+    assert await backend.store.sha256(ObjectKey.content(SQUADRON, "0" * 64)) is None
+
+
 async def test_a_download_link_works_until_it_expires(backend: Backend) -> None:
     stored = await backend.store.put(SQUADRON, MISSION)
     url = await backend.store.download_link(stored.key, TEN_MINUTES, filename="Op Night Owl.miz")
