@@ -137,6 +137,7 @@ def build(
         agents=agents,
         login_pool=login_pool,
         keys=keys,
+        file_limits=FileLimits.from_settings(settings.files),
     )
     if payments is not None:
         services.attach_payments(payment_service(payments, services, notifier, clock))

@@ -6,14 +6,16 @@ member it concerns (``guild_id``, ``session_id``, ``user_id``; the last two may 
 A server password only ever travels in ``ReadyNotice.password``; the Discord notifier decides
 where it may be shown, and no notifier writes it to a log.
 
-Reminders, ready notices, end, credit and idle warnings *must arrive* (``must_arrive``): each is
-recorded before it is sent, and a notifier that could not deliver one raises ``DeliveryFailed``
-so that the services send it again later rather than count it delivered.
+Reminders, ready notices, end, credit and idle warnings and debriefs *must arrive*
+(``must_arrive``): each is recorded before it is sent, and a notifier that could not deliver one
+raises ``DeliveryFailed`` so that the services send it again later rather than count it
+delivered. A debrief's download links are bearer links: no notifier logs them.
 """
 
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from bot.domain.presence import ServerStatus
@@ -148,6 +150,27 @@ class SessionEndedNotice(_AboutSession):
 
 
 @dataclass(frozen=True)
+class DebriefLink:
+    """One file a server sent back, and a link to download it until the debrief's expiry."""
+
+    kind: str
+    name: str
+    size: int
+    url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DebriefNotice(_AboutSession):
+    """After a session that served a game: who flew, what it cost, and the files it left, whose
+    links (and the files themselves) expire at ``expires_at``."""
+
+    session: SessionState
+    pilots: tuple[str, ...]
+    files: tuple[DebriefLink, ...]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class LaunchFailedNotice(_AboutSession):
     """The server could not be started; ``message`` is one plain sentence for the members."""
 
@@ -222,6 +245,7 @@ Notice = (
     | IdleWarningNotice
     | IdleWarningWithdrawnNotice
     | SessionEndedNotice
+    | DebriefNotice
     | LaunchFailedNotice
     | BookingConfirmedNotice
     | IntentFailedNotice
@@ -236,6 +260,7 @@ MUST_ARRIVE: tuple[type, ...] = (
     EndWarningNotice,
     LowCreditNotice,
     IdleWarningNotice,
+    DebriefNotice,
 )
 
 
@@ -248,7 +273,9 @@ class DeliveryFailed(Exception):
     """A notice that must arrive did not reach its readers; the services try again later."""
 
 
-_NOT_LOGGED = frozenset({"session", "password", "guild_id", "buyer_id", "status"})
+_NOT_LOGGED = frozenset(
+    {"session", "password", "guild_id", "buyer_id", "status", "files", "pilots"}
+)
 _RENAMED = {"message": "text"}
 """Fields whose names ``logging`` keeps for itself."""
 

@@ -75,7 +75,8 @@ class Transfers:
         *,
         lifetime: timedelta = SERVER_LINK_LIFETIME,
     ) -> None:
-        self._ledger = ledger
+        self.ledger = ledger
+        """The agent streams, where debrief files, pilots and the debrief post are facts."""
         self._instructions = instructions
         self._lifetime = lifetime
         self._store: ObjectStore | None = None
@@ -148,7 +149,7 @@ class Transfers:
     async def accept_uploaded(self, grant: Grant, uploaded: Sequence[Uploaded]) -> None:
         """Record each reported file that is really in the store with that size and SHA-256;
         the others are logged and left out."""
-        recorded = {item.key for item in (await self._ledger.record(grant.session_id)).debrief}
+        recorded = {item.key for item in (await self.ledger.record(grant.session_id)).debrief}
         for item in uploaded:
             if item.key in recorded:
                 continue
@@ -168,11 +169,11 @@ class Transfers:
                 size=item.size,
                 sha256=item.sha256,
             )
-            await self._ledger.append(grant.session_id, stored)
+            await self.ledger.append(grant.session_id, stored)
             recorded.add(item.key)
 
     async def debrief_files(self, session_id: str) -> tuple[DebriefFileStored, ...]:
-        return (await self._ledger.record(session_id)).debrief
+        return (await self.ledger.record(session_id)).debrief
 
     async def _problem(self, session_id: str, item: Uploaded) -> str | None:
         matched = _DEBRIEF_KEY.fullmatch(item.key)

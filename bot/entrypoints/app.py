@@ -324,6 +324,7 @@ class App:
         services.squadrons.carries_out_paid_requests = True
         await reconcile_at_start(rr.reconciler)
         await services.squadrons.resume_paid_requests()
+        await services.debriefs.resume()
         rr.reconciler.start()
         stack.push_async_callback(rr.reconciler.stop)
         pickup = asyncio.create_task(self._take_up_paid_requests(), name="paid-requests")

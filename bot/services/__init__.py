@@ -10,12 +10,15 @@ conditional on the version it decided on.
 from bot.agentapi import AgentApi
 from bot.clock import Clock
 from bot.cloud.base import ComputeProvider
+from bot.config import FilesSettings
 from bot.domain.pricing import Limits, Pricing
+from bot.files.limits import FileLimits
 from bot.notify import Notifier
 from bot.payments.service import PaymentService
 from bot.secrets import KeyRing
 from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
 from bot.services.background import BackgroundTasks
+from bot.services.debriefs import Debriefs
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
 from bot.services.missions import Library, MissionLibrary
@@ -69,6 +72,7 @@ class Services:
         agents: AgentApi,
         login_pool: LoginPool | None = None,
         keys: KeyRing | None = None,
+        file_limits: FileLimits | None = None,
     ) -> None:
         self.store = store
         self.view = view
@@ -81,6 +85,14 @@ class Services:
         self.background = BackgroundTasks()
         self.sightings = Sightings()
         streams = self.streams = Streams(store, view)
+        self.debriefs = Debriefs(
+            agents=agents,
+            notifier=notifier,
+            clock=clock,
+            limits=file_limits or FileLimits.from_settings(FilesSettings()),
+            background=self.background,
+            view=view,
+        )
         lifecycle = Lifecycle(
             streams=streams,
             provider=provider,
@@ -92,6 +104,7 @@ class Services:
             background=self.background,
             agents=agents,
             login_pool=login_pool,
+            debriefs=self.debriefs,
         )
         self.watch = ServerWatch(
             streams=streams,
@@ -149,6 +162,7 @@ class Services:
         """Let background work (launches under way, paid requests) finish, then close payments;
         paid requests waiting to be tried again are left for the next start-up."""
         self._intents.stop()
+        await self.debriefs.aclose()
         await self.background.drain()
         if self._payments is not None:
             await self._payments.aclose()

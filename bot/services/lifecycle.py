@@ -46,6 +46,7 @@ from bot.notify import (
     SessionExtendedNotice,
 )
 from bot.services.background import BackgroundTasks
+from bot.services.debriefs import Debriefs
 from bot.services.game_chat import GRACEFUL_END_LINE, chat_line
 from bot.services.logged import logged
 from bot.services.server_files import server_files
@@ -137,8 +138,10 @@ class Lifecycle:
         background: BackgroundTasks,
         agents: AgentApi,
         login_pool: LoginPool | None = None,
+        debriefs: Debriefs | None = None,
     ) -> None:
         self._streams = streams
+        self._debriefs = debriefs
         self._agents = agents
         self._background = background
         self._provider = provider
@@ -588,6 +591,8 @@ class Lifecycle:
                     ended.charged_cents or 0,
                 )
             )
+            if self._debriefs is not None:
+                self._debriefs.follow(ended)
             return ended
 
     # --- graceful end -----------------------------------------------------------------------

@@ -46,6 +46,7 @@ from bot.notify import (
     AdminAlertNotice,
     BookingConfirmedNotice,
     CreditsLandedNotice,
+    DebriefNotice,
     DeliveryFailed,
     EndWarningNotice,
     IdleWarningNotice,
@@ -67,6 +68,7 @@ from cogs.utils.labels import session_label
 from cogs.utils.render import (
     REASON_LABELS,
     billed,
+    debrief_embed,
     ended_status_embed,
     idle_saving,
     live_status_embed,
@@ -138,7 +140,9 @@ class DiscordNotifier:
         """Drop all the notifier keeps of a session: it ended, or was never started or booked."""
         self._messages.pop(session_id, None)
         self._origins.pop(session_id, None)
-        self._session_reports.pop(session_id, None)
+        for reported in self._session_reports.pop(session_id, set()):
+            # Still known once the session ended: its debrief does not report it again.
+            self._reported[reported] = None
 
     def expect(self, session_id: str, channel_id: int | None) -> None:
         """Post the news of the session about to be started or booked from ``channel_id`` there
@@ -269,6 +273,15 @@ class DiscordNotifier:
                 text = f"<@{session.booked_by}> {text}"
                 await self._post(session.guild_id, text, session=session)
                 self._origins.pop(session.session_id, None)
+            case DebriefNotice(session=session):
+                label = await session_label(self.bot.services, session)
+                currency = self.bot.services.pricing.currency
+                posted = await self._post(
+                    session.guild_id,
+                    f"<@{session.booked_by}> the debrief of {label}:",
+                    embed=debrief_embed(notice, label=label, currency=currency),
+                )
+                return posted is not None
             case LaunchFailedNotice(session=session, message=message):
                 label = await self._refresh(session, self._messages.pop(session.session_id, None))
                 await self._post(

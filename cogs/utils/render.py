@@ -16,6 +16,7 @@ from bot.domain.pricing import cost_at_rate
 from bot.domain.session import SessionState, SessionStatus, describe_minutes
 from bot.domain.settings import SETTINGS_CATALOGUE, SettingSpec, SquadronSettings
 from bot.domain.words import counted
+from bot.notify import DebriefNotice
 from bot.services import Quote
 from cogs.utils.parsing import format_duration
 
@@ -346,3 +347,60 @@ def settings_embed(settings: SquadronSettings) -> discord.Embed:
     for group, lines in groups.items():
         embed.add_field(name=_GROUP_TITLES[group], value="\n".join(lines)[:1024], inline=False)
     return embed
+
+
+DEBRIEF_KINDS = {"tacview": "Tacview", "track": "Track", "log": "Log", "save": "Campaign save"}
+MAX_FIELD = 1024
+MAX_DESCRIPTION = 4000
+TOO_LONG_LINK = "The link is too long for Discord; an operator can fetch the file."
+
+
+def debrief_embed(notice: DebriefNotice, *, label: str, currency: str) -> discord.Embed:
+    """The debrief of an ended session: when, how long, who flew, the cost, the files' links.
+    Pilots' names are the players' own: escaped, and cut to fit."""
+    session = notice.session
+    began = session.ready_at or session.start_at
+    ended = session.ended_at or session.end_at
+    cost = billed(session.billed_minutes or 0, session.charged_cents or 0, currency)
+    names = ", ".join(
+        discord.utils.escape_mentions(discord.utils.escape_markdown(name)) for name in notice.pilots
+    )
+    pilots = f"Pilots: {names}." if names else "No pilot took a slot."
+    if len(pilots) > MAX_FIELD:
+        pilots = pilots[: MAX_FIELD - 1] + "…"
+    lines = [
+        f"Flown from {discord.utils.format_dt(began, 'f')} to "
+        f"{discord.utils.format_dt(ended, 't')} ({describe_minutes(session.billed_minutes or 0)}).",
+        pilots,
+        f"Cost: {cost}.",
+    ]
+    if notice.files:
+        lines.append(
+            f"Links expire on {discord.utils.format_dt(notice.expires_at, 'D')}; "
+            "files are deleted then."
+        )
+    else:
+        lines.append("The server sent no file back.")
+    embed = discord.Embed(
+        title=f"Debrief · {label}",
+        description="\n".join(lines)[:MAX_DESCRIPTION],
+        colour=STATUS_COLOURS[SessionStatus.ENDED],
+    )
+    for file in notice.files[:20]:
+        link = f"[Download]({file.url})"
+        embed.add_field(
+            name=f"{DEBRIEF_KINDS.get(file.kind, file.kind)}: {file.name} ({_size(file.size)})"[
+                :256
+            ],
+            value=link if len(link) <= MAX_FIELD else TOO_LONG_LINK,
+            inline=False,
+        )
+    return embed
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
