@@ -12,7 +12,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from bot.agentapi import AgentApi
+from bot.agentapi import DEBRIEF_TARGETS, AgentApi, DebriefTarget
 from bot.agentapi.events import DebriefPostDelivered, DebriefPostRecorded
 from bot.agentapi.ledger import AgentRecord
 from bot.clock import Clock
@@ -50,10 +50,37 @@ class Debriefs:
         self._view = view
         self._sending: set[str] = set()
         self._retrying: set[asyncio.Task[None]] = set()
+        self._asked: dict[str, str] = {}
+        """The upload instruction posted to each ending session's server, by session."""
+
+    async def request_upload(self, state: SessionState, save_folder: str | None = None) -> None:
+        """Ask the session's server for its debrief files (Tacview, track, log, and the save
+        folder's files when the squadron keeps them), once; the agent sends them once its
+        mission is over. A failure to make the links is logged: a debrief never holds up an
+        end."""
+        if state.session_id in self._asked:
+            return
+        targets = DEBRIEF_TARGETS + ((DebriefTarget("save", save_folder),) if save_folder else ())
+        try:
+            instruction = await self._agents.transfers.request_debrief(
+                state.session_id, state.guild_id, self._limits.debrief_max_bytes, targets
+            )
+        except Exception:
+            log.exception(
+                "the debrief upload could not be asked for", extra={"session_id": state.session_id}
+            )
+            return
+        self._asked[state.session_id] = instruction.id
+
+    def upload_done(self, session_id: str) -> bool:
+        """Whether the server reported its debrief upload carried out (or none was asked)."""
+        asked = self._asked.get(session_id)
+        return asked is None or self._agents.transfers.debrief_sent(session_id, asked)
 
     def follow(self, ended: SessionState) -> None:
         """Post the debrief of a session that just ended, in the background; a failed send is
         tried again after each of ``RETRY_DELAYS``."""
+        self._asked.pop(ended.session_id, None)
         if _deserves_debrief(ended):
             self._background.spawn(self._first_try(ended), name=f"debrief:{ended.session_id}")
 

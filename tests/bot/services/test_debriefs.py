@@ -14,6 +14,7 @@ import pytest
 from bot.agentapi import Grant
 from bot.agentapi.events import agent_stream
 from bot.agentapi.schemas import Heartbeat, Player, Uploaded
+from bot.domain.mission_quota import BYTES_PER_MB
 from bot.domain.session import SessionState
 from bot.entrypoints.web import WebServer, create_web_app
 from bot.files.store import LocalObjectStore, ObjectKey
@@ -148,3 +149,42 @@ async def test_a_session_that_never_became_ready_gets_no_debrief(
 
     assert bot.notifier.of_type(DebriefNotice) == []
     assert "DebriefPostRecorded" not in await bot.types(agent_stream(started.session_id))
+
+
+async def test_the_upload_is_asked_once_with_the_save_folder_and_done_when_acknowledged(
+    bot: BotProcess, objects: LocalObjectStore
+) -> None:
+    await bot.fund(1_000)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+    debriefs, instructions = bot.services.debriefs, bot.services.agents.instructions
+
+    await debriefs.request_upload(started, "Missions/Saves")
+    await debriefs.request_upload(started, "Missions/Saves")
+
+    [upload] = instructions.pending(started.session_id)
+    assert upload.kind == "upload" and upload.uploads is not None
+    assert [(t.kind, t.pattern, len(t.links)) for t in upload.uploads] == [
+        ("tacview", "Tracks/Tacview/*.acmi", 4),
+        ("track", "Tracks/*.trk", 2),
+        ("log", "Logs/dcs.log", 1),
+        ("save", "Missions/Saves", 1),
+    ]
+    assert all(t.max_bytes == 500 * BYTES_PER_MB for t in upload.uploads)
+    assert not debriefs.upload_done(started.session_id)
+    instructions.acknowledge(started.session_id, [upload.id])
+    assert debriefs.upload_done(started.session_id)
+
+
+async def test_without_an_object_store_no_upload_is_asked_and_the_end_does_not_wait(
+    bot: BotProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bot.fund(1_000)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+
+    await bot.services.debriefs.request_upload(started)
+
+    assert bot.services.agents.instructions.pending(started.session_id) == []
+    assert bot.services.debriefs.upload_done(started.session_id)
+    assert "could not be asked for" in caplog.text
