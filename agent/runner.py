@@ -23,6 +23,7 @@ from agent.transfers import (
     UploadedFile,
     download,
     parse_downloads,
+    unpack,
     upload_all,
 )
 
@@ -106,6 +107,9 @@ class Agent:
         for spec in parse_downloads(entries):
             await asyncio.to_thread(download, self.root, spec)
             log.info("downloaded %s (%d bytes)", spec.path, spec.size)
+            if spec.unpack_to is not None:
+                count = await asyncio.to_thread(unpack, self.root, spec)
+                log.info("unpacked %d saved files into %s", count, spec.unpack_to)
 
     def heartbeat(self) -> dict[str, Any]:
         """The next heartbeat, from the hook's latest report and the uploads finished."""

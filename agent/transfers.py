@@ -29,6 +29,9 @@ MAX_DOWNLOAD_BYTES = 2 * 1024**3
 """The most one download may hold, whatever rr says (a mission is at most a few hundred MB)."""
 TIMEOUT_SECONDS = 60.0
 UPLOAD_FILE_FIELD = "file"
+MAX_UNPACKED_FILES = 2000
+MAX_UNPACKED_BYTES = 500 * 1000 * 1000
+"""A save's bounds when unpacked, as rr checked it before keeping it."""
 MAX_FIELD_LENGTH = 4096
 
 
@@ -45,6 +48,7 @@ class DownloadSpec:
     url: str
     sha256: str
     size: int
+    unpack_to: str | None = None
 
 
 def parse_downloads(entries: Any) -> list[DownloadSpec]:
@@ -64,8 +68,47 @@ def parse_downloads(entries: Any) -> list[DownloadSpec]:
             raise BadFiles(f"{path}: the download has no SHA-256.")
         if not isinstance(size, int) or not 0 <= size <= MAX_DOWNLOAD_BYTES:
             raise BadFiles(f"{path}: the download's size is not within 0 to 2 GiB.")
-        found.append(DownloadSpec(path, url, sha256.lower(), size))
+        unpack_to = entry.get("unpack_to")
+        if unpack_to is not None and (
+            not isinstance(unpack_to, str) or not safe_relative(unpack_to)
+        ):
+            raise BadFiles(f"{path}: the folder to unpack into is not a plain relative path.")
+        found.append(DownloadSpec(path, url, sha256.lower(), size, unpack_to))
     return found
+
+
+def unpack(root: Path, spec: DownloadSpec) -> int:
+    """Unpack the downloaded zip at ``spec.path`` into ``spec.unpack_to`` (each file replaced
+    in one step), then remove the zip; the number of files. `BadFiles` (nothing unpacked) for
+    a name leaving the folder, too many files or too many bytes."""
+    assert spec.unpack_to is not None
+    archive_path = root.joinpath(*spec.path.split("/"))
+    folder = root.joinpath(*spec.unpack_to.split("/"))
+    try:
+        with zipfile.ZipFile(archive_path) as archive:
+            entries = [info for info in archive.infolist() if not info.is_dir()]
+            if len(entries) > MAX_UNPACKED_FILES:
+                raise BadFiles(f"{spec.path}: the save holds too many files.")
+            if sum(info.file_size for info in entries) > MAX_UNPACKED_BYTES:
+                raise BadFiles(f"{spec.path}: the save unpacks to too many bytes.")
+            for info in entries:
+                if not safe_relative(info.filename):
+                    raise BadFiles(f"{spec.path}: the save holds a file named {info.filename!r}.")
+            for info in entries:
+                target = folder.joinpath(*info.filename.split("/"))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".")
+                try:
+                    with os.fdopen(handle, "wb") as file, archive.open(info) as source:
+                        while chunk := source.read(CHUNK_BYTES):
+                            file.write(chunk)
+                    os.replace(partial, target)
+                finally:
+                    Path(partial).unlink(missing_ok=True)
+    except (zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise BadFiles(f"{spec.path}: the save is not a readable zip ({error}).") from None
+    archive_path.unlink()
+    return len(entries)
 
 
 def download(root: Path, spec: DownloadSpec) -> None:

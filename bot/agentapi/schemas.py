@@ -105,6 +105,8 @@ class Download(_Strict):
     url: str
     sha256: str
     size: int
+    unpack_to: str | None = None
+    """A zip (a campaign save) to unpack into this folder, replacing its files, once checked."""
 
 
 class FilesReply(_Strict):

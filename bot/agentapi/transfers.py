@@ -44,6 +44,8 @@ class ServerDownload:
     key: ObjectKey
     sha256: str
     size: int
+    unpack_to: str | None = None
+    """A folder under the write folder to unpack this zip into (a campaign save)."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Transfers:
                 url=await self.store.download_link(item.key, self._lifetime),
                 sha256=item.sha256,
                 size=item.size,
+                unpack_to=item.unpack_to,
             )
             for item in found[1]
         ]

@@ -181,6 +181,32 @@ class Text(Rule):
         return text
 
 
+_FOLDER_PART = r"[A-Za-z0-9_][A-Za-z0-9 ._-]{0,63}"
+_FOLDER = re.compile(rf"{_FOLDER_PART}(/{_FOLDER_PART}){{0,7}}")
+
+
+@dataclass(frozen=True)
+class SaveFolder(Rule):
+    """A folder under the DCS write folder (``Missions/Saves``), or empty for none."""
+
+    kind: ClassVar[str] = "folder"
+
+    def allowed(self) -> str:
+        return (
+            "a folder under the server's DCS folder such as Missions/Saves, in up to 8 parts "
+            "of letters, digits, spaces, dots, dashes and underscores, or none"
+        )
+
+    def is_valid(self, value: object) -> bool:
+        return type(value) is str and (
+            value == "" or (_FOLDER.fullmatch(value) is not None and ".." not in value)
+        )
+
+    def parse_text(self, text: str) -> str:
+        folder = text.strip().replace("\\", "/").strip("/")
+        return "" if folder.lower() == "none" else folder
+
+
 @dataclass(frozen=True)
 class IniText(Rule):
     """Text for an INI file, where some characters would end or re-interpret the value."""
@@ -514,6 +540,12 @@ class SquadronSettings:
     missions: tuple[str, ...] = _setting((), MissionPaths(), "Missions a server starts with.")
     loop_missions: bool = _setting(True, _FLAG, "Start the mission list again after the last.")
     shuffle_missions: bool = _setting(False, _FLAG, "Play the mission list in random order.")
+    campaign_save_folder: str = _setting(
+        "",
+        SaveFolder(),
+        "Folder of a campaign's save files kept after each session and restored at the next "
+        "one of the same mission, e.g. Missions/Saves (none = off).",
+    )
     require_pure_clients: bool = _setting(True, _FLAG, "Refuse clients with modified game files.")
     require_pure_models: bool = _setting(True, _FLAG, "Refuse clients with modified 3D models.")
     require_pure_textures: bool = _setting(True, _FLAG, "Refuse clients with modified textures.")

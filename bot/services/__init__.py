@@ -13,6 +13,7 @@ from bot.cloud.base import ComputeProvider
 from bot.config import FilesSettings
 from bot.domain.pricing import Limits, Pricing
 from bot.files.limits import FileLimits
+from bot.files.miz.limits import MizLimits
 from bot.notify import Notifier
 from bot.payments.service import PaymentService
 from bot.secrets import KeyRing
@@ -22,6 +23,7 @@ from bot.services.debriefs import Debriefs
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
 from bot.services.missions import Library, MissionLibrary
+from bot.services.saves import CampaignSaves
 from bot.services.sessions import Booking, Quote, SessionService
 from bot.services.sightings import Sightings
 from bot.services.squadrons import LedgerEntry, Page, SquadronService
@@ -85,13 +87,18 @@ class Services:
         self.background = BackgroundTasks()
         self.sightings = Sightings()
         streams = self.streams = Streams(store, view)
+        files = file_limits or FileLimits.from_settings(FilesSettings())
+        self.saves = CampaignSaves(
+            store, agents.transfers, MizLimits(max_file_bytes=files.debrief_max_bytes)
+        )
         self.debriefs = Debriefs(
             agents=agents,
             notifier=notifier,
             clock=clock,
-            limits=file_limits or FileLimits.from_settings(FilesSettings()),
+            limits=files,
             background=self.background,
             view=view,
+            saves=self.saves,
         )
         lifecycle = Lifecycle(
             streams=streams,

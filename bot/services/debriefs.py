@@ -21,6 +21,7 @@ from bot.files.limits import FileLimits
 from bot.files.store import ObjectKey
 from bot.notify import DebriefLink, DebriefNotice, Notifier
 from bot.services.background import BackgroundTasks
+from bot.services.saves import CampaignSaves
 from bot.view.handle import ViewHandle
 
 log = logging.getLogger("rr.debriefs")
@@ -40,7 +41,9 @@ class Debriefs:
         limits: FileLimits,
         background: BackgroundTasks,
         view: ViewHandle,
+        saves: CampaignSaves,
     ) -> None:
+        self._saves = saves
         self._agents = agents
         self._ledger = agents.transfers.ledger
         self._notifier = notifier
@@ -53,13 +56,15 @@ class Debriefs:
         self._asked: dict[str, str] = {}
         """The upload instruction posted to each ending session's server, by session."""
 
-    async def request_upload(self, state: SessionState, save_folder: str | None = None) -> None:
+    async def request_upload(self, state: SessionState) -> None:
         """Ask the session's server for its debrief files (Tacview, track, log, and the save
-        folder's files when the squadron keeps them), once; the agent sends them once its
-        mission is over. A failure to make the links is logged: a debrief never holds up an
-        end."""
+        folder's files when the squadron keeps a campaign's saves), once; the agent sends them
+        once its mission is over. A failure to make the links is logged: a debrief never holds
+        up an end."""
         if state.session_id in self._asked:
             return
+        squadron = await self._view.squadron(state.guild_id)
+        save_folder = squadron.settings.campaign_save_folder if squadron else ""
         targets = DEBRIEF_TARGETS + ((DebriefTarget("save", save_folder),) if save_folder else ())
         try:
             instruction = await self._agents.transfers.request_debrief(
@@ -137,12 +142,27 @@ class Debriefs:
                     self.follow(state)
 
     async def _first_try(self, ended: SessionState) -> None:
+        await self._keep_saves(ended)
         if not await self.post(ended):
             task = asyncio.create_task(
                 self._retries(ended), name=f"debrief-retry:{ended.session_id}"
             )
             self._retrying.add(task)
             task.add_done_callback(self._retrying.discard)
+
+    async def _keep_saves(self, ended: SessionState) -> None:
+        """Keep the campaign save the server sent back for the next session of its mission."""
+        if ended.mission_name is None or ended.ended_at is None:
+            return
+        for file in await self._agents.transfers.debrief_files(ended.session_id):
+            if file.kind != "save":
+                continue
+            try:
+                await self._saves.keep(ended.guild_id, ended.mission_name, ended.ended_at, file)
+            except Exception:
+                log.exception(
+                    "a campaign save was not kept", extra={"session_id": ended.session_id}
+                )
 
     async def _retries(self, ended: SessionState) -> None:
         for delay in RETRY_DELAYS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
 import zipfile
 from datetime import timedelta
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.files import BadFiles
 from agent.transfers import (
     DownloadSpec,
     TransferFailed,
     download,
     form_head,
     post_file,
+    unpack,
     upload_all,
 )
 from bot.agentapi import DebriefTarget, ServerDownload
@@ -217,3 +220,41 @@ def test_uploads_that_fail_are_left_out_and_do_not_raise(tmp_path: Path) -> None
         "not a target",
     ]
     assert upload_all(tmp_path, targets, tmp_path / ".scratch") == []
+
+
+def save_zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+async def test_a_campaign_save_is_unpacked_into_its_folder_before_dcs_starts(
+    rr: Rr, server: Server
+) -> None:
+    save = save_zip({"pretense.json": b'{"turn": 2}', "dsmc/state.lua": b"t = {}"})
+    assert rr.objects is not None
+    info = await rr.objects.put(SQUADRON, save)
+    sha = hashlib.sha256(save).hexdigest()
+    download = ServerDownload(".rr-download/save.zip", info.key, sha, info.size, "Missions/Saves")
+    rr.api.transfers.put_downloads(SESSION, 1, [download])
+    folder = server.agent.root / "Missions" / "Saves"
+    folder.mkdir(parents=True)
+    (folder / "pretense.json").write_bytes(b'{"turn": 1}')
+
+    assert await server.agent.boot()
+
+    assert (folder / "pretense.json").read_bytes() == b'{"turn": 2}'
+    assert (folder / "dsmc" / "state.lua").read_bytes() == b"t = {}"
+    assert not (server.agent.root / ".rr-download" / "save.zip").exists()
+    assert server.started
+
+
+def test_a_save_naming_a_file_outside_its_folder_is_not_unpacked(tmp_path: Path) -> None:
+    (tmp_path / "save.zip").write_bytes(save_zip({"ok.json": b"1", "../../evil.lua": b"x"}))
+    spec = DownloadSpec("save.zip", "http://unused", "0" * 64, 0, "Missions/Saves")
+
+    with pytest.raises(BadFiles, match=r"evil\.lua"):
+        unpack(tmp_path, spec)
+    assert not (tmp_path / "Missions").exists()

@@ -20,6 +20,7 @@ from bot.domain.settings import (
     Flag,
     IniText,
     MissionPaths,
+    SaveFolder,
     SettingsError,
     SettingSpec,
     SquadronSettings,
@@ -129,6 +130,8 @@ def value_for(spec: SettingSpec) -> st.SearchStrategy[Any]:
         return st.sampled_from(REGIONS)
     if isinstance(rule, MissionPaths):
         return st.lists(mission_path(), max_size=3).map(tuple)
+    if isinstance(rule, SaveFolder):
+        return st.sampled_from(["", "Missions/Saves", "Missions/Pretense saves", "DSMC"])
     raise AssertionError(f"no strategy for {spec.key}")
 
 

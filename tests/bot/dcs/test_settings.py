@@ -18,6 +18,7 @@ from bot.domain.settings import (
     Flag,
     IniText,
     MissionPaths,
+    SaveFolder,
     SettingsError,
     SquadronSettings,
     Text,
@@ -66,6 +67,8 @@ def bad_values(rule: object) -> list[object]:
             return ["Mars/Olympus", "utc", "localtime", "Factory", "../etc/passwd", "", 0]
         case AwsRegion():
             return ["EU-CENTRAL-1", "eu central 1", "", "eu-central", 1]
+        case SaveFolder():
+            return ["../Saves", "/abs", "C:\\Saves", "Saves\\x", "a/../b", "a//b", ".hidden", 5]
         case MissionPaths(max_count=count):
             return [
                 ["a.miz"],

@@ -4,9 +4,7 @@ to the files the server sent back; recorded before it is sent, sent until delive
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,27 +14,12 @@ from bot.agentapi.events import agent_stream
 from bot.agentapi.schemas import Heartbeat, Player, Uploaded
 from bot.domain.mission_quota import BYTES_PER_MB
 from bot.domain.session import SessionState
-from bot.entrypoints.web import WebServer, create_web_app
 from bot.files.store import LocalObjectStore, ObjectKey
-from bot.files.store.signing import LinkSigner
 from bot.notify import DebriefNotice
 from tests.bot.services.harness import GUILD, MINUTE, BotProcess, member
 
 TACVIEW = b"FileType=text/acmi/tacview\nFileVersion=2.2\n0,ReferenceTime=2026-11-28T18:00:00Z\n"
 DAYS = timedelta(days=7)
-
-
-@pytest.fixture
-async def objects(bot: BotProcess, tmp_path: Path) -> AsyncIterator[LocalObjectStore]:
-    """The local object store behind a web app of its own, attached to the agent API."""
-    web = WebServer("127.0.0.1", 0)
-    store = LocalObjectStore(
-        tmp_path / "files", LinkSigner(b"k" * 32, bot.clock.now), f"http://127.0.0.1:{web.port}"
-    )
-    await web.start(create_web_app(health={}, routes=store.web_routes()))
-    bot.services.agents.transfers.attach(store)
-    yield store
-    await web.stop()
 
 
 async def flown(bot: BotProcess, objects: LocalObjectStore) -> SessionState:
@@ -151,7 +134,7 @@ async def test_a_session_that_never_became_ready_gets_no_debrief(
     assert "DebriefPostRecorded" not in await bot.types(agent_stream(started.session_id))
 
 
-async def test_the_upload_is_asked_once_with_the_save_folder_and_done_when_acknowledged(
+async def test_the_upload_is_asked_once_and_done_when_acknowledged(
     bot: BotProcess, objects: LocalObjectStore
 ) -> None:
     await bot.fund(1_000)
@@ -159,8 +142,8 @@ async def test_the_upload_is_asked_once_with_the_save_folder_and_done_when_ackno
     await bot.services.background.drain()
     debriefs, instructions = bot.services.debriefs, bot.services.agents.instructions
 
-    await debriefs.request_upload(started, "Missions/Saves")
-    await debriefs.request_upload(started, "Missions/Saves")
+    await debriefs.request_upload(started)
+    await debriefs.request_upload(started)
 
     [upload] = instructions.pending(started.session_id)
     assert upload.kind == "upload" and upload.uploads is not None
@@ -168,7 +151,6 @@ async def test_the_upload_is_asked_once_with_the_save_folder_and_done_when_ackno
         ("tacview", "Tracks/Tacview/*.acmi", 4),
         ("track", "Tracks/*.trk", 2),
         ("log", "Logs/dcs.log", 1),
-        ("save", "Missions/Saves", 1),
     ]
     assert all(t.max_bytes == 500 * BYTES_PER_MB for t in upload.uploads)
     assert not debriefs.upload_done(started.session_id)
