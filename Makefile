@@ -29,6 +29,7 @@ bench: $(INSTALLED)
 	$(BIN)/python -m bench.miz
 	$(BIN)/python -m bench.missions
 	$(BIN)/python -m bench.failover
+	$(BIN)/python -m bench.transfers
 
 # The stamp is older than pyproject.toml when the dependencies changed: install again.
 $(INSTALLED): pyproject.toml
