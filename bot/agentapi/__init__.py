@@ -4,7 +4,8 @@
 routes (see `bot.agentapi.routes` for the protocol). The lifecycle mints a launch's credential
 before the launch (the provider hands it to the server's agent) and calls ``end`` once the
 session has ended; the files come from a `SessionFiles` (rr renders them when asked).
-``transfers`` makes the links into the object store the app attaches.
+``transfers`` makes the links into the object store the app attaches, for the downloads its
+``downloads`` names.
 """
 
 from bot.agentapi.api import AgentApi
@@ -15,7 +16,14 @@ from bot.agentapi.instructions import InstructionQueue
 from bot.agentapi.ledger import AgentLedger
 from bot.agentapi.ratelimit import RateLimiter
 from bot.agentapi.routes import agent_routes
-from bot.agentapi.transfers import DEBRIEF_TARGETS, DebriefTarget, ServerDownload, Transfers
+from bot.agentapi.transfers import (
+    DEBRIEF_TARGETS,
+    DebriefTarget,
+    LaunchDownloads,
+    ServerDownload,
+    SessionDownloads,
+    Transfers,
+)
 from bot.clock import Clock
 from eventstore import EventStore
 
@@ -48,10 +56,12 @@ __all__ = [
     "Grant",
     "HeartbeatBook",
     "InstructionQueue",
+    "LaunchDownloads",
     "LaunchFiles",
     "ServerDownload",
     "ServerReport",
     "SessionActivity",
+    "SessionDownloads",
     "SessionFiles",
     "Transfers",
     "agent_routes",

@@ -40,4 +40,3 @@ class AgentApi:
         self.credentials.forget(session_id)
         self.heartbeats.forget(session_id)
         self.instructions.forget(session_id)
-        self.transfers.forget(session_id)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from bot.agentapi.credentials import Grant
 from bot.agentapi.events import DebriefFileStored
@@ -65,6 +66,26 @@ DEBRIEF_TARGETS = (
 """Asked of every server at its end; a campaign save is added when the squadron keeps one."""
 
 
+class SessionDownloads(Protocol):
+    async def downloads_for(self, session_id: str, attempt: int) -> Sequence[ServerDownload]:
+        """What launch ``attempt`` of the session downloads at boot (none: empty)."""
+        ...
+
+
+class LaunchDownloads:
+    """Downloads put in memory per launch: a `SessionDownloads` for tests and the API alone."""
+
+    def __init__(self) -> None:
+        self._downloads: dict[str, tuple[int, tuple[ServerDownload, ...]]] = {}
+
+    def put(self, session_id: str, attempt: int, downloads: Sequence[ServerDownload]) -> None:
+        self._downloads[session_id] = (attempt, tuple(downloads))
+
+    async def downloads_for(self, session_id: str, attempt: int) -> Sequence[ServerDownload]:
+        found = self._downloads.get(session_id)
+        return () if found is None or found[0] != attempt else found[1]
+
+
 class NoObjectStore(RuntimeError):
     """Links were asked for before the app attached its object store."""
 
@@ -82,7 +103,8 @@ class Transfers:
         self._instructions = instructions
         self._lifetime = lifetime
         self._store: ObjectStore | None = None
-        self._downloads: dict[str, tuple[int, tuple[ServerDownload, ...]]] = {}
+        self.downloads: SessionDownloads = LaunchDownloads()
+        """What each launch downloads; the services replace it with theirs."""
 
     def attach(self, store: ObjectStore) -> None:
         """The object store the links point into (the app opens it after building rr)."""
@@ -96,19 +118,9 @@ class Transfers:
 
     # --- at boot ----------------------------------------------------------------------------
 
-    def put_downloads(
-        self, session_id: str, attempt: int, downloads: Sequence[ServerDownload]
-    ) -> None:
-        self._downloads[session_id] = (attempt, tuple(downloads))
-
-    def forget(self, session_id: str) -> None:
-        self._downloads.pop(session_id, None)
-
     async def downloads_for(self, grant: Grant) -> list[Download]:
         """Fresh links for the launch's downloads (none if the launch has none)."""
-        found = self._downloads.get(grant.session_id)
-        if found is None or found[0] != grant.attempt:
-            return []
+        found = await self.downloads.downloads_for(grant.session_id, grant.attempt)
         return [
             Download(
                 path=item.path,
@@ -117,7 +129,7 @@ class Transfers:
                 size=item.size,
                 unpack_to=item.unpack_to,
             )
-            for item in found[1]
+            for item in found
         ]
 
     # --- at the end -------------------------------------------------------------------------

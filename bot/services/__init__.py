@@ -20,6 +20,7 @@ from bot.secrets import KeyRing
 from bot.services.admin import AdminService, Health, Reconciler, SchedulerStatus
 from bot.services.background import BackgroundTasks
 from bot.services.debriefs import Debriefs
+from bot.services.downloads import ViewDownloads
 from bot.services.intents import Intent, IntentRunner
 from bot.services.lifecycle import ComputeSettings, Lifecycle, LoginPool
 from bot.services.missions import Library, MissionLibrary
@@ -91,6 +92,7 @@ class Services:
         self.saves = CampaignSaves(
             store, agents.transfers, MizLimits(max_file_bytes=files.debrief_max_bytes)
         )
+        agents.transfers.downloads = ViewDownloads(view, self.saves)
         self.debriefs = Debriefs(
             agents=agents,
             notifier=notifier,

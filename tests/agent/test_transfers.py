@@ -45,7 +45,7 @@ async def stored_mission(rr: Rr, data: bytes = MISSION) -> ServerDownload:
 async def test_boot_downloads_the_sessions_mission_byte_exact_before_starting_dcs(
     rr: Rr, server: Server
 ) -> None:
-    rr.api.transfers.put_downloads(SESSION, 1, [await stored_mission(rr)])
+    rr.downloads.put(SESSION, 1, [await stored_mission(rr)])
 
     assert await server.agent.boot()
 
@@ -58,13 +58,11 @@ async def test_a_download_that_does_not_match_is_refused_and_fetched_again_with_
     rr: Rr, server: Server
 ) -> None:
     good = await stored_mission(rr)
-    rr.api.transfers.put_downloads(
-        SESSION, 1, [ServerDownload(MISSION_PATH, good.key, "0" * 64, good.size)]
-    )
+    rr.downloads.put(SESSION, 1, [ServerDownload(MISSION_PATH, good.key, "0" * 64, good.size)])
 
     async def fix(sleeps: int) -> None:
         if sleeps == 2:
-            rr.api.transfers.put_downloads(SESSION, 1, [good])
+            rr.downloads.put(SESSION, 1, [good])
 
     server.clock.on_sleep = fix
     assert await server.agent.boot()
@@ -238,7 +236,7 @@ async def test_a_campaign_save_is_unpacked_into_its_folder_before_dcs_starts(
     info = await rr.objects.put(SQUADRON, save)
     sha = hashlib.sha256(save).hexdigest()
     download = ServerDownload(".rr-download/save.zip", info.key, sha, info.size, "Missions/Saves")
-    rr.api.transfers.put_downloads(SESSION, 1, [download])
+    rr.downloads.put(SESSION, 1, [download])
     folder = server.agent.root / "Missions" / "Saves"
     folder.mkdir(parents=True)
     (folder / "pretense.json").write_bytes(b'{"turn": 1}')

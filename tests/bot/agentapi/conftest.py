@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.agentapi import AgentApi, LaunchFiles, agent_routes, build_agent_api
+from bot.agentapi import AgentApi, LaunchDownloads, LaunchFiles, agent_routes, build_agent_api
 from bot.entrypoints.web import create_web_app
 from bot.files.store import LocalObjectStore
 from bot.files.store.signing import LinkSigner
@@ -47,6 +47,7 @@ class Rr:
     sessions: ActiveSessions
     clock: FakeClock
     server: TestServer
+    downloads: LaunchDownloads
     objects: LocalObjectStore | None = None
     """The object store the agent's links point into (a folder behind the same web app)."""
 
@@ -78,6 +79,7 @@ def make_rr(port: int | None = None, objects_root: Path | None = None) -> Rr:
     sessions = ActiveSessions()
     files = LaunchFiles()
     api = build_agent_api(store, sessions, clock, files=files)
+    downloads = api.transfers.downloads = LaunchDownloads()
     port = port or free_tcp_port()
     objects = None
     routes = [agent_routes(api)]
@@ -88,7 +90,7 @@ def make_rr(port: int | None = None, objects_root: Path | None = None) -> Rr:
         routes.extend(objects.web_routes())
     app = create_web_app(health={}, routes=routes)
     server = TestServer(app, host="127.0.0.1", port=port)
-    return Rr(api, files, store, sessions, clock, server, objects)
+    return Rr(api, files, store, sessions, clock, server, downloads, objects)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ async def test_the_files_reply_lists_downloads_with_short_lived_links(
     assert rr.objects is not None
     info = await rr.objects.put(SQUADRON, b"miz bytes")
     sha = hashlib.sha256(b"miz bytes").hexdigest()
-    rr.api.transfers.put_downloads(SESSION, 1, [ServerDownload("Missions/a.miz", info.key, sha, 9)])
+    rr.downloads.put(SESSION, 1, [ServerDownload("Missions/a.miz", info.key, sha, 9)])
 
     async with http.get(files_url(rr), headers=auth(token)) as response:
         [entry] = (await response.json())["downloads"]

@@ -128,3 +128,31 @@ async def test_the_upload_asks_for_the_squadrons_save_folder(
     [upload] = bot.services.agents.instructions.pending(started.session_id)
     assert upload.uploads is not None
     assert [(t.kind, t.pattern) for t in upload.uploads][-1] == ("save", "Missions/Saves")
+
+
+async def test_the_next_session_of_the_mission_downloads_the_current_save_others_do_not(
+    bot: BotProcess, objects: LocalObjectStore, squadron: None
+) -> None:
+    save = zipped(b'{"turn": 1}')
+    await session_saving(bot, objects, save)
+    downloads = bot.services.agents.transfers.downloads
+
+    started = await bot.services.sessions.start(member(), duration_minutes=60, mission_name=MISSION)
+    await bot.services.background.drain()
+    same = await bot.services.sessions.get(started.session_id)
+    [download] = await downloads.downloads_for(same.session_id, same.attempt)
+    assert (download.unpack_to, download.sha256) == (
+        "Missions/Saves",
+        hashlib.sha256(save).hexdigest(),
+    )
+    assert await downloads.downloads_for(same.session_id, same.attempt + 1) == ()
+    await bot.services.sessions.terminate(same.session_id, "stopped_by_user")
+
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+    other = await bot.services.sessions.get(started.session_id)
+    assert await downloads.downloads_for(other.session_id, other.attempt) == []
+    await bot.services.squadrons.change_settings(
+        member(manager=True), {"campaign_save_folder": "none"}
+    )
+    assert await downloads.downloads_for(other.session_id, other.attempt) == []
