@@ -620,6 +620,9 @@ class Lifecycle:
         if state.session_id not in self._ending:
             self._ending[state.session_id] = state.termination_reason or "stopped_by_user"
             self._agents.instructions.post_end_mission(state.session_id)
+            if self._debriefs is not None:
+                # The agent uploads once the mission is over and its files are written.
+                await self._debriefs.request_upload(state)
         return state
 
     def _mission_to_save(self, state: SessionState) -> bool:
@@ -635,9 +638,14 @@ class Lifecycle:
 
     def _graceful_end_done(self, state: SessionState) -> bool:
         """The agent reports the mission ended (its files are written), or a hook that no
-        longer answers: nothing more to wait for."""
+        longer answers, and the debrief it was asked for uploaded: nothing more to wait for."""
         report = self._reported(state)
-        return report is not None and report.state in MISSION_OVER
+        return report is not None and self._over_and_debriefed(report)
+
+    def _over_and_debriefed(self, report: ServerReport) -> bool:
+        return report.state in MISSION_OVER and (
+            self._debriefs is None or self._debriefs.upload_done(report.session_id)
+        )
 
     async def _start_graceful_end(self, state: SessionState, actor: Actor) -> SessionState:
         """Record the bound of the graceful end and tell the pilots; the session as it is now
@@ -662,10 +670,12 @@ class Lifecycle:
         return started
 
     def _heard(self, report: ServerReport) -> None:
-        """A server ending its mission for rr reports it over: terminate it now, not at the
-        bound (in the background: this runs inside the agent's heartbeat)."""
+        """A server ending its mission for rr reports it over and its debrief uploaded:
+        terminate it now, not at the bound (in the background: this runs inside the agent's
+        heartbeat, before the heartbeat's acknowledgements, so the upload's is heard with the
+        next one)."""
         reason = self._ending.get(report.session_id)
-        if reason is None or report.state not in MISSION_OVER:
+        if reason is None or not self._over_and_debriefed(report):
             return
         del self._ending[report.session_id]
         self._background.spawn(

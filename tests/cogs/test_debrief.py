@@ -42,6 +42,8 @@ async def test_the_debrief_names_the_pilots_and_links_each_file_until_it_expires
     sha = hashlib.sha256(TACVIEW).hexdigest()
     uploaded = Uploaded(kind="tacview", name="Op.acmi", size=len(TACVIEW), sha256=sha, key=key)
     await agents.transfers.accept_uploaded(grant, [uploaded])
+    stopped = Heartbeat(seq=2, state="stopped", mission="Op", players=[], acked=[])
+    await agents.heartbeats.accept(grant, stopped)  # the mission ended before the stop
     await w.advance(timedelta(minutes=30))
 
     handle = await w.emu.invoke(w.guild, w.manager, "server stop")

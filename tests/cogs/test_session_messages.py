@@ -11,7 +11,7 @@ from bot.domain.actor import Actor
 from cogs.utils.notifier import GRACEFUL_END_TOLD
 from discord_emulator import Message
 from discord_emulator.models import walk_components
-from tests.bot.services.agent_reports import kinds, report
+from tests.bot.services.agent_reports import instructions, kinds, report
 from tests.cogs.conftest import World
 from tests.cogs.test_commands import newest, start_server
 
@@ -238,8 +238,12 @@ async def test_a_stop_ends_the_mission_first_and_says_those_minutes_are_not_bill
     await (await stop.click("confirm")).response()
     progress = await w.emu.until(lambda: newest(stop.messages, "ending its mission"), "progress")
     assert "billing stopped now" in progress.content
-    assert kinds(w.app.services, session)[-1] == ("end_mission", None)
+    assert kinds(w.app.services, session)[-2:] == [("end_mission", None), ("upload", None)]
     await w.advance(timedelta(seconds=30))
+    await report(w.app.services, session, "stopped")
+    # The agent then reports the debrief upload done (nothing to send here), and is heard.
+    upload = instructions(w.app.services, session)[-1]
+    w.app.services.agents.instructions.acknowledge(session.session_id, [upload.id])
     await report(w.app.services, session, "stopped")
     await w.app.services.background.drain()
 

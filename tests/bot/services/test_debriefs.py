@@ -33,9 +33,11 @@ async def flown(bot: BotProcess, objects: LocalObjectStore) -> SessionState:
     agents = bot.services.agents
     await agents.credentials.mint(session_id, ready.attempt)
     grant = Grant(session_id, ready.attempt)
-    for seq, names in enumerate([["Viper 1-1"], ["Viper 1-1", "Hornet *2-1*"]], start=1):
+    flights = [["Viper 1-1"], ["Viper 1-1", "Hornet *2-1*"], []]
+    for seq, names in enumerate(flights, start=1):
         players = [Player(id=i + 2, name=n, side=2, slot=str(i)) for i, n in enumerate(names)]
-        beat = Heartbeat(seq=seq, state="running", mission="Op", players=players, acked=[])
+        state = "running" if names else "stopped"  # the mission ended: no graceful end needed
+        beat = Heartbeat(seq=seq, state=state, mission="Op", players=players, acked=[])
         await agents.heartbeats.accept(grant, beat)
     key = ObjectKey.debrief(GUILD, session_id, "tacview-1")
     objects.path(key).parent.mkdir(parents=True)
@@ -170,3 +172,54 @@ async def test_without_an_object_store_no_upload_is_asked_and_the_end_does_not_w
     assert bot.services.agents.instructions.pending(started.session_id) == []
     assert bot.services.debriefs.upload_done(started.session_id)
     assert "could not be asked for" in caplog.text
+
+
+async def test_the_graceful_end_waits_for_the_debrief_upload_then_terminates_and_posts_it(
+    bot: BotProcess, objects: LocalObjectStore
+) -> None:
+    await bot.fund(1_000)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+    ready = await bot.services.sessions.check_ready(started.session_id)
+    agents = bot.services.agents
+    grant = Grant(ready.session_id, ready.attempt)
+    pilot = [Player(id=2, name="Viper 1-1", side=2, slot="1")]
+
+    async def beat(state: str, acked: list[str], uploaded: tuple[Uploaded, ...] = ()) -> None:
+        seq = agents.heartbeats.last_seq(grant) + 1
+        heartbeat = Heartbeat(
+            seq=seq, state=state, mission="Op", players=pilot, acked=acked, uploaded=list(uploaded)
+        )
+        await agents.heartbeats.accept(grant, heartbeat)
+        await agents.transfers.accept_uploaded(grant, heartbeat.uploaded)
+        agents.instructions.acknowledge(grant.session_id, heartbeat.acked)
+        await bot.services.background.drain()
+
+    await beat("running", [])
+    await bot.clock.advance(30 * MINUTE)
+    stopping = await bot.services.sessions.stop(member(), ready.session_id)
+    end_mission, upload = agents.instructions.pending(ready.session_id)[-2:]
+    assert (end_mission.kind, upload.kind) == ("end_mission", "upload")
+    assert upload.uploads is not None
+
+    await beat("stopped", [end_mission.id])
+    assert (await bot.services.sessions.get(stopping.session_id)).status.value == "terminating"
+
+    form = upload.uploads[0].links[0]
+    objects.path(ObjectKey(form.key)).parent.mkdir(parents=True, exist_ok=True)
+    objects.path(ObjectKey(form.key)).write_bytes(TACVIEW)
+    uploaded = Uploaded(
+        kind="tacview",
+        name="Tacview-Op.acmi",
+        size=len(TACVIEW),
+        sha256=hashlib.sha256(TACVIEW).hexdigest(),
+        key=form.key,
+    )
+    await beat("stopped", [upload.id], (uploaded,))
+    await beat("stopped", [])  # the next heartbeat hears the upload done: terminated
+
+    ended = await bot.services.sessions.get(stopping.session_id)
+    assert ended.status.value == "ended" and ended.billed_minutes == 30
+    debrief = await bot.notifier.wait_for(DebriefNotice)
+    assert debrief.pilots == ("Viper 1-1",)
+    assert [(f.kind, f.name) for f in debrief.files] == [("tacview", "Tacview-Op.acmi")]
