@@ -176,11 +176,12 @@ class Debriefs:
     async def _notice(
         self, ended: SessionState, record: AgentRecord, expires_at: datetime
     ) -> DebriefNotice:
-        store = self._agents.transfers.store
         expires_in = expires_at - self._clock.now()
         links = []
-        for file in record.debrief:
-            url = await store.download_link(ObjectKey(file.key), expires_in, filename=file.name)
+        for file in record.debrief:  # the store is asked for links only when there are files
+            url = await self._agents.transfers.store.download_link(
+                ObjectKey(file.key), expires_in, filename=file.name
+            )
             links.append(DebriefLink(file.kind, file.name, file.size, url))
         return DebriefNotice(ended, record.pilots, tuple(links), expires_at)
 

@@ -223,3 +223,18 @@ async def test_the_graceful_end_waits_for_the_debrief_upload_then_terminates_and
     debrief = await bot.notifier.wait_for(DebriefNotice)
     assert debrief.pilots == ("Viper 1-1",)
     assert [(f.kind, f.name) for f in debrief.files] == [("tacview", "Tacview-Op.acmi")]
+
+
+async def test_without_an_object_store_a_debrief_without_files_is_still_posted(
+    bot: BotProcess,
+) -> None:
+    await bot.fund(1_000)
+    started = await bot.services.sessions.start(member(), duration_minutes=60)
+    await bot.services.background.drain()
+    ready = await bot.services.sessions.check_ready(started.session_id)
+
+    await bot.services.sessions.terminate(ready.session_id, "stopped_by_user")
+    await bot.services.background.drain()
+
+    [debrief] = bot.notifier.of_type(DebriefNotice)
+    assert (debrief.pilots, debrief.files) == ((), ())
