@@ -146,7 +146,7 @@ def _files(api: AgentApi) -> Handler:
 async def _downloads(api: AgentApi, grant: Grant) -> list[Download]:
     try:
         return await api.transfers.downloads_for(grant)
-    except (NoObjectStore, BotoCoreError, ClientError):
+    except (NoObjectStore, LookupError, BotoCoreError, ClientError):
         log.exception("the links to a launch's downloads could not be made")
         raise Refusal(
             503, "unavailable", "rr cannot make the download links now; try again."

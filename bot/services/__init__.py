@@ -92,7 +92,7 @@ class Services:
         self.saves = CampaignSaves(
             store, agents.transfers, MizLimits(max_file_bytes=files.debrief_max_bytes)
         )
-        agents.transfers.downloads = ViewDownloads(view, self.saves)
+        agents.transfers.downloads = ViewDownloads(view, self.saves, agents.transfers)
         self.debriefs = Debriefs(
             agents=agents,
             notifier=notifier,
