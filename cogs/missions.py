@@ -11,6 +11,7 @@ from bot.domain.mission_quota import BYTES_PER_MB
 from bot.services import Library
 from cogs.utils.auth import actor_for, require_guild, require_manager
 from cogs.utils.client import RRBot
+from cogs.utils.saves import RollbackView, saves_embed
 
 MAX_CHOICES = 25
 COALITIONS = {"blue": "Blue", "red": "Red", "neutrals": "Neutral"}
@@ -71,6 +72,25 @@ class MissionsCog(commands.Cog):
             f"Removed **{removed.name}** from the library.", ephemeral=True
         )
 
+    @mission.command(name="saves", description="A mission's campaign saves; roll back to one.")
+    @app_commands.describe(mission="The mission's name.")
+    async def saves(self, interaction: discord.Interaction, mission: str) -> None:
+        guild_id = require_guild(interaction)
+        actor = await actor_for(interaction, self.services, self.bot.options.operator_ids)
+        found = await self.services.saves.saves(guild_id, mission)
+        embed = saves_embed(mission, found)
+        if not (actor.is_manager or actor.is_operator) or len(found.saves) < 2:
+            await interaction.response.send_message(embed=embed, ephemeral=True)
+            return
+
+        async def choose(_: discord.Interaction, key: str) -> None:
+            await self.services.saves.choose(actor, guild_id, mission, key)
+
+        view = RollbackView(interaction.user.id, mission, found, choose)
+        sent = await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
+        view.shown_on(interaction, sent.message_id)
+
+    @saves.autocomplete("mission")
     @info.autocomplete("name")
     @remove.autocomplete("name")
     async def _library_names(

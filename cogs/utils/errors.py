@@ -12,11 +12,12 @@ from discord import app_commands
 
 from bot.domain.errors import Conflict, DomainError, NotFound
 from bot.domain.settings import SettingsError
+from bot.services.saves import SaveRefused
 from cogs.utils.parsing import InputError
 
 log = logging.getLogger("rr.discord")
 
-PLAIN_ERRORS = (InputError, SettingsError)
+PLAIN_ERRORS = (InputError, SettingsError, SaveRefused)
 STARTING_UP = "rr is starting up; try again in a few seconds."
 
 
