@@ -61,7 +61,6 @@ async def test_the_agent_downloads_the_sessions_library_mission_where_dcs_looks_
     assert (download.path, download.size) == ("Missions/red_flag.miz", len(red_flag))
     assert download.sha256 == hashlib.sha256(red_flag).hexdigest()
 
-    services.agents.files.put(session.session_id, session.attempt, {"Config/a.lua": b"a = 1\n"})
     token = await services.agents.credentials.mint(session.session_id, session.attempt)
     server = TestServer(create_web_app(health={}, routes=[agent_routes(services.agents)]))
     await server.start_server()
