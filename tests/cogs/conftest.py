@@ -3,11 +3,12 @@ sandbox checkout, local compute) with the unmodified discord.py client connected
 emulator on loopback, all on a fake clock so that timers are driven without sleeping."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import pytest
@@ -29,8 +30,10 @@ from discord_emulator import (
 from eventstore import StoredEvent
 from tests.fakes.clock import FakeClock, settle
 
-READY_LIMIT_SECONDS = 30.0
-READY_POLL_SECONDS = 0.05
+REAL_TIME_LIMIT_SECONDS = 30.0
+POLL_SECONDS = 0.05
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,37 +70,45 @@ class World:
         await self.clock.advance(delta)
         await settle()
 
+    async def until(self, check: Callable[[], Awaitable[T | None]], what: str) -> T:
+        """``check()``'s first value that is not None. rr's state moves in real time as the
+        stand-in's agent reports, so this polls (a bound on waiting, not a timer)."""
+        for _ in range(int(REAL_TIME_LIMIT_SECONDS / POLL_SECONDS)):
+            found = await check()
+            if found is not None:
+                return found
+            await asyncio.sleep(POLL_SECONDS)
+        raise AssertionError(f"{what} did not come within {REAL_TIME_LIMIT_SECONDS:g} s")
+
     async def ready(self) -> SessionState:
-        """The guild's session once its server is ready, which comes in real time: when the
-        stand-in's mission runs, as its agent reports (a bound on waiting, not a timer)."""
-        for _ in range(int(READY_LIMIT_SECONDS / READY_POLL_SECONDS)):
-            for session in await self.app.services.sessions.for_guild(self.guild_id):
-                if session.is_active and session.ready_at is not None:
-                    return session
-            await asyncio.sleep(READY_POLL_SECONDS)
-        raise AssertionError(f"no server was ready within {READY_LIMIT_SECONDS:g} s")
+        """The guild's session once its server is ready: when the stand-in's mission runs."""
+
+        async def ready_session() -> SessionState | None:
+            sessions = await self.app.services.sessions.for_guild(self.guild_id)
+            return next((s for s in sessions if s.is_active and s.ready_at is not None), None)
+
+        return await self.until(ready_session, "a ready server")
 
     async def ended(self, session_id: str) -> SessionState:
         """The session once it has ended: a stop ends the mission first, and the stand-in's
-        agent reports it over in real time (a bound on waiting, not a timer)."""
-        for _ in range(int(READY_LIMIT_SECONDS / READY_POLL_SECONDS)):
+        agent reports it over."""
+
+        async def ended_session() -> SessionState | None:
             session = await self.app.services.sessions.get(session_id)
-            if session.status is SessionStatus.ENDED:
-                return session
-            await asyncio.sleep(READY_POLL_SECONDS)
-        raise AssertionError(f"the session did not end within {READY_LIMIT_SECONDS:g} s")
+            return session if session.status is SessionStatus.ENDED else None
+
+        return await self.until(ended_session, "the session's end")
 
     async def reported(
         self, session_id: str, check: Callable[[ServerReport], bool], what: str
     ) -> ServerReport:
-        """The latest report of the session's server once ``check`` holds for it: the stand-in's
-        agent reports in real time (a bound on waiting, not a timer)."""
-        for _ in range(int(READY_LIMIT_SECONDS / READY_POLL_SECONDS)):
+        """The latest report of the session's server once ``check`` holds for it."""
+
+        async def matching() -> ServerReport | None:
             report = self.app.services.agents.heartbeats.latest(session_id)
-            if report is not None and check(report):
-                return report
-            await asyncio.sleep(READY_POLL_SECONDS)
-        raise AssertionError(f"no report {what} within {READY_LIMIT_SECONDS:g} s")
+            return report if report is not None and check(report) else None
+
+        return await self.until(matching, f"a report {what}")
 
     async def pay(self, link_message: Message) -> None:
         """Open the checkout link in a DM and press Pay, as a person in a browser would."""

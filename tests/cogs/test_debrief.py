@@ -1,55 +1,52 @@
-"""The debrief as a squadron sees it in Discord (unmodified discord.py on the emulator): one
-message after the session, the pilots escaped, the cost, and a download link that works."""
+"""The debrief as a squadron sees it in Discord (unmodified discord.py on the emulator), through
+the real loop: pilots join the stand-in server, a member stops it, the graceful end asks its
+stand-in DCS to end the mission, the real agent uploads the Tacview recording and the log through
+rr's links, and one message names the pilots (escaped), the cost, and a download link per file
+that serves exactly what the server wrote."""
 
-import hashlib
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.agentapi import Grant
-from bot.agentapi.schemas import Heartbeat, Player, Uploaded
-from bot.files.store import LocalObjectStore, ObjectKey
+from bot.cloud.local import LocalProvider, Pilot
 from tests.cogs.conftest import World
 from tests.cogs.test_commands import newest, start_server
 
 pytestmark = pytest.mark.e2e
 
-TACVIEW = b"FileType=text/acmi/tacview\nFileVersion=2.2\n"
+PILOTS = [
+    Pilot("Viper 1-1", 2, "F-16C_50"),
+    Pilot("@everyone *bold*", 1, "Su-27"),
+    Pilot("Spectator", 0),
+]
+LINK = re.compile(r"^\[Download\]\((http[^)]+)\)$")
 
 
 async def test_the_debrief_names_the_pilots_and_links_each_file_until_it_expires(
-    world: World,
+    world: World, tmp_path: Path
 ) -> None:
     w = world
     await w.fund(5000)
     session = await start_server(w)
-    agents = w.app.services.agents
-    await agents.credentials.mint(session.session_id, session.attempt)
-    grant = Grant(session.session_id, session.attempt)
-    players = [
-        Player(id=2, name="Viper 1-1", side=2, slot="1"),
-        Player(id=3, name="@everyone *bold*", side=1, slot="2"),
-        Player(id=4, name="Spectator", side=0, slot=""),
-    ]
-    beat = Heartbeat(seq=1, state="running", mission="Op", players=players, acked=[])
-    await agents.heartbeats.accept(grant, beat)
-    store = w.app.files
-    assert isinstance(store, LocalObjectStore)
-    key = ObjectKey.debrief(w.guild_id, session.session_id, "tacview-1")
-    store.path(key).parent.mkdir(parents=True, exist_ok=True)
-    store.path(key).write_bytes(TACVIEW)
-    sha = hashlib.sha256(TACVIEW).hexdigest()
-    uploaded = Uploaded(kind="tacview", name="Op.acmi", size=len(TACVIEW), sha256=sha, key=key)
-    await agents.transfers.accept_uploaded(grant, [uploaded])
-    stopped = Heartbeat(seq=2, state="stopped", mission="Op", players=[], acked=[])
-    await agents.heartbeats.accept(grant, stopped)  # the mission ended before the stop
+    provider = w.app.services.provider
+    assert isinstance(provider, LocalProvider) and session.instance_id is not None
+    assert await provider.set_players(session.instance_id, PILOTS)
+    ledger = w.app.services.agents.transfers.ledger
+
+    async def pilots_seen() -> tuple[str, ...] | None:
+        pilots = (await ledger.record(session.session_id)).pilots
+        return pilots if len(pilots) == 2 else None
+
+    assert await w.until(pilots_seen, "the pilots in a slot") == ("Viper 1-1", "@everyone *bold*")
     await w.advance(timedelta(minutes=30))
 
     handle = await w.emu.invoke(w.guild, w.manager, "server stop")
     await handle.message()
     await (await handle.click("confirm")).response()
-    await w.app.services.background.drain()
+    ended = await w.ended(session.session_id)
     message = await w.emu.until(
         lambda: newest(w.emu.channel_messages(w.reminders), "the debrief of"), "the debrief"
     )
@@ -60,14 +57,24 @@ async def test_the_debrief_names_the_pilots_and_links_each_file_until_it_expires
     assert "@everyone" not in description.replace("@\u200beveryone", "")
     assert "\\*bold\\*" in description
     assert "Cost: 31 minutes billed" in description
-    ended = await w.app.services.sessions.get(session.session_id)
     assert ended.ended_at is not None
     expires = ended.ended_at + timedelta(days=7)
     assert f"Links expire on <t:{int(expires.timestamp())}:D>; files are deleted then." in (
         description
     )
-    [field] = embed["fields"]
-    assert field["name"].startswith("Tacview: Op.acmi")
-    url = str(field["value"]).removeprefix("[Download](").removesuffix(")")
-    async with aiohttp.ClientSession() as http, http.get(url) as reply:
-        assert (reply.status, await reply.read()) == (200, TACVIEW)
+    write_folder = tmp_path / "instances" / session.instance_id / "files"
+    [recording] = (write_folder / "Tracks" / "Tacview").glob("*.acmi")
+    written = {
+        f"Tacview: {recording.name}": recording.read_bytes(),
+        "Log: dcs.log": (write_folder / "Logs" / "dcs.log").read_bytes(),
+    }
+    assert b"Pilot=Viper 1-1" in written[f"Tacview: {recording.name}"]
+    fetched = {}
+    async with aiohttp.ClientSession() as http:
+        for field in embed["fields"]:
+            link = LINK.match(str(field["value"]))
+            assert link is not None, field
+            async with http.get(link.group(1)) as reply:
+                assert reply.status == 200
+                fetched[str(field["name"]).rsplit(" (", 1)[0]] = await reply.read()
+    assert fetched == written
