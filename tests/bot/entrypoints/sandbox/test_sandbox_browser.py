@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.domain.actor import Actor
 from bot.entrypoints.app import App
 from bot.entrypoints.sandbox import CONSOLE_PATH, CONSOLE_TITLE
 from cogs.welcome import WELCOME_TITLE
@@ -262,6 +263,46 @@ async def test_a_manager_uploads_a_mission_in_the_browser_and_starts_a_server_wi
     await page.locator("#option-mission").fill("26")
     suggestion = page.locator(".suggestions li").first
     await expect(suggestion).to_have_text("Red Flag 26-1")
+
+    # Olga, rr's operator, grants the squadron credit; Mia starts a server with the mission.
+    assert app.sandbox is not None
+    olga = Actor(user_id=str(app.sandbox.world.operator.id), guild_id=None, is_operator=True)
+    await app.services.squadrons.grant(olga, _squadron_id(app), 1000, "sandbox credit")
+    await suggestion.click()
+    await page.locator("#option-duration").fill("1h")
+    await page.click("#send")
+    quote = message(page, "Start a server now")
+    await quote.get_by_role("button", name="Start server").click()
+    await open_place(page, "# reminders")
+    await expect(message(page, "is ready at")).to_contain_text("Red Flag 26-1")
+
+    # A pilot joins on the stand-in servers page; then Mia stops the server.
+    async with page.context.expect_page() as opened:
+        await page.get_by_role("link", name="Stand-in servers").click()
+    servers = await opened.value
+    card = servers.locator("section.server").first
+    await card.get_by_label("Pilot name").fill("Viper 1")
+    await card.get_by_label("Side").select_option(label="Blue")
+    await card.get_by_role("button", name="Add pilot").click()
+    await expect(card.locator(".heard")).to_contain_text("1 pilot(s) online")
+    await servers.close()
+    await run(page, "server stop")
+    await message(page, "Stop this server now?").get_by_role("button", name="Stop server").click()
+
+    # The stand-in DCS ends its mission, the server's agent uploads its Tacview recording and
+    # log, and the debrief names the pilot with a link to each file.
+    debrief = message(page, "the debrief of")
+    await expect(debrief.locator(".embed")).to_contain_text("Pilots: Viper 1.")
+    await expect(debrief.locator(".embed")).to_contain_text("Links expire on")
+    await screenshot(page, "10-debrief")
+    tacview = debrief.locator(".embed-field", has_text="Tacview").get_by_role("link")
+    href = await tacview.get_attribute("href")
+    assert href is not None
+    recording = await page.context.request.get(href)
+    assert recording.ok
+    text = (await recording.body()).decode()
+    assert text.startswith("FileType=text/acmi/tacview\nFileVersion=2.2\n")
+    assert "Pilot=Viper 1" in text
 
 
 def _squadron_id(app: App) -> str:
