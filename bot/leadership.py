@@ -17,13 +17,14 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
 from typing import Literal
 
 from bot.clock import Clock
-from eventstore import Checkpoint, EventStore, Lease, LeaseLost, Position, StoredEvent
-from eventstore.codec import Batch, Write
+from eventstore import EventStore, Lease, LeaseLost, StoredEvent
+from eventstore.codec import Batch
+from eventstore.wrapping import WrappingStore
 
 log = logging.getLogger("rr.leadership")
 
@@ -44,12 +45,11 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-class FencedStore(EventStore):
+class FencedStore(WrappingStore):
     """``inner`` with ``fence`` added to every append while it is set (by `Leadership`)."""
 
     def __init__(self, inner: EventStore) -> None:
-        super().__init__(inner._clock)
-        self.inner = inner
+        super().__init__(inner)
         self.fence: Lease | None = None
 
     async def append_many(
@@ -62,38 +62,6 @@ class FencedStore(EventStore):
         return await self.inner.append_many(
             batches, idempotency_key=idempotency_key, fence=fence or self.fence
         )
-
-    async def _write(self, write: Write) -> list[StoredEvent]:
-        raise NotImplementedError("FencedStore writes through append_many")
-
-    def read(self, stream_id: str, after_version: int = 0) -> AsyncIterator[StoredEvent]:
-        return self.inner.read(stream_id, after_version)
-
-    def read_all(self, after: Position | None = None) -> AsyncIterator[StoredEvent]:
-        return self.inner.read_all(after)
-
-    def present_position(self) -> Position | None:
-        return self.inner.present_position()
-
-    async def _acquire(
-        self, name: str, owner: str, now: datetime, expires_at: datetime
-    ) -> Lease | None:
-        return await self.inner._acquire(name, owner, now, expires_at)
-
-    async def _renew(self, lease: Lease, now: datetime, expires_at: datetime) -> Lease:
-        return await self.inner._renew(lease, now, expires_at)
-
-    async def _release(self, lease: Lease, now: datetime) -> None:
-        await self.inner._release(lease, now)
-
-    async def _save_checkpoint(self, name: str, data: bytes) -> int:
-        return await self.inner._save_checkpoint(name, data)
-
-    async def load_checkpoint(self, name: str) -> Checkpoint | None:
-        return await self.inner.load_checkpoint(name)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 class Leadership:

@@ -4,20 +4,19 @@ the store itself holds no secret in plain text."""
 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
-from datetime import datetime
 
 from bot.secrets.keyring import KeyRing
 from bot.secrets.sealing import FIRST_SEALED_VERSION, SEALED_TYPE, open_settings, seal_settings
-from eventstore import Checkpoint, EventStore, Lease, NewEvent, Position, StoredEvent
-from eventstore.codec import Batch, Write
+from eventstore import EventStore, Lease, NewEvent, Position, StoredEvent
+from eventstore.codec import Batch
+from eventstore.wrapping import WrappingStore
 
 SQUADRON_PREFIX = "squadron#"
 
 
-class SealingStore(EventStore):
+class SealingStore(WrappingStore):
     def __init__(self, inner: EventStore, keys: KeyRing) -> None:
-        super().__init__(inner._clock)
-        self.inner = inner
+        super().__init__(inner)
         self.keys = keys
 
     async def append_many(
@@ -36,9 +35,6 @@ class SealingStore(EventStore):
         written = [event for _, _, events in plain for event in events]
         return [replace(event, data=new.data) for event, new in zip(stored, written, strict=True)]
 
-    async def _write(self, write: Write) -> list[StoredEvent]:
-        raise NotImplementedError("SealingStore writes through append_many")
-
     async def read(self, stream_id: str, after_version: int = 0) -> AsyncIterator[StoredEvent]:
         async for event in self.inner.read(stream_id, after_version):
             yield await self._open(event)
@@ -46,31 +42,6 @@ class SealingStore(EventStore):
     async def read_all(self, after: Position | None = None) -> AsyncIterator[StoredEvent]:
         async for event in self.inner.read_all(after):
             yield await self._open(event)
-
-    def present_position(self) -> Position | None:
-        return self.inner.present_position()
-
-    # Leases and checkpoints hold no settings: the inner store keeps them as they are.
-
-    async def _acquire(
-        self, name: str, owner: str, now: datetime, expires_at: datetime
-    ) -> Lease | None:
-        return await self.inner._acquire(name, owner, now, expires_at)
-
-    async def _renew(self, lease: Lease, now: datetime, expires_at: datetime) -> Lease:
-        return await self.inner._renew(lease, now, expires_at)
-
-    async def _release(self, lease: Lease, now: datetime) -> None:
-        await self.inner._release(lease, now)
-
-    async def _save_checkpoint(self, name: str, data: bytes) -> int:
-        return await self.inner._save_checkpoint(name, data)
-
-    async def load_checkpoint(self, name: str) -> Checkpoint | None:
-        return await self.inner.load_checkpoint(name)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
     async def _seal(self, stream_id: str, event: NewEvent) -> NewEvent:
         if event.type != SEALED_TYPE or event.schema_version < FIRST_SEALED_VERSION:
