@@ -41,8 +41,9 @@ CONNECTED = "rr is running against a local Discord sandbox"
 _HTTP_TIMEOUT = aiohttp.ClientTimeout(total=2)
 
 
-def child_environment(folder: Path) -> dict[str, str]:
-    """A first ``make run`` (no .env, no Discord or Stripe) in ``folder``, on a free port."""
+def child_environment(folder: Path, **settings: str) -> dict[str, str]:
+    """A first ``make run`` (no .env, no Discord or Stripe) in ``folder``, on a free port, with
+    ``settings`` (``RR_…`` variables) on top."""
     inherited = {
         name: value
         for name, value in os.environ.items()
@@ -54,6 +55,7 @@ def child_environment(folder: Path) -> dict[str, str]:
         "RR_LOCAL_INSTANCES_DIR": str(folder / "instances"),
         "RR_WEB_PORT": "0",
         "RR_LOG_LEVEL": "INFO",
+        **settings,
     }
 
 

@@ -16,7 +16,6 @@ whichever comes first, waits (bounded) for the last servers to end, then stops r
 """
 
 import asyncio
-import os
 import re
 import statistics
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from bench.failover import child_environment
 
 SESSIONS = 600
 TIME_SCALE = 120.0
@@ -60,25 +61,16 @@ class Sample:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def child_environment(folder: Path, time_scale: float) -> dict[str, str]:
-    """A first ``make run`` (no .env, no Discord or Stripe), in ``folder``, on a free port."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("RR_", "DISCORD_", "STRIPE_", "AWS_"))
-    }
-    return {
-        **inherited,
-        "RR_EVENT_STORE": f"sqlite:///{folder / 'rr.db'}",
-        "RR_LOCAL_INSTANCES_DIR": str(folder / "instances"),
-        "RR_WEB_PORT": "0",
-        "RR_LOG_LEVEL": "WARNING",
-        "RR_SANDBOX_TIME_SCALE": str(time_scale),
-        "RR_LIMITS_MIN_DURATION_MINUTES": str(SESSION_MINUTES),
-        "RR_LIMITS_MAX_CONCURRENT_PER_GUILD": "50",
-        "RR_LOCAL_RETENTION_HOURS": "1",
-        "RR_SCHEDULE_ENDED_RETENTION_HOURS": "1",
-    }
+def soak_environment(folder: Path, time_scale: float) -> dict[str, str]:
+    return child_environment(
+        folder,
+        RR_LOG_LEVEL="WARNING",
+        RR_SANDBOX_TIME_SCALE=str(time_scale),
+        RR_LIMITS_MIN_DURATION_MINUTES=str(SESSION_MINUTES),
+        RR_LIMITS_MAX_CONCURRENT_PER_GUILD="50",
+        RR_LOCAL_RETENTION_HOURS="1",
+        RR_SCHEDULE_ENDED_RETENTION_HOURS="1",
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -176,7 +168,7 @@ async def soak(sessions: int, time_scale: float, folder: Path) -> tuple[list[Sam
         "-m",
         "bot",
         cwd=folder,
-        env=child_environment(folder, time_scale),
+        env=soak_environment(folder, time_scale),
         stdout=asyncio.subprocess.PIPE,
         stderr=(folder / LOG).open("wb"),
         stdin=asyncio.subprocess.DEVNULL,
